@@ -1,0 +1,38 @@
+// Capture files: reading the ASAP/ENRP messages out of pcap/pcapng, and writing messages into
+// pcap for Wireshark.
+export {
+  readCaptureFrames,
+  type CaptureFileError,
+  type CaptureFileErrorKind,
+  type CaptureFormat,
+  type CaptureFrames,
+  type CaptureTime,
+  type CapturedFrame,
+} from './capture-file.js';
+export {
+  classifyMessage,
+  formatCaptureTime,
+  readRSerPoolCapture,
+  type CaptureReading,
+  type CaptureStatistics,
+  type CaptureTransport,
+  type CapturedMessage,
+  type RSerPoolProtocol,
+} from './capture-reader.js';
+export { crc32c, sctpChecksum, verifySctpChecksum, writeSctpChecksum } from './crc32c.js';
+export { DataReassembler, type ReassembledMessage } from './data-reassembly.js';
+export { formatIpAddress, parseIpAddress } from './ip-address.js';
+export { IpProtocol, LinkType, readIpPacket, type IpPacket, type NetworkResult, type SkipReason } from './network-layer.js';
+export {
+  PcapWriter,
+  buildIpPacket,
+  buildSctpPacket,
+  buildUdpDatagram,
+  type DataChunkSpec,
+  type PcapWriterOptions,
+  type SctpDataSpec,
+  type SctpPacketSpec,
+  type UdpDatagramSpec,
+  type WriterLinkType,
+} from './pcap-writer.js';
+export { DataChunkFlag, readSctpPacket, type SctpDataChunk, type SctpPacket } from './sctp-packet.js';
