@@ -1,0 +1,127 @@
+// The decoding cursor over received bytes (RFC 5354 §3 TLVs). It never copies: values are
+// read through a DataView and byte strings are handed out as subarray views of the input.
+import { Cause } from './constants.js';
+import { wireError, type WireError } from './errors.js';
+import { padding } from './writer.js';
+
+/** An unrecognized parameter kept so that re-encoding a message is byte-identical. */
+export interface UnknownParameter {
+  /** Index among the message's top-level parameters (0 = first parameter). */
+  position: number;
+  /** View of the whole TLV (type, length, value; no padding). */
+  bytes: Uint8Array;
+}
+
+/** Upper two bits of a parameter type: the action for an unrecognized type (RFC 5354 §3). */
+export const ParamAction = {
+  Stop: 0,
+  StopAndReport: 1,
+  Skip: 2,
+  SkipAndReport: 3,
+} as const;
+
+const EMPTY = new Uint8Array(0);
+
+export class Reader {
+  bytes: Uint8Array = EMPTY;
+  view: DataView = new DataView(EMPTY.buffer);
+  error: WireError | null = null;
+  /** Views of unrecognized parameters whose action bits ask for a report. */
+  unrecognized: Uint8Array[] | null = null;
+  /** Set when an unrecognized parameter's action bits say "stop and discard". */
+  discard = false;
+  /** The first parameter that made the message discarded. */
+  stopParam: Uint8Array | null = null;
+  stopOffset = 0;
+  stopReport = false;
+  /** Unknown top-level parameters, for byte-identical re-encoding. */
+  unknownParams: UnknownParameter[] | null = null;
+  /** Header of the parameter read by the last successful param() call. */
+  pType = 0;
+  pLen = 0;
+  /** Where the next parameter starts: after this one's padding, capped at the container end. */
+  pNext = 0;
+
+  reset(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.error = null;
+    this.unrecognized = null;
+    this.discard = false;
+    this.stopParam = null;
+    this.stopOffset = 0;
+    this.stopReport = false;
+    this.unknownParams = null;
+  }
+
+  u8(o: number): number {
+    return this.bytes[o]!;
+  }
+  u16(o: number): number {
+    return this.view.getUint16(o);
+  }
+  u32(o: number): number {
+    return this.view.getUint32(o);
+  }
+  i32(o: number): number {
+    return this.view.getInt32(o);
+  }
+
+  /** Records a failure; always returns false so decoders can `return r.fail(...)`. */
+  fail(cause: number, offset: number, reason: string, offending: Uint8Array | null = null): false {
+    if (this.error === null) {
+      const max = this.bytes.length === 0 ? 0 : this.bytes.length - 1;
+      this.error = wireError(cause, offset > max ? max : offset < 0 ? 0 : offset, reason, offending, true);
+    }
+    return false;
+  }
+
+  /** A malformed parameter: InvalidValues, carrying the offending TLV as far as it exists. */
+  invalid(off: number, end: number, reason: string): false {
+    const tlvEnd = off + 4 <= end ? Math.min(end, off + this.u16(off + 2)) : end;
+    return this.fail(Cause.InvalidValues, off, reason, this.bytes.subarray(off, Math.max(off, tlvEnd)));
+  }
+
+  /**
+   * Reads the parameter header at `off` inside a container ending at `end` and checks that
+   * its Length fits. Padding after the last parameter of a container may be absent (nested
+   * lengths exclude it, RFC 5354 §2), so pNext is capped at `end`.
+   */
+  param(off: number, end: number): boolean {
+    if (end - off < 4) return this.fail(Cause.InvalidValues, off, 'truncated parameter header', this.bytes.subarray(off, end));
+    const len = this.view.getUint16(off + 2);
+    if (len < 4) return this.fail(Cause.InvalidValues, off + 2, `parameter length ${len} < 4`, this.bytes.subarray(off, end));
+    if (len > end - off) {
+      return this.fail(Cause.InvalidValues, off + 2, `parameter length ${len} exceeds the ${end - off} bytes left`, this.bytes.subarray(off, end));
+    }
+    this.pType = this.view.getUint16(off);
+    this.pLen = len;
+    const next = off + len + padding(len);
+    this.pNext = next > end ? end : next;
+    return true;
+  }
+
+  /**
+   * Applies the action bits of an unrecognized parameter type (RFC 5354 §3) to the
+   * parameter just read at `off`. `position` is its top-level index, or -1 when nested.
+   * Returns false only when decoding has failed (never for a valid action).
+   */
+  unknown(off: number, position: number): void {
+    const tlv = this.bytes.subarray(off, off + this.pLen);
+    const action = this.pType >>> 14;
+    if (action === ParamAction.StopAndReport || action === ParamAction.SkipAndReport) {
+      if (this.unrecognized === null) this.unrecognized = [];
+      this.unrecognized.push(tlv);
+    }
+    if ((action === ParamAction.Stop || action === ParamAction.StopAndReport) && !this.discard) {
+      this.discard = true;
+      this.stopParam = tlv;
+      this.stopOffset = off;
+      this.stopReport = action === ParamAction.StopAndReport;
+    }
+    if (position >= 0) {
+      if (this.unknownParams === null) this.unknownParams = [];
+      this.unknownParams.push({ position, bytes: tlv });
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// A reusable, growable output buffer for the TLV encoders (RFC 5354 §3, §4).
+// Grows by doubling; finish() returns a view, not a copy; reset() makes it reusable.
+
+/** Bytes of zero padding that bring `n` up to a multiple of 4 (RFC 5354 §3: at most 3). */
+export function padding(n: number): number {
+  return (4 - (n & 3)) & 3;
+}
+
+export class Writer {
+  buf: Uint8Array;
+  view: DataView;
+  pos = 0;
+  /**
+   * Padding bytes written after the most recent parameter, or 0 after a fixed field. A
+   * message's Length excludes the final parameter's padding (RFC 5354 §4), so the message
+   * encoder subtracts this.
+   */
+  lastPad = 0;
+
+  constructor(initialSize = 512) {
+    this.buf = new Uint8Array(Math.max(16, initialSize));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /** Forget the content; the next write starts at 0. Views handed out before are overwritten. */
+  reset(): void {
+    this.pos = 0;
+    this.lastPad = 0;
+  }
+
+  /** The bytes written since the last reset(), as a view of the internal buffer. */
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n > this.buf.length) this.grow(this.pos + n);
+  }
+
+  private grow(needed: number): void {
+    let size = this.buf.length * 2;
+    while (size < needed) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u16(v: number): void {
+    this.ensure(2);
+    this.view.setUint16(this.pos, v);
+    this.pos += 2;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.pos, v >>> 0);
+    this.pos += 4;
+  }
+
+  i32(v: number): void {
+    this.ensure(4);
+    this.view.setInt32(this.pos, v | 0);
+    this.pos += 4;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  setU16(at: number, v: number): void {
+    this.view.setUint16(at, v);
+  }
+
+  /** `n` zero bytes, recorded as the last parameter's padding. */
+  zeros(n: number): void {
+    this.ensure(n);
+    for (let i = 0; i < n; i++) this.buf[this.pos++] = 0;
+    this.lastPad = n;
+  }
+
+  /** Writes a parameter header with a placeholder length; returns the parameter start. */
+  beginParam(type: number): number {
+    this.ensure(4);
+    const start = this.pos;
+    this.view.setUint32(start, type << 16);
+    this.pos += 4;
+    return start;
+  }
+
+  /** Fills in the Length (excluding padding, RFC 5354 §3) and pads to 4 bytes. */
+  endParam(start: number): void {
+    const len = this.pos - start;
+    this.view.setUint16(start + 2, len);
+    const p = padding(len);
+    if (p !== 0) {
+      this.ensure(p);
+      for (let i = 0; i < p; i++) this.buf[this.pos++] = 0;
+    }
+    this.lastPad = p;
+  }
+}
