@@ -1,0 +1,15 @@
+export type {
+  Association,
+  AssociationDownReason,
+  AssociationEvents,
+  RemoteAddress,
+  SctpEndpoint,
+  SctpEndpointEvents,
+  SctpMode,
+} from './sctp-provider.js';
+export { openSctpEndpoint, chooseSctpMode } from './open-sctp-endpoint.js';
+export type { OpenSctpEndpointOptions, ModeDecision } from './open-sctp-endpoint.js';
+export { UdpSctpEndpoint } from './udp-encapsulation.js';
+export { RawSctpEndpoint } from './raw-endpoint.js';
+export { setProtocolParameters, isPackagePatched } from './sctp-package.js';
+export type { SctpProtocolParameters } from './sctp-package.js';

@@ -1,0 +1,110 @@
+// Typed access to the internals of the `sctp` npm package (1.0.0, patched by
+// patches/sctp+1.0.0.patch). The provider works at the package's Endpoint/Association
+// layer, not its stream Socket: that layer carries the stream id and PPID of each
+// message, has no duplicate delivery (package note 12), and lets SCTP over UDP be
+// demultiplexed here (the package's Server has no UDP mode, note 13).
+import { createRequire } from 'node:module';
+import type { EventEmitter } from 'node:events';
+
+const require = createRequire(import.meta.url);
+
+/** One decoded SCTP common header + raw chunks (package `lib/packet.js`). */
+export interface PackagePacket {
+  src_port: number;
+  dst_port: number;
+  v_tag: number;
+  chunks?: Buffer[];
+  toBuffer(): Buffer;
+}
+
+export interface PackagePacketClass {
+  fromBuffer(buffer: Buffer): PackagePacket | false;
+}
+
+/** Duck type of the package's transports (`lib/transport.js`): what an Endpoint calls. */
+export interface PackageTransport {
+  sendPacket(src: string | undefined, dst: string, packet: PackagePacket, callback?: (error?: Error | null) => void): boolean | undefined;
+  unallocate(port: number): void;
+}
+
+/** Data delivered by the package: a Buffer with the PPID attached (`association._deliver`). */
+export type PackageMessage = Buffer & { ppid?: number };
+
+export interface PackageAssociation extends EventEmitter {
+  state: string;
+  remoteAddress: string | undefined;
+  remotePort: number;
+  localPort: number;
+  OS: number;
+  MIS: number;
+  endpoint: PackageEndpoint | undefined;
+  SEND(buffer: Buffer, options: { stream_id: number; ppid: number }, callback: (error?: Error) => void): boolean;
+  RECEIVE(): PackageMessage | undefined;
+  SHUTDOWN(callback?: () => void): void;
+  ABORT(reason?: string): void;
+  drain(): boolean;
+}
+
+export interface PackageEndpoint extends EventEmitter {
+  localPort: number;
+  transport: PackageTransport;
+  associations: PackageAssociation[];
+  ASSOCIATE(options: { remoteAddress?: string; remotePort: number; OS?: number; MIS?: number }): PackageAssociation;
+  close(): void;
+  DESTROY(): void;
+}
+
+export interface PackageEndpointOptions {
+  localPort: number;
+  localAddress?: string[];
+  MIS?: number;
+  OS?: number;
+}
+
+export interface PackageEndpointClass {
+  new (options: PackageEndpointOptions): PackageEndpoint;
+  INITIALIZE(
+    options: PackageEndpointOptions,
+    transportOptions: Record<string, never>,
+    callback: (error: Error | null, endpoint?: PackageEndpoint) => void,
+  ): void;
+}
+
+/** Protocol parameters of the package (`defs.NET_SCTP`), process-wide. */
+export interface SctpProtocolParameters {
+  RWND?: number;
+  rto_initial?: number;
+  rto_min?: number;
+  rto_max?: number;
+  max_burst?: number;
+  association_max_retrans?: number;
+  max_init_retransmits?: number;
+  hb_interval?: number;
+  sack_timeout?: number;
+  sack_freq?: number;
+  PMTU?: number;
+}
+
+interface SctpIndex {
+  Packet: PackagePacketClass;
+  defaults(params: SctpProtocolParameters): Required<SctpProtocolParameters>;
+}
+
+const sctp = require('sctp') as SctpIndex;
+
+export const Packet: PackagePacketClass = sctp.Packet;
+export const Endpoint = require('sctp/lib/endpoint.js') as PackageEndpointClass;
+
+/**
+ * Set protocol parameters. They are process-wide in the package (one `defs` object)
+ * and are read when an association is created.
+ */
+export function setProtocolParameters(params: SctpProtocolParameters): Required<SctpProtocolParameters> {
+  return sctp.defaults(params);
+}
+
+/** Whether the running package carries our patch (the patched association has `_scheduleBundle`). */
+export function isPackagePatched(): boolean {
+  const Association = require('sctp/lib/association.js') as { prototype: Record<string, unknown> };
+  return typeof Association.prototype['_scheduleBundle'] === 'function';
+}

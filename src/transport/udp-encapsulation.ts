@@ -1,0 +1,228 @@
+// SCTP over UDP (RFC 6951): ONE UDP socket, demultiplexed by the peer's UDP address
+// and port. The `sctp` package keys associations by "address:SCTP port" inside an
+// Endpoint and its own UDP transport serves one peer per socket (package note 13),
+// so each UDP peer gets its own package Endpoint on our SCTP port, fed by a
+// per-peer transport object defined here. Needs no native addon and no privilege.
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { Endpoint, Packet } from './sctp-package.js';
+import type { PackageEndpoint, PackagePacket, PackageTransport } from './sctp-package.js';
+import { AssociationRegistry, checkRemote, whenUp } from './association-registry.js';
+import type { SctpPackageAssociation } from './package-association.js';
+import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents } from './sctp-provider.js';
+import { PORT_SCTP_OVER_UDP } from '../wire/constants.js';
+
+/** 4 MiB socket buffers: 256 KiB overflowed with ~1000 simultaneous INITs (package note 6). */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Peers without associations and without traffic for this long are forgotten. */
+const IDLE_PEER_MS = 60_000;
+
+export interface UdpSctpEndpointOptions {
+  /** Local SCTP port. */
+  port: number;
+  /** Local UDP port; default 9899 (RFC 6951 §5.1). 0 picks a free one. */
+  udpPort?: number;
+  /** Default UDP port of peers; default 9899. */
+  remoteUdpPort?: number;
+  /** Local address to bind; default all IPv4 addresses. */
+  address?: string;
+  /** Streams we offer (MIS) and ask for (OS). */
+  inboundStreams?: number;
+  outboundStreams?: number;
+  highWaterMark?: number;
+}
+
+/** The packets of one UDP peer; implements what a package Endpoint expects of a transport. */
+class UdpPeer implements PackageTransport {
+  readonly endpoints = new Map<number, PackageEndpoint>();
+  lastSeen = Date.now();
+
+  constructor(
+    private readonly socket: dgram.Socket,
+    readonly address: string,
+    readonly port: number,
+  ) {}
+
+  sendPacket(_src: string | undefined, _dst: string, packet: PackagePacket, callback?: (error?: Error | null) => void): boolean {
+    // RFC 6951 §5.3: the SCTP packet is the UDP payload, to the peer's encapsulation port.
+    const payload = packet.toBuffer();
+    this.socket.send(payload, this.port, this.address, (error) => {
+      if (callback) callback(error);
+    });
+    return true;
+  }
+
+  unallocate(port: number): void {
+    this.endpoints.delete(port);
+  }
+
+  deliver(datagram: Buffer, localAddress: string): void {
+    this.lastSeen = Date.now();
+    const packet = Packet.fromBuffer(datagram);
+    if (!packet || !packet.chunks) return;
+    const endpoint = this.endpoints.get(packet.dst_port);
+    // The source "address" is the peer's IP: associations of different UDP peers on
+    // one IP never meet, each peer has its own Endpoint.
+    if (endpoint) endpoint.emit('packet', packet, this.address, localAddress);
+  }
+}
+
+export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements SctpEndpoint {
+  readonly mode = 'udp' as const;
+  readonly port: number;
+  readonly #socket: dgram.Socket;
+  readonly #peers = new Map<string, UdpPeer>();
+  readonly #registry: AssociationRegistry;
+  readonly #remoteUdpPort: number;
+  readonly #localAddress: string;
+  readonly #streams: { MIS: number; OS: number };
+  readonly #sweep: NodeJS.Timeout;
+  #closed = false;
+
+  private constructor(socket: dgram.Socket, options: UdpSctpEndpointOptions) {
+    super();
+    this.#socket = socket;
+    this.port = options.port;
+    this.#remoteUdpPort = options.remoteUdpPort ?? PORT_SCTP_OVER_UDP;
+    this.#localAddress = options.address ?? '0.0.0.0';
+    this.#streams = { MIS: options.inboundStreams ?? 16, OS: options.outboundStreams ?? 16 };
+    this.#registry = new AssociationRegistry(
+      options.highWaterMark ?? 1024 * 1024,
+      (association) => this.emit('association', association),
+      (association) => setImmediate(() => this.#release(association)),
+    );
+    socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
+    socket.on('error', (error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    });
+    this.#sweep = setInterval(() => this.#forgetIdlePeers(), IDLE_PEER_MS);
+    this.#sweep.unref();
+  }
+
+  static async open(options: UdpSctpEndpointOptions): Promise<UdpSctpEndpoint> {
+    if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 0xffff) {
+      throw new RangeError(`SCTP port ${options.port} is out of range`);
+    }
+    const socket = dgram.createSocket({
+      type: 'udp4',
+      recvBufferSize: SOCKET_BUFFER_BYTES,
+      sendBufferSize: SOCKET_BUFFER_BYTES,
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(options.udpPort ?? PORT_SCTP_OVER_UDP, options.address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return new UdpSctpEndpoint(socket, options);
+  }
+
+  get udpPort(): number {
+    return this.#socket.address().port;
+  }
+
+  get associations(): ReadonlyArray<Association> {
+    return [...this.#registry.live];
+  }
+
+  /** Number of UDP peers with state (for tests and metrics). */
+  get peerCount(): number {
+    return this.#peers.size;
+  }
+
+  associate(remote: RemoteAddress): Association {
+    if (this.#closed) throw new Error('endpoint is closed');
+    checkRemote(remote);
+    const udpPort = remote.udpPort ?? this.#remoteUdpPort;
+    const peer = this.#peer(remote.address, udpPort);
+    const endpoint = this.#peerEndpoint(peer);
+    if (endpoint.associations.some((a) => a.remotePort === remote.port)) {
+      // The package keys associations by peer address and SCTP port (RFC 9260 §1.4: one
+      // association per pair of transport addresses).
+      throw new Error(`already associated with ${remote.address}:${remote.port} (udp ${udpPort})`);
+    }
+    const inner = endpoint.ASSOCIATE({ remoteAddress: remote.address, remotePort: remote.port, ...this.#streams });
+    return this.#registry.wrap(inner, { address: remote.address, port: remote.port, udpPort }, false);
+  }
+
+  connect(remote: RemoteAddress): Promise<Association> {
+    try {
+      return whenUp(this.associate(remote) as SctpPackageAssociation);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweep);
+    this.#registry.abortAll();
+    for (const peer of this.#peers.values()) {
+      for (const endpoint of [...peer.endpoints.values()]) endpoint.DESTROY();
+    }
+    this.#peers.clear();
+    // Let the ABORTs leave before the socket closes.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+    this.emit('close');
+  }
+
+  #onDatagram(datagram: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (datagram.length < 12) return; // shorter than the SCTP common header
+    let peer = this.#peers.get(`${rinfo.address}|${rinfo.port}`);
+    if (!peer) {
+      // Only packets for our SCTP port create peer state; the peer's Endpoint then
+      // handles INIT statelessly (cookie) and answers OOTB packets (RFC 9260 §8.4).
+      if (datagram.readUInt16BE(2) !== this.port || this.#closed) return;
+      peer = this.#peer(rinfo.address, rinfo.port);
+      this.#peerEndpoint(peer);
+    }
+    peer.deliver(datagram, this.#localAddress);
+  }
+
+  #peer(address: string, port: number): UdpPeer {
+    const key = `${address}|${port}`;
+    let peer = this.#peers.get(key);
+    if (!peer) {
+      peer = new UdpPeer(this.#socket, address, port);
+      this.#peers.set(key, peer);
+    }
+    return peer;
+  }
+
+  #peerEndpoint(peer: UdpPeer): PackageEndpoint {
+    let endpoint = peer.endpoints.get(this.port);
+    if (endpoint) return endpoint;
+    endpoint = new Endpoint({ localPort: this.port, ...this.#streams });
+    endpoint.transport = peer;
+    peer.endpoints.set(this.port, endpoint);
+    endpoint.on('association', (inner: import('./sctp-package.js').PackageAssociation) => {
+      this.#registry.wrap(inner, { address: peer.address, port: inner.remotePort, udpPort: peer.port }, true);
+    });
+    return endpoint;
+  }
+
+  #release(association: SctpPackageAssociation): void {
+    const key = `${association.remote.address}|${association.remote.udpPort ?? this.#remoteUdpPort}`;
+    const peer = this.#peers.get(key);
+    if (!peer) return;
+    const endpoint = peer.endpoints.get(this.port);
+    if (endpoint && endpoint.associations.length === 0) {
+      endpoint.DESTROY(); // clears its cookie timer, unallocates from the peer
+    }
+    if (peer.endpoints.size === 0) this.#peers.delete(key);
+  }
+
+  #forgetIdlePeers(): void {
+    const now = Date.now();
+    for (const [key, peer] of this.#peers) {
+      if (now - peer.lastSeen < IDLE_PEER_MS) continue;
+      const busy = [...peer.endpoints.values()].some((e) => e.associations.length > 0);
+      if (busy) continue;
+      for (const endpoint of [...peer.endpoints.values()]) endpoint.DESTROY();
+      this.#peers.delete(key);
+    }
+  }
+}
