@@ -1,0 +1,11 @@
+export { Partition, PartitionEvent, OwnerSet, UnreachableOutcome, UNKNOWN_POOL } from './partition.js';
+export type { PartitionEventHandler, PartitionOptions, RegistrationAcceptance, RegistrationResult } from './partition.js';
+export { Pool } from './pool.js';
+export { PoolElement, TimerKind } from './pool-element.js';
+export { HandleTableCursor } from './handle-table-cursor.js';
+export { poolHandleFromKey, poolHandleFromString, poolHandleKey } from './pool-handle.js';
+export { computePeChecksum, finishPeChecksum, peWordSum, wordSum } from './pe-checksum.js';
+export { TimerSchedule, systemScheduler } from './timer-schedule.js';
+export type { Scheduler } from './timer-schedule.js';
+export { HANDLE_RESOLUTION_ITEMS_LIMIT, defaultPartitionLimits } from './registration.js';
+export type { PartitionLimits, Registration, RegistrationRejection, UserTransport } from './registration.js';

@@ -1,0 +1,550 @@
+// One shard's part of the handlespace (RFC 5351 §2.1): pools by handle, pool elements by
+// (pool handle, PE ID), and the indexes a registrar needs: by owner (home registrar) for
+// takeover, handle tables with the W flag and PE checksums (RFC 5353 §3.6, §3.9); by
+// association for "a lost association removes every PE registered over it"; and one timer
+// schedule for keep-alives (own PEs, RFC 5352 §3.4-3.5) and registration lifetimes (foreign
+// PEs, RFC 5353 §3). Every operation costs O(log n) at most, none is proportional to the
+// partition, and nothing is copied on handle resolution.
+import { createSelection, policyDefinition } from '../policy/registry.js';
+import type { RandomSource } from '../policy/policy.js';
+import { Cause, ParamType, TransportUse } from '../wire/constants.js';
+import { HandleTableCursor } from './handle-table-cursor.js';
+import { computePeChecksum, finishPeChecksum, peWordSum, wordSum } from './pe-checksum.js';
+import { PoolElement, TimerKind } from './pool-element.js';
+import { poolHandleKey } from './pool-handle.js';
+import { Pool } from './pool.js';
+import {
+  HANDLE_RESOLUTION_ITEMS_LIMIT,
+  defaultPartitionLimits,
+  rejection,
+  type PartitionLimits,
+  type Registration,
+  type RegistrationRejection,
+} from './registration.js';
+import { TimerSchedule, systemScheduler, type Scheduler } from './timer-schedule.js';
+
+/** What fell due; the values are the TimerKind that fired. */
+export const PartitionEvent = {
+  /** Send ENDPOINT_KEEP_ALIVE to this own PE; the keep-alive timeout is now armed. */
+  SendKeepAlive: TimerKind.KeepAliveTransmission,
+  /** Same, with the H bit: this registrar just became the PE's home (RFC 5353 §3.9). */
+  SendKeepAliveHome: TimerKind.KeepAliveTransmissionHome,
+  /** No ENDPOINT_KEEP_ALIVE_ACK in time: the PE has been removed (tell peers DEL_PE). */
+  KeepAliveTimedOut: TimerKind.KeepAliveTimeout,
+  /** A foreign PE's registration life ran out: it has been removed. */
+  LifetimeExpired: TimerKind.LifetimeExpiry,
+} as const;
+export type PartitionEvent = (typeof PartitionEvent)[keyof typeof PartitionEvent];
+
+export type PartitionEventHandler = (event: PartitionEvent, element: PoolElement) => void;
+
+export interface PartitionOptions {
+  /** This registrar's server ID: PEs with this home are monitored by keep-alives. */
+  ownRegistrarId: number;
+  limits?: Partial<PartitionLimits>;
+  /** Keep-alive transmission interval and timeout in ms (RSPLIB: 5 s / 5 s). */
+  keepAliveInterval?: number;
+  keepAliveTimeout?: number;
+  /** Keep-alive intervals vary uniformly by +/- this fraction (RSPLIB cycles: 0.125; RFC 5352 §3.5). */
+  jitter?: number;
+  scheduler?: Scheduler;
+  /** Random source for jitter and the random policies (tests inject a seeded one). */
+  random?: RandomSource;
+  onEvent?: PartitionEventHandler;
+}
+
+export interface RegistrationAcceptance {
+  readonly ok: true;
+  readonly element: PoolElement;
+  /** False for a re-registration (RFC 5352 §3.1 rule 3). */
+  readonly created: boolean;
+}
+export type RegistrationResult = RegistrationAcceptance | RegistrationRejection;
+
+/** Outcome of an ENDPOINT_UNREACHABLE report (RFC 5352 §3.5). */
+export const UnreachableOutcome = {
+  UnknownElement: 0,
+  Counted: 1,
+  /** The report count reached MAX-BAD-PE-REPORT: the PE has been removed. */
+  Removed: 2,
+} as const;
+export type UnreachableOutcome = (typeof UnreachableOutcome)[keyof typeof UnreachableOutcome];
+
+/** handleResolution's result when the pool handle is unknown (answer Cause.UnknownPoolHandle). */
+export const UNKNOWN_POOL = -1;
+
+/** The PEs one registrar owns, with their running checksum word sum. */
+export class OwnerSet {
+  readonly id: number;
+  readonly elements = new Set<PoolElement>();
+  wordSum = 0;
+  constructor(id: number) {
+    this.id = id;
+  }
+}
+
+const TRANSPORT_PROTOCOLS: ReadonlySet<number> = new Set([
+  ParamType.SctpTransport,
+  ParamType.TcpTransport,
+  ParamType.UdpTransport,
+  ParamType.UdpLiteTransport,
+  ParamType.DccpTransport,
+]);
+
+const Rejected = {
+  emptyHandle: rejection(Cause.InvalidValues, 'empty pool handle'),
+  longHandle: rejection(Cause.InvalidValues, 'pool handle too long'),
+  peId: rejection(Cause.InvalidValues, 'PE identifier must be 1..2^32-1'),
+  port: rejection(Cause.InvalidValues, 'transport port must be 1..65535'),
+  noAddress: rejection(Cause.InvalidValues, 'user transport has no address'),
+  manyAddresses: rejection(Cause.InvalidValues, 'too many addresses in user transport'),
+  protocol: rejection(Cause.InvalidValues, 'unknown user transport protocol'),
+  use: rejection(Cause.InvalidValues, 'unknown transport use'),
+  life: rejection(Cause.InvalidValues, 'invalid registration life'),
+  policy: rejection(Cause.InvalidValues, 'unknown pool member selection policy'),
+  inconsistentPolicy: rejection(Cause.InconsistentPoolingPolicy, "policy type differs from the pool's"),
+  inconsistentTransport: rejection(Cause.InconsistentTransportType, "user transport protocol differs from the pool's"),
+  inconsistentUse: rejection(Cause.InconsistentDataControlConfiguration, "transport use differs from the pool's"),
+  poolFull: rejection(Cause.LackOfResources, 'pool element limit of the pool reached'),
+  partitionFull: rejection(Cause.LackOfResources, 'pool element limit of the partition reached'),
+};
+
+export class Partition {
+  readonly ownRegistrarId: number;
+  readonly limits: Readonly<PartitionLimits>;
+  readonly keepAliveInterval: number;
+  readonly keepAliveTimeout: number;
+  readonly jitter: number;
+  onEvent: PartitionEventHandler | undefined;
+
+  private readonly pools = new Map<string, Pool>();
+  private readonly owners = new Map<number, OwnerSet>();
+  private readonly associations = new Map<number, Set<PoolElement>>();
+  private readonly timers = new TimerSchedule();
+  private readonly scheduler: Scheduler;
+  private readonly random: RandomSource;
+  private elementTotal = 0;
+  private wakeAt = Number.POSITIVE_INFINITY;
+  private wakeHandle: unknown = undefined;
+  private readonly wake = (): void => {
+    this.wakeHandle = undefined;
+    this.wakeAt = Number.POSITIVE_INFINITY;
+    this.processTimers();
+  };
+
+  constructor(options: PartitionOptions) {
+    this.ownRegistrarId = options.ownRegistrarId >>> 0;
+    const limits = { ...defaultPartitionLimits, ...options.limits };
+    limits.maxHandleResolutionItems = Math.min(Math.max(1, limits.maxHandleResolutionItems), HANDLE_RESOLUTION_ITEMS_LIMIT);
+    this.limits = Object.freeze(limits);
+    this.keepAliveInterval = options.keepAliveInterval ?? 5000;
+    this.keepAliveTimeout = options.keepAliveTimeout ?? 5000;
+    this.jitter = options.jitter ?? 0.125;
+    this.scheduler = options.scheduler ?? systemScheduler;
+    this.random = options.random ?? Math.random;
+    this.onEvent = options.onEvent;
+  }
+
+  get poolCount(): number {
+    return this.pools.size;
+  }
+
+  get elementCount(): number {
+    return this.elementTotal;
+  }
+
+  /** Pending PE timers (one per PE). */
+  get timerCount(): number {
+    return this.timers.size;
+  }
+
+  // ---------------------------------------------------------------- registration
+
+  /**
+   * ASAP_REGISTRATION at this registrar (home = own ID) or a PE learned over ENRP (home = the
+   * peer's ID): RFC 5352 §3.1 rules 1-5. A re-registration (same pool, same PE ID) updates the
+   * element in place; a differing home registrar moves it between owner sets.
+   */
+  register(r: Registration): RegistrationResult {
+    const handle = r.poolHandle;
+    const limits = this.limits;
+    if (handle.length === 0) return Rejected.emptyHandle;
+    if (handle.length > limits.maxPoolHandleLength) return Rejected.longHandle;
+    const peId = r.peId;
+    if (!(peId >= 1 && peId <= 0xffffffff) || peId !== Math.floor(peId)) return Rejected.peId;
+    const t = r.userTransport;
+    if (!(t.port >= 1 && t.port <= 0xffff)) return Rejected.port;
+    if (!(t.addressCount >= 1)) return Rejected.noAddress;
+    if (t.addressCount > limits.maxAddresses) return Rejected.manyAddresses;
+    if (!TRANSPORT_PROTOCOLS.has(t.protocol)) return Rejected.protocol;
+    if (t.use !== TransportUse.DataOnly && t.use !== TransportUse.DataPlusControl) return Rejected.use;
+    if (!(r.registrationLife >= 0)) return Rejected.life;
+    const policyType = r.policy.type >>> 0;
+
+    const key = poolHandleKey(handle);
+    let pool = this.pools.get(key);
+    if (pool !== undefined) {
+      // RFC 5352 §3.1 rules 2 and 3: the same tests for new members and re-registrations.
+      if (pool.policyType !== policyType) return Rejected.inconsistentPolicy;
+      if (pool.transportProtocol !== t.protocol) return Rejected.inconsistentTransport;
+      if (pool.transportUse !== t.use) return Rejected.inconsistentUse;
+      const existing = pool.elements.get(peId);
+      if (existing !== undefined) {
+        this.update(existing, r);
+        return { ok: true, element: existing, created: false };
+      }
+      if (pool.elements.size >= limits.maxPoolElementsPerPool) return Rejected.poolFull;
+      if (this.elementTotal >= limits.maxPoolElements) return Rejected.partitionFull;
+    } else {
+      if (policyDefinition(policyType) === undefined) return Rejected.policy;
+      if (this.elementTotal >= limits.maxPoolElements) return Rejected.partitionFull;
+      const selection = createSelection(policyType, { random: this.random })!;
+      // Copy the handle: the caller's bytes may be a view of a reused receive buffer.
+      const own = handle.slice();
+      pool = new Pool(own, key, policyType, t.protocol, t.use, wordSum(own), selection);
+      this.pools.set(key, pool);
+    }
+
+    const home = r.homeRegistrarId >>> 0;
+    const element = new PoolElement(
+      pool,
+      peId,
+      home,
+      r.registrationLife,
+      r.policy,
+      t.protocol,
+      t.port,
+      t.use,
+      t.addressCount,
+      r.associationId,
+      r.encoded,
+    );
+    pool.elements.set(peId, element);
+    pool.selection.add(element);
+    this.elementTotal++;
+    const owner = this.ownerSet(home);
+    owner.elements.add(element);
+    owner.wordSum += peWordSum(pool.handleWordSum, peId);
+    if (r.associationId !== 0) this.associationSet(r.associationId).add(element);
+    this.armLifeTimer(element, this.scheduler.now());
+    return { ok: true, element, created: true };
+  }
+
+  private update(element: PoolElement, r: Registration): void {
+    const t = r.userTransport;
+    element.policy = r.policy;
+    element.pool.selection.update(element);
+    element.registrationLife = r.registrationLife;
+    element.transportPort = t.port;
+    element.addressCount = t.addressCount;
+    element.encoded = r.encoded;
+    element.unreachableReports = 0;
+    if (element.associationId !== r.associationId) {
+      if (element.associationId !== 0) this.leaveAssociation(element);
+      element.associationId = r.associationId;
+      if (r.associationId !== 0) this.associationSet(r.associationId).add(element);
+    }
+    // RFC 5352 §3.1 rule 4: the accepting registrar becomes (or stays) the owner.
+    this.moveOwner(element, r.homeRegistrarId >>> 0);
+    this.armLifeTimer(element, this.scheduler.now());
+  }
+
+  // ---------------------------------------------------------------- removal
+
+  /**
+   * ASAP_DEREGISTRATION (RFC 5352 §3.2) or ENRP DEL_PE: removes the PE. Returns the removed
+   * element, or undefined if it was unknown (which RSPLIB still answers with success).
+   */
+  deregister(poolHandle: Uint8Array, peId: number): PoolElement | undefined {
+    const element = this.findElement(poolHandle, peId);
+    if (element !== undefined) this.remove(element);
+    return element;
+  }
+
+  /** Removes an element (no-op if already removed). */
+  remove(element: PoolElement): void {
+    if (!element.registered) return;
+    element.registered = false;
+    const pool = element.pool;
+    pool.elements.delete(element.peId);
+    pool.selection.remove(element);
+    // RFC 5351 §2.1: a pool exists while it has an element.
+    if (pool.elements.size === 0 && this.pools.get(pool.key) === pool) this.pools.delete(pool.key);
+    const owner = this.owners.get(element.homeRegistrarId)!;
+    owner.elements.delete(element);
+    owner.wordSum -= peWordSum(pool.handleWordSum, element.peId);
+    if (element.associationId !== 0) this.leaveAssociation(element);
+    this.timers.cancel(element);
+    this.elementTotal--;
+  }
+
+  /** A lost association removes every PE registered over it (RSPLIB behaviour). */
+  removeAssociation(associationId: number): PoolElement[] {
+    const set = this.associations.get(associationId);
+    if (set === undefined) return [];
+    const removed = [...set];
+    for (const element of removed) this.remove(element);
+    return removed;
+  }
+
+  /** Elements registered over an association. */
+  elementsOfAssociation(associationId: number): IterableIterator<PoolElement> {
+    return (this.associations.get(associationId) ?? new Set<PoolElement>()).values();
+  }
+
+  /**
+   * ASAP_ENDPOINT_UNREACHABLE (RFC 5352 §3.5): counts the report; at MAX-BAD-PE-REPORT reports
+   * the PE is removed. The registrar sends the point-to-point keep-alive itself.
+   */
+  reportUnreachable(poolHandle: Uint8Array, peId: number): UnreachableOutcome {
+    const element = this.findElement(poolHandle, peId);
+    if (element === undefined) return UnreachableOutcome.UnknownElement;
+    element.unreachableReports++;
+    if (element.unreachableReports >= this.limits.maxBadPeReports) {
+      this.remove(element);
+      return UnreachableOutcome.Removed;
+    }
+    return UnreachableOutcome.Counted;
+  }
+
+  // ---------------------------------------------------------------- lookup and resolution
+
+  findPool(poolHandle: Uint8Array): Pool | undefined {
+    return this.pools.get(poolHandleKey(poolHandle));
+  }
+
+  findPoolByKey(key: string): Pool | undefined {
+    return this.pools.get(key);
+  }
+
+  findElement(poolHandle: Uint8Array, peId: number): PoolElement | undefined {
+    return this.pools.get(poolHandleKey(poolHandle))?.elements.get(peId);
+  }
+
+  allPools(): IterableIterator<Pool> {
+    return this.pools.values();
+  }
+
+  /**
+   * Handle resolution (RFC 5352 §3.3): fills `out` (cleared first) with up to `items` elements
+   * chosen by the pool's policy; 0 items means the default (3). Returns how many, or
+   * UNKNOWN_POOL. The elements are the partition's own objects: their `encoded` bytes build
+   * the response.
+   */
+  handleResolution(poolHandle: Uint8Array, items: number, out: PoolElement[]): number {
+    const pool = this.pools.get(poolHandleKey(poolHandle));
+    out.length = 0;
+    if (pool === undefined) return UNKNOWN_POOL;
+    return this.selectFrom(pool, items, out);
+  }
+
+  /** Handle resolution on a pool already looked up. */
+  selectFrom(pool: Pool, items: number, out: PoolElement[]): number {
+    const limits = this.limits;
+    let n = items > 0 ? items : limits.defaultHandleResolutionItems;
+    if (n > limits.maxHandleResolutionItems) n = limits.maxHandleResolutionItems;
+    return pool.selection.select(out, n);
+  }
+
+  // ---------------------------------------------------------------- ownership and checksums
+
+  /** The PE checksum (RFC 5353 §3.6.2) of the PEs `owner` owns, as sent in ENRP_PRESENCE. O(1). */
+  peChecksum(owner: number): number {
+    return finishPeChecksum(this.owners.get(owner >>> 0)?.wordSum ?? 0);
+  }
+
+  /** The same checksum recomputed from every owned PE's byte block (for audits and tests). */
+  peChecksumFromScratch(owner: number): number {
+    return computePeChecksum(this.owners.get(owner >>> 0)?.elements ?? []);
+  }
+
+  ownedCount(owner: number): number {
+    return this.owners.get(owner >>> 0)?.elements.size ?? 0;
+  }
+
+  /** Owners that own at least one PE here. */
+  ownerIds(): number[] {
+    const ids: number[] = [];
+    for (const set of this.owners.values()) if (set.elements.size > 0) ids.push(set.id);
+    return ids;
+  }
+
+  elementsOwnedBy(owner: number): IterableIterator<PoolElement> {
+    return this.ownerSet(owner >>> 0).elements.values();
+  }
+
+  /**
+   * Moves a PE to another home registrar (takeover, RFC 5353 §3.9). Becoming ours arms an
+   * immediate keep-alive with the H bit; becoming foreign arms the registration-life expiry.
+   */
+  changeOwner(element: PoolElement, newOwner: number): void {
+    if (!element.registered) return;
+    const was = element.homeRegistrarId;
+    newOwner >>>= 0;
+    if (!this.moveOwner(element, newOwner)) return;
+    const now = this.scheduler.now();
+    if (newOwner === this.ownRegistrarId) {
+      this.setTimer(element, now, TimerKind.KeepAliveTransmissionHome);
+    } else if (was === this.ownRegistrarId) {
+      this.setTimer(element, now + element.registrationLife, TimerKind.LifetimeExpiry);
+    }
+  }
+
+  /** Takeover: every PE of `fromOwner` now belongs to `toOwner`. Returns how many moved. */
+  takeOver(fromOwner: number, toOwner: number): number {
+    const set = this.owners.get(fromOwner >>> 0);
+    if (set === undefined || fromOwner >>> 0 === toOwner >>> 0) return 0;
+    let moved = 0;
+    // Deleting the visited entry while iterating a Set is safe.
+    for (const element of set.elements) {
+      this.changeOwner(element, toOwner);
+      moved++;
+    }
+    return moved;
+  }
+
+  /** A paged, resumable walk over all PEs or one owner's (ENRP handle tables, RFC 5353 §2.3). */
+  cursor(owner?: number): HandleTableCursor {
+    return owner === undefined ? HandleTableCursor.overPools(this.pools) : HandleTableCursor.overSet(this.ownerSet(owner >>> 0).elements);
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /** ENDPOINT_KEEP_ALIVE_ACK (RFC 5352 §3.4): the PE lives; the next keep-alive is scheduled. */
+  keepAliveAcknowledged(poolHandle: Uint8Array, peId: number): PoolElement | undefined {
+    const element = this.findElement(poolHandle, peId);
+    if (element === undefined || element.homeRegistrarId !== this.ownRegistrarId) return undefined;
+    this.setTimer(element, this.scheduler.now() + this.jittered(this.keepAliveInterval), TimerKind.KeepAliveTransmission);
+    return element;
+  }
+
+  /**
+   * Handles every timer due at the scheduler's current time and reports it to onEvent.
+   * Called by the scheduled wake-up; tests may call it after advancing virtual time.
+   * Returns the number of events.
+   */
+  processTimers(): number {
+    const now = this.scheduler.now();
+    let events = 0;
+    for (;;) {
+      const element = this.timers.popDue(now);
+      if (element === undefined) break;
+      events++;
+      const fired = element.timerKind;
+      if (fired === TimerKind.KeepAliveTransmission || fired === TimerKind.KeepAliveTransmissionHome) {
+        this.timers.set(element, now + this.keepAliveTimeout, TimerKind.KeepAliveTimeout);
+      } else {
+        this.remove(element);
+      }
+      this.onEvent?.(fired as PartitionEvent, element);
+    }
+    this.ensureWake();
+    return events;
+  }
+
+  /** Cancels the scheduled wake-up (shutdown). */
+  dispose(): void {
+    if (this.wakeHandle !== undefined) this.scheduler.cancel(this.wakeHandle);
+    this.wakeHandle = undefined;
+    this.wakeAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** Test hook: every index agrees with every other. Throws a description of the first fault. */
+  checkConsistency(): void {
+    let total = 0;
+    const seen = new Set<PoolElement>();
+    for (const [key, pool] of this.pools) {
+      if (pool.key !== key || pool.elements.size === 0) throw new Error(`pool ${key}: bad key or empty`);
+      if (pool.selection.size !== pool.elements.size) throw new Error(`pool ${key}: selection size`);
+      const check = (pool.selection as { checkInvariant?: () => boolean }).checkInvariant;
+      if (check !== undefined && !check.call(pool.selection)) throw new Error(`pool ${key}: selection invariant`);
+      for (const [peId, e] of pool.elements) {
+        if (e.peId !== peId || e.pool !== pool || !e.registered) throw new Error(`PE ${peId}: bad pool link`);
+        if (!this.owners.get(e.homeRegistrarId)?.elements.has(e)) throw new Error(`PE ${peId}: not in owner set`);
+        if (e.associationId !== 0 && !this.associations.get(e.associationId)?.has(e)) throw new Error(`PE ${peId}: not in association set`);
+        if (e.timerIndex < 0) throw new Error(`PE ${peId}: no timer`);
+        seen.add(e);
+        total++;
+      }
+    }
+    if (total !== this.elementTotal) throw new Error(`element count ${this.elementTotal} != ${total}`);
+    let owned = 0;
+    for (const set of this.owners.values()) {
+      for (const e of set.elements) if (!seen.has(e) || e.homeRegistrarId !== set.id) throw new Error('stale owner entry');
+      owned += set.elements.size;
+      if (this.peChecksum(set.id) !== this.peChecksumFromScratch(set.id)) throw new Error(`owner ${set.id}: checksum`);
+    }
+    if (owned !== total) throw new Error('owner sets do not cover the partition');
+    for (const [id, set] of this.associations) for (const e of set) if (!seen.has(e) || e.associationId !== id) throw new Error('stale association entry');
+    if (this.timers.size !== total || !this.timers.checkInvariant()) throw new Error('timer schedule');
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private ownerSet(id: number): OwnerSet {
+    let set = this.owners.get(id);
+    if (set === undefined) {
+      set = new OwnerSet(id);
+      this.owners.set(id, set);
+    }
+    return set;
+  }
+
+  private associationSet(id: number): Set<PoolElement> {
+    let set = this.associations.get(id);
+    if (set === undefined) {
+      set = new Set();
+      this.associations.set(id, set);
+    }
+    return set;
+  }
+
+  private leaveAssociation(element: PoolElement): void {
+    const set = this.associations.get(element.associationId);
+    if (set === undefined) return;
+    set.delete(element);
+    if (set.size === 0) this.associations.delete(element.associationId);
+  }
+
+  /** Moves the element between owner sets; false if the owner is unchanged. */
+  private moveOwner(element: PoolElement, newOwner: number): boolean {
+    const was = element.homeRegistrarId;
+    if (was === newOwner) return false;
+    const part = peWordSum(element.pool.handleWordSum, element.peId);
+    const from = this.owners.get(was)!;
+    from.elements.delete(element);
+    from.wordSum -= part;
+    const to = this.ownerSet(newOwner);
+    to.elements.add(element);
+    to.wordSum += part;
+    element.homeRegistrarId = newOwner;
+    return true;
+  }
+
+  /** Own PEs: next keep-alive after a jittered interval; foreign PEs: expiry after their life. */
+  private armLifeTimer(element: PoolElement, now: number): void {
+    if (element.homeRegistrarId === this.ownRegistrarId) {
+      this.setTimer(element, now + this.jittered(this.keepAliveInterval), TimerKind.KeepAliveTransmission);
+    } else {
+      this.setTimer(element, now + element.registrationLife, TimerKind.LifetimeExpiry);
+    }
+  }
+
+  private jittered(interval: number): number {
+    const j = this.jitter;
+    return j > 0 ? interval * (1 - j + 2 * j * this.random()) : interval;
+  }
+
+  private setTimer(element: PoolElement, at: number, kind: TimerKind): void {
+    this.timers.set(element, at, kind);
+    if (at < this.wakeAt) this.ensureWake();
+  }
+
+  private ensureWake(): void {
+    const earliest = this.timers.earliest;
+    if (earliest >= this.wakeAt) return;
+    if (this.wakeHandle !== undefined) this.scheduler.cancel(this.wakeHandle);
+    this.wakeAt = earliest;
+    this.wakeHandle = earliest === Number.POSITIVE_INFINITY ? undefined : this.scheduler.schedule(earliest, this.wake);
+  }
+}

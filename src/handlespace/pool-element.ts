@@ -1,0 +1,83 @@
+// One pool element as the handlespace holds it (RFC 5351 §2.1; RFC 5354 §3.1 Pool Element
+// parameter). Every index the partition keeps lives in fields of this object, so adding,
+// moving and removing are pointer updates with no side tables.
+import type { PolicyEntry } from '../policy/policy.js';
+import type { PolicySettings } from '../wire/policy-settings.js';
+import type { Pool } from './pool.js';
+
+/** What a PE's single pending timer will do (RFC 5352 §3.4-3.5, RFC 5353 §3). */
+export const TimerKind = {
+  None: 0,
+  /** Own PE: send ENDPOINT_KEEP_ALIVE. */
+  KeepAliveTransmission: 1,
+  /** Own PE after a takeover: send ENDPOINT_KEEP_ALIVE with the H bit (RFC 5353 §3.9). */
+  KeepAliveTransmissionHome: 2,
+  /** Own PE: no ENDPOINT_KEEP_ALIVE_ACK in time, remove it. */
+  KeepAliveTimeout: 3,
+  /** Foreign PE: its registration life ran out, remove it. */
+  LifetimeExpiry: 4,
+} as const;
+export type TimerKind = (typeof TimerKind)[keyof typeof TimerKind];
+
+export class PoolElement implements PolicyEntry {
+  readonly pool: Pool;
+  readonly peId: number;
+  homeRegistrarId: number;
+  registrationLife: number;
+  policy: PolicySettings;
+  transportProtocol: number;
+  transportPort: number;
+  transportUse: number;
+  addressCount: number;
+  associationId: number;
+  /** The Pool Element parameter, pre-encoded by the registrar. */
+  encoded: Uint8Array;
+  unreachableReports = 0;
+  /** False once removed from the partition. */
+  registered = true;
+
+  // PolicyEntry: owned by the pool's selection structure.
+  selectionIndex = -1;
+  sequence = 0;
+  degradation = 0;
+  roundCounter = 0;
+  virtualCounter = 0;
+  selectionKey = 0;
+  selectionKey2 = 0;
+  selectionCount = 0;
+
+  // Timer: owned by the partition's timer schedule.
+  timerAt = 0;
+  timerKind: TimerKind = TimerKind.None;
+  timerIndex = -1;
+
+  constructor(
+    pool: Pool,
+    peId: number,
+    homeRegistrarId: number,
+    registrationLife: number,
+    policy: PolicySettings,
+    transportProtocol: number,
+    transportPort: number,
+    transportUse: number,
+    addressCount: number,
+    associationId: number,
+    encoded: Uint8Array,
+  ) {
+    this.pool = pool;
+    this.peId = peId;
+    this.homeRegistrarId = homeRegistrarId;
+    this.registrationLife = registrationLife;
+    this.policy = policy;
+    this.transportProtocol = transportProtocol;
+    this.transportPort = transportPort;
+    this.transportUse = transportUse;
+    this.addressCount = addressCount;
+    this.associationId = associationId;
+    this.encoded = encoded;
+  }
+
+  get poolHandle(): Uint8Array {
+    return this.pool.handle;
+  }
+}

@@ -1,0 +1,131 @@
+// The partition's PE timers: one indexed binary heap ordered by due time, each element holding
+// its own heap position so re-arming or cancelling is O(log n), and a single scheduler wake-up
+// for the earliest due time. Idle timers cost nothing: no per-PE Node.js timers exist.
+import { TimerKind, type PoolElement } from './pool-element.js';
+
+/** Time source and wake-up service; injectable so tests run in virtual time. Times in ms. */
+export interface Scheduler {
+  now(): number;
+  /** Calls callback once at (or after) time `at`; returns a handle for cancel(). */
+  schedule(at: number, callback: () => void): unknown;
+  cancel(handle: unknown): void;
+}
+
+/** Node.js timers on the monotonic clock. The wake-up does not keep the process alive. */
+export const systemScheduler: Scheduler = {
+  now: () => performance.now(),
+  schedule(at, callback) {
+    const delay = Math.min(Math.max(0, at - performance.now()), 0x7fffffff);
+    const t = setTimeout(callback, delay);
+    t.unref();
+    return t;
+  },
+  cancel(handle) {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
+};
+
+export class TimerSchedule {
+  private readonly heap: PoolElement[] = [];
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** Earliest due time, or Infinity when nothing is pending. */
+  get earliest(): number {
+    return this.heap.length > 0 ? this.heap[0]!.timerAt : Number.POSITIVE_INFINITY;
+  }
+
+  peek(): PoolElement | undefined {
+    return this.heap[0];
+  }
+
+  /** Arms or re-arms the element's timer. */
+  set(element: PoolElement, at: number, kind: TimerKind): void {
+    const old = element.timerAt;
+    element.timerAt = at;
+    element.timerKind = kind;
+    if (element.timerIndex < 0) {
+      const i = this.heap.length;
+      this.heap.push(element);
+      element.timerIndex = i;
+      this.up(i);
+    } else if (at < old) {
+      this.up(element.timerIndex);
+    } else if (at > old) {
+      this.down(element.timerIndex);
+    }
+  }
+
+  cancel(element: PoolElement): void {
+    if (element.timerIndex < 0) return;
+    this.unlink(element);
+    element.timerKind = TimerKind.None;
+  }
+
+  /** Removes and returns the earliest element if it is due at `now`; its timerKind says what fell due. */
+  popDue(now: number): PoolElement | undefined {
+    const top = this.heap[0];
+    if (top === undefined || top.timerAt > now) return undefined;
+    this.unlink(top);
+    return top;
+  }
+
+  private unlink(element: PoolElement): void {
+    const i = element.timerIndex;
+    const heap = this.heap;
+    const last = heap.pop()!;
+    element.timerIndex = -1;
+    if (last !== element) {
+      heap[i] = last;
+      last.timerIndex = i;
+      if (!this.up(i)) this.down(i);
+    }
+  }
+
+  /** Test hook: heap order and back-pointers agree. */
+  checkInvariant(): boolean {
+    const heap = this.heap;
+    for (let i = 0; i < heap.length; i++) {
+      if (heap[i]!.timerIndex !== i) return false;
+      if (i > 0 && heap[i]!.timerAt < heap[(i - 1) >> 1]!.timerAt) return false;
+    }
+    return true;
+  }
+
+  private up(i: number): boolean {
+    const heap = this.heap;
+    const e = heap[i]!;
+    const start = i;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = heap[p]!;
+      if (parent.timerAt <= e.timerAt) break;
+      heap[i] = parent;
+      parent.timerIndex = i;
+      i = p;
+    }
+    heap[i] = e;
+    e.timerIndex = i;
+    return i !== start;
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    const n = heap.length;
+    const e = heap[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && heap[c + 1]!.timerAt < heap[c]!.timerAt) c++;
+      const child = heap[c]!;
+      if (child.timerAt >= e.timerAt) break;
+      heap[i] = child;
+      child.timerIndex = i;
+      i = c;
+    }
+    heap[i] = e;
+    e.timerIndex = i;
+  }
+}
