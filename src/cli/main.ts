@@ -2,6 +2,7 @@
 // The `rserpool` command: one program, one subcommand per file in this folder.
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerDecode } from './decode.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerDecode(program);
   return program;
 }
 
