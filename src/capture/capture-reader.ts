@@ -5,7 +5,7 @@ import { PORT_ASAP, PORT_ENRP, PORT_SCTP_OVER_UDP, PPID_ASAP, PPID_ENRP } from '
 import { readCaptureFrames, type CaptureFileError, type CaptureFormat, type CaptureTime } from './capture-file.js';
 import { DataReassembler } from './data-reassembly.js';
 import { IpProtocol, readIpPacket, type IpPacket, type SkipReason } from './network-layer.js';
-import { readSctpPacket } from './sctp-packet.js';
+import { DataChunkFlag, readSctpPacket, type SctpDataChunk } from './sctp-packet.js';
 
 export type RSerPoolProtocol = 'asap' | 'enrp';
 export type CaptureTransport = 'sctp' | 'sctp/udp' | 'udp';
@@ -29,6 +29,11 @@ export interface CapturedMessage {
   tsn: number | null;
   /** How many DATA chunks the message came in (1 when not fragmented or UDP). */
   fragments: number;
+  /**
+   * True for a DATA chunk whose TSN was already seen on this association direction: a
+   * retransmission, which the receiver delivers only once. Only reported when asked for.
+   */
+  retransmission: boolean;
   /** The ASAP/ENRP message bytes: a view into the capture unless it was reassembled. */
   payload: Uint8Array;
 }
@@ -47,6 +52,8 @@ export interface CaptureStatistics {
   truncatedSctpPackets: number;
   /** Fragments whose message never completed in the capture. */
   incompleteFragments: number;
+  /** DATA chunks carrying a TSN already seen on their association direction. */
+  retransmissions: number;
 }
 
 export interface CaptureReading {
@@ -72,9 +79,19 @@ export function classifyMessage(ppid: number | null, sport: number, dport: numbe
 }
 
 const UDP_HEADER_LENGTH = 8;
+/** TSNs remembered per association direction to recognize retransmissions. */
+const TSN_HISTORY = 65536;
+
+export interface CaptureReadOptions {
+  /**
+   * Also report retransmitted DATA chunks (flagged `retransmission: true`). By default a
+   * message is reported once, as the receiving SCTP delivers it and as Wireshark dissects it.
+   */
+  includeRetransmissions?: boolean;
+}
 
 /** Reads a pcap or pcapng file held in memory and returns the ASAP/ENRP messages in it. */
-export function readRSerPoolCapture(file: Uint8Array): CaptureReading {
+export function readRSerPoolCapture(file: Uint8Array, options: CaptureReadOptions = {}): CaptureReading {
   const { format, frames, error } = readCaptureFrames(file);
   const statistics: CaptureStatistics = {
     frames: frames.length,
@@ -85,7 +102,9 @@ export function readRSerPoolCapture(file: Uint8Array): CaptureReading {
     otherUserMessages: 0,
     truncatedSctpPackets: 0,
     incompleteFragments: 0,
+    retransmissions: 0,
   };
+  const seenTsns = new Map<string, Set<number>>();
   const messages: CapturedMessage[] = [];
   const reassembler = new DataReassembler();
 
@@ -105,7 +124,21 @@ export function readRSerPoolCapture(file: Uint8Array): CaptureReading {
         statistics.emptyDataChunks++;
         continue;
       }
-      const message = reassembler.push(direction, chunk, frame);
+      // RFC 4960 §6.2: a TSN seen before is a duplicate, delivered once.
+      let seen = seenTsns.get(direction);
+      if (seen === undefined) {
+        seen = new Set();
+        seenTsns.set(direction, seen);
+      }
+      const retransmission = seen.has(chunk.tsn);
+      if (retransmission) {
+        statistics.retransmissions++;
+        if (!options.includeRetransmissions || !isWhole(chunk.flags)) continue;
+      } else {
+        seen.add(chunk.tsn);
+        if (seen.size > TSN_HISTORY) seen.delete(seen.values().next().value!);
+      }
+      const message = retransmission ? wholeMessage(chunk) : reassembler.push(direction, chunk, frame);
       if (message === null) continue;
       const protocol = classifyMessage(message.ppid, sctp.sourcePort, sctp.destinationPort);
       if (protocol === null) {
@@ -125,6 +158,7 @@ export function readRSerPoolCapture(file: Uint8Array): CaptureReading {
         stream: message.stream,
         tsn: message.tsn,
         fragments: message.fragments,
+        retransmission,
         payload: message.userData,
       });
     }
@@ -168,12 +202,21 @@ export function readRSerPoolCapture(file: Uint8Array): CaptureReading {
         stream: null,
         tsn: null,
         fragments: 1,
+        retransmission: false,
         payload: body,
       });
     }
   }
   statistics.incompleteFragments = reassembler.pendingFragments;
   return { format, messages, statistics, error };
+}
+
+function isWhole(flags: number): boolean {
+  return (flags & (DataChunkFlag.Beginning | DataChunkFlag.Ending)) === (DataChunkFlag.Beginning | DataChunkFlag.Ending);
+}
+
+function wholeMessage(chunk: SctpDataChunk): { ppid: number; stream: number; tsn: number; fragments: number; userData: Uint8Array } {
+  return { ppid: chunk.ppid, stream: chunk.stream, tsn: chunk.tsn, fragments: 1, userData: chunk.userData };
 }
 
 /** Seconds since the epoch with nanoseconds, as text (e.g. "1795239748.595715766"). */

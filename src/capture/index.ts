@@ -13,6 +13,7 @@ export {
   classifyMessage,
   formatCaptureTime,
   readRSerPoolCapture,
+  type CaptureReadOptions,
   type CaptureReading,
   type CaptureStatistics,
   type CaptureTransport,

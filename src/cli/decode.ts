@@ -16,6 +16,7 @@ interface DecodeOptions {
   protocol?: RSerPoolProtocol;
   pretty?: boolean;
   strict?: boolean;
+  retransmissions?: boolean;
 }
 
 /** The decoding failure as printed: the RFC 5354 cause code and its name. */
@@ -65,6 +66,7 @@ export function registerDecode(program: Command): void {
       ]),
     )
     .option('--pretty', 'indent the JSON output')
+    .option('--retransmissions', 'also print retransmitted SCTP DATA chunks (marked "retransmission": true)')
     .option('--strict', `exit with status ${EXIT_DECODE_ERROR} when any message fails to decode`)
     .addHelpText('after', HELP_EXAMPLES)
     .action((capture: string | undefined, options: DecodeOptions) => {
@@ -114,7 +116,7 @@ export function runDecode(
     err(`rserpool decode: cannot read ${capture}: ${why}\n`);
     return EXIT_INPUT_ERROR;
   }
-  const reading = readRSerPoolCapture(file);
+  const reading = readRSerPoolCapture(file, { includeRetransmissions: options.retransmissions ?? false });
   let total = 0;
   const failures: string[] = [];
   for (const m of reading.messages) {
@@ -151,6 +153,7 @@ function captureFields(m: CapturedMessage): Record<string, unknown> {
     tsn: m.tsn,
     protocol: m.protocol,
     length: m.payload.length,
+    ...(m.retransmission ? { retransmission: true } : {}),
   };
 }
 

@@ -50,10 +50,10 @@ describe('capture writer → reader', () => {
       expect(reading.error).toBeNull();
       expect(reading.format).toBe('pcap');
       expect(reading.messages.map(strip)).toEqual([
-        { frame: 1, src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: PORT_ASAP, transport: 'sctp/udp', ppid: 11, protocol: 'asap', stream: 3, tsn: 100, fragments: 1, payload: [...reg] },
-        { frame: 2, src: '10.0.0.2', dst: '10.0.0.3', sport: PORT_ENRP, dport: PORT_ENRP, transport: 'sctp', ppid: 12, protocol: 'enrp', stream: 0, tsn: 7, fragments: 1, payload: [...enrp] },
-        { frame: 3, src: '10.0.0.2', dst: '239.0.0.50', sport: 50000, dport: PORT_ASAP, transport: 'udp', ppid: null, protocol: 'asap', stream: null, tsn: null, fragments: 1, payload: [...announce] },
-        { frame: 4, src: 'fd00::1', dst: 'fd00::2:0:0:3', sport: 3000, dport: 4000, transport: 'sctp/udp', ppid: 11, protocol: 'asap', stream: 0, tsn: 0xffffffff, fragments: 1, payload: [...v6] },
+        { frame: 1, src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: PORT_ASAP, transport: 'sctp/udp', ppid: 11, protocol: 'asap', stream: 3, tsn: 100, fragments: 1, retransmission: false, payload: [...reg] },
+        { frame: 2, src: '10.0.0.2', dst: '10.0.0.3', sport: PORT_ENRP, dport: PORT_ENRP, transport: 'sctp', ppid: 12, protocol: 'enrp', stream: 0, tsn: 7, fragments: 1, retransmission: false, payload: [...enrp] },
+        { frame: 3, src: '10.0.0.2', dst: '239.0.0.50', sport: 50000, dport: PORT_ASAP, transport: 'udp', ppid: null, protocol: 'asap', stream: null, tsn: null, fragments: 1, retransmission: false, payload: [...announce] },
+        { frame: 4, src: 'fd00::1', dst: 'fd00::2:0:0:3', sport: 3000, dport: 4000, transport: 'sctp/udp', ppid: 11, protocol: 'asap', stream: 0, tsn: 0xffffffff, fragments: 1, retransmission: false, payload: [...v6] },
       ]);
       // Frames follow 1 ms apart from the start time; microsecond files lose the nanoseconds.
       const ns = options.nanoseconds ? 123_456_789 : 123_456_000;
@@ -155,6 +155,31 @@ describe('reassembly of fragmented user messages (RFC 4960 §6.9)', () => {
     w.addSctpData({ ...common, tsn: 1, flags: B, payload: payload(8, 13) });
     w.addSctpData({ ...common, stream: 5, tsn: 2, flags: E, payload: payload(8, 14) });
     expect(readRSerPoolCapture(w.toBytes()).messages).toHaveLength(0);
+  });
+});
+
+describe('retransmissions (RFC 4960 §6.2)', () => {
+  it('reports a retransmitted DATA chunk once, unless asked to include retransmissions', () => {
+    const w = new PcapWriter();
+    const m = { src: '10.5.0.1', dst: '10.5.0.2', sport: 9000, dport: PORT_ASAP, ppid: PPID_ASAP, payload: payload(12, 15) };
+    w.addSctpData({ ...m, tsn: 5 });
+    w.addSctpData({ ...m, tsn: 5 }); // retransmitted
+    w.addSctpData({ ...m, tsn: 5, verificationTag: 77 }); // a new association: not a retransmission
+    w.addSctpData({ ...m, tsn: 6 });
+    const once = readRSerPoolCapture(w.toBytes());
+    expect(once.messages.map((x) => [x.frame, x.tsn, x.retransmission])).toEqual([
+      [1, 5, false],
+      [3, 5, false],
+      [4, 6, false],
+    ]);
+    expect(once.statistics.retransmissions).toBe(1);
+    const all = readRSerPoolCapture(w.toBytes(), { includeRetransmissions: true });
+    expect(all.messages.map((x) => [x.frame, x.retransmission])).toEqual([
+      [1, false],
+      [2, true],
+      [3, false],
+      [4, false],
+    ]);
   });
 });
 
