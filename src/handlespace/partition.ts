@@ -11,7 +11,7 @@ import { Cause, ParamType, TransportUse } from '../wire/constants.js';
 import { HandleTableCursor } from './handle-table-cursor.js';
 import { computePeChecksum, finishPeChecksum, peWordSum, wordSum } from './pe-checksum.js';
 import { PoolElement, TimerKind } from './pool-element.js';
-import { poolHandleKey } from './pool-handle.js';
+import { poolHandleEquals, poolHandleHash, poolHandleKey } from './pool-handle.js';
 import { Pool } from './pool.js';
 import {
   HANDLE_RESOLUTION_ITEMS_LIMIT,
@@ -73,6 +73,12 @@ export type UnreachableOutcome = (typeof UnreachableOutcome)[keyof typeof Unreac
 /** handleResolution's result when the pool handle is unknown (answer Cause.UnknownPoolHandle). */
 export const UNKNOWN_POOL = -1;
 
+/** The PEs registered over one association: an intrusive list through the elements. */
+class AssociationList {
+  head: PoolElement | null = null;
+  count = 0;
+}
+
 /** The PEs one registrar owns, with their running checksum word sum. */
 export class OwnerSet {
   readonly id: number;
@@ -117,9 +123,12 @@ export class Partition {
   readonly jitter: number;
   onEvent: PartitionEventHandler | undefined;
 
+  /** Pools by handle key, in creation order (iteration, handle tables). */
   private readonly pools = new Map<string, Pool>();
+  /** Pools by handle hash with collision chains (every lookup). */
+  private readonly poolsByHash = new Map<number, Pool>();
   private readonly owners = new Map<number, OwnerSet>();
-  private readonly associations = new Map<number, Set<PoolElement>>();
+  private readonly associations = new Map<number, AssociationList>();
   private readonly timers = new TimerSchedule();
   private readonly scheduler: Scheduler;
   private readonly random: RandomSource;
@@ -181,8 +190,8 @@ export class Partition {
     if (!(r.registrationLife >= 0)) return Rejected.life;
     const policyType = r.policy.type >>> 0;
 
-    const key = poolHandleKey(handle);
-    let pool = this.pools.get(key);
+    const hash = poolHandleHash(handle);
+    let pool = this.lookup(handle, hash);
     if (pool !== undefined) {
       // RFC 5352 §3.1 rules 2 and 3: the same tests for new members and re-registrations.
       if (pool.policyType !== policyType) return Rejected.inconsistentPolicy;
@@ -201,8 +210,11 @@ export class Partition {
       const selection = createSelection(policyType, { random: this.random })!;
       // Copy the handle: the caller's bytes may be a view of a reused receive buffer.
       const own = handle.slice();
-      pool = new Pool(own, key, policyType, t.protocol, t.use, wordSum(own), selection);
+      const key = poolHandleKey(own);
+      pool = new Pool(own, key, hash, policyType, t.protocol, t.use, wordSum(own), selection);
       this.pools.set(key, pool);
+      pool.hashNext = this.poolsByHash.get(hash) ?? null;
+      this.poolsByHash.set(hash, pool);
     }
 
     const home = r.homeRegistrarId >>> 0;
@@ -225,7 +237,7 @@ export class Partition {
     const owner = this.ownerSet(home);
     owner.elements.add(element);
     owner.wordSum += peWordSum(pool.handleWordSum, peId);
-    if (r.associationId !== 0) this.associationSet(r.associationId).add(element);
+    if (r.associationId !== 0) this.joinAssociation(element);
     this.armLifeTimer(element, this.scheduler.now());
     return { ok: true, element, created: true };
   }
@@ -242,7 +254,7 @@ export class Partition {
     if (element.associationId !== r.associationId) {
       if (element.associationId !== 0) this.leaveAssociation(element);
       element.associationId = r.associationId;
-      if (r.associationId !== 0) this.associationSet(r.associationId).add(element);
+      if (r.associationId !== 0) this.joinAssociation(element);
     }
     // RFC 5352 §3.1 rule 4: the accepting registrar becomes (or stays) the owner.
     this.moveOwner(element, r.homeRegistrarId >>> 0);
@@ -269,27 +281,27 @@ export class Partition {
     pool.elements.delete(element.peId);
     pool.selection.remove(element);
     // RFC 5351 §2.1: a pool exists while it has an element.
-    if (pool.elements.size === 0 && this.pools.get(pool.key) === pool) this.pools.delete(pool.key);
+    if (pool.elements.size === 0) this.dropPool(pool);
     const owner = this.owners.get(element.homeRegistrarId)!;
     owner.elements.delete(element);
     owner.wordSum -= peWordSum(pool.handleWordSum, element.peId);
     if (element.associationId !== 0) this.leaveAssociation(element);
-    this.timers.cancel(element);
+    this.timers.discard(element);
     this.elementTotal--;
   }
 
   /** A lost association removes every PE registered over it (RSPLIB behaviour). */
   removeAssociation(associationId: number): PoolElement[] {
-    const set = this.associations.get(associationId);
-    if (set === undefined) return [];
-    const removed = [...set];
+    const removed = this.elementsOfAssociation(associationId);
     for (const element of removed) this.remove(element);
     return removed;
   }
 
-  /** Elements registered over an association. */
-  elementsOfAssociation(associationId: number): IterableIterator<PoolElement> {
-    return (this.associations.get(associationId) ?? new Set<PoolElement>()).values();
+  /** Elements registered over an association (a snapshot). */
+  elementsOfAssociation(associationId: number): PoolElement[] {
+    const list: PoolElement[] = [];
+    for (let e = this.associations.get(associationId)?.head ?? null; e !== null; e = e.associationNext) list.push(e);
+    return list;
   }
 
   /**
@@ -310,7 +322,7 @@ export class Partition {
   // ---------------------------------------------------------------- lookup and resolution
 
   findPool(poolHandle: Uint8Array): Pool | undefined {
-    return this.pools.get(poolHandleKey(poolHandle));
+    return this.lookup(poolHandle, poolHandleHash(poolHandle));
   }
 
   findPoolByKey(key: string): Pool | undefined {
@@ -318,7 +330,7 @@ export class Partition {
   }
 
   findElement(poolHandle: Uint8Array, peId: number): PoolElement | undefined {
-    return this.pools.get(poolHandleKey(poolHandle))?.elements.get(peId);
+    return this.lookup(poolHandle, poolHandleHash(poolHandle))?.elements.get(peId);
   }
 
   allPools(): IterableIterator<Pool> {
@@ -332,7 +344,7 @@ export class Partition {
    * the response.
    */
   handleResolution(poolHandle: Uint8Array, items: number, out: PoolElement[]): number {
-    const pool = this.pools.get(poolHandleKey(poolHandle));
+    const pool = this.lookup(poolHandle, poolHandleHash(poolHandle));
     out.length = 0;
     if (pool === undefined) return UNKNOWN_POOL;
     return this.selectFrom(pool, items, out);
@@ -461,7 +473,7 @@ export class Partition {
       for (const [peId, e] of pool.elements) {
         if (e.peId !== peId || e.pool !== pool || !e.registered) throw new Error(`PE ${peId}: bad pool link`);
         if (!this.owners.get(e.homeRegistrarId)?.elements.has(e)) throw new Error(`PE ${peId}: not in owner set`);
-        if (e.associationId !== 0 && !this.associations.get(e.associationId)?.has(e)) throw new Error(`PE ${peId}: not in association set`);
+        if (e.associationId !== 0 && !this.elementsOfAssociation(e.associationId).includes(e)) throw new Error(`PE ${peId}: not in association list`);
         if (e.timerIndex < 0) throw new Error(`PE ${peId}: no timer`);
         seen.add(e);
         total++;
@@ -475,7 +487,12 @@ export class Partition {
       if (this.peChecksum(set.id) !== this.peChecksumFromScratch(set.id)) throw new Error(`owner ${set.id}: checksum`);
     }
     if (owned !== total) throw new Error('owner sets do not cover the partition');
-    for (const [id, set] of this.associations) for (const e of set) if (!seen.has(e) || e.associationId !== id) throw new Error('stale association entry');
+    for (const [id, list] of this.associations) {
+      const members = this.elementsOfAssociation(id);
+      if (members.length !== list.count || list.count === 0) throw new Error('association list count');
+      for (const e of members) if (!seen.has(e) || e.associationId !== id) throw new Error('stale association entry');
+    }
+    for (const [hash, head] of this.poolsByHash) for (let p: Pool | null = head; p !== null; p = p.hashNext) if (p.hash !== hash || this.pools.get(p.key) !== p) throw new Error('hash chain');
     if (this.timers.size !== total || !this.timers.checkInvariant()) throw new Error('timer schedule');
   }
 
@@ -490,20 +507,52 @@ export class Partition {
     return set;
   }
 
-  private associationSet(id: number): Set<PoolElement> {
-    let set = this.associations.get(id);
-    if (set === undefined) {
-      set = new Set();
-      this.associations.set(id, set);
+  private lookup(handle: Uint8Array, hash: number): Pool | undefined {
+    let p = this.poolsByHash.get(hash);
+    while (p !== undefined) {
+      if (poolHandleEquals(p.handle, handle)) return p;
+      p = p.hashNext ?? undefined;
     }
-    return set;
+    return undefined;
+  }
+
+  private dropPool(pool: Pool): void {
+    this.pools.delete(pool.key);
+    let p = this.poolsByHash.get(pool.hash)!;
+    if (p === pool) {
+      if (pool.hashNext === null) this.poolsByHash.delete(pool.hash);
+      else this.poolsByHash.set(pool.hash, pool.hashNext);
+    } else {
+      while (p.hashNext !== pool) p = p.hashNext!;
+      p.hashNext = pool.hashNext;
+    }
+    pool.hashNext = null;
+  }
+
+  private joinAssociation(element: PoolElement): void {
+    let list = this.associations.get(element.associationId);
+    if (list === undefined) {
+      list = new AssociationList();
+      this.associations.set(element.associationId, list);
+    }
+    element.associationPrev = null;
+    element.associationNext = list.head;
+    if (list.head !== null) list.head.associationPrev = element;
+    list.head = element;
+    list.count++;
   }
 
   private leaveAssociation(element: PoolElement): void {
-    const set = this.associations.get(element.associationId);
-    if (set === undefined) return;
-    set.delete(element);
-    if (set.size === 0) this.associations.delete(element.associationId);
+    const list = this.associations.get(element.associationId);
+    if (list === undefined) return;
+    const prev = element.associationPrev;
+    const next = element.associationNext;
+    if (prev !== null) prev.associationNext = next;
+    else list.head = next;
+    if (next !== null) next.associationPrev = prev;
+    element.associationPrev = null;
+    element.associationNext = null;
+    if (--list.count === 0) this.associations.delete(element.associationId);
   }
 
   /** Moves the element between owner sets; false if the owner is unchanged. */

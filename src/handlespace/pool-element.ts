@@ -45,6 +45,11 @@ export class PoolElement implements PolicyEntry {
   selectionKey = 0;
   selectionKey2 = 0;
   selectionCount = 0;
+  selectionPrev: PoolElement | null = null;
+  selectionNext: PoolElement | null = null;
+  // Association index: intrusive doubly linked list per association.
+  associationPrev: PoolElement | null = null;
+  associationNext: PoolElement | null = null;
 
   // Timer: owned by the partition's timer schedule.
   timerAt = 0;

@@ -3,6 +3,23 @@
 // exact and JS Map hashing applies.
 const latin1Slice = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number, end: number) => string;
 
+/**
+ * FNV-1a hash of the handle bytes: lookups hash the received bytes directly instead of building
+ * a string per request (a pool's string key is built once, when the pool is created).
+ */
+export function poolHandleHash(handle: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < handle.length; i++) h = Math.imul(h ^ handle[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+export function poolHandleEquals(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** The partition's key of a pool handle. */
 export function poolHandleKey(handle: Uint8Array): string {
   return latin1Slice.call(handle, 0, handle.length);

@@ -14,9 +14,22 @@ export class Pool {
   readonly handleWordSum: number;
   readonly elements = new Map<number, PoolElement>();
   readonly selection: Selection;
+  /** poolHandleHash(handle), and the next pool with the same hash. */
+  readonly hash: number;
+  hashNext: Pool | null = null;
 
-  constructor(handle: Uint8Array, key: string, policyType: number, transportProtocol: number, transportUse: number, handleWordSum: number, selection: Selection) {
+  constructor(
+    handle: Uint8Array,
+    key: string,
+    hash: number,
+    policyType: number,
+    transportProtocol: number,
+    transportUse: number,
+    handleWordSum: number,
+    selection: Selection,
+  ) {
     this.handle = handle;
+    this.hash = hash;
     this.key = key;
     this.policyType = policyType;
     this.transportProtocol = transportProtocol;

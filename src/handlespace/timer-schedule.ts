@@ -26,13 +26,16 @@ export const systemScheduler: Scheduler = {
 };
 
 export class TimerSchedule {
-  private readonly heap: PoolElement[] = [];
+  private heap: PoolElement[] = [];
+  /** Entries discarded but still in the heap (see discard()). */
+  private dead = 0;
 
+  /** Armed timers. */
   get size(): number {
-    return this.heap.length;
+    return this.heap.length - this.dead;
   }
 
-  /** Earliest due time, or Infinity when nothing is pending. */
+  /** Earliest due time (possibly of a dead entry: waking early is harmless), or Infinity. */
   get earliest(): number {
     return this.heap.length > 0 ? this.heap[0]!.timerAt : Number.POSITIVE_INFINITY;
   }
@@ -64,12 +67,39 @@ export class TimerSchedule {
     element.timerKind = TimerKind.None;
   }
 
+  /**
+   * Cancels the timer of an element that will never be re-armed (it left the partition) in
+   * O(1): the entry stays in the heap, marked dead, until it surfaces or the dead entries
+   * outnumber the live ones and the heap is rebuilt. Deregistration then costs no sift.
+   */
+  discard(element: PoolElement): void {
+    if (element.timerIndex < 0 || element.timerKind === TimerKind.None) return;
+    element.timerKind = TimerKind.None;
+    if (++this.dead > 1024 && this.dead * 2 > this.heap.length) this.compact();
+  }
+
   /** Removes and returns the earliest element if it is due at `now`; its timerKind says what fell due. */
   popDue(now: number): PoolElement | undefined {
-    const top = this.heap[0];
-    if (top === undefined || top.timerAt > now) return undefined;
-    this.unlink(top);
-    return top;
+    for (;;) {
+      const top = this.heap[0];
+      if (top === undefined || top.timerAt > now) return undefined;
+      this.unlink(top);
+      if (top.timerKind !== TimerKind.None) return top;
+      this.dead--;
+    }
+  }
+
+  /** Drops dead entries and re-heapifies in O(n). */
+  private compact(): void {
+    const live: PoolElement[] = [];
+    for (const e of this.heap) {
+      if (e.timerKind !== TimerKind.None) live.push(e);
+      else e.timerIndex = -1;
+    }
+    this.heap = live;
+    this.dead = 0;
+    for (let i = 0; i < live.length; i++) live[i]!.timerIndex = i;
+    for (let i = (live.length >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   private unlink(element: PoolElement): void {
@@ -84,14 +114,16 @@ export class TimerSchedule {
     }
   }
 
-  /** Test hook: heap order and back-pointers agree. */
+  /** Test hook: heap order and back-pointers agree, and the dead count is right. */
   checkInvariant(): boolean {
     const heap = this.heap;
+    let dead = 0;
     for (let i = 0; i < heap.length; i++) {
+      if (heap[i]!.timerKind === TimerKind.None) dead++;
       if (heap[i]!.timerIndex !== i) return false;
       if (i > 0 && heap[i]!.timerAt < heap[(i - 1) >> 1]!.timerAt) return false;
     }
-    return true;
+    return dead === this.dead;
   }
 
   private up(i: number): boolean {

@@ -21,6 +21,9 @@ export interface PolicyEntry {
   selectionKey2: number;
   /** How often the element was handed out. */
   selectionCount: number;
+  /** Neighbours in a sequence-ordered list (Round Robin); null elsewhere. */
+  selectionPrev: PolicyEntry | null;
+  selectionNext: PolicyEntry | null;
 }
 
 /** Random numbers in [0, 1). Injectable so tests are reproducible. */
@@ -42,6 +45,8 @@ export interface OrderedPolicyDefinition extends PolicyDefinitionBase {
   readonly kind: 'ordered';
   key(entry: PolicyEntry): number;
   key2?(entry: PolicyEntry): number;
+  /** The order is the sequence number alone: a circular list does it in O(1) (RFC 5356 §4.1.2). */
+  readonly sequenceOnly?: boolean;
 }
 
 /** Picks n distinct elements at random, each with probability proportional to value(). */

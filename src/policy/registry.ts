@@ -8,6 +8,7 @@ import { priorityFamily } from './priority.js';
 import { randomFamily } from './random.js';
 import { randomizedLeastUsedFamily } from './randomized-least-used.js';
 import { roundRobinFamily } from './round-robin.js';
+import { SequenceSelection } from './sequence-selection.js';
 import { WeightedSelection } from './weighted-selection.js';
 
 const definitions = new Map<number, PolicyDefinition>();
@@ -49,5 +50,6 @@ export function policyByName(name: string): PolicyDefinition | undefined {
 export function createSelection(type: number, options: SelectionOptions = {}): Selection | undefined {
   const definition = definitions.get(type >>> 0);
   if (definition === undefined) return undefined;
-  return definition.kind === 'ordered' ? new OrderedSelection(definition) : new WeightedSelection(definition, options);
+  if (definition.kind === 'weighted') return new WeightedSelection(definition, options);
+  return definition.sequenceOnly === true ? new SequenceSelection(definition) : new OrderedSelection(definition);
 }

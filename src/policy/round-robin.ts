@@ -9,6 +9,7 @@ export const roundRobin: OrderedPolicyDefinition = {
   name: 'RoundRobin',
   defaultMaxIncrement: 1,
   key: () => 0,
+  sequenceOnly: true,
 };
 
 /**

@@ -1,0 +1,259 @@
+// Handlespace partition benchmark: registration, re-registration, handle resolution (3 items)
+// and deregistration per policy and pool shape, plus heap bytes per pool element at a million.
+//
+// Hand-timed, not tinybench: every operation takes well under a microsecond, where tinybench's
+// per-iteration bookkeeping (a closure call and a high-resolution clock read per sample) would
+// dominate. Each phase runs one tight loop over all prepared inputs and is timed as a whole
+// with process.hrtime.bigint(); each scenario repeats `runs` times and reports the median.
+// Inputs (registrations, pool handles) are built before timing. The partition's scheduler is a
+// virtual clock, so timer-index updates are included but no Node.js timer fires.
+//
+//   npx tsx native-free-bench/handlespace.ts [--pes N --pools N --policy NAME --runs N --json]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Partition } from '../src/handlespace/partition.js';
+import type { PoolElement } from '../src/handlespace/pool-element.js';
+import type { Registration } from '../src/handlespace/registration.js';
+import type { Scheduler } from '../src/handlespace/timer-schedule.js';
+import { seededRandom } from '../src/policy/random-source.js';
+import { policyByName, policyDefinition } from '../src/policy/registry.js';
+import { ParamType, PolicyType, TransportUse } from '../src/wire/constants.js';
+import { policySettings } from '../src/wire/policy-settings.js';
+
+export interface HandlespaceBenchOptions {
+  pes?: number;
+  pools?: number;
+  policy?: string;
+  json?: boolean;
+  runs?: number;
+}
+
+export interface HandlespaceBenchResult {
+  pools: number;
+  pesPerPool: number;
+  policy: string;
+  /** Median operations per second. */
+  register: number;
+  reregister: number;
+  handleResolution: number;
+  deregister: number;
+}
+
+const SCENARIOS: ReadonlyArray<readonly [pools: number, pes: number]> = [
+  [1, 1_000],
+  [1, 100_000],
+  [100, 1_000],
+  [10_000, 10],
+  [1, 1_000_000],
+];
+
+const DEFAULT_POLICIES = ['RoundRobin', 'LeastUsed', 'Random', 'RandomizedLeastUsed'];
+
+const ALIASES: Record<string, number> = {
+  rr: PolicyType.RoundRobin,
+  wrr: PolicyType.WeightedRoundRobin,
+  rand: PolicyType.Random,
+  random: PolicyType.Random,
+  wrand: PolicyType.WeightedRandom,
+  prio: PolicyType.Priority,
+  lu: PolicyType.LeastUsed,
+  lud: PolicyType.LeastUsedDegradation,
+  plu: PolicyType.PriorityLeastUsed,
+  rlu: PolicyType.RandomizedLeastUsed,
+};
+
+function resolvePolicy(name: string): { type: number; name: string } {
+  const alias = ALIASES[name.toLowerCase()];
+  const def = alias !== undefined ? policyDefinition(alias) : policyByName(name);
+  if (def === undefined) throw new Error(`unknown policy ${name}`);
+  return { type: def.type, name: def.name };
+}
+
+/** A clock that only moves when told: timer updates are measured, timers never fire. */
+function virtualScheduler(): Scheduler {
+  return { now: () => 0, schedule: () => undefined, cancel: () => undefined };
+}
+
+function handles(pools: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < pools; i++) out.push(new TextEncoder().encode(`bench-pool-${i.toString().padStart(6, '0')}`));
+  return out;
+}
+
+/** Registrations for pools x pes elements, interleaved so consecutive ones hit different pools. */
+function registrations(poolHandles: Uint8Array[], pes: number, policyType: number, seed: number, perPeBytes: boolean): Registration[] {
+  const rnd = seededRandom(seed);
+  const shared = new Uint8Array(0);
+  const list: Registration[] = [];
+  for (let j = 0; j < pes; j++) {
+    for (let i = 0; i < poolHandles.length; i++) {
+      list.push({
+        poolHandle: poolHandles[i]!,
+        peId: j + 1,
+        homeRegistrarId: 0x11111111,
+        registrationLife: 30_000,
+        policy: policySettings(policyType, {
+          weight: 1 + Math.floor(rnd() * 100),
+          priority: Math.floor(rnd() * 10),
+          load: Math.floor(rnd() * 0xffffffff),
+          loadDegradation: Math.floor(rnd() * 0x10000000),
+        }),
+        userTransport: { protocol: ParamType.SctpTransport, port: 1024 + (j & 0x7fff), use: TransportUse.DataPlusControl, addressCount: 1 },
+        associationId: 1 + (j % 1000),
+        // A Pool Element parameter with one IPv4 SCTP transport, a policy and the ASAP transport is about 64 bytes.
+        encoded: perPeBytes ? new Uint8Array(64) : shared,
+      });
+    }
+  }
+  return list;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function rate(ops: number, start: bigint): number {
+  const ns = Number(process.hrtime.bigint() - start);
+  return (ops * 1e9) / ns;
+}
+
+export function measure(pools: number, pes: number, policy: string, runs: number): HandlespaceBenchResult {
+  const { type, name } = resolvePolicy(policy);
+  const poolHandles = handles(pools);
+  const regs = registrations(poolHandles, pes, type, 42, false);
+  const total = regs.length;
+  const resolutions = Math.max(200_000, Math.min(total, 1_000_000));
+  const results = { register: [] as number[], reregister: [] as number[], handleResolution: [] as number[], deregister: [] as number[] };
+  const out: PoolElement[] = [];
+  for (let run = 0; run < runs; run++) {
+    const partition = new Partition({ ownRegistrarId: 0x11111111, scheduler: virtualScheduler(), random: seededRandom(run + 1) });
+    let t = process.hrtime.bigint();
+    for (let i = 0; i < total; i++) partition.register(regs[i]!);
+    results.register.push(rate(total, t));
+    if (partition.elementCount !== total) throw new Error(`registered ${partition.elementCount} of ${total}`);
+
+    t = process.hrtime.bigint();
+    for (let i = 0; i < total; i++) partition.register(regs[i]!);
+    results.reregister.push(rate(total, t));
+
+    t = process.hrtime.bigint();
+    let found = 0;
+    for (let i = 0; i < resolutions; i++) found += partition.handleResolution(poolHandles[i % pools]!, 3, out);
+    results.handleResolution.push(rate(resolutions, t));
+    if (found < resolutions) throw new Error('handle resolution returned nothing');
+
+    t = process.hrtime.bigint();
+    for (let i = 0; i < total; i++) {
+      const r = regs[i]!;
+      partition.deregister(r.poolHandle, r.peId);
+    }
+    results.deregister.push(rate(total, t));
+    if (partition.elementCount !== 0) throw new Error('deregistration left elements');
+    partition.dispose();
+  }
+  return {
+    pools,
+    pesPerPool: pes,
+    policy: name,
+    register: median(results.register),
+    reregister: median(results.reregister),
+    handleResolution: median(results.handleResolution),
+    deregister: median(results.deregister),
+  };
+}
+
+/**
+ * Heap bytes per PE at `count` PEs in one pool, after GC (needs --expose-gc): everything the
+ * partition keeps alive, including each PE's PolicySettings object and its 64 encoded bytes.
+ */
+export function heapPerElement(count: number, policy: string): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run node with --expose-gc');
+  const { type } = resolvePolicy(policy);
+  const poolHandles = handles(1);
+  gc();
+  gc();
+  const before = process.memoryUsage();
+  let regs: Registration[] | undefined = registrations(poolHandles, count, type, 7, true);
+  const partition = new Partition({ ownRegistrarId: 0x11111111, scheduler: virtualScheduler() });
+  for (const r of regs) partition.register(r);
+  regs = undefined; // the partition keeps the policy objects and encoded bytes, not the inputs
+  gc();
+  gc();
+  const after = process.memoryUsage();
+  const bytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+  if (partition.elementCount !== count) throw new Error('registration failed');
+  return bytes / count;
+}
+
+function heapInChild(count: number, policy: string): number | undefined {
+  if ((globalThis as { gc?: () => void }).gc !== undefined) return heapPerElement(count, policy);
+  const file = fileURLToPath(import.meta.url);
+  const child = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', '--max-old-space-size=4096', file, '--heap-child', String(count), policy], {
+    encoding: 'utf8',
+  });
+  const match = /HEAP_PER_PE (\S+)/.exec(child.stdout ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+function fmt(v: number): string {
+  return v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : `${(v / 1e3).toFixed(0)} k`;
+}
+
+export async function run(options: HandlespaceBenchOptions = {}): Promise<void> {
+  const scenarios: ReadonlyArray<readonly [number, number]> =
+    options.pes !== undefined || options.pools !== undefined ? [[options.pools ?? 1, options.pes ?? 100_000]] : SCENARIOS;
+  const policies = options.policy === undefined ? DEFAULT_POLICIES : options.policy === 'all' ? ['all'] : [options.policy];
+  const names =
+    policies[0] === 'all'
+      ? [...new Set([...Object.values(PolicyType)].map((t) => policyDefinition(t)!.name))]
+      : policies.map((p) => resolvePolicy(p).name);
+  const results: HandlespaceBenchResult[] = [];
+  for (const [pools, pes] of scenarios) {
+    for (const policy of names) {
+      const runs = options.runs ?? (pools * pes >= 1_000_000 ? 1 : 3);
+      const r = measure(pools, pes, policy, runs);
+      results.push(r);
+      if (!options.json) {
+        console.log(
+          `${`${pools} x ${pes}`.padEnd(14)} ${policy.padEnd(24)} register ${fmt(r.register).padStart(8)}/s  re-register ${fmt(r.reregister).padStart(8)}/s  ` +
+            `resolve(3) ${fmt(r.handleResolution).padStart(8)}/s  deregister ${fmt(r.deregister).padStart(8)}/s`,
+        );
+      }
+    }
+  }
+  const heapCount = options.pes !== undefined ? (options.pools ?? 1) * options.pes : 1_000_000;
+  const heap = heapInChild(heapCount, names[0]!);
+  if (options.json) {
+    console.log(JSON.stringify({ results, heapBytesPerElement: heap, heapElements: heapCount }, null, 2));
+  } else {
+    console.log(`heap per pool element at ${heapCount} PEs (${names[0]}): ${heap === undefined ? 'n/a' : `${heap.toFixed(0)} bytes`}`);
+  }
+}
+
+function parseArgs(argv: string[]): HandlespaceBenchOptions {
+  const o: HandlespaceBenchOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') o.json = true;
+    else if (a === '--pes') o.pes = Number(argv[++i]);
+    else if (a === '--pools') o.pools = Number(argv[++i]);
+    else if (a === '--policy') o.policy = argv[++i]!;
+    else if (a === '--runs') o.runs = Number(argv[++i]);
+  }
+  return o;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--heap-child') {
+    console.log(`HEAP_PER_PE ${heapPerElement(Number(argv[1]), argv[2] ?? 'RoundRobin')}`);
+  } else {
+    run(parseArgs(argv)).catch((err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+  }
+}
