@@ -13,3 +13,12 @@ export { UdpSctpEndpoint } from './udp-encapsulation.js';
 export { RawSctpEndpoint } from './raw-endpoint.js';
 export { setProtocolParameters, isPackagePatched } from './sctp-package.js';
 export type { SctpProtocolParameters } from './sctp-package.js';
+export {
+  AnnounceSender,
+  AnnounceReceiver,
+  ASAP_ANNOUNCE_GROUP,
+  ENRP_PRESENCE_GROUP,
+  DEFAULT_ANNOUNCE_TTL,
+  parseMulticastGroup,
+} from './udp-announce.js';
+export type { MulticastGroup, AnnounceOptions } from './udp-announce.js';
