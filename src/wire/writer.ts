@@ -52,21 +52,28 @@ export class Writer {
   }
 
   u16(v: number): void {
-    this.ensure(2);
-    this.view.setUint16(this.pos, v);
-    this.pos += 2;
+    if (this.pos + 2 > this.buf.length) this.grow(this.pos + 2);
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 8;
+    b[p + 1] = v;
+    this.pos = p + 2;
   }
 
   u32(v: number): void {
-    this.ensure(4);
-    this.view.setUint32(this.pos, v >>> 0);
-    this.pos += 4;
+    if (this.pos + 4 > this.buf.length) this.grow(this.pos + 4);
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 24;
+    b[p + 1] = v >>> 16;
+    b[p + 2] = v >>> 8;
+    b[p + 3] = v;
+    this.pos = p + 4;
   }
 
+  /** Two's complement, e.g. a Registration Life of -1 (RFC 5354 §3.10). */
   i32(v: number): void {
-    this.ensure(4);
-    this.view.setInt32(this.pos, v | 0);
-    this.pos += 4;
+    this.u32(v);
   }
 
   bytes(b: Uint8Array): void {
@@ -88,17 +95,22 @@ export class Writer {
 
   /** Writes a parameter header with a placeholder length; returns the parameter start. */
   beginParam(type: number): number {
-    this.ensure(4);
+    if (this.pos + 4 > this.buf.length) this.grow(this.pos + 4);
+    const b = this.buf;
     const start = this.pos;
-    this.view.setUint32(start, type << 16);
-    this.pos += 4;
+    b[start] = type >>> 8;
+    b[start + 1] = type;
+    b[start + 2] = 0;
+    b[start + 3] = 0;
+    this.pos = start + 4;
     return start;
   }
 
   /** Fills in the Length (excluding padding, RFC 5354 §3) and pads to 4 bytes. */
   endParam(start: number): void {
     const len = this.pos - start;
-    this.view.setUint16(start + 2, len);
+    this.buf[start + 2] = len >>> 8;
+    this.buf[start + 3] = len;
     const p = padding(len);
     if (p !== 0) {
       this.ensure(p);
