@@ -2,6 +2,7 @@
 // The `rserpool` command: one program, one subcommand per file in this folder.
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerBench } from './bench.js';
 import { registerDecode } from './decode.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerDecode(program);
+  registerBench(program);
   return program;
 }
 
