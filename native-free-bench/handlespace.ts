@@ -210,6 +210,8 @@ export async function run(options: HandlespaceBenchOptions = {}): Promise<void> 
       ? [...new Set([...Object.values(PolicyType)].map((t) => policyDefinition(t)!.name))]
       : policies.map((p) => resolvePolicy(p).name);
   const results: HandlespaceBenchResult[] = [];
+  // Warm-up so the first scenario is not measured while the JIT is still compiling.
+  for (const policy of names) measure(10, 2_000, policy, 2);
   for (const [pools, pes] of scenarios) {
     for (const policy of names) {
       const runs = options.runs ?? (pools * pes >= 1_000_000 ? 1 : 3);
