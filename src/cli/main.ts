@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerBench } from './bench.js';
 import { registerDecode } from './decode.js';
+import { registerRegistrar } from './registrar.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerRegistrar(program);
   registerDecode(program);
   registerBench(program);
   return program;

@@ -1,0 +1,298 @@
+// The registrar side of ASAP (RFC 5352 §3) for the pools of one shard: registration,
+// deregistration, handle resolution, keep-alives, unreachability reports. It runs inside a
+// shard worker next to the partition it changes, reads each message once, and writes
+// responses into one reusable writer; the shard ships them to the I/O thread.
+import { type Partition, PartitionEvent, UNKNOWN_POOL, UnreachableOutcome, type PoolElement } from '../handlespace/index.js';
+import {
+  AsapFlag,
+  AsapType,
+  Cause,
+  ParamType,
+  decodeAsap,
+  encodeHandleResolutionResponse,
+  encodeMessage,
+  encodeParameter,
+  encodePoolElement,
+  errorCause,
+  writeBytesParam,
+  writePolicy,
+  writeTransport,
+  Writer,
+  type AsapDeregistration,
+  type AsapEndpointKeepAliveAck,
+  type AsapEndpointUnreachable,
+  type AsapHandleResolution,
+  type AsapRegistration,
+  type Message,
+  type OperationError,
+  type PoolElementParameter,
+} from '../wire/index.js';
+import { policySettings, type PolicySettings } from '../wire/policy-settings.js';
+
+/** Where the service's output goes: the shard's outgoing batch. */
+export interface AsapOutput {
+  send(associationId: number, message: Uint8Array): void;
+  abort(associationId: number): void;
+}
+
+/** What the service counts; the shard reports it for `rserpool dump` and the benchmarks. */
+export interface AsapCounters {
+  registrations: number;
+  reregistrations: number;
+  rejections: number;
+  deregistrations: number;
+  handleResolutions: number;
+  keepAlivesSent: number;
+  keepAliveTimeouts: number;
+  unreachableRemovals: number;
+  errorsSent: number;
+}
+
+export interface AsapLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+export class AsapService {
+  readonly counters: AsapCounters = {
+    registrations: 0,
+    reregistrations: 0,
+    rejections: 0,
+    deregistrations: 0,
+    handleResolutions: 0,
+    keepAlivesSent: 0,
+    keepAliveTimeouts: 0,
+    unreachableRemovals: 0,
+    errorsSent: 0,
+  };
+  private readonly writer = new Writer(4096);
+  private readonly selected: PoolElement[] = [];
+  /** Remote transport address of each association (RFC 5352 §3.1: the ASAP transport). */
+  private readonly remotes = new Map<number, { address: string; port: number }>();
+
+  constructor(
+    private readonly partition: Partition,
+    private readonly ownId: number,
+    private readonly output: AsapOutput,
+    private readonly log: AsapLog,
+  ) {
+    partition.onEvent = (event, element) => this.timerEvent(event, element);
+  }
+
+  associationUp(associationId: number, remote: { address: string; port: number }): void {
+    this.remotes.set(associationId, remote);
+  }
+
+  /** RFC 5352 §3.5: a lost association takes every PE registered over it. */
+  associationDown(associationId: number): void {
+    this.remotes.delete(associationId);
+    const removed = this.partition.removeAssociation(associationId);
+    if (removed.length > 0) this.log.info({ association: associationId, removed: removed.length }, 'association lost: its pool elements removed');
+  }
+
+  /** One ASAP message from a PE or PU. */
+  handle(associationId: number, bytes: Uint8Array): void {
+    const result = decodeAsap(bytes);
+    if (!result.ok) {
+      const e = result.error;
+      if (e.report) this.sendError(associationId, e.cause, e.offending);
+      return;
+    }
+    // RFC 5354 §3: unrecognized parameters whose action bits ask for a report.
+    for (const tlv of result.unrecognized) this.sendError(associationId, Cause.UnrecognizedParameter, tlv);
+    if (result.discard) return;
+    this.dispatch(associationId, result.message, bytes);
+  }
+
+  private dispatch(associationId: number, m: Message, bytes: Uint8Array): void {
+    if (m.protocol !== 'asap') return;
+    switch (m.type) {
+      case AsapType.Registration:
+        return this.registration(associationId, m);
+      case AsapType.Deregistration:
+        return this.deregistration(associationId, m);
+      case AsapType.HandleResolution:
+        return this.handleResolution(associationId, m);
+      case AsapType.EndpointKeepAliveAck:
+        return this.keepAliveAck(m);
+      case AsapType.EndpointUnreachable:
+        return this.endpointUnreachable(m);
+      case AsapType.Error:
+        this.log.warn({ association: associationId, causes: m.error.causes.map((c) => c.code) }, 'ASAP_ERROR received');
+        return;
+      default:
+        // A message a registrar never receives (responses, cookies, announces...).
+        this.sendError(associationId, Cause.UnrecognizedMessage, bytes);
+    }
+  }
+
+  // ------------------------------------------------------------------ RFC 5352 §3.1
+
+  private registration(associationId: number, m: AsapRegistration): void {
+    const pe = m.poolElement;
+    const policy = ownPolicy(pe.policy);
+    const t = pe.userTransport;
+    const encoded = encodePoolElement({ ...pe, homeRegistrarId: this.ownId, policy, asapTransport: null });
+    const result = this.partition.register({
+      poolHandle: m.poolHandle,
+      peId: pe.peId,
+      homeRegistrarId: this.ownId,
+      registrationLife: pe.registrationLife,
+      policy,
+      userTransport: { protocol: t.type, port: t.port, use: t.transportUse, addressCount: t.addresses.length },
+      associationId,
+      encoded,
+    });
+    const w = this.writer;
+    w.reset();
+    if (result.ok) {
+      if (result.created) this.counters.registrations++;
+      else this.counters.reregistrations++;
+      this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, 0, null), w));
+      return;
+    }
+    this.counters.rejections++;
+    this.log.info({ association: associationId, peId: pe.peId, cause: result.cause, reason: result.reason }, 'registration rejected');
+    const info = this.rejectionInfo(result.cause, m, pe);
+    const error: OperationError = { causes: [errorCause(result.cause, info)] };
+    this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, AsapFlag.Reject, error), w));
+  }
+
+  /** RFC 5354 §3.12: what each rejection cause carries as cause-specific information. */
+  private rejectionInfo(cause: number, m: AsapRegistration, pe: PoolElementParameter): Uint8Array {
+    const pool = this.partition.findPool(m.poolHandle);
+    switch (cause) {
+      case Cause.InconsistentPoolingPolicy: // §3.12.6: a policy parameter with the pool's policy
+        return unpadded(encodeParameter((w) => writePolicy(w, policySettings(pool!.policyType))));
+      case Cause.InconsistentTransportType: // §3.12.8: a transport parameter of the pool's type
+        return unpadded(encodeParameter((w) => writeTransport(w, { ...pe.userTransport, type: pool!.transportProtocol, transportUse: pool!.transportUse })));
+      case Cause.InvalidValues: // §3.12.4: the offending parameter
+        if (m.poolHandle.length === 0 || m.poolHandle.length > this.partition.limits.maxPoolHandleLength) {
+          return unpadded(encodeParameter((w) => writeBytesParam(w, ParamType.PoolHandle, m.poolHandle)));
+        }
+        return unpadded(encodePoolElement(pe));
+      default:
+        return NO_BYTES;
+    }
+  }
+
+  // ------------------------------------------------------------------ RFC 5352 §3.2
+
+  private deregistration(associationId: number, m: AsapDeregistration): void {
+    // RSPLIB answers success for an unknown PE too; so do we (the PE is gone either way).
+    if (this.partition.deregister(m.poolHandle, m.peId) !== undefined) this.counters.deregistrations++;
+    const w = this.writer;
+    w.reset();
+    this.output.send(
+      associationId,
+      encodeMessage(
+        { protocol: 'asap', type: AsapType.DeregistrationResponse, flags: 0, paddedLength: false, unknownParams: null, poolHandle: m.poolHandle, peId: m.peId, error: null },
+        w,
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ RFC 5352 §3.3
+
+  private handleResolution(associationId: number, m: AsapHandleResolution): void {
+    this.counters.handleResolutions++;
+    const out = this.selected;
+    const n = this.partition.handleResolution(m.poolHandle, m.items ?? 0, out);
+    const w = this.writer;
+    w.reset();
+    if (n === UNKNOWN_POOL) {
+      // RSPLIB: a response with the pool handle and an Operation Error, cause 0x9.
+      const error: OperationError = { causes: [errorCause(Cause.UnknownPoolHandle)] };
+      this.output.send(associationId, encodeHandleResolutionResponse(w, 0, m.poolHandle, null, [], 0, error));
+      return;
+    }
+    const encoded = this.encodedScratch;
+    for (let i = 0; i < n; i++) encoded[i] = out[i]!.encoded;
+    const policy = n > 0 ? out[0]!.policy : null;
+    this.output.send(associationId, encodeHandleResolutionResponse(w, 0, m.poolHandle, policy, encoded, n));
+  }
+  private readonly encodedScratch: Uint8Array[] = [];
+
+  // ------------------------------------------------------------------ RFC 5352 §3.4-3.5
+
+  private keepAliveAck(m: AsapEndpointKeepAliveAck): void {
+    this.partition.keepAliveAcknowledged(m.poolHandle, m.peId);
+  }
+
+  private endpointUnreachable(m: AsapEndpointUnreachable): void {
+    const outcome = this.partition.reportUnreachable(m.poolHandle, m.peId);
+    if (outcome === UnreachableOutcome.Removed) {
+      this.counters.unreachableRemovals++;
+      this.log.info({ peId: m.peId }, 'pool element removed after MAX-BAD-PE-REPORT unreachability reports');
+    }
+  }
+
+  private timerEvent(event: PartitionEvent, element: PoolElement): void {
+    switch (event) {
+      case PartitionEvent.SendKeepAlive:
+      case PartitionEvent.SendKeepAliveHome: {
+        this.counters.keepAlivesSent++;
+        const w = this.writer;
+        w.reset();
+        const message = encodeMessage(
+          {
+            protocol: 'asap',
+            type: AsapType.EndpointKeepAlive,
+            flags: event === PartitionEvent.SendKeepAliveHome ? AsapFlag.Home : 0,
+            paddedLength: false,
+            unknownParams: null,
+            serverId: this.ownId,
+            poolHandle: element.pool.handle,
+            peId: element.peId,
+          },
+          w,
+        );
+        this.output.send(element.associationId, message);
+        return;
+      }
+      case PartitionEvent.KeepAliveTimedOut:
+        // RFC 5352 §3.5: the PE is removed; its association is aborted so the PE notices.
+        this.counters.keepAliveTimeouts++;
+        this.log.info({ peId: element.peId, association: element.associationId }, 'keep-alive timed out: pool element removed');
+        if (element.associationId !== 0 && this.partition.elementsOfAssociation(element.associationId).length === 0) {
+          this.output.abort(element.associationId);
+        }
+        return;
+      case PartitionEvent.LifetimeExpired:
+        return;
+    }
+  }
+
+  private sendError(associationId: number, cause: number, offending: Uint8Array | null): void {
+    this.counters.errorsSent++;
+    const w = this.writer;
+    w.reset();
+    const info = offending === null || !causeCarriesInfo(cause) ? NO_BYTES : offending;
+    this.output.send(
+      associationId,
+      encodeMessage({ protocol: 'asap', type: AsapType.Error, flags: 0, paddedLength: false, unknownParams: null, error: { causes: [errorCause(cause, info)] } }, w),
+    );
+  }
+}
+
+function registrationResponse(poolHandle: Uint8Array, peId: number, flags: number, error: OperationError | null): Message {
+  return { protocol: 'asap', type: AsapType.RegistrationResponse, flags, paddedLength: false, unknownParams: null, poolHandle, peId, error };
+}
+
+/** Policy values outlive the receive buffer: copy the one view they may hold. */
+function ownPolicy(p: PolicySettings): PolicySettings {
+  return p.raw === null ? p : { ...p, raw: p.raw.slice() };
+}
+
+/** A parameter TLV without its trailing padding (its Length field says where it ends). */
+function unpadded(tlv: Uint8Array): Uint8Array {
+  return tlv.subarray(0, (tlv[2]! << 8) | tlv[3]!);
+}
+
+/** RFC 5354 §3.12.2-3.12.4: these causes carry the offending TLV or message. */
+function causeCarriesInfo(cause: number): boolean {
+  return cause === Cause.UnrecognizedParameter || cause === Cause.UnrecognizedMessage || cause === Cause.InvalidValues;
+}
+

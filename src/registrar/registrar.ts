@@ -1,0 +1,215 @@
+// The registrar process's I/O thread (ARCHITECTURE.md "Shape"): it owns the SCTP endpoint
+// and the associations, checks PPIDs, peeks at each ASAP message's pool handle to pick the
+// shard that owns the pool, ships per-shard batches, sends what the shards answer, and sends
+// ASAP_SERVER_ANNOUNCE on the multicast channel (RFC 5352 §3.6).
+import { randomInt } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
+import { createLogger, type Logger } from '../log.js';
+import { FromShard, ToShard, encodeRemote } from '../shard/batch.js';
+import { ShardSet, type ShardStats } from '../shard/shard-set.js';
+import { AnnounceSender, openSctpEndpoint, type Association, type SctpEndpoint } from '../transport/index.js';
+import { AsapType, Cause, ParamType, PPID_ASAP, TransportUse, decodeAsap, encodeMessage, errorCause, parseAddress, transportParameter } from '../wire/index.js';
+import { defaultRegistrarConfig, type RegistrarConfig } from './config.js';
+import { peekPoolHandle } from './peek.js';
+
+export interface RegistrarAddress {
+  /** Address PEs and PUs connect to. */
+  address: string;
+  /** SCTP port of the ASAP endpoint. */
+  port: number;
+  /** UDP encapsulation port (RFC 6951) in udp mode. */
+  udpPort: number | undefined;
+}
+
+export interface RegistrarStats {
+  registrarId: number;
+  mode: string;
+  associations: number;
+  droppedWrongPpid: number;
+  shards: ShardStats[];
+}
+
+export class Registrar {
+  readonly id: number;
+  readonly config: RegistrarConfig;
+  private readonly log: Logger;
+  private endpoint!: SctpEndpoint;
+  private shards!: ShardSet;
+  private announcer: AnnounceSender | null = null;
+  private announceTimer: NodeJS.Timeout | undefined;
+  private readonly associations = new Map<number, Association>();
+  private droppedWrongPpid = 0;
+  private closed = false;
+
+  private constructor(config: RegistrarConfig, log: Logger) {
+    this.config = config;
+    this.id = config.registrarId || randomInt(1, 0xffffffff);
+    this.log = log.child({ registrar: hex(this.id) });
+  }
+
+  static async start(config: Partial<RegistrarConfig> = {}, log?: Logger): Promise<Registrar> {
+    const full: RegistrarConfig = { ...defaultRegistrarConfig(), ...config };
+    const registrar = new Registrar(full, log ?? createLogger('registrar', full.logLevel));
+    await registrar.open();
+    return registrar;
+  }
+
+  get asapAddress(): RegistrarAddress {
+    const address = this.config.address === '0.0.0.0' ? '127.0.0.1' : this.config.address;
+    return { address, port: this.endpoint.port, udpPort: this.endpoint.udpPort };
+  }
+
+  /** Shards' worker threads (fault tests kill one). */
+  get shardThreads(): ReadonlyArray<{ terminate(): Promise<number> }> {
+    return this.shards.threads;
+  }
+
+  private async open(): Promise<void> {
+    const c = this.config;
+    this.shards = new ShardSet(
+      c.shards,
+      {
+        registrarId: this.id,
+        keepAliveInterval: c.keepAliveInterval,
+        keepAliveTimeout: c.keepAliveTimeout,
+        limits: { maxBadPeReports: c.maxBadPeReports, defaultHandleResolutionItems: c.handleResolutionItems, maxHandleResolutionItems: c.maxHandleResolutionItems },
+      },
+      {
+        output: this.shardOutput,
+        log: (level, fields, message) => this.log[level](fields, message),
+        attached: (shard, restarted) => {
+          if (!restarted) return;
+          // The new worker knows no association: tell it the live ones.
+          for (const a of this.associations.values()) this.shards.enqueue(shard, a.id, ToShard.AssociationUp, encodeRemote(a.remote.address, a.remote.port));
+          this.log.warn({ shard }, 'shard worker restarted');
+        },
+      },
+    );
+    await this.shards.start();
+    this.endpoint = await openSctpEndpoint({
+      mode: c.transport,
+      port: c.asapPort,
+      udpPort: c.udpPort,
+      ...(c.address !== '0.0.0.0' ? { address: c.address } : {}),
+      log: (message) => this.log.info(message),
+    });
+    this.endpoint.on('association', (a) => this.accept(a));
+    this.endpoint.on('error', (error) => this.log.error({ error: error.message }, 'SCTP endpoint error'));
+    if (c.announce) await this.startAnnounces();
+    this.log.info(
+      { asap: `${this.asapAddress.address}:${this.endpoint.port}`, mode: this.endpoint.mode, udpPort: this.endpoint.udpPort, shards: c.shards, announce: c.announce ? `${c.announceGroup.address}:${c.announceGroup.port}` : 'off' },
+      'registrar started',
+    );
+  }
+
+  private accept(a: Association): void {
+    this.associations.set(a.id, a);
+    this.log.debug({ association: a.id, remote: `${a.remote.address}:${a.remote.port}` }, 'association up');
+    this.shards.broadcast(a.id, ToShard.AssociationUp, encodeRemote(a.remote.address, a.remote.port));
+    a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
+    a.on('down', (reason) => {
+      this.associations.delete(a.id);
+      this.log.debug({ association: a.id, reason }, 'association down');
+      if (!this.closed) this.shards.broadcast(a.id, ToShard.AssociationDown, null);
+    });
+  }
+
+  private receive(a: Association, payload: Uint8Array, ppid: number): void {
+    // RFC 5352 §5: ASAP messages use PPID 11; a registrar has no data channel, so anything
+    // else on this port is not for us (RSPLIB even sends empty PPID-0 DATA). Dropped, counted.
+    if (ppid !== PPID_ASAP) {
+      if (this.droppedWrongPpid++ % 1000 === 0) this.log.warn({ association: a.id, ppid, dropped: this.droppedWrongPpid }, 'message with a PPID other than ASAP dropped');
+      return;
+    }
+    const handle = peekPoolHandle(payload);
+    if (handle !== null) {
+      this.shards.enqueue(this.shards.route(handle), a.id, ToShard.AsapMessage, payload);
+      return;
+    }
+    this.withoutPoolHandle(a, payload);
+  }
+
+  /** A message with no readable pool handle: decode it here and answer (RFC 5354 §3-4). */
+  private withoutPoolHandle(a: Association, payload: Uint8Array): void {
+    const result = decodeAsap(payload);
+    let cause: number = Cause.UnrecognizedMessage;
+    let info: Uint8Array = payload;
+    if (!result.ok) {
+      if (!result.error.report) return;
+      cause = result.error.cause;
+      info = result.error.offending ?? new Uint8Array(0);
+    } else if (result.message.type === AsapType.Error) {
+      this.log.warn({ association: a.id }, 'ASAP_ERROR received');
+      return;
+    } else if (result.message.type === AsapType.ServerAnnounce) {
+      return; // another registrar's announce on the wrong channel: nothing to do
+    }
+    const error = encodeMessage({ protocol: 'asap', type: AsapType.Error, flags: 0, paddedLength: false, unknownParams: null, error: { causes: [errorCause(cause, info)] } });
+    a.send(error, PPID_ASAP);
+  }
+
+  private readonly shardOutput = (associationId: number, kind: number, payload: Uint8Array): void => {
+    const a = this.associations.get(associationId);
+    if (a === undefined) return; // the association went down meanwhile
+    if (kind === FromShard.SendAsap) a.send(payload, PPID_ASAP);
+    else if (kind === FromShard.AbortAssociation) {
+      this.log.info({ association: associationId }, 'aborting association of a pool element that failed its keep-alive');
+      a.abort('keep-alive timeout');
+    }
+  };
+
+  // ------------------------------------------------------------------ RFC 5352 §3.6
+
+  private async startAnnounces(): Promise<void> {
+    const c = this.config;
+    this.announcer = await AnnounceSender.open({ group: c.announceGroup, ttl: c.announceTtl });
+    const message = this.announceMessage();
+    const cycle = (): void => {
+      this.announcer?.send(message).catch((error: Error) => this.log.warn({ error: error.message }, 'announce not sent'));
+      this.announceTimer = setTimeout(cycle, jitter(c.announceInterval));
+    };
+    cycle();
+  }
+
+  /** ASAP_SERVER_ANNOUNCE with our SCTP transport: every IPv4 address we listen on. */
+  private announceMessage(): Uint8Array {
+    const addresses =
+      this.config.address !== '0.0.0.0'
+        ? [this.config.address]
+        : Object.values(networkInterfaces())
+            .flat()
+            .filter((i) => i !== undefined && i.family === 'IPv4')
+            .map((i) => i!.address);
+    const transport = transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses.map((a) => parseAddress(a)!), TransportUse.DataOnly);
+    return encodeMessage({ protocol: 'asap', type: AsapType.ServerAnnounce, flags: 0, paddedLength: false, unknownParams: null, serverId: this.id, transports: [transport] });
+  }
+
+  async stats(): Promise<RegistrarStats> {
+    return {
+      registrarId: this.id,
+      mode: this.endpoint.mode,
+      associations: this.associations.size,
+      droppedWrongPpid: this.droppedWrongPpid,
+      shards: await this.shards.stats(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.announceTimer);
+    await this.announcer?.close();
+    await this.endpoint.close();
+    await this.shards.close();
+    this.log.info('registrar stopped');
+  }
+}
+
+/** RSPLIB jitters every periodic cycle uniformly in [0.875x, 1.125x]. */
+function jitter(ms: number): number {
+  return ms * (0.875 + Math.random() * 0.25);
+}
+
+function hex(id: number): string {
+  return `0x${id.toString(16).padStart(8, '0')}`;
+}

@@ -1,0 +1,177 @@
+// The I/O thread's side of the shards: one piscina instance per shard (one pinned thread, no
+// idle timeout, atomics off so the worker's timers run while it is idle), routing by pool
+// handle, one batch per shard per event-loop turn, and restart of a shard that died.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { BatchWriter, readBatch } from './batch.js';
+import type { AttachTask, ShardConfig, ShardReply, ShardRequest } from './worker.js';
+
+export interface ShardSetEvents {
+  /** A record a shard sent back (FromShard kinds). */
+  output(associationId: number, kind: number, payload: Uint8Array): void;
+  log(level: 'info' | 'warn' | 'error', fields: object, message: string): void;
+  /** A shard was (re)attached; the registrar replays what it must know (live associations). */
+  attached(shard: number, restarted: boolean): void;
+}
+
+export interface ShardStats {
+  shard: number;
+  pools: number;
+  poolElements: number;
+  timers: number;
+  counters: Record<string, number>;
+  restarts: number;
+}
+
+/** The compiled worker. Under vitest the sources run from src/, the worker from dist/. */
+function workerFilename(): string {
+  const here = fileURLToPath(new URL('./worker.js', import.meta.url));
+  if (existsSync(here)) return here;
+  const compiled = fileURLToPath(new URL('../../dist/src/shard/worker.js', import.meta.url));
+  if (existsSync(compiled)) return compiled;
+  throw new Error(`shard worker not found at ${here} or ${compiled}: run "npm run build"`);
+}
+
+/** FNV-1a over the pool handle bytes: shard = hash mod N (ARCHITECTURE.md "Shape"). */
+export function shardOf(poolHandle: Uint8Array, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < poolHandle.length; i++) {
+    h ^= poolHandle[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+class Shard {
+  port: MessagePort | null = null;
+  readonly batch = new BatchWriter();
+  restarts = 0;
+  closing = false;
+  constructor(
+    readonly index: number,
+    readonly pool: Piscina,
+  ) {}
+}
+
+export class ShardSet {
+  private readonly shards: Shard[] = [];
+  private flushScheduled = false;
+  private nextRequestId = 1;
+  private readonly pending = new Map<number, (reply: ShardReply) => void>();
+
+  constructor(
+    readonly count: number,
+    private readonly config: ShardConfig,
+    private readonly events: ShardSetEvents,
+  ) {
+    const filename = workerFilename();
+    for (let i = 0; i < count; i++) {
+      const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled', name: 'default' });
+      pool.on('error', (error: Error) => this.events.log('error', { shard: i, error: error.message }, 'shard worker error'));
+      this.shards.push(new Shard(i, pool));
+    }
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.shards.map((s) => this.attach(s, false)));
+  }
+
+  private async attach(shard: Shard, restarted: boolean): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    const task: AttachTask = { shard: shard.index, config: this.config, port: port2 };
+    port1.on('message', (data: ArrayBuffer | ShardReply) => this.receive(data));
+    port1.on('close', () => this.lost(shard, port1));
+    shard.port = port1;
+    await shard.pool.run(task, { transferList: [port2] });
+    this.events.attached(shard.index, restarted);
+  }
+
+  /** The worker's end of the port closed: the thread died. piscina starts a new one. */
+  private lost(shard: Shard, port: MessagePort): void {
+    if (shard.closing || shard.port !== port) return;
+    shard.port = null;
+    shard.restarts++;
+    this.events.log('error', { shard: shard.index, restarts: shard.restarts }, 'shard worker died; restarting it (its pool elements return as they re-register)');
+    this.attach(shard, true).catch((error: Error) =>
+      this.events.log('error', { shard: shard.index, error: error.message }, 'shard worker restart failed'),
+    );
+  }
+
+  /** Worker threads of the shards (fault tests terminate one). */
+  get threads(): ReadonlyArray<{ terminate(): Promise<number> }> {
+    return this.shards.map((s) => s.pool.threads[0]!);
+  }
+
+  route(poolHandle: Uint8Array): number {
+    return this.count === 1 ? 0 : shardOf(poolHandle, this.count);
+  }
+
+  enqueue(shard: number, associationId: number, kind: number, payload: Uint8Array | null): void {
+    this.shards[shard]!.batch.add(associationId, kind, payload);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  broadcast(associationId: number, kind: number, payload: Uint8Array | null): void {
+    for (let i = 0; i < this.count; i++) this.enqueue(i, associationId, kind, payload);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (const shard of this.shards) {
+      if (shard.batch.empty) continue;
+      const batch = shard.batch.take();
+      // A shard being restarted loses this batch: its PEs are gone anyway, and the
+      // requests' senders time out and retry (RFC 5352 §7 T1/T2).
+      if (shard.port === null) continue;
+      shard.port.postMessage(batch, [batch]);
+    }
+  };
+
+  private receive(data: ArrayBuffer | ShardReply): void {
+    if (data instanceof ArrayBuffer) {
+      readBatch(data, this.events.output);
+      return;
+    }
+    if (data.op === 'log') {
+      this.events.log(data.level, data.fields, data.message);
+      return;
+    }
+    const resolve = this.pending.get(data.id);
+    if (resolve !== undefined) {
+      this.pending.delete(data.id);
+      resolve(data);
+    }
+  }
+
+  async stats(): Promise<ShardStats[]> {
+    return Promise.all(
+      this.shards.map(
+        (shard) =>
+          new Promise<ShardStats>((resolve) => {
+            const base = { shard: shard.index, restarts: shard.restarts };
+            if (shard.port === null) return resolve({ ...base, pools: 0, poolElements: 0, timers: 0, counters: {} });
+            const id = this.nextRequestId++;
+            this.pending.set(id, (reply) => {
+              if (reply.op !== 'stats') return;
+              resolve({ ...base, pools: reply.pools, poolElements: reply.poolElements, timers: reply.timers, counters: { ...reply.counters } });
+            });
+            const request: ShardRequest = { op: 'stats', id };
+            shard.port.postMessage(request);
+          }),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const shard of this.shards) {
+      shard.closing = true;
+      shard.port?.close();
+    }
+    await Promise.all(this.shards.map((s) => s.pool.destroy()));
+  }
+}
