@@ -97,7 +97,7 @@ export class Registrar {
     this.endpoint.on('error', (error) => this.log.error({ error: error.message }, 'SCTP endpoint error'));
     if (c.announce) await this.startAnnounces();
     this.log.info(
-      { asap: `${this.asapAddress.address}:${this.endpoint.port}`, mode: this.endpoint.mode, udpPort: this.endpoint.udpPort, shards: c.shards, announce: c.announce ? `${c.announceGroup.address}:${c.announceGroup.port}` : 'off' },
+      { asap: `${c.address}:${this.endpoint.port}`, mode: this.endpoint.mode, udpPort: this.endpoint.udpPort, shards: c.shards, announce: c.announce ? `${c.announceGroup.address}:${c.announceGroup.port}` : 'off' },
       'registrar started',
     );
   }
