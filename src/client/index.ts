@@ -1,0 +1,33 @@
+// Public API of the ASAP client library (RFC 5352): pool elements, pool users, the ASAP
+// endpoint they share (registrar hunt, home registrar), and the registrar connection.
+export { AsapEndpoint, type AsapEndpointOptions, type AsapEndpointEvents, type HomedPoolElement } from './asap-endpoint.js';
+export {
+  PoolElement,
+  loadFromFraction,
+  DEFAULT_REGISTRATION_LIFE,
+  type PoolElementOptions,
+  type PoolElementEvents,
+  type PolicyInit,
+} from './pool-element.js';
+export { PoolUser, resolvedPoolElements, type PoolUserOptions, type ResolveOptions, type ResolvedPoolElement } from './pool-user.js';
+export { RegistrarConnection, type RegistrarConnectionEvents, type RegistrarConnectionOptions } from './registrar-connection.js';
+export { RegistrarTable, type RegistrarAddress, type KnownRegistrar } from './registrar-table.js';
+export { ServerHunt, MAX_HUNT_ASSOCIATIONS, type ServerHuntOptions, type ServerHuntEvents } from './server-hunt.js';
+export { RequestMatcher, PendingRequest, RequestKind } from './request-matcher.js';
+export { HandleResolutionCache } from './handle-resolution-cache.js';
+export { asapTimers, reregistrationInterval, DEFAULT_ASAP_TIMERS, DEFAULT_STALE_CACHE_VALUE, type AsapTimers } from './asap-timers.js';
+export { poolHandleBytes, poolHandleText, bytesEqual } from './pool-handle.js';
+export { toTransportParameter, fromTransportParameter, type UserTransport, type UserTransportInit, type TransportProtocol, type TransportUsage } from './user-transport.js';
+export {
+  AsapClientError,
+  RequestTimeoutError,
+  RegistrarConnectionLostError,
+  NoRegistrarError,
+  RegistrationRejectedError,
+  DeregistrationRejectedError,
+  UnknownPoolHandleError,
+  HandleResolutionError,
+  ClosedError,
+  type AsapClientErrorCode,
+  type AsapRequestKind,
+} from './errors.js';
