@@ -33,4 +33,25 @@ export function registerBench(program: Command): void {
       const { run } = await import('../../native-free-bench/handlespace.js');
       await run(opts);
     });
+
+  bench
+    .command('e2e')
+    .description('end to end: a registrar child process, PEs registering and re-registering, PUs resolving handles over SCTP/UDP on loopback')
+    .option('--shards <n[,n...]>', 'registrar shard count, or a list run one after another (default: available cores)')
+    .option('--pes <n>', 'pool elements (default 100000)', number)
+    .option('--pools <n>', 'pools the PEs are spread over (default 100)', number)
+    .option('--pus <n>', 'pool user associations resolving handles (default 10)', number)
+    .option('--policy <name>', 'pool policy by name or alias (default RoundRobin)')
+    .option('--duration <s>', 'seconds of measured handle resolutions, and of the paced run (default 10)', number)
+    .option('--pe-associations <n>', 'associations the PEs register over (default 10)', number)
+    .option('--window <n>', 'requests in flight per association (default 32)', number)
+    .option('--runs <n>', 'repetitions per shard count; medians are reported (default 1)', number)
+    .option('--rate <n>', 'requests/s of the paced resolution phase (default: half the measured rate)', number)
+    .option('--keep-alive-interval <ms>', "registrar's keep-alive interval (default 600000: no keep-alives during the phases)", number)
+    .option('--cpu-prof <dir>', 'write node --cpu-prof profiles of the registrar child here (also: RSERPOOL_BENCH_CPU_PROF)')
+    .option('--json', 'print results as JSON')
+    .action(async (opts: import('../../native-free-bench/e2e.js').E2eBenchOptions) => {
+      const { run } = await import('../../native-free-bench/e2e.js');
+      await run(opts);
+    });
 }

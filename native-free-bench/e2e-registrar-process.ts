@@ -1,0 +1,121 @@
+// The registrar under test as a child process (`rserpool registrar`, compiled), so that its
+// CPU time is measured apart from the load generator's: utime + stime of /proc/<pid>/stat
+// count every thread of the process, the I/O thread and the shard workers alike.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface RegistrarProcessOptions {
+  shards: number;
+  udpPort: number;
+  asapPort: number;
+  keepAliveInterval: number;
+  /** Directory for `node --cpu-prof` profiles of the registrar (every thread), or none. */
+  cpuProfileDir?: string;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** `dist/src/cli/main.js`, found from the source tree (tsx) or from the compiled tree. */
+function compiledCli(): string {
+  for (const relative of ['../src/cli/main.js', '../dist/src/cli/main.js']) {
+    const path = fileURLToPath(new URL(relative, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error('compiled CLI dist/src/cli/main.js not found: run "npm run build"');
+}
+
+export class RegistrarProcess {
+  private exited: Promise<number | null>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly address: { address: string; port: number; udpPort: number },
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Starts `rserpool registrar` and resolves once it logged "registrar started". */
+  static async start(options: RegistrarProcessOptions): Promise<RegistrarProcess> {
+    const nodeArgs: string[] = [];
+    if (options.cpuProfileDir !== undefined) {
+      mkdirSync(options.cpuProfileDir, { recursive: true });
+      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
+    }
+    const args = [
+      ...nodeArgs,
+      compiledCli(),
+      'registrar',
+      '--transport', 'udp',
+      '--address', '127.0.0.1',
+      '--asap-port', String(options.asapPort),
+      '--udp-port', String(options.udpPort),
+      '--shards', String(options.shards),
+      '--keep-alive-interval', String(options.keepAliveInterval),
+      '--announce', 'off',
+      // info only to see "registrar started"; at info it logs nothing per message.
+      '--log-level', 'info',
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+    const registrar = new RegistrarProcess(child, { address: '127.0.0.1', port: options.asapPort, udpPort: options.udpPort });
+    await new Promise<void>((resolve, reject) => {
+      let started = false;
+      let pending = '';
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (text: string) => {
+        pending += text;
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          if (!started && line.includes('"registrar started"')) {
+            started = true;
+            resolve();
+          } else if (isWarningOrWorse(line)) {
+            process.stderr.write(`registrar: ${line}\n`);
+          }
+        }
+      });
+      child.once('exit', (code, signal) => {
+        if (!started) reject(new Error(`registrar exited before it started (code ${code}, signal ${signal})`));
+      });
+      child.once('error', reject);
+    });
+    return registrar;
+  }
+
+  /** CPU seconds (user + system, all threads) the registrar has used so far. */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; fields are counted after its ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state): utime is field 14, stime field 15.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  }
+
+  /** Resident set size in bytes. */
+  rssBytes(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return m === null ? NaN : Number(m[1]) * 1024;
+  }
+
+  /** SIGTERM (the registrar closes and exits, writing CPU profiles if asked), SIGKILL after 10 s. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+function isWarningOrWorse(line: string): boolean {
+  const m = /"level":(\d+)/.exec(line);
+  return m !== null && Number(m[1]) >= 40;
+}

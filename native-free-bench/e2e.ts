@@ -1,0 +1,361 @@
+// End-to-end benchmark: a registrar in a child process (`rserpool registrar`, SCTP over UDP on
+// loopback) and load-generating PEs and PUs in this process. Phases: registration of every PE,
+// re-registration of every PE, handle resolutions for a while (closed loop), then handle
+// resolutions paced at half the measured rate. Per phase: rate, p50/p99 latency, and the
+// registrar's CPU time per operation (its /proc times, all threads, over the phase).
+// Run: rserpool bench e2e [--shards 1,2,4] [--pes N] [--pools N] [--pus N] [--policy NAME]
+//      [--duration S] [--runs N] [--json]; RSERPOOL_BENCH_CPU_PROF=dir profiles the registrar.
+import { createSocket } from 'node:dgram';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { policyByName, policyDefinition } from '../src/policy/registry.js';
+import { PolicyType } from '../src/wire/constants.js';
+import {
+  connectClients,
+  handleResolutionMessages,
+  registerAll,
+  registrationMessages,
+  resolveClosedLoop,
+  resolvePaced,
+  type BenchClient,
+  type PhaseOutcome,
+  type PhaseProgress,
+} from './e2e-load.js';
+import { RegistrarProcess } from './e2e-registrar-process.js';
+
+export interface E2eBenchOptions {
+  /** One shard count or several ("1,2,4"); default: available cores. */
+  shards?: number | string;
+  pes?: number;
+  pools?: number;
+  pus?: number;
+  policy?: string;
+  /** Seconds of measured handle resolutions (and of the paced run). */
+  duration?: number;
+  /** Associations the PEs register over (PEs are spread over them). */
+  peAssociations?: number;
+  /** Requests in flight per association in the closed-loop phases. */
+  window?: number;
+  runs?: number;
+  /** Rate of the paced phase, requests/s; default half the measured closed-loop rate. */
+  rate?: number;
+  /** Registrar keep-alive interval, ms; long by default so keep-alives stay out of the phases. */
+  keepAliveInterval?: number;
+  /** Directory for `node --cpu-prof` profiles of the registrar child. */
+  cpuProf?: string;
+  json?: boolean;
+}
+
+export interface PhaseResult {
+  operations: number;
+  seconds: number;
+  perSecond: number;
+  failed: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Registrar CPU seconds (all threads) during the phase. */
+  registrarCpuSeconds: number;
+  /** Registrar CPU per operation, microseconds. */
+  registrarCpuPerOpUs: number;
+  /** This process's (the load generator's) CPU per operation, microseconds. */
+  generatorCpuPerOpUs: number;
+}
+
+export interface E2eRunResult {
+  shards: number;
+  registration: PhaseResult;
+  reregistration: PhaseResult;
+  resolution: PhaseResult;
+  /** Paced at half of `resolution.perSecond`. */
+  pacedResolution: PhaseResult & { targetPerSecond: number };
+  registrarRssBytes: number;
+}
+
+export interface E2eBenchResult {
+  settings: { pes: number; pools: number; pus: number; policy: string; duration: number; peAssociations: number; window: number; runs: number; keepAliveInterval: number; cores: number };
+  /** Per shard count: every run, and the median of each number over the runs. */
+  results: Array<{ shards: number; runs: E2eRunResult[]; median: E2eRunResult }>;
+}
+
+const ALIASES: Record<string, number> = {
+  rr: PolicyType.RoundRobin,
+  roundrobin: PolicyType.RoundRobin,
+  'round-robin': PolicyType.RoundRobin,
+  wrr: PolicyType.WeightedRoundRobin,
+  rand: PolicyType.Random,
+  random: PolicyType.Random,
+  wrand: PolicyType.WeightedRandom,
+  prio: PolicyType.Priority,
+  lu: PolicyType.LeastUsed,
+  lud: PolicyType.LeastUsedDegradation,
+  plu: PolicyType.PriorityLeastUsed,
+  rlu: PolicyType.RandomizedLeastUsed,
+};
+
+function resolvePolicy(name: string): { type: number; name: string } {
+  const alias = ALIASES[name.toLowerCase()];
+  const def = alias !== undefined ? policyDefinition(alias) : policyByName(name);
+  if (def === undefined) throw new Error(`unknown policy ${name}`);
+  return { type: def.type, name: def.name };
+}
+
+function shardCounts(value: number | string | undefined): number[] {
+  if (value === undefined) return [availableParallelism()];
+  const list = String(value)
+    .split(',')
+    .map((s) => Number(s.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 256)) throw new Error(`--shards: expected counts in 1..256, got "${value}"`);
+  return list;
+}
+
+/** A UDP port free right now (bound to 0, read, released). */
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+// ------------------------------------------------------------------ progress on stderr
+
+class Progress {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly tty = process.stderr.isTTY === true;
+
+  constructor(private readonly prefix: string) {}
+
+  follow(phase: string, progress: PhaseProgress, total?: number): void {
+    this.end();
+    let lastDone = 0;
+    let lastAt = performance.now();
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      const rate = ((progress.done - lastDone) * 1000) / (now - lastAt);
+      lastDone = progress.done;
+      lastAt = now;
+      const count = total === undefined ? fmt(progress.done) : `${fmt(progress.done)}/${fmt(total)}`;
+      const line = `${this.prefix} ${phase}: ${count} (${fmt(rate)}/s)`;
+      process.stderr.write(this.tty ? `\r\x1b[K${line}` : `${line}\n`);
+    }, 1000);
+  }
+
+  note(text: string): void {
+    this.end();
+    process.stderr.write(`${this.prefix} ${text}\n`);
+  }
+
+  end(): void {
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.tty) process.stderr.write('\r\x1b[K');
+  }
+}
+
+// ------------------------------------------------------------------ one run
+
+interface CpuMark {
+  registrar: number;
+  generator: number;
+}
+
+async function runOnce(
+  shards: number,
+  s: E2eBenchResult['settings'],
+  messages: { registrations: Uint8Array[]; resolutions: Uint8Array[] },
+  options: E2eBenchOptions,
+  progress: Progress,
+): Promise<E2eRunResult> {
+  const cpuProf = options.cpuProf ?? process.env.RSERPOOL_BENCH_CPU_PROF;
+  const registrar = await RegistrarProcess.start({
+    shards,
+    asapPort: 3863,
+    udpPort: await freeUdpPort(),
+    keepAliveInterval: s.keepAliveInterval,
+    ...(cpuProf !== undefined ? { cpuProfileDir: cpuProf } : {}),
+  });
+  const clients: BenchClient[] = [];
+  try {
+    const cpu = (): CpuMark => {
+      const u = process.cpuUsage();
+      return { registrar: registrar.cpuSeconds(), generator: (u.user + u.system) / 1e6 };
+    };
+    const phase = (outcome: PhaseOutcome, from: CpuMark, to: CpuMark): PhaseResult => {
+      const [p50, p99] = outcome.latency.percentiles(0.5, 0.99);
+      const registrarCpu = to.registrar - from.registrar;
+      return {
+        operations: outcome.operations,
+        seconds: outcome.seconds,
+        perSecond: outcome.operations / outcome.seconds,
+        failed: outcome.failed,
+        p50Ms: p50!,
+        p99Ms: p99!,
+        registrarCpuSeconds: registrarCpu,
+        registrarCpuPerOpUs: (registrarCpu * 1e6) / outcome.operations,
+        generatorCpuPerOpUs: ((to.generator - from.generator) * 1e6) / outcome.operations,
+      };
+    };
+    const pes = await connectClients(registrar.address, s.peAssociations, 40_000);
+    clients.push(...pes);
+    const pus = await connectClients(registrar.address, s.pus, 40_000 + s.peAssociations);
+    clients.push(...pus);
+    const live: PhaseProgress = { done: 0 };
+
+    // Registration, then the same messages again: re-registration (RFC 5352 §3.1, an update).
+    progress.follow('registration', live, s.pes);
+    let a = cpu();
+    const reg = await registerAll(pes, messages.registrations, s.window, live);
+    const registration = phase(reg, a, cpu());
+    progress.note(`registration: ${fmt(registration.perSecond)}/s, p99 ${registration.p99Ms.toFixed(2)} ms`);
+
+    progress.follow('re-registration', live, s.pes);
+    a = cpu();
+    const rereg = await registerAll(pes, messages.registrations, s.window, live);
+    const reregistration = phase(rereg, a, cpu());
+    progress.note(`re-registration: ${fmt(reregistration.perSecond)}/s, p99 ${reregistration.p99Ms.toFixed(2)} ms`);
+
+    // Handle resolutions, closed loop, 1 s unmeasured warm-up.
+    progress.follow('handle resolution', live);
+    let from: CpuMark = a;
+    let to: CpuMark = a;
+    const mark = (which: 'start' | 'end'): void => {
+      if (which === 'start') from = cpu();
+      else to = cpu();
+    };
+    const res = await resolveClosedLoop(pus, messages.resolutions, { pools: s.pools, window: s.window, warmupSeconds: 1, seconds: s.duration, mark }, live);
+    const resolution = phase(res, from, to);
+    progress.note(`handle resolution: ${fmt(resolution.perSecond)}/s, p99 ${resolution.p99Ms.toFixed(2)} ms`);
+
+    // Half that rate (or --rate), paced: latency when the registrar is not saturated.
+    const target = options.rate ?? Math.max(1, Math.round(resolution.perSecond / 2));
+    progress.follow(`handle resolution paced at ${fmt(target)}/s`, live);
+    const paced = await resolvePaced(pus, messages.resolutions, { pools: s.pools, rate: target, seconds: s.duration, mark }, live);
+    const pacedResolution = { ...phase(paced, from, to), targetPerSecond: target };
+    progress.note(`paced at ${fmt(target)}/s: p50 ${pacedResolution.p50Ms.toFixed(2)} ms, p99 ${pacedResolution.p99Ms.toFixed(2)} ms`);
+
+    const registrarRssBytes = registrar.rssBytes();
+    return { shards, registration, reregistration, resolution, pacedResolution, registrarRssBytes };
+  } finally {
+    progress.end();
+    await Promise.all(clients.map((c) => c.close()));
+    await registrar.stop();
+  }
+}
+
+// ------------------------------------------------------------------ medians and output
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The median of every number field over the runs (each field on its own). */
+function medianRun(runs: E2eRunResult[]): E2eRunResult {
+  const combine = (values: unknown[]): unknown => {
+    const first = values[0];
+    if (typeof first === 'number') return median(values as number[]);
+    if (first !== null && typeof first === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(first)) out[key] = combine(values.map((v) => (v as Record<string, unknown>)[key]));
+      return out;
+    }
+    return first;
+  };
+  return combine(runs) as E2eRunResult;
+}
+
+function fmt(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a';
+}
+
+function printTable(result: E2eBenchResult): void {
+  const s = result.settings;
+  console.log(
+    `e2e: ${fmt(s.pes)} PEs in ${s.pools} pools (${s.policy}) over ${s.peAssociations} associations, ${s.pus} PU associations, ` +
+      `${s.window} in flight each, ${s.duration} s resolutions; ${s.cores} cores; ${s.runs === 1 ? 'one run' : `median of ${s.runs} runs`}`,
+  );
+  const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'generator CPU µs/op', 'failed'];
+  const rows: string[][] = [];
+  for (const { shards, median: m } of result.results) {
+    const row = (name: string, p: PhaseResult): string[] => [
+      String(shards),
+      name,
+      fmt(p.perSecond),
+      p.p50Ms.toFixed(2),
+      p.p99Ms.toFixed(2),
+      p.registrarCpuPerOpUs.toFixed(1),
+      p.generatorCpuPerOpUs.toFixed(1),
+      fmt(p.failed),
+    ];
+    rows.push(row('registration', m.registration));
+    rows.push(row('re-registration', m.reregistration));
+    rows.push(row('handle resolution', m.resolution));
+    rows.push(row(`resolution paced ${fmt(m.pacedResolution.targetPerSecond)}/s`, m.pacedResolution));
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+  for (const { shards, median: m } of result.results) console.log(`shards ${shards}: registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run`);
+}
+
+export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult> {
+  const { type, name } = resolvePolicy(options.policy ?? 'RoundRobin');
+  const settings: E2eBenchResult['settings'] = {
+    pes: options.pes ?? 100_000,
+    pools: options.pools ?? 100,
+    pus: options.pus ?? 10,
+    policy: name,
+    duration: options.duration ?? 10,
+    peAssociations: options.peAssociations ?? 10,
+    window: options.window ?? 32,
+    runs: options.runs ?? 1,
+    keepAliveInterval: options.keepAliveInterval ?? 600_000,
+    cores: availableParallelism(),
+  };
+  settings.peAssociations = Math.min(settings.peAssociations, settings.pes);
+  const messages = { registrations: registrationMessages(settings.pes, settings.pools, type), resolutions: handleResolutionMessages(settings.pools) };
+  const result: E2eBenchResult = { settings, results: [] };
+  for (const shards of shardCounts(options.shards)) {
+    const runs: E2eRunResult[] = [];
+    for (let r = 0; r < settings.runs; r++) {
+      runs.push(await runOnce(shards, settings, messages, options, new Progress(`[shards ${shards}, run ${r + 1}/${settings.runs}]`)));
+    }
+    result.results.push({ shards, runs, median: medianRun(runs) });
+  }
+  if (options.json) console.log(JSON.stringify(result, null, 2));
+  else printTable(result);
+  return result;
+}
+
+function parseArgs(argv: string[]): E2eBenchOptions {
+  const o: E2eBenchOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => argv[++i] ?? '';
+    if (a === '--json') o.json = true;
+    else if (a === '--shards') o.shards = value();
+    else if (a === '--pes') o.pes = Number(value());
+    else if (a === '--pools') o.pools = Number(value());
+    else if (a === '--pus') o.pus = Number(value());
+    else if (a === '--policy') o.policy = value();
+    else if (a === '--duration') o.duration = Number(value());
+    else if (a === '--pe-associations') o.peAssociations = Number(value());
+    else if (a === '--window') o.window = Number(value());
+    else if (a === '--runs') o.runs = Number(value());
+    else if (a === '--rate') o.rate = Number(value());
+    else if (a === '--keep-alive-interval') o.keepAliveInterval = Number(value());
+    else if (a === '--cpu-prof') o.cpuProf = value();
+  }
+  return o;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  run(parseArgs(process.argv.slice(2))).catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
