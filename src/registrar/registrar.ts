@@ -152,11 +152,24 @@ export class Registrar {
     const a = this.associations.get(associationId);
     if (a === undefined) return; // the association went down meanwhile
     if (kind === FromShard.SendAsap) a.send(payload, PPID_ASAP);
-    else if (kind === FromShard.AbortAssociation) {
-      this.log.info({ association: associationId }, 'aborting association of a pool element that failed its keep-alive');
-      a.abort('keep-alive timeout');
-    }
+    else if (kind === FromShard.AbortAssociation) this.abortIfUnused(a);
   };
+
+  /**
+   * A shard's last PE on this association failed its keep-alive (RFC 5352 §3.5). The
+   * association is aborted so the PE notices, but only if no shard has a PE on it any more:
+   * one PE process may register PEs of pools in several shards over one association.
+   */
+  private abortIfUnused(a: Association): void {
+    this.shards.associationElements(a.id).then(
+      (count) => {
+        if (count > 0 || this.closed || this.associations.get(a.id) !== a) return;
+        this.log.info({ association: a.id }, 'aborting association of a pool element that failed its keep-alive');
+        a.abort('keep-alive timeout');
+      },
+      (error: Error) => this.log.error({ association: a.id, error: error.message }, 'association check failed'),
+    );
+  }
 
   // ------------------------------------------------------------------ RFC 5352 §3.6
 

@@ -167,6 +167,26 @@ export class ShardSet {
     );
   }
 
+  /**
+   * Pool elements registered over an association, in all shards together: an association is
+   * shared by the shards, so only their sum says whether it still carries a PE.
+   */
+  async associationElements(associationId: number): Promise<number> {
+    const counts = await Promise.all(
+      this.shards.map(
+        (shard) =>
+          new Promise<number>((resolve) => {
+            if (shard.port === null) return resolve(0);
+            const id = this.nextRequestId++;
+            this.pending.set(id, (reply) => resolve(reply.op === 'associationElements' ? reply.count : 0));
+            const request: ShardRequest = { op: 'associationElements', id, associationId };
+            shard.port.postMessage(request);
+          }),
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   async close(): Promise<void> {
     for (const shard of this.shards) {
       shard.closing = true;

@@ -22,9 +22,10 @@ export interface AttachTask {
 }
 
 /** Control messages (structured-cloned objects); batches travel as bare ArrayBuffers. */
-export type ShardRequest = { op: 'stats'; id: number };
+export type ShardRequest = { op: 'stats'; id: number } | { op: 'associationElements'; id: number; associationId: number };
 export type ShardReply =
   | { op: 'stats'; id: number; pools: number; poolElements: number; timers: number; counters: AsapCounters }
+  | { op: 'associationElements'; id: number; count: number }
   | { op: 'log'; level: 'info' | 'warn'; fields: object; message: string };
 
 export default function attach(task: AttachTask): number {
@@ -97,6 +98,9 @@ export default function attach(task: AttachTask): number {
         timers: partition.timerCount,
         counters: { ...service.counters },
       };
+      port.postMessage(reply);
+    } else if (data.op === 'associationElements') {
+      const reply: ShardReply = { op: 'associationElements', id: data.id, count: partition.elementsOfAssociation(data.associationId).length };
       port.postMessage(reply);
     }
   });
