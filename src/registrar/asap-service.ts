@@ -226,34 +226,43 @@ export class AsapService {
     if (outcome === UnreachableOutcome.Removed) {
       this.counters.unreachableRemovals++;
       this.log.info({ peId: m.peId }, 'pool element removed after MAX-BAD-PE-REPORT unreachability reports');
+    } else if (outcome === UnreachableOutcome.Counted) {
+      // RFC 5352 §3.5: "MUST immediately send a point-to-point ASAP_ENDPOINT_KEEP_ALIVE" to
+      // the PE, H flag clear; if that send fails, the association's loss removes the PE.
+      const element = this.partition.findElement(m.poolHandle, m.peId);
+      if (element !== undefined && element.associationId !== 0) this.sendKeepAlive(element, false);
     }
+  }
+
+  private sendKeepAlive(element: PoolElement, home: boolean): void {
+    this.counters.keepAlivesSent++;
+    const w = this.writer;
+    w.reset();
+    const message = encodeMessage(
+      {
+        protocol: 'asap',
+        type: AsapType.EndpointKeepAlive,
+        flags: home ? AsapFlag.Home : 0,
+        paddedLength: false,
+        unknownParams: null,
+        serverId: this.ownId,
+        poolHandle: element.pool.handle,
+        peId: element.peId,
+      },
+      w,
+    );
+    this.output.send(element.associationId, message);
   }
 
   private timerEvent(event: PartitionEvent, element: PoolElement): void {
     switch (event) {
       case PartitionEvent.SendKeepAlive:
-      case PartitionEvent.SendKeepAliveHome: {
-        this.counters.keepAlivesSent++;
-        const w = this.writer;
-        w.reset();
-        const message = encodeMessage(
-          {
-            protocol: 'asap',
-            type: AsapType.EndpointKeepAlive,
-            flags: event === PartitionEvent.SendKeepAliveHome ? AsapFlag.Home : 0,
-            paddedLength: false,
-            unknownParams: null,
-            serverId: this.ownId,
-            poolHandle: element.pool.handle,
-            peId: element.peId,
-          },
-          w,
-        );
-        this.output.send(element.associationId, message);
+      case PartitionEvent.SendKeepAliveHome:
+        this.sendKeepAlive(element, event === PartitionEvent.SendKeepAliveHome);
         return;
-      }
       case PartitionEvent.KeepAliveTimedOut:
-        // RFC 5352 §3.5: the PE is removed; its association is aborted so the PE notices.
+        // RFC 5352 §3.5: the PE is removed; its association is aborted so the PE notices
+        // (the I/O thread first checks that no other shard has a PE on it).
         this.counters.keepAliveTimeouts++;
         this.log.info({ peId: element.peId, association: element.associationId }, 'keep-alive timed out: pool element removed');
         if (element.associationId !== 0 && this.partition.elementsOfAssociation(element.associationId).length === 0) {
