@@ -27,6 +27,8 @@ export class AsapPeer {
   readonly undecodable: Uint8Array[] = [];
   private waiters: Array<{ match: (m: AsapMessage) => boolean; resolve: (m: AsapMessage) => void }> = [];
   autoAckKeepAlives = true;
+  /** PE IDs whose keep-alives go unanswered even while `autoAckKeepAlives` is on. */
+  readonly silentPeIds = new Set<number>();
   /** Why the association went down, once it has. */
   downReason: string | null = null;
 
@@ -45,7 +47,7 @@ export class AsapPeer {
       const m = r.message;
       if (m.type === AsapType.EndpointKeepAlive) {
         this.keepAlives.push(m);
-        if (this.autoAckKeepAlives && m.peId !== null) {
+        if (this.autoAckKeepAlives && m.peId !== null && !this.silentPeIds.has(m.peId)) {
           this.send({ protocol: 'asap', type: AsapType.EndpointKeepAliveAck, flags: 0, paddedLength: false, unknownParams: null, poolHandle: m.poolHandle.slice(), peId: m.peId });
         }
         // Keep-alives are bookkeeping of the association, not answers: tests wait for them
