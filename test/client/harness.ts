@@ -65,15 +65,18 @@ export class ScriptedRegistrar {
   onMessage: (m: AsapMessage, a: Association) => void = () => {};
 
   private constructor(readonly endpoint: SctpEndpoint) {
-    endpoint.on('association', (a) => {
-      this.associations.push(a);
-      a.on('message', (payload, ppid) => {
-        if (ppid !== PPID_ASAP) return;
-        const r = decodeMessage('asap', payload);
-        if (!r.ok || r.message.protocol !== 'asap') return;
-        this.received.push(r.message);
-        this.onMessage(r.message, a);
-      });
+    endpoint.on('association', (a) => this.serve(a));
+  }
+
+  /** Records and answers the messages of this association (passive ones are served anyway). */
+  serve(a: Association): void {
+    this.associations.push(a);
+    a.on('message', (payload, ppid) => {
+      if (ppid !== PPID_ASAP) return;
+      const r = decodeMessage('asap', payload);
+      if (!r.ok || r.message.protocol !== 'asap') return;
+      this.received.push(r.message);
+      this.onMessage(r.message, a);
     });
   }
 
