@@ -6,7 +6,7 @@
 // Run: rserpool bench e2e [--shards 1,2,4] [--pes N] [--pools N] [--pus N] [--policy NAME]
 //      [--duration S] [--runs N] [--json]; RSERPOOL_BENCH_CPU_PROF=dir profiles the registrar.
 import { createSocket } from 'node:dgram';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { policyByName, policyDefinition } from '../src/policy/registry.js';
 import { PolicyType } from '../src/wire/constants.js';
@@ -57,6 +57,13 @@ export interface PhaseResult {
   registrarCpuSeconds: number;
   /** Registrar CPU per operation, microseconds. */
   registrarCpuPerOpUs: number;
+  /** CPU of the registrar's I/O (main) thread per operation, microseconds: 1e6 / this is the
+   * registrar's ceiling while that one thread does all SCTP work. */
+  ioThreadCpuPerOpUs: number;
+  /** Share of one core the registrar's I/O (main) thread used during the phase (1 = saturated). */
+  registrarIoThreadLoad: number;
+  /** Cores the whole registrar (I/O thread + shards) used on average during the phase. */
+  registrarCores: number;
   /** This process's (the load generator's) CPU per operation, microseconds. */
   generatorCpuPerOpUs: number;
 }
@@ -69,6 +76,8 @@ export interface E2eRunResult {
   /** Paced at half of `resolution.perSecond`. */
   pacedResolution: PhaseResult & { targetPerSecond: number };
   registrarRssBytes: number;
+  /** 1-minute load average of the machine before and after the run (others share the cores). */
+  loadAverage: [before: number, after: number];
 }
 
 export interface E2eBenchResult {
@@ -157,7 +166,9 @@ class Progress {
 
 interface CpuMark {
   registrar: number;
+  ioThread: number;
   generator: number;
+  at: number;
 }
 
 async function runOnce(
@@ -176,10 +187,12 @@ async function runOnce(
     ...(cpuProf !== undefined ? { cpuProfileDir: cpuProf } : {}),
   });
   const clients: BenchClient[] = [];
+  const loadBefore = loadavg()[0]!;
   try {
     const cpu = (): CpuMark => {
       const u = process.cpuUsage();
-      return { registrar: registrar.cpuSeconds(), generator: (u.user + u.system) / 1e6 };
+      const r = registrar.cpuSeconds();
+      return { registrar: r.total, ioThread: r.ioThread, generator: (u.user + u.system) / 1e6, at: performance.now() };
     };
     const phase = (outcome: PhaseOutcome, from: CpuMark, to: CpuMark): PhaseResult => {
       const [p50, p99] = outcome.latency.percentiles(0.5, 0.99);
@@ -193,6 +206,9 @@ async function runOnce(
         p99Ms: p99!,
         registrarCpuSeconds: registrarCpu,
         registrarCpuPerOpUs: (registrarCpu * 1e6) / outcome.operations,
+        ioThreadCpuPerOpUs: ((to.ioThread - from.ioThread) * 1e6) / outcome.operations,
+        registrarIoThreadLoad: ((to.ioThread - from.ioThread) * 1000) / (to.at - from.at),
+        registrarCores: (registrarCpu * 1000) / (to.at - from.at),
         generatorCpuPerOpUs: ((to.generator - from.generator) * 1e6) / outcome.operations,
       };
     };
@@ -235,7 +251,7 @@ async function runOnce(
     progress.note(`paced at ${fmt(target)}/s: p50 ${pacedResolution.p50Ms.toFixed(2)} ms, p99 ${pacedResolution.p99Ms.toFixed(2)} ms`);
 
     const registrarRssBytes = registrar.rssBytes();
-    return { shards, registration, reregistration, resolution, pacedResolution, registrarRssBytes };
+    return { shards, registration, reregistration, resolution, pacedResolution, registrarRssBytes, loadAverage: [loadBefore, loadavg()[0]!] };
   } finally {
     progress.end();
     await Promise.all(clients.map((c) => c.close()));
@@ -276,7 +292,7 @@ function printTable(result: E2eBenchResult): void {
     `e2e: ${fmt(s.pes)} PEs in ${s.pools} pools (${s.policy}) over ${s.peAssociations} associations, ${s.pus} PU associations, ` +
       `${s.window} in flight each, ${s.duration} s resolutions; ${s.cores} cores; ${s.runs === 1 ? 'one run' : `median of ${s.runs} runs`}`,
   );
-  const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'generator CPU µs/op', 'failed'];
+  const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'failed'];
   const rows: string[][] = [];
   for (const { shards, median: m } of result.results) {
     const row = (name: string, p: PhaseResult): string[] => [
@@ -286,6 +302,8 @@ function printTable(result: E2eBenchResult): void {
       p.p50Ms.toFixed(2),
       p.p99Ms.toFixed(2),
       p.registrarCpuPerOpUs.toFixed(1),
+      p.ioThreadCpuPerOpUs.toFixed(1),
+      `${(p.registrarIoThreadLoad * 100).toFixed(0)} %`,
       p.generatorCpuPerOpUs.toFixed(1),
       fmt(p.failed),
     ];
@@ -298,7 +316,9 @@ function printTable(result: E2eBenchResult): void {
   const line = (cells: string[]): string => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
-  for (const { shards, median: m } of result.results) console.log(`shards ${shards}: registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run`);
+  for (const { shards, median: m } of result.results) {
+    console.log(`shards ${shards}: registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
+  }
 }
 
 export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult> {
