@@ -24,6 +24,8 @@ export interface HomedPoolElement {
   readonly peId: number;
   /** The home registrar changed (SH6 or KA2.4): register there (RFC 5352 §3.1, §3.6). */
   homeChanged(home: RegistrarConnection): void;
+  /** Deregister and stop (called by AsapEndpoint.close()). */
+  close(): Promise<void>;
 }
 
 export interface AsapEndpointOptions {
@@ -211,8 +213,14 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
     return this.#elementCount;
   }
 
-  /** Closes the SCTP endpoint (associations are aborted) and the announce listener. */
+  /**
+   * Closes the pool elements still attached (they deregister, RFC 5352 §3.2), then the SCTP
+   * endpoint (associations are aborted) and the announce listener.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    const elements = [...this.#elements.values()].flat();
+    await Promise.all(elements.map((e) => e.close()));
     if (this.#closed) return;
     this.#closed = true;
     this.#hunt.stop();
