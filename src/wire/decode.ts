@@ -101,7 +101,7 @@ function readParams(r: Reader, s: Slots, off: number, end: number, allowed: numb
       switch (t) {
         case ParamType.PoolHandle: {
           if (tend - off === 4) return r.invalid(off, end, 'empty pool handle');
-          const ph = r.bytes.subarray(off + 4, tend);
+          const ph = r.sub(off + 4, tend);
           if ((allowed & ENTRIES) !== 0) {
             const entries = s.entries ?? (s.entries = []);
             const last = entries.length === 0 ? null : entries[entries.length - 1]!;
@@ -140,7 +140,7 @@ function readParams(r: Reader, s: Slots, off: number, end: number, allowed: numb
           break;
         case ParamType.Cookie:
           if (s.cookie !== null) return duplicate(r, off, end);
-          s.cookie = r.bytes.subarray(off + 4, tend);
+          s.cookie = r.sub(off + 4, tend);
           break;
         case ParamType.PeChecksum:
           if (tend - off !== 6) return r.invalid(off, end, 'PE checksum parameter length must be 6');

@@ -100,7 +100,7 @@ export function errorCause(code: number, info: Uint8Array = NO_BYTES): ErrorCaus
 export function readTransport(r: Reader, type: number, off: number, end: number): TransportParameter | null {
   const v = off + 4;
   if (type === ParamType.OpaqueTransport) {
-    return { type, port: 0, transportUse: 0, serviceCode: 0, addresses: [], opaque: r.bytes.subarray(v, end) };
+    return { type, port: 0, transportUse: 0, serviceCode: 0, addresses: [], opaque: r.sub(v, end) };
   }
   const fixed = type === ParamType.DccpTransport ? 8 : 4;
   if (end - v < fixed) {
@@ -110,7 +110,7 @@ export function readTransport(r: Reader, type: number, off: number, end: number)
   const port = r.u16(v);
   const use = r.u16(v + 2);
   if (type === ParamType.SctpTransport && use !== TransportUse.DataOnly && use !== TransportUse.DataPlusControl) {
-    r.fail(Cause.InvalidValues, v + 2, `invalid transport use ${use}`, r.bytes.subarray(off, end));
+    r.fail(Cause.InvalidValues, v + 2, `invalid transport use ${use}`, r.sub(off, end));
     return null;
   }
   const serviceCode = type === ParamType.DccpTransport ? r.u32(v + 4) : 0;
@@ -126,13 +126,13 @@ export function readTransport(r: Reader, type: number, off: number, end: number)
         r.invalid(p, end, 'IPv4 address parameter length must be 8');
         return null;
       }
-      addresses.push(r.bytes.subarray(p + 4, p + 8));
+      addresses.push(r.sub(p + 4, p + 8));
     } else if (t === ParamType.Ipv6Address) {
       if (l !== 20) {
         r.invalid(p, end, 'IPv6 address parameter length must be 20');
         return null;
       }
-      addresses.push(r.bytes.subarray(p + 4, p + 20));
+      addresses.push(r.sub(p + 4, p + 20));
     } else if (isKnownParamType(t)) {
       r.invalid(p, end, 'only address parameters may appear in a transport parameter');
       return null;
@@ -215,7 +215,7 @@ export function readPolicy(r: Reader, off: number, end: number): PolicySettings 
   };
   const fields = policyFields.get(type);
   if (fields === undefined) {
-    p.raw = r.bytes.subarray(v + 4, end);
+    p.raw = r.sub(v + 4, end);
     return p;
   }
   if (end - v - 4 !== fields.length * 4) {
@@ -318,16 +318,16 @@ export function readOperationError(r: Reader, off: number, end: number): Operati
   let p = off + 4;
   while (p < end) {
     if (end - p < 4) {
-      r.fail(Cause.InvalidValues, p, 'truncated error cause', r.bytes.subarray(off, end));
+      r.fail(Cause.InvalidValues, p, 'truncated error cause', r.sub(off, end));
       return null;
     }
     const code = r.u16(p);
     const len = r.u16(p + 2);
     if (len < 4 || len > end - p) {
-      r.fail(Cause.InvalidValues, p + 2, `error cause length ${len} invalid`, r.bytes.subarray(off, end));
+      r.fail(Cause.InvalidValues, p + 2, `error cause length ${len} invalid`, r.sub(off, end));
       return null;
     }
-    causes.push({ code, info: r.bytes.subarray(p + 4, p + len) });
+    causes.push({ code, info: r.sub(p + 4, p + len) });
     const next = p + len + padding(len);
     p = next > end ? end : next;
   }

@@ -29,6 +29,9 @@ export class Reader {
    * small message (about 90 ns on Node 20), and the reads below do byte arithmetic instead.
    */
   private dataView: DataView | null = null;
+  /** `bytes.buffer` and `bytes.byteOffset`, kept so that sub() needs no accessor calls. */
+  private buffer: ArrayBufferLike = EMPTY.buffer;
+  private base = 0;
   error: WireError | null = null;
   /** Views of unrecognized parameters whose action bits ask for a report. */
   unrecognized: Uint8Array[] | null = null;
@@ -49,6 +52,8 @@ export class Reader {
   reset(bytes: Uint8Array): void {
     this.bytes = bytes;
     this.dataView = null;
+    this.buffer = bytes.buffer;
+    this.base = bytes.byteOffset;
     this.error = null;
     this.unrecognized = null;
     this.discard = false;
@@ -61,6 +66,18 @@ export class Reader {
   get view(): DataView {
     const b = this.bytes;
     return this.dataView ?? (this.dataView = new DataView(b.buffer, b.byteOffset, b.byteLength));
+  }
+
+  /**
+   * A view of bytes [start, end) of the input, clamped like `subarray`. Built with the
+   * Uint8Array constructor: `subarray` looks up the species constructor and measured twice
+   * as slow (~34 vs ~18 ns on Node 20). Views are always plain Uint8Arrays, even of a Buffer.
+   */
+  sub(start: number, end: number): Uint8Array {
+    const n = this.bytes.length;
+    const s = start < 0 ? 0 : start > n ? n : start;
+    const e = end < s ? s : end > n ? n : end;
+    return new Uint8Array(this.buffer, this.base + s, e - s);
   }
 
   // Big-endian reads (network byte order). Callers have checked that the bytes exist.
@@ -92,7 +109,7 @@ export class Reader {
   /** A malformed parameter: InvalidValues, carrying the offending TLV as far as it exists. */
   invalid(off: number, end: number, reason: string): false {
     const tlvEnd = off + 4 <= end ? Math.min(end, off + this.u16(off + 2)) : end;
-    return this.fail(Cause.InvalidValues, off, reason, this.bytes.subarray(off, Math.max(off, tlvEnd)));
+    return this.fail(Cause.InvalidValues, off, reason, this.sub(off, Math.max(off, tlvEnd)));
   }
 
   /**
@@ -101,12 +118,12 @@ export class Reader {
    * lengths exclude it, RFC 5354 §2), so pNext is capped at `end`.
    */
   param(off: number, end: number): boolean {
-    if (end - off < 4) return this.fail(Cause.InvalidValues, off, 'truncated parameter header', this.bytes.subarray(off, end));
+    if (end - off < 4) return this.fail(Cause.InvalidValues, off, 'truncated parameter header', this.sub(off, end));
     const b = this.bytes;
     const len = (b[off + 2]! << 8) | b[off + 3]!;
-    if (len < 4) return this.fail(Cause.InvalidValues, off + 2, `parameter length ${len} < 4`, this.bytes.subarray(off, end));
+    if (len < 4) return this.fail(Cause.InvalidValues, off + 2, `parameter length ${len} < 4`, this.sub(off, end));
     if (len > end - off) {
-      return this.fail(Cause.InvalidValues, off + 2, `parameter length ${len} exceeds the ${end - off} bytes left`, this.bytes.subarray(off, end));
+      return this.fail(Cause.InvalidValues, off + 2, `parameter length ${len} exceeds the ${end - off} bytes left`, this.sub(off, end));
     }
     this.pType = (b[off]! << 8) | b[off + 1]!;
     this.pLen = len;
@@ -121,7 +138,7 @@ export class Reader {
    * Returns false only when decoding has failed (never for a valid action).
    */
   unknown(off: number, position: number): void {
-    const tlv = this.bytes.subarray(off, off + this.pLen);
+    const tlv = this.sub(off, off + this.pLen);
     const action = this.pType >>> 14;
     if (action === ParamAction.StopAndReport || action === ParamAction.SkipAndReport) {
       if (this.unrecognized === null) this.unrecognized = [];
