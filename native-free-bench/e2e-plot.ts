@@ -1,7 +1,7 @@
 // Plot of `rserpool bench e2e --json` results: an SVG written by hand (no plotting library),
 // converted to PNG with rsvg-convert (Debian package librsvg2-bin) when it is installed.
 // Left: operations per second by shard count (median), with the targets as dashed lines.
-// Right: p99 latency of the paced half-load run and registrar CPU per operation.
+// Right (log scale): p99 latency of the paced half-load run and registrar CPU per operation.
 // Run: npx tsx native-free-bench/e2e-plot.ts RESULT.json OUT.svg  (writes OUT.png beside it)
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -36,14 +36,21 @@ function barPanel(
   results: E2eBenchResult['results'],
   series: Series[],
   lines: Array<{ value: number; label: string; color: string }>,
+  logarithmic = false,
 ): string {
   const values = results.flatMap((r) => series.map((s) => s.value(r.median)));
-  const max = niceMax(Math.max(...values, ...lines.map((l) => l.value)) * 1.05);
-  const y = (v: number): number => PANEL.bottom - ((PANEL.bottom - PANEL.top) * v) / max;
+  const top = Math.max(...values, ...lines.map((l) => l.value));
+  // Logarithmic: decades from 1 up; values under 1 sit on the axis.
+  const max = logarithmic ? 10 ** Math.ceil(Math.log10(top * 1.05)) : niceMax(top * 1.05);
+  const y = logarithmic
+    ? (v: number): number => PANEL.bottom - ((PANEL.bottom - PANEL.top) * Math.log10(Math.max(1, v))) / Math.log10(max)
+    : (v: number): number => PANEL.bottom - ((PANEL.bottom - PANEL.top) * v) / max;
+  const ticks = logarithmic
+    ? Array.from({ length: Math.round(Math.log10(max)) + 1 }, (_, i) => 10 ** i)
+    : Array.from({ length: 6 }, (_, i) => (max * i) / 5);
   const out: string[] = [];
   out.push(`<text x="${x0 + PANEL.width / 2}" y="${PANEL.top - 28}" text-anchor="middle" font-size="16" font-weight="bold">${esc(title)}</text>`);
-  for (let i = 0; i <= 5; i++) {
-    const v = (max * i) / 5;
+  for (const v of ticks) {
     out.push(`<line x1="${x0}" x2="${x0 + PANEL.width}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`);
     out.push(`<text x="${x0 - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11">${esc(v >= 1000 ? `${(v / 1000).toFixed(v % 1000 === 0 ? 0 : 1)}k` : String(+v.toFixed(1)))}</text>`);
   }
@@ -93,8 +100,8 @@ export function svg(result: E2eBenchResult): string {
   );
   const right = barPanel(
     570,
-    'Half load: p99 latency; registrar CPU per op',
-    'ms (p99 latency) / µs (registrar CPU per operation)',
+    'Half load p99; registrar CPU per operation',
+    'ms (p99 latency) / µs (registrar CPU), log scale',
     result.results,
     [
       { label: 'p99 ms, half load', color: '#e15759', value: (r) => r.pacedResolution.p99Ms },
@@ -102,6 +109,7 @@ export function svg(result: E2eBenchResult): string {
       { label: 'µs CPU/re-registr.', color: '#9c755f', value: (r) => r.reregistration.registrarCpuPerOpUs },
     ],
     [{ value: 5, label: 'target: p99 5 ms', color: '#c0392b' }],
+    true,
   );
   const caption =
     `rserpool bench e2e: ${s.pes.toLocaleString('en-US')} PEs, ${s.pools} pools (${s.policy}), ${s.pus} PU associations, ` +
