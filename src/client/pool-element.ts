@@ -156,6 +156,8 @@ export class PoolElement extends EventEmitter<PoolElementEvents> implements Home
   homeChanged(home: RegistrarConnection): void {
     if (this.#state !== 'registered' && this.#state !== 'registering') return;
     if (this.#registeredAt === home) return;
+    // A run under way asks for the home again before it ends (see #run).
+    if (this.#running !== null) return;
     this.#schedule().catch(() => {
       /* reported through 'failure' */
     });
@@ -227,6 +229,9 @@ export class PoolElement extends EventEmitter<PoolElementEvents> implements Home
       this.#registeredAt = home;
       this.#armT4();
       this.emit('registered', home);
+      // The home moved while the request was under way (SH6, KA2.4): register there too.
+      const current = this.asap.home;
+      if (current !== null && current !== home) continue;
       return;
     }
   }

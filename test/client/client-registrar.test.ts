@@ -148,7 +148,11 @@ describe('pool element and pool user at the registrar', () => {
     const N = 2000;
     const pes = Array.from({ length: N }, (_, i) => new PoolElement(asap, { poolHandle: `bulk${i % 20}`, userTransport: { port: 10000 + i } }));
     for (const pe of pes) open.push({ close: () => pe.close() });
+    let registrations = 0;
+    for (const pe of pes) pe.on('registered', () => registrations++);
     await Promise.all(pes.map((p) => p.register()));
+    // One registration each: finding the home during the first ones adds none.
+    expect(registrations).toBe(N);
     expect(asap.sctp.associations).toHaveLength(1);
     expect(asap.elementCount).toBe(N);
     const pu = new PoolUser(asap, { staleCacheValue: 0 });

@@ -19,7 +19,7 @@ export function sctpPort(): number {
 
 /** A multicast group of our own, so other tests' announces never reach ours. */
 export function testGroup(): { address: string; port: number } {
-  return { address: '239.0.0.50', port: randomInt(30000, 60000) };
+  return { address: '239.0.0.50', port: randomInt(10000, 32000) }; // below the ephemeral range
 }
 
 export async function registrar(config: Partial<RegistrarConfig> = {}): Promise<Registrar> {
