@@ -49,6 +49,8 @@ class Shard {
   readonly batch = new BatchWriter();
   restarts = 0;
   closing = false;
+  /** Restart attempts since the last death (a new thread may not be ready at once). */
+  attempts = 0;
   constructor(
     readonly index: number,
     readonly pool: Piscina,
@@ -59,7 +61,8 @@ export class ShardSet {
   private readonly shards: Shard[] = [];
   private flushScheduled = false;
   private nextRequestId = 1;
-  private readonly pending = new Map<number, (reply: ShardReply) => void>();
+  /** Control requests awaiting a reply; a dying shard answers its own with null. */
+  private readonly pending = new Map<number, { shard: number; resolve: (reply: ShardReply | null) => void }>();
 
   constructor(
     readonly count: number,
@@ -81,10 +84,24 @@ export class ShardSet {
   private async attach(shard: Shard, restarted: boolean): Promise<void> {
     const { port1, port2 } = new MessageChannel();
     const task: AttachTask = { shard: shard.index, config: this.config, port: port2 };
+    // The port closes when the thread that holds its other end dies. Until the attach task
+    // has run, that is a failed attempt (the run rejects and is retried), not a new death.
+    let running = false;
+    let closedEarly = false;
     port1.on('message', (data: ArrayBuffer | ShardReply) => this.receive(data));
-    port1.on('close', () => this.lost(shard, port1));
+    port1.on('close', () => {
+      if (running) this.lost(shard, port1);
+      else closedEarly = true;
+    });
+    // Batches flushed from now on queue on the port until the new thread reads them.
     shard.port = port1;
     await shard.pool.run(task, { transferList: [port2] });
+    running = true;
+    if (closedEarly) {
+      this.lost(shard, port1);
+      return;
+    }
+    shard.attempts = 0;
     this.events.attached(shard.index, restarted);
   }
 
@@ -92,11 +109,35 @@ export class ShardSet {
   private lost(shard: Shard, port: MessagePort): void {
     if (shard.closing || shard.port !== port) return;
     shard.port = null;
+    this.abandonRequests(shard.index);
     shard.restarts++;
     this.events.log('error', { shard: shard.index, restarts: shard.restarts }, 'shard worker died; restarting it (its pool elements return as they re-register)');
-    this.attach(shard, true).catch((error: Error) =>
-      this.events.log('error', { shard: shard.index, error: error.message }, 'shard worker restart failed'),
-    );
+    this.restart(shard);
+  }
+
+  /**
+   * Attaches to the replacement thread. Right after a death piscina may still hand the task
+   * to the dying thread ("worker exited"): retry with a growing delay until one takes it.
+   */
+  private restart(shard: Shard): void {
+    if (shard.closing) return;
+    this.attach(shard, true).catch((error: Error) => {
+      if (shard.closing) return;
+      shard.port = null;
+      this.abandonRequests(shard.index);
+      const delay = Math.min(1000, 20 * 2 ** shard.attempts++);
+      if (shard.attempts === 5) this.events.log('error', { shard: shard.index, error: error.message }, 'shard worker restart keeps failing; still retrying');
+      setTimeout(() => this.restart(shard), delay).unref();
+    });
+  }
+
+  /** Control requests sent to a shard that died are answered with null. */
+  private abandonRequests(shard: number): void {
+    for (const [id, request] of this.pending) {
+      if (request.shard !== shard) continue;
+      this.pending.delete(id);
+      request.resolve(null);
+    }
   }
 
   /** Worker threads of the shards (fault tests terminate one). */
@@ -141,10 +182,10 @@ export class ShardSet {
       this.events.log(data.level, data.fields, data.message);
       return;
     }
-    const resolve = this.pending.get(data.id);
-    if (resolve !== undefined) {
+    const request = this.pending.get(data.id);
+    if (request !== undefined) {
       this.pending.delete(data.id);
-      resolve(data);
+      request.resolve(data);
     }
   }
 
@@ -156,9 +197,12 @@ export class ShardSet {
             const base = { shard: shard.index, restarts: shard.restarts };
             if (shard.port === null) return resolve({ ...base, pools: 0, poolElements: 0, timers: 0, counters: {} });
             const id = this.nextRequestId++;
-            this.pending.set(id, (reply) => {
-              if (reply.op !== 'stats') return;
-              resolve({ ...base, pools: reply.pools, poolElements: reply.poolElements, timers: reply.timers, counters: { ...reply.counters } });
+            this.pending.set(id, {
+              shard: shard.index,
+              resolve: (reply) => {
+                if (reply === null || reply.op !== 'stats') return resolve({ ...base, restarts: shard.restarts, pools: 0, poolElements: 0, timers: 0, counters: {} });
+                resolve({ ...base, pools: reply.pools, poolElements: reply.poolElements, timers: reply.timers, counters: { ...reply.counters } });
+              },
             });
             const request: ShardRequest = { op: 'stats', id };
             shard.port.postMessage(request);
@@ -178,7 +222,7 @@ export class ShardSet {
           new Promise<number>((resolve) => {
             if (shard.port === null) return resolve(0);
             const id = this.nextRequestId++;
-            this.pending.set(id, (reply) => resolve(reply.op === 'associationElements' ? reply.count : 0));
+            this.pending.set(id, { shard: shard.index, resolve: (reply) => resolve(reply !== null && reply.op === 'associationElements' ? reply.count : 0) });
             const request: ShardRequest = { op: 'associationElements', id, associationId };
             shard.port.postMessage(request);
           }),
