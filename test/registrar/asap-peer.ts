@@ -100,9 +100,9 @@ export class AsapPeer {
   }
 
   /** Sends a registration and waits for the response about the same pool handle and PE ID. */
-  async register(pool: string, peId: number, policy?: PolicySettings, port?: number): Promise<AsapRegistrationResponse> {
+  async register(pool: string, peId: number, policy?: PolicySettings, port?: number, timeoutMs?: number): Promise<AsapRegistrationResponse> {
     this.send(registration(pool, peId, policy, port));
-    return (await this.next((m) => m.type === AsapType.RegistrationResponse && m.peId === peId && text(m.poolHandle) === pool)) as AsapRegistrationResponse;
+    return (await this.next((m) => m.type === AsapType.RegistrationResponse && m.peId === peId && text(m.poolHandle) === pool, timeoutMs)) as AsapRegistrationResponse;
   }
 
   /** Sends a handle resolution and waits for the response about the same pool handle. */
