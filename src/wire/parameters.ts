@@ -148,6 +148,56 @@ export function readTransport(r: Reader, type: number, off: number, end: number)
   return { type, port, transportUse: use, serviceCode, addresses, opaque: null };
 }
 
+// The value fields of a policy as a bit set, so that reading and writing them is a few bit
+// tests instead of a field-name list walk. Bit order is wire order for every type listed
+// in `policyFields` (RFC 5356 §4-5 and RSPLIB's extensions); a list that ever breaks that
+// order is flagged LISTED and handled field by field.
+const WEIGHT = 1;
+const PRIORITY = 2;
+const LOAD = 4;
+const LOAD_DEGRADATION = 8;
+const LOAD_DPF = 16;
+const WEIGHT_DPF = 32;
+const DISTANCE = 64;
+const LISTED = 128;
+const FIELD_BITS: Readonly<Record<PolicyField, number>> = {
+  weight: WEIGHT,
+  priority: PRIORITY,
+  load: LOAD,
+  loadDegradation: LOAD_DEGRADATION,
+  loadDpf: LOAD_DPF,
+  weightDpf: WEIGHT_DPF,
+  distance: DISTANCE,
+};
+
+/** Field bits in the low byte, the number of 32-bit values from bit 8 on. */
+export function policyValueLayout(fields: readonly PolicyField[]): number {
+  let mask = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const bit = FIELD_BITS[fields[i]!];
+    if (bit <= (mask & ~LISTED)) mask |= LISTED;
+    mask |= bit;
+  }
+  return mask | (fields.length << 8);
+}
+
+const policyLayouts: ReadonlyMap<number, number> = new Map(Array.from(policyFields, ([type, fields]) => [type, policyValueLayout(fields)]));
+
+// Policy types from 0x40000000 on are not small integers for V8, so a Map lookup hashes a
+// heap number. The policies of one message (the pool's and its elements') are nearly always
+// of one type: remember the last lookup.
+let lastPolicyType = -1;
+let lastPolicyLayout = -1;
+
+/** The layout of a known policy type, or -1. */
+function policyLayout(type: number): number {
+  if (type !== lastPolicyType) {
+    lastPolicyLayout = policyLayouts.get(type) ?? -1;
+    lastPolicyType = type;
+  }
+  return lastPolicyLayout;
+}
+
 function setPolicyField(p: PolicySettings, f: PolicyField, v: number): void {
   switch (f) {
     case 'weight':
@@ -212,16 +262,47 @@ export function readPolicy(r: Reader, off: number, end: number): PolicySettings 
     distance: 0,
     raw: null,
   };
-  const fields = policyFields.get(type);
-  if (fields === undefined) {
+  const layout = policyLayout(type);
+  if (layout < 0) {
     p.raw = r.sub(v + 4, end);
     return p;
   }
-  if (end - v - 4 !== fields.length * 4) {
-    r.invalid(off, end, `policy 0x${type.toString(16)} carries ${fields.length} values, not ${(end - v - 4) / 4}`);
+  const count = layout >>> 8;
+  if (end - v - 4 !== count * 4) {
+    r.invalid(off, end, `policy 0x${type.toString(16)} carries ${count} values, not ${(end - v - 4) / 4}`);
     return null;
   }
-  for (let i = 0; i < fields.length; i++) setPolicyField(p, fields[i]!, r.u32(v + 4 + 4 * i));
+  let q = v + 4;
+  if ((layout & LISTED) !== 0) {
+    const fields = policyFields.get(type)!;
+    for (let i = 0; i < fields.length; i++, q += 4) setPolicyField(p, fields[i]!, r.u32(q));
+    return p;
+  }
+  if ((layout & WEIGHT) !== 0) {
+    p.weight = r.u32(q);
+    q += 4;
+  }
+  if ((layout & PRIORITY) !== 0) {
+    p.priority = r.u32(q);
+    q += 4;
+  }
+  if ((layout & LOAD) !== 0) {
+    p.load = r.u32(q);
+    q += 4;
+  }
+  if ((layout & LOAD_DEGRADATION) !== 0) {
+    p.loadDegradation = r.u32(q);
+    q += 4;
+  }
+  if ((layout & LOAD_DPF) !== 0) {
+    p.loadDpf = r.u32(q);
+    q += 4;
+  }
+  if ((layout & WEIGHT_DPF) !== 0) {
+    p.weightDpf = r.u32(q);
+    q += 4;
+  }
+  if ((layout & DISTANCE) !== 0) p.distance = r.u32(q);
   return p;
 }
 
@@ -359,11 +440,20 @@ export function writeTransport(w: Writer, t: TransportParameter): void {
 export function writePolicy(w: Writer, p: PolicySettings): void {
   const s = w.beginParam(ParamType.PoolMemberSelectionPolicy);
   w.u32(p.type);
-  const fields = policyFields.get(p.type);
-  if (fields === undefined) {
+  const layout = policyLayout(p.type);
+  if (layout < 0) {
     if (p.raw !== null) w.bytes(p.raw);
-  } else {
+  } else if ((layout & LISTED) !== 0) {
+    const fields = policyFields.get(p.type)!;
     for (let i = 0; i < fields.length; i++) w.u32(getPolicyField(p, fields[i]!));
+  } else {
+    if ((layout & WEIGHT) !== 0) w.u32(p.weight);
+    if ((layout & PRIORITY) !== 0) w.u32(p.priority);
+    if ((layout & LOAD) !== 0) w.u32(p.load);
+    if ((layout & LOAD_DEGRADATION) !== 0) w.u32(p.loadDegradation);
+    if ((layout & LOAD_DPF) !== 0) w.u32(p.loadDpf);
+    if ((layout & WEIGHT_DPF) !== 0) w.u32(p.weightDpf);
+    if ((layout & DISTANCE) !== 0) w.u32(p.distance);
   }
   w.endParam(s);
 }
