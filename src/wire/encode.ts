@@ -182,7 +182,7 @@ export function encodeMessage(message: Message, writer?: Writer): Uint8Array {
     mergeUnknown(w, start + fixedLength(message), message.unknownParams);
   }
   finishMessage(w, start, message.paddedLength);
-  return writer === undefined ? w.buf.slice(start, w.pos) : w.buf.subarray(start, w.pos);
+  return writer === undefined ? w.buf.slice(start, w.pos) : w.sub(start, w.pos);
 }
 
 /**
@@ -209,5 +209,5 @@ export function encodeHandleResolutionResponse(
   for (let i = 0; i < count; i++) writeEncodedParameter(w, encodedPoolElements[i]!);
   if (error !== null) writeOperationError(w, error);
   finishMessage(w, start, false);
-  return w.buf.subarray(start, w.pos);
+  return w.sub(start, w.pos);
 }
