@@ -1,5 +1,6 @@
 // SCTP over UDP (RFC 6951): ONE UDP socket, demultiplexed by the peer's UDP address
-// and port. The `sctp` package keys associations by "address:SCTP port" inside an
+// and port, then by the SCTP destination port: several local SCTP ports (a registrar's ASAP
+// and ENRP endpoints, as RSPLIB's sctplib does on UDP 9899) can share one socket (`sibling`). The `sctp` package keys associations by "address:SCTP port" inside an
 // Endpoint and its own UDP transport serves one peer per socket (package note 13),
 // so each UDP peer gets its own package Endpoint on our SCTP port, fed by a
 // per-peer transport object defined here. Needs no native addon and no privilege.
@@ -67,11 +68,23 @@ class UdpPeer implements PackageTransport {
   }
 }
 
+/** One UDP encapsulation socket and its peers, shared by the SCTP ports opened on it. */
+class SharedSocket {
+  readonly peers = new Map<string, UdpPeer>();
+  /** Local SCTP ports served by this socket. */
+  readonly ports = new Map<number, UdpSctpEndpoint>();
+  constructor(
+    readonly socket: dgram.Socket,
+    readonly localAddress: string,
+  ) {}
+}
+
 export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements SctpEndpoint {
   readonly mode = 'udp' as const;
   readonly port: number;
+  readonly #shared: SharedSocket;
   readonly #socket: dgram.Socket;
-  readonly #peers = new Map<string, UdpPeer>();
+  readonly #peers: Map<string, UdpPeer>;
   readonly #registry: AssociationRegistry;
   readonly #remoteUdpPort: number;
   readonly #localAddress: string;
@@ -79,10 +92,14 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
   readonly #sweep: NodeJS.Timeout;
   #closed = false;
 
-  private constructor(socket: dgram.Socket, options: UdpSctpEndpointOptions) {
+  private constructor(shared: SharedSocket, options: UdpSctpEndpointOptions) {
     super();
-    this.#socket = socket;
+    this.#shared = shared;
+    this.#socket = shared.socket;
+    this.#peers = shared.peers;
     this.port = options.port;
+    if (shared.ports.has(options.port)) throw new Error(`SCTP port ${options.port} is already open on this UDP socket`);
+    shared.ports.set(options.port, this);
     this.#remoteUdpPort = options.remoteUdpPort ?? PORT_SCTP_OVER_UDP;
     this.#localAddress = options.address ?? '0.0.0.0';
     this.#streams = { MIS: options.inboundStreams ?? 16, OS: options.outboundStreams ?? 16 };
@@ -91,10 +108,6 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
       (association) => this.emit('association', association),
       (association) => setImmediate(() => this.#release(association)),
     );
-    socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
-    socket.on('error', (error) => {
-      if (this.listenerCount('error') > 0) this.emit('error', error);
-    });
     this.#sweep = setInterval(() => this.#forgetIdlePeers(), IDLE_PEER_MS);
     this.#sweep.unref();
   }
@@ -115,7 +128,45 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
         resolve();
       });
     });
-    return new UdpSctpEndpoint(socket, options);
+    const shared = new SharedSocket(socket, options.address ?? '0.0.0.0');
+    socket.on('message', (datagram, rinfo) => UdpSctpEndpoint.#dispatch(shared, datagram, rinfo));
+    socket.on('error', (error) => {
+      for (const endpoint of shared.ports.values()) if (endpoint.listenerCount('error') > 0) endpoint.emit('error', error);
+    });
+    return new UdpSctpEndpoint(shared, options);
+  }
+
+  /**
+   * Another local SCTP port on this endpoint's UDP socket (e.g. ENRP next to ASAP): peers
+   * reach both at one UDP encapsulation port, packets are told apart by SCTP port.
+   */
+  sibling(options: Omit<UdpSctpEndpointOptions, 'udpPort' | 'address'>): UdpSctpEndpoint {
+    if (this.#closed) throw new Error('endpoint is closed');
+    if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 0xffff) throw new RangeError(`SCTP port ${options.port} is out of range`);
+    return new UdpSctpEndpoint(this.#shared, { ...options, address: this.#localAddress, remoteUdpPort: options.remoteUdpPort ?? this.#remoteUdpPort });
+  }
+
+  /**
+   * A plain UDP datagram from the encapsulation socket (ENRP_PRESENCE to the multicast group:
+   * its source port then tells receivers our encapsulation port).
+   */
+  sendDatagram(payload: Uint8Array, port: number, address: string, multicastTtl?: number): Promise<void> {
+    if (multicastTtl !== undefined) this.#socket.setMulticastTTL(multicastTtl);
+    return new Promise((resolve, reject) => this.#socket.send(payload, port, address, (error) => (error ? reject(error) : resolve())));
+  }
+
+  static #dispatch(shared: SharedSocket, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (datagram.length < 12) return; // shorter than the SCTP common header
+    const key = `${rinfo.address}|${rinfo.port}`;
+    const peer = shared.peers.get(key);
+    if (peer !== undefined && peer.endpoints.has(datagram.readUInt16BE(2))) {
+      peer.deliver(datagram, shared.localAddress);
+      return;
+    }
+    // Only packets for one of our SCTP ports create state; that port's Endpoint then handles
+    // INIT statelessly (cookie) and answers OOTB packets (RFC 9260 §8.4).
+    const endpoint = shared.ports.get(datagram.readUInt16BE(2));
+    if (endpoint !== undefined) endpoint.#onDatagram(datagram, rinfo);
   }
 
   get udpPort(): number {
@@ -159,26 +210,24 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
     this.#closed = true;
     clearInterval(this.#sweep);
     this.#registry.abortAll();
-    for (const peer of this.#peers.values()) {
-      for (const endpoint of [...peer.endpoints.values()]) endpoint.DESTROY();
+    for (const [key, peer] of this.#peers) {
+      peer.endpoints.get(this.port)?.DESTROY();
+      if (peer.endpoints.size === 0) this.#peers.delete(key);
     }
-    this.#peers.clear();
-    // Let the ABORTs leave before the socket closes.
+    this.#shared.ports.delete(this.port);
+    // Let the ABORTs leave before the socket closes (when no other SCTP port uses it).
     await new Promise<void>((resolve) => setImmediate(resolve));
-    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+    if (this.#shared.ports.size === 0) {
+      this.#peers.clear();
+      await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+    }
     this.emit('close');
   }
 
   #onDatagram(datagram: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (datagram.length < 12) return; // shorter than the SCTP common header
-    let peer = this.#peers.get(`${rinfo.address}|${rinfo.port}`);
-    if (!peer) {
-      // Only packets for our SCTP port create peer state; the peer's Endpoint then
-      // handles INIT statelessly (cookie) and answers OOTB packets (RFC 9260 §8.4).
-      if (datagram.readUInt16BE(2) !== this.port || this.#closed) return;
-      peer = this.#peer(rinfo.address, rinfo.port);
-      this.#peerEndpoint(peer);
-    }
+    if (this.#closed) return;
+    const peer = this.#peer(rinfo.address, rinfo.port);
+    this.#peerEndpoint(peer);
     peer.deliver(datagram, this.#localAddress);
   }
 
@@ -205,6 +254,7 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
   }
 
   #release(association: SctpPackageAssociation): void {
+    if (this.#closed) return;
     const key = `${association.remote.address}|${association.remote.udpPort ?? this.#remoteUdpPort}`;
     const peer = this.#peers.get(key);
     if (!peer) return;
@@ -219,10 +269,10 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
     const now = Date.now();
     for (const [key, peer] of this.#peers) {
       if (now - peer.lastSeen < IDLE_PEER_MS) continue;
-      const busy = [...peer.endpoints.values()].some((e) => e.associations.length > 0);
-      if (busy) continue;
-      for (const endpoint of [...peer.endpoints.values()]) endpoint.DESTROY();
-      this.#peers.delete(key);
+      const endpoint = peer.endpoints.get(this.port);
+      if (endpoint === undefined || endpoint.associations.length > 0) continue;
+      endpoint.DESTROY();
+      if (peer.endpoints.size === 0) this.#peers.delete(key);
     }
   }
 }
