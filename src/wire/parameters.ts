@@ -417,20 +417,62 @@ export function readOperationError(r: Reader, off: number, end: number): Operati
 // ---------------------------------------------------------------------------------------
 // Encoders: each writes one padded TLV into the writer.
 
+/**
+ * RFC 5354 §3.1-3.2. The whole TLV is written at once, with one capacity check: a Pool
+ * Element carries two of them, and the generic beginParam/bytes/endParam path cost about
+ * twice as much.
+ */
 export function writeAddress(w: Writer, a: Uint8Array): void {
-  const s = w.beginParam(a.length === 4 ? ParamType.Ipv4Address : ParamType.Ipv6Address);
-  w.bytes(a);
-  w.endParam(s);
+  const n = a.length;
+  const len = 4 + n;
+  const pad = padding(len);
+  w.ensure(len + pad);
+  const type = n === 4 ? ParamType.Ipv4Address : ParamType.Ipv6Address;
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = type >>> 8;
+  b[p + 1] = type;
+  b[p + 2] = len >>> 8;
+  b[p + 3] = len;
+  if (n === 4) {
+    b[p + 4] = a[0]!;
+    b[p + 5] = a[1]!;
+    b[p + 6] = a[2]!;
+    b[p + 7] = a[3]!;
+  } else {
+    b.set(a, p + 4);
+  }
+  for (let i = 0; i < pad; i++) b[p + len + i] = 0;
+  w.pos = p + len + pad;
+  w.lastPad = pad;
 }
 
 export function writeTransport(w: Writer, t: TransportParameter): void {
-  const s = w.beginParam(t.type);
-  if (t.type === ParamType.OpaqueTransport) {
+  const type = t.type;
+  const s = w.beginParam(type);
+  if (type === ParamType.OpaqueTransport) {
     if (t.opaque !== null) w.bytes(t.opaque);
   } else {
-    w.u16(t.port);
-    w.u16(t.transportUse);
-    if (t.type === ParamType.DccpTransport) w.u32(t.serviceCode);
+    // Port and Transport Use (and the DCCP service code) in one go.
+    w.ensure(8);
+    const b = w.buf;
+    let p = w.pos;
+    const port = t.port;
+    const use = t.transportUse;
+    b[p] = port >>> 8;
+    b[p + 1] = port;
+    b[p + 2] = use >>> 8;
+    b[p + 3] = use;
+    p += 4;
+    if (type === ParamType.DccpTransport) {
+      const c = t.serviceCode;
+      b[p] = c >>> 24;
+      b[p + 1] = c >>> 16;
+      b[p + 2] = c >>> 8;
+      b[p + 3] = c;
+      p += 4;
+    }
+    w.pos = p;
     const as = t.addresses;
     for (let i = 0; i < as.length; i++) writeAddress(w, as[i]!);
   }
