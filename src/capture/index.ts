@@ -22,7 +22,7 @@ export {
 } from './capture-reader.js';
 export { crc32c, sctpChecksum, verifySctpChecksum, writeSctpChecksum } from './crc32c.js';
 export { DataReassembler, type ReassembledMessage } from './data-reassembly.js';
-export { formatIpAddress, parseIpAddress } from './ip-address.js';
+
 export { IpProtocol, LinkType, readIpPacket, type IpPacket, type NetworkResult, type SkipReason } from './network-layer.js';
 export {
   PcapWriter,

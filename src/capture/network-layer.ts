@@ -1,7 +1,7 @@
 // From a captured link-layer frame to the IP payload: the link types RSerPool traffic is
 // captured on (Ethernet with 802.1Q/802.1ad tags, Linux cooked SLL and SLL2, raw IP, BSD
 // loopback), then IPv4 (RFC 791, options skipped) or IPv6 (RFC 8200, extension headers skipped).
-import { formatIpAddress } from './ip-address.js';
+import { addressToString as formatIpAddress } from '../wire/address.js';
 
 /** LINKTYPE_* values (tcpdump.org link-layer header types) this reader understands. */
 export const LinkType = {

@@ -9,15 +9,14 @@ import {
   buildSctpPacket,
   buildUdpDatagram,
   crc32c,
-  formatIpAddress,
   IpProtocol,
   LinkType,
-  parseIpAddress,
   readCaptureFrames,
   readRSerPoolCapture,
   readIpPacket,
   verifySctpChecksum,
 } from '../../src/capture/index.js';
+import { addressToString as formatIpAddress, parseAddress as parseIpAddress } from '../../src/wire/address.js';
 import { PORT_ASAP, PORT_SCTP_OVER_UDP, PPID_ASAP, PPID_ENRP } from '../../src/wire/constants.js';
 
 const ASAP = Uint8Array.from([0x05, 0x00, 0x00, 0x0c, 0x00, 0x09, 0x00, 0x08, 0x50, 0x6f, 0x6f, 0x6c]);

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PcapWriter, parseIpAddress } from '../../src/capture/index.js';
+import { PcapWriter } from '../../src/capture/index.js';
+import { parseAddress as parseIpAddress } from '../../src/wire/address.js';
 import {
   AsapFlag,
   AsapType,
