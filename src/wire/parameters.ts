@@ -501,10 +501,30 @@ export function writePolicy(w: Writer, p: PolicySettings): void {
 }
 
 export function writePoolElement(w: Writer, pe: PoolElementParameter): void {
-  const s = w.beginParam(ParamType.PoolElement);
-  w.u32(pe.peId);
-  w.u32(pe.homeRegistrarId);
-  w.i32(pe.registrationLife);
+  // Header and the three 32-bit fields with one capacity check; Length filled in at the end.
+  w.ensure(16);
+  const b = w.buf;
+  const s = w.pos;
+  const id = pe.peId;
+  const home = pe.homeRegistrarId;
+  const life = pe.registrationLife;
+  b[s] = ParamType.PoolElement >>> 8;
+  b[s + 1] = ParamType.PoolElement;
+  b[s + 2] = 0;
+  b[s + 3] = 0;
+  b[s + 4] = id >>> 24;
+  b[s + 5] = id >>> 16;
+  b[s + 6] = id >>> 8;
+  b[s + 7] = id;
+  b[s + 8] = home >>> 24;
+  b[s + 9] = home >>> 16;
+  b[s + 10] = home >>> 8;
+  b[s + 11] = home;
+  b[s + 12] = life >>> 24;
+  b[s + 13] = life >>> 16;
+  b[s + 14] = life >>> 8;
+  b[s + 15] = life;
+  w.pos = s + 16;
   writeTransport(w, pe.userTransport);
   writePolicy(w, pe.policy);
   if (pe.asapTransport !== null) writeTransport(w, pe.asapTransport);
