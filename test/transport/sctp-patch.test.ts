@@ -7,6 +7,7 @@
 // raw-mode 5,000-byte message (defect 7, shared raw buffer) arrived corrupted and
 // write-before-up, heartbeat death and connect-timeout never completed.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { setProtocolParameters } from '../../src/transport/sctp-package.js';
 import type { PackageEndpoint } from '../../src/transport/sctp-package.js';
@@ -228,5 +229,106 @@ describe('patched sctp@1.0.0', () => {
     await once(server, 'SHUTDOWN COMPLETE', 3000);
     expect(got.map((m) => m.data.length)).toEqual([3000, 3000, 3000, 3000, 3000]);
     expect(got.every((m, i) => m.data.every((b) => b === i))).toBe(true);
+  });
+});
+
+// Fast paths of the patch for the per-message work. Each one must put the same bytes on
+// the wire and produce the same decoded objects as the package's generic code, which the
+// patch keeps (`_encodeGeneric`, `_decodeGeneric`) for every other chunk type.
+interface PackageChunk {
+  chunkId: number;
+  chunkType: string;
+  length?: number;
+  toBuffer(): Buffer;
+  _encodeGeneric(): Buffer;
+  _decodeGeneric(buffer: Buffer, flags: number, params: unknown): void;
+  [field: string]: unknown;
+}
+interface PackageChunkClass {
+  new (type: string | Buffer, options?: Record<string, unknown>): PackageChunk;
+  fromBuffer(buffer: Buffer): PackageChunk | false;
+  prototype: PackageChunk;
+}
+const Chunk = require('sctp/lib/chunk.js') as PackageChunkClass;
+const chunkdefs = (require('sctp/lib/defs.js') as { chunkdefs: Record<string, { params: unknown }> }).chunkdefs;
+
+/** The generic decoder's view of an encoded DATA or SACK chunk. */
+function decodeGeneric(buffer: Buffer): PackageChunk {
+  const chunk = Object.create(Chunk.prototype) as PackageChunk;
+  chunk.chunkId = buffer[0]!;
+  chunk.length = buffer.readUInt16BE(2);
+  chunk.chunkType = buffer[0] === ChunkType.DATA ? 'data' : 'sack';
+  chunk._decodeGeneric(buffer.subarray(0, chunk.length), buffer[1]!, chunkdefs[chunk.chunkType]!.params);
+  return chunk;
+}
+
+const u16 = fc.integer({ min: 0, max: 0xffff });
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const dataOptions = fc.record({
+  flags: fc.record({ E: fc.constantFrom(0, 1), B: fc.constantFrom(0, 1), U: fc.constantFrom(0, 1, undefined), I: fc.constantFrom(0, 1) }),
+  tsn: u32,
+  stream_id: u16,
+  ssn: u16,
+  ppid: u32,
+  user_data: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a)),
+});
+const sackOptions = fc.record(
+  {
+    c_tsn_ack: u32,
+    a_rwnd: u32,
+    sack_info: fc.record({
+      gap_blocks: fc.array(fc.record({ start: u16, finish: u16 }), { maxLength: 6 }),
+      duplicate_tsn: fc.array(u32, { maxLength: 6 }),
+    }),
+  },
+  { requiredKeys: ['c_tsn_ack', 'a_rwnd'] },
+);
+
+describe('patched sctp@1.0.0: DATA and SACK fast paths', () => {
+  it('DATA: same bytes as the generic encoder (padding zeroed), decoded like the generic decoder', () => {
+    fc.assert(
+      fc.property(dataOptions, (options) => {
+        const bytes = new Chunk('data', options).toBuffer();
+        expect(bytes).toEqual(new Chunk('data', options)._encodeGeneric());
+        expect(bytes.length % 4).toBe(0);
+        expect(bytes.readUInt16BE(2)).toBe(16 + options.user_data.length);
+        const fast = Chunk.fromBuffer(bytes.subarray(0, bytes.readUInt16BE(2))) as PackageChunk;
+        expect({ ...fast }).toEqual({ ...decodeGeneric(bytes) });
+        expect(fast.tsn).toBe(options.tsn);
+        expect(fast.ppid).toBe(options.ppid);
+        expect(fast.flags).toEqual({ B: options.flags.B, E: options.flags.E, U: options.flags.U ?? 0, I: options.flags.I });
+        expect(Buffer.compare(fast.user_data as Buffer, options.user_data)).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('SACK: same bytes as the generic encoder with gap blocks and duplicate TSNs, same decoded SACK', () => {
+    fc.assert(
+      fc.property(sackOptions, (options) => {
+        const bytes = new Chunk('sack', structuredClone(options)).toBuffer();
+        expect(bytes).toEqual(new Chunk('sack', structuredClone(options))._encodeGeneric());
+        const fast = Chunk.fromBuffer(bytes) as PackageChunk;
+        expect({ ...fast }).toEqual({ ...decodeGeneric(bytes) });
+        expect(fast.c_tsn_ack).toBe(options.c_tsn_ack);
+        expect(fast.sack_info).toEqual({
+          gap_blocks: options.sack_info?.gap_blocks ?? [],
+          duplicate_tsn: options.sack_info?.duplicate_tsn ?? [],
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('malformed DATA and SACK lengths are still rejected as partial chunks', () => {
+    const data = new Chunk('data', { tsn: 1, user_data: Buffer.from('abc') }).toBuffer();
+    expect((Chunk.fromBuffer(data.subarray(0, 12)) as PackageChunk)['error']).toBe(true); // shorter than its length field
+    const short = Buffer.from(data.subarray(0, 12));
+    short.writeUInt16BE(12, 2); // below the 16-byte DATA minimum
+    expect((Chunk.fromBuffer(short) as PackageChunk)['error']).toBe(true);
+    const sack = new Chunk('sack', { c_tsn_ack: 5, a_rwnd: 9, sack_info: { gap_blocks: [{ start: 2, finish: 3 }], duplicate_tsn: [] } }).toBuffer();
+    const truncated = Buffer.from(sack.subarray(0, 16));
+    truncated.writeUInt16BE(16, 2); // claims one gap block, carries none
+    expect((Chunk.fromBuffer(truncated) as PackageChunk).sack_info).toEqual({ gap_blocks: [], duplicate_tsn: [] });
   });
 });
