@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { setProtocolParameters } from '../../src/transport/sctp-package.js';
 import type { PackageEndpoint } from '../../src/transport/sctp-package.js';
-import { ChunkType, collect, establish, makeLink, once, sleep } from './harness.js';
+import { ChunkType, collect, establish, inspect, makeLink, once, sleep } from './harness.js';
+import { Packet } from '../../src/transport/sctp-package.js';
 import type { Link } from './harness.js';
 
 const require = createRequire(import.meta.url);
@@ -330,5 +331,124 @@ describe('patched sctp@1.0.0: DATA and SACK fast paths', () => {
     const truncated = Buffer.from(sack.subarray(0, 16));
     truncated.writeUInt16BE(16, 2); // claims one gap block, carries none
     expect((Chunk.fromBuffer(truncated) as PackageChunk).sack_info).toEqual({ gap_blocks: [], duplicate_tsn: [] });
+  });
+});
+
+/** Chunks of one SCTP packet: type and, for SACK, the fields the tests look at. */
+function sackOf(packet: Buffer): { cumTsn: number; gaps: number; duplicates: number[] } | undefined {
+  let offset = 12;
+  while (offset + 4 <= packet.length) {
+    const length = packet.readUInt16BE(offset + 2);
+    if (length < 4) return undefined;
+    if (packet[offset] === ChunkType.SACK) {
+      const duplicates: number[] = [];
+      const gaps = packet.readUInt16BE(offset + 12);
+      for (let i = 0; i < packet.readUInt16BE(offset + 14); i++) duplicates.push(packet.readUInt32BE(offset + 16 + 4 * gaps + 4 * i));
+      return { cumTsn: packet.readUInt32BE(offset + 4), gaps, duplicates };
+    }
+    offset += (length + 3) & ~3;
+  }
+  return undefined;
+}
+
+describe('patched sctp@1.0.0: SACK built once per turn', () => {
+  it('request/response: one packet each way, the SACK ahead of the DATA acknowledges the request', async () => {
+    link = makeLink();
+    const { client, server } = await establish(link);
+    server.on('DATA ARRIVE', () => server.SEND(server.RECEIVE()!, { stream_id: 0, ppid: 11 }, () => {}));
+    const packets: Array<{ from: 'a' | 'b'; bytes: Buffer }> = [];
+    link.drop = (from, bytes) => {
+      packets.push({ from, bytes });
+      return false;
+    };
+    for (let i = 0; i < 30; i++) {
+      const reply = once(client, 'DATA ARRIVE', 2000);
+      client.SEND(Buffer.alloc(100, i), { stream_id: 0, ppid: 11 }, () => {});
+      await reply;
+      client.RECEIVE();
+    }
+    await sleep(10);
+    // Steady state (after the first exchange): request = [SACK, DATA], response = [SACK, DATA].
+    const steady = packets.slice(2, 58);
+    expect(steady.map((p) => inspect(p.bytes).types)).toEqual(steady.map(() => [ChunkType.SACK, ChunkType.DATA]));
+    for (let i = 0; i < steady.length; i++) {
+      const previous = packets[i + 1]!;
+      // The SACK acknowledges the DATA of the packet just received from the other side.
+      expect(previous.from).not.toBe(steady[i]!.from);
+      expect(sackOf(steady[i]!.bytes)!.cumTsn).toBe(inspect(previous.bytes).tsns.at(-1));
+    }
+    expect(packets.length).toBeLessThanOrEqual(61); // 2 per round trip + the last SACK
+  });
+
+  it('does not arm (and clear) the delayed-SACK timer per message when every packet is SACKed at once', async () => {
+    link = makeLink();
+    const { client, server } = await establish(link);
+    server.on('DATA ARRIVE', () => server.SEND(server.RECEIVE()!, { stream_id: 0, ppid: 11 }, () => {}));
+    const scheduled = { count: 0 };
+    const inner = server as unknown as { scheduleSack(): void };
+    const original = inner.scheduleSack.bind(inner);
+    inner.scheduleSack = () => {
+      scheduled.count++;
+      original();
+    };
+    for (let i = 0; i < 20; i++) {
+      const reply = once(client, 'DATA ARRIVE', 2000);
+      client.SEND(Buffer.alloc(10, i), { stream_id: 0, ppid: 11 }, () => {});
+      await reply;
+      client.RECEIVE();
+    }
+    // Unpatched: _deliver armed the 180 ms timer for every message (20 here).
+    expect(scheduled.count).toBe(0);
+  });
+
+  it('with delayed SACK (sack_freq 2) a lone DATA packet is still SACKed when the timer expires', async () => {
+    setProtocolParameters({ sack_freq: 2, sack_timeout: 40 });
+    try {
+      link = makeLink();
+      const { client, server } = await establish(link);
+      collect(server);
+      await sendAndWait(client, Buffer.alloc(10)); // the first DATA is SACKed at once
+      await sleep(60);
+      const sent: number[] = [];
+      const sacks: Array<{ at: number; cumTsn: number }> = [];
+      link.drop = (from, bytes) => {
+        if (from === 'a') sent.push(...inspect(bytes).tsns);
+        const sack = from === 'b' ? sackOf(bytes) : undefined;
+        if (sack) sacks.push({ at: performance.now(), cumTsn: sack.cumTsn });
+        return false;
+      };
+      const start = performance.now();
+      client.SEND(Buffer.alloc(10), { stream_id: 0, ppid: 11 }, () => {});
+      await sleep(150);
+      expect(sacks).toHaveLength(1);
+      expect(sacks[0]!.cumTsn).toBe(sent[0]);
+      expect(sacks[0]!.at - start).toBeGreaterThanOrEqual(30);
+    } finally {
+      setProtocolParameters({ sack_freq: 1, sack_timeout: 180 });
+    }
+  });
+
+  it('reports a duplicated DATA chunk in the next SACK (RFC 9260 §6.2), once', async () => {
+    link = makeLink();
+    const { client, server } = await establish(link);
+    const got = collect(server);
+    let firstData: Buffer | undefined;
+    const sacks: Array<{ cumTsn: number; duplicates: number[] }> = [];
+    link.drop = (from, bytes) => {
+      if (from === 'a' && !firstData && inspect(bytes).tsns.length > 0) firstData = Buffer.from(bytes);
+      const sack = from === 'b' ? sackOf(bytes) : undefined;
+      if (sack) sacks.push(sack);
+      return false;
+    };
+    await sendAndWait(client, Buffer.from('once'));
+    await sleep(10);
+    const tsn = inspect(firstData!).tsns[0]!;
+    (link.b as unknown as NodeJS.EventEmitter).emit('packet', Packet.fromBuffer(firstData!), '127.0.0.1', '127.0.0.2');
+    await sleep(10);
+    await sendAndWait(client, Buffer.from('next'));
+    await sleep(10);
+    expect(got.map((m) => m.data.toString())).toEqual(['once', 'next']);
+    expect(sacks.map((s) => s.duplicates)).toEqual([[], [tsn], []]);
+    expect(sacks[1]!.cumTsn).toBe(tsn);
   });
 });
