@@ -1,6 +1,7 @@
 // `rserpool registrar`: run a registrar (ENRP server) until SIGINT/SIGTERM.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultRegistrarConfig, Registrar, type RegistrarConfig } from '../registrar/index.js';
+import type { StaticPeer } from '../registrar/config.js';
 import { parseMulticastGroup } from '../transport/index.js';
 
 const integer = (min: number, max: number) => (v: string): number => {
@@ -13,6 +14,15 @@ const serverId = (v: string): number => {
   if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new InvalidArgumentError('expected a server ID in 1..0xffffffff (decimal or 0x hex)');
   return n;
 };
+
+/** `--peer host:port[:udpPort]`, repeatable. */
+function collectPeer(value: string, previous: StaticPeer[]): StaticPeer[] {
+  const m = /^([^:]+):(\d{1,5})(?::(\d{1,5}))?$/.exec(value.trim());
+  const port = m ? Number(m[2]) : NaN;
+  const udpPort = m?.[3] !== undefined ? Number(m[3]) : undefined;
+  if (!m || port < 1 || port > 0xffff || (udpPort !== undefined && (udpPort < 1 || udpPort > 0xffff))) throw new InvalidArgumentError(`expected host:port[:udpPort], got ${value}`);
+  return [...previous, { address: m[1]!, port, ...(udpPort !== undefined ? { udpPort } : {}) }];
+}
 
 export function registerRegistrar(program: Command): void {
   const d = defaultRegistrarConfig();
@@ -31,6 +41,18 @@ export function registerRegistrar(program: Command): void {
     .option('--items <n>', 'handle resolution items when a request does not say', integer(1, 128), d.handleResolutionItems)
     .option('--announce <group|off>', 'ASAP_SERVER_ANNOUNCE multicast group:port, or off', `${d.announceGroup.address}:${d.announceGroup.port}`)
     .option('--announce-interval <ms>', 'announce cycle', integer(10, 3_600_000), d.announceInterval)
+    .option('--enrp-port <port>', 'SCTP port for ENRP (RFC 5353: 9901)', integer(1, 65535), d.enrpPort)
+    .option('--peer <host:port[:udpPort]>', 'a peer registrar\'s ENRP address (repeatable)', collectPeer, [])
+    .option('--enrp-announce <group|off>', 'ENRP_PRESENCE multicast group:port, or off (default: on unless --announce off)')
+    .option('--peer-udp-port <port>', 'UDP encapsulation port assumed for peers that do not tell theirs', integer(1, 65535), d.peerUdpPort)
+    .option('--pe-udp-port <port>', 'UDP encapsulation port of PEs reached after a takeover', integer(1, 65535), d.peUdpPort)
+    .option('--peer-heartbeat-cycle <ms>', 'ENRP_PRESENCE cycle (PEER-HEARTBEAT-CYCLE)', integer(10, 3_600_000), d.peerHeartbeatCycle)
+    .option('--max-time-last-heard <ms>', 'silence before a peer is asked to reply (MAX-TIME-LAST-HEARD)', integer(10, 3_600_000), d.maxTimeLastHeard)
+    .option('--max-time-no-response <ms>', 'wait for a reply before a peer is dead (MAX-TIME-NO-RESPONSE)', integer(10, 3_600_000), d.maxTimeNoResponse)
+    .option('--mentor-discovery-timeout <ms>', 'how long to look for a mentor at start', integer(0, 3_600_000), d.mentorDiscoveryTimeout)
+    .option('--takeover-expiry <ms>', 'how long a takeover waits for acknowledgements', integer(10, 3_600_000), d.takeoverExpiry)
+    .option('--max-handle-table-elements <n>', 'PEs per ENRP_HANDLE_TABLE_RESPONSE', integer(1, 100_000), d.maxHandleTableElements)
+    .option('--max-handle-table-bytes <n>', 'byte cap per ENRP_HANDLE_TABLE_RESPONSE (0: none; RSPLIB ~1400)', integer(0, 60_000), d.maxHandleTableBytes)
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
     .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n')
     .action(async (opts: Record<string, unknown>) => {
@@ -48,7 +70,23 @@ export function registerRegistrar(program: Command): void {
         announce: opts.announce !== 'off',
         announceInterval: opts.announceInterval as number,
         logLevel: opts.logLevel as string,
+        enrpPort: opts.enrpPort as number,
+        peers: opts.peer as StaticPeer[],
+        peerUdpPort: opts.peerUdpPort as number,
+        peUdpPort: opts.peUdpPort as number,
+        peerHeartbeatCycle: opts.peerHeartbeatCycle as number,
+        maxTimeLastHeard: opts.maxTimeLastHeard as number,
+        maxTimeNoResponse: opts.maxTimeNoResponse as number,
+        mentorDiscoveryTimeout: opts.mentorDiscoveryTimeout as number,
+        takeoverExpiry: opts.takeoverExpiry as number,
+        maxHandleTableElements: opts.maxHandleTableElements as number,
+        maxHandleTableBytes: opts.maxHandleTableBytes as number,
       };
+      const enrpAnnounce = opts.enrpAnnounce as string | undefined;
+      if (enrpAnnounce !== undefined) {
+        config.enrpAnnounce = enrpAnnounce !== 'off';
+        if (enrpAnnounce !== 'off') config.enrpGroup = parseMulticastGroup(enrpAnnounce);
+      }
       if (opts.announce !== 'off') config.announceGroup = parseMulticastGroup(opts.announce as string);
       const registrar = await Registrar.start(config);
       const stop = (signal: string): void => {

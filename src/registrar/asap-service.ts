@@ -28,11 +28,22 @@ import {
   type PoolElementParameter,
 } from '../wire/index.js';
 import { policySettings, type PolicySettings } from '../wire/policy-settings.js';
+import { AsapTransportTable, asapTransportTlv, derivedAsapTransportTlv } from './pe-asap-transport.js';
 
 /** Where the service's output goes: the shard's outgoing batch. */
 export interface AsapOutput {
   send(associationId: number, message: Uint8Array): void;
   abort(associationId: number): void;
+  /**
+   * An own PE was added/updated (`added` true) or removed: RFC 5353 §3.3 ENRP_HANDLE_UPDATE
+   * to every peer. Optional: a registrar without ENRP leaves it out.
+   */
+  ownChange?(element: PoolElement, added: boolean): void;
+  /**
+   * Send an ASAP message to a PE this registrar has no association with (a PE it just took
+   * over, RFC 5353 §3.5.2): the I/O thread associates to the PE's ASAP transport.
+   */
+  sendToTransport?(asapTransport: Uint8Array, message: Uint8Array): void;
 }
 
 /** What the service counts; the shard reports it for `rserpool dump` and the benchmarks. */
@@ -69,26 +80,29 @@ export class AsapService {
   };
   private readonly writer = new Writer(4096);
   private readonly selected: PoolElement[] = [];
-  /** Remote transport address of each association (RFC 5352 §3.1: the ASAP transport). */
-  private readonly remotes = new Map<number, { address: string; port: number }>();
+  /** Each association's remote address as an ASAP transport TLV (RFC 5352 §3.1). */
+  private readonly remotes = new Map<number, Uint8Array | null>();
 
   constructor(
     private readonly partition: Partition,
     private readonly ownId: number,
     private readonly output: AsapOutput,
     private readonly log: AsapLog,
+    /** PEs' ASAP transports, shared with the shard's ENRP side. */
+    readonly asapTransports: AsapTransportTable = new AsapTransportTable(),
   ) {
     partition.onEvent = (event, element) => this.timerEvent(event, element);
   }
 
   associationUp(associationId: number, remote: { address: string; port: number }): void {
-    this.remotes.set(associationId, remote);
+    this.remotes.set(associationId, derivedAsapTransportTlv(remote));
   }
 
   /** RFC 5352 §3.5: a lost association takes every PE registered over it. */
   associationDown(associationId: number): void {
     this.remotes.delete(associationId);
     const removed = this.partition.removeAssociation(associationId);
+    for (const element of removed) this.removedOwn(element);
     if (removed.length > 0) this.log.info({ association: associationId, removed: removed.length }, 'association lost: its pool elements removed');
   }
 
@@ -150,6 +164,10 @@ export class AsapService {
     if (result.ok) {
       if (result.created) this.counters.registrations++;
       else this.counters.reregistrations++;
+      // RSPLIB: a PE that omits its ASAP transport is reached at the association's remote.
+      const transport = pe.asapTransport !== null ? asapTransportTlv(pe.asapTransport) : (this.remotes.get(associationId) ?? null);
+      this.asapTransports.set(result.element, transport);
+      this.output.ownChange?.(result.element, true);
       this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, 0, null), w));
       return;
     }
@@ -182,7 +200,11 @@ export class AsapService {
 
   private deregistration(associationId: number, m: AsapDeregistration): void {
     // RSPLIB answers success for an unknown PE too; so do we (the PE is gone either way).
-    if (this.partition.deregister(m.poolHandle, m.peId) !== undefined) this.counters.deregistrations++;
+    const removed = this.partition.deregister(m.poolHandle, m.peId);
+    if (removed !== undefined) {
+      this.counters.deregistrations++;
+      this.removedOwn(removed);
+    }
     const w = this.writer;
     w.reset();
     this.output.send(
@@ -222,9 +244,12 @@ export class AsapService {
   }
 
   private endpointUnreachable(m: AsapEndpointUnreachable): void {
+    this.lastRemoved = this.partition.findElement(m.poolHandle, m.peId);
     const outcome = this.partition.reportUnreachable(m.poolHandle, m.peId);
     if (outcome === UnreachableOutcome.Removed) {
       this.counters.unreachableRemovals++;
+      const gone = this.lastRemoved;
+      if (gone !== undefined) this.removedOwn(gone);
       this.log.info({ peId: m.peId }, 'pool element removed after MAX-BAD-PE-REPORT unreachability reports');
     } else if (outcome === UnreachableOutcome.Counted) {
       // RFC 5352 §3.5: "MUST immediately send a point-to-point ASAP_ENDPOINT_KEEP_ALIVE" to
@@ -232,6 +257,13 @@ export class AsapService {
       const element = this.partition.findElement(m.poolHandle, m.peId);
       if (element !== undefined && element.associationId !== 0) this.sendKeepAlive(element, false);
     }
+  }
+
+  private lastRemoved: PoolElement | undefined;
+
+  /** An own PE left the handlespace: RFC 5353 §3.3.2 DEL_PE to the peers. */
+  private removedOwn(element: PoolElement): void {
+    if (element.homeRegistrarId === this.ownId) this.output.ownChange?.(element, false);
   }
 
   private sendKeepAlive(element: PoolElement, home: boolean): void {
@@ -251,7 +283,13 @@ export class AsapService {
       },
       w,
     );
-    this.output.send(element.associationId, message);
+    if (element.associationId !== 0) {
+      this.output.send(element.associationId, message);
+      return;
+    }
+    // A PE taken over from a failed peer (RFC 5353 §3.5.2): reach it at its ASAP transport.
+    const transport = this.asapTransports.get(element);
+    if (transport !== undefined && this.output.sendToTransport !== undefined) this.output.sendToTransport(transport, message);
   }
 
   private timerEvent(event: PartitionEvent, element: PoolElement): void {
@@ -264,6 +302,7 @@ export class AsapService {
         // RFC 5352 §3.5: the PE is removed; its association is aborted so the PE notices
         // (the I/O thread first checks that no other shard has a PE on it).
         this.counters.keepAliveTimeouts++;
+        this.removedOwn(element);
         this.log.info({ peId: element.peId, association: element.associationId }, 'keep-alive timed out: pool element removed');
         if (element.associationId !== 0 && this.partition.elementsOfAssociation(element.associationId).length === 0) {
           this.output.abort(element.associationId);

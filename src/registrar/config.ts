@@ -1,7 +1,16 @@
 // Registrar settings, with RSPLIB's defaults (shared/notes/rsplib-facts.md) where it has one.
 import { availableParallelism } from 'node:os';
-import { ASAP_ANNOUNCE_GROUP, DEFAULT_ANNOUNCE_TTL, type MulticastGroup } from '../transport/index.js';
-import { PORT_ASAP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
+import { ASAP_ANNOUNCE_GROUP, DEFAULT_ANNOUNCE_TTL, ENRP_PRESENCE_GROUP, type MulticastGroup } from '../transport/index.js';
+import { PORT_ASAP, PORT_ENRP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
+
+/** A peer registrar given by configuration (RFC 5353 §3.2.2.1 "administrative means"). */
+export interface StaticPeer {
+  address: string;
+  /** SCTP port of its ENRP endpoint (RFC 5353 §5.3: 9901). */
+  port: number;
+  /** Its UDP encapsulation port in udp mode; default `peerUdpPort`. */
+  udpPort?: number;
+}
 
 export interface RegistrarConfig {
   /** Server ID (RFC 5353 §2.1); 0 picks a random non-zero one at start. */
@@ -30,6 +39,32 @@ export interface RegistrarConfig {
   announceInterval: number;
   announceTtl: number;
   logLevel: string;
+  // ---------------------------------------------------------------- ENRP (RFC 5353)
+  /** SCTP port of the ENRP endpoint (RFC 5353 §5.3: 9901); shares the UDP socket in udp mode. */
+  enrpPort: number;
+  /** Peers to contact at start; more are learned from presences and list responses. */
+  peers: StaticPeer[];
+  /** ENRP_PRESENCE on the multicast channel, and listening to it (RFC 5353 §3.1). */
+  enrpAnnounce: boolean;
+  enrpGroup: MulticastGroup;
+  /** UDP encapsulation port assumed for peers whose port is not known otherwise (RFC 6951: 9899). */
+  peerUdpPort: number;
+  /**
+   * UDP encapsulation port of PEs reached at their ASAP transport after a takeover (the
+   * transport parameter carries no UDP port; RFC 6951 §5.1 default 9899).
+   */
+  peUdpPort: number;
+  /** PEER-HEARTBEAT-CYCLE, MAX-TIME-LAST-HEARD, MAX-TIME-NO-RESPONSE (RFC 5353 §4.2), ms. */
+  peerHeartbeatCycle: number;
+  maxTimeLastHeard: number;
+  maxTimeNoResponse: number;
+  /** How long a starting registrar looks for a mentor before serving alone, ms. */
+  mentorDiscoveryTimeout: number;
+  /** How long a takeover waits for INIT_TAKEOVER_ACKs before it proceeds, ms. */
+  takeoverExpiry: number;
+  /** PEs per ENRP_HANDLE_TABLE_RESPONSE, and a byte cap per response (0: none; RSPLIB ~1400). */
+  maxHandleTableElements: number;
+  maxHandleTableBytes: number;
 }
 
 export function defaultRegistrarConfig(): RegistrarConfig {
@@ -50,5 +85,19 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     announceInterval: 1000,
     announceTtl: DEFAULT_ANNOUNCE_TTL,
     logLevel: process.env.LOG_LEVEL ?? 'info',
+    enrpPort: PORT_ENRP,
+    peers: [],
+    enrpAnnounce: true,
+    enrpGroup: ENRP_PRESENCE_GROUP,
+    peerUdpPort: PORT_SCTP_OVER_UDP,
+    peUdpPort: PORT_SCTP_OVER_UDP,
+    // RSPLIB's defaults (shared/notes/rsplib-facts.md); RFC 5353 §4.2 says 30 s / 61 s / 5 s.
+    peerHeartbeatCycle: 2440,
+    maxTimeLastHeard: 5000,
+    maxTimeNoResponse: 5000,
+    mentorDiscoveryTimeout: 5000,
+    takeoverExpiry: 5000,
+    maxHandleTableElements: 128,
+    maxHandleTableBytes: 0,
   };
 }

@@ -5,11 +5,14 @@
 import { randomInt } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { createLogger, type Logger } from '../log.js';
-import { FromShard, ToShard, encodeRemote } from '../shard/batch.js';
+import { FromShard, ToShard, encodeRemote, readWord } from '../shard/batch.js';
 import { ShardSet, type ShardStats } from '../shard/shard-set.js';
-import { AnnounceSender, openSctpEndpoint, type Association, type SctpEndpoint } from '../transport/index.js';
-import { AsapType, Cause, ParamType, PPID_ASAP, TransportUse, decodeAsap, encodeMessage, errorCause, parseAddress, transportParameter } from '../wire/index.js';
+import { AnnounceSender, UdpSctpEndpoint, openSctpEndpoint, type Association, type SctpEndpoint } from '../transport/index.js';
+import { AsapType, Cause, ParamType, PPID_ASAP, TransportUse, addressToString, decodeAsap, encodeMessage, errorCause, parseAddress, transportParameter } from '../wire/index.js';
 import { defaultRegistrarConfig, type RegistrarConfig } from './config.js';
+import type { DumpRow } from './enrp-handlespace.js';
+import { EnrpService, type EnrpCounters } from './enrp-service.js';
+import { readAsapTransport } from './pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
 
 export interface RegistrarAddress {
@@ -26,6 +29,8 @@ export interface RegistrarStats {
   mode: string;
   associations: number;
   droppedWrongPpid: number;
+  enrp: EnrpCounters;
+  peers: number[];
   shards: ShardStats[];
 }
 
@@ -38,6 +43,11 @@ export class Registrar {
   private announcer: AnnounceSender | null = null;
   private announceTimer: NodeJS.Timeout | undefined;
   private readonly associations = new Map<number, Association>();
+  /** ENRP (RFC 5353): peers, presence, tables, updates, takeover. */
+  enrp!: EnrpService;
+  private enrpEndpoint!: SctpEndpoint;
+  /** Associations we started to PEs' ASAP transports (takeover keep-alives), by address:port. */
+  private readonly toPoolElements = new Map<string, Association>();
   private droppedWrongPpid = 0;
   private closed = false;
 
@@ -49,6 +59,9 @@ export class Registrar {
 
   static async start(config: Partial<RegistrarConfig> = {}, log?: Logger): Promise<Registrar> {
     const full: RegistrarConfig = { ...defaultRegistrarConfig(), ...config };
+    // Without an explicit choice, the ENRP presence channel follows the ASAP announces: a
+    // registrar told to stay off multicast (tests, unicast-only sites) stays off both.
+    if (config.enrpAnnounce === undefined) full.enrpAnnounce = full.announce;
     const registrar = new Registrar(full, log ?? createLogger('registrar', full.logLevel));
     await registrar.open();
     return registrar;
@@ -72,6 +85,7 @@ export class Registrar {
         registrarId: this.id,
         keepAliveInterval: c.keepAliveInterval,
         keepAliveTimeout: c.keepAliveTimeout,
+        shardCount: c.shards,
         limits: { maxBadPeReports: c.maxBadPeReports, defaultHandleResolutionItems: c.handleResolutionItems, maxHandleResolutionItems: c.maxHandleResolutionItems },
       },
       {
@@ -93,8 +107,26 @@ export class Registrar {
       ...(c.address !== '0.0.0.0' ? { address: c.address } : {}),
       log: (message) => this.log.info(message),
     });
-    this.endpoint.on('association', (a) => this.accept(a));
+    // RFC 5353 §3.2.3 step 5: ASAP is served once the handlespace is loaded; a PE that
+    // associates earlier is turned away and hunts again (RFC 5352 §3.6).
+    this.endpoint.on('association', (a) => {
+      if (this.enrp?.isReady === true) this.accept(a);
+      else a.abort('registrar still starting (ENRP handlespace download)');
+    });
     this.endpoint.on('error', (error) => this.log.error({ error: error.message }, 'SCTP endpoint error'));
+    // ENRP on its own SCTP port; in udp mode on the same UDP socket as ASAP (as RSPLIB's
+    // sctplib does on 9899), so one UDP port per registrar serves both.
+    this.enrpEndpoint =
+      this.endpoint instanceof UdpSctpEndpoint
+        ? this.endpoint.sibling({ port: c.enrpPort })
+        : await openSctpEndpoint({ mode: this.endpoint.mode, port: c.enrpPort, ...(c.address !== '0.0.0.0' ? { address: c.address } : {}) });
+    const initiatorPort = 1024 + randomInt(0, 64000);
+    const initiator =
+      this.endpoint instanceof UdpSctpEndpoint
+        ? this.endpoint.sibling({ port: initiatorPort === c.enrpPort || initiatorPort === c.asapPort ? initiatorPort + 1 : initiatorPort })
+        : await openSctpEndpoint({ mode: this.endpoint.mode, port: initiatorPort, ...(c.address !== '0.0.0.0' ? { address: c.address } : {}) });
+    this.enrp = new EnrpService(this.id, c, this.enrpEndpoint, initiator, this.shards, this.log);
+    await this.enrp.start();
     if (c.announce) await this.startAnnounces();
     this.log.info(
       { asap: `${c.address}:${this.endpoint.port}`, mode: this.endpoint.mode, udpPort: this.endpoint.udpPort, shards: c.shards, announce: c.announce ? `${c.announceGroup.address}:${c.announceGroup.port}` : 'off' },
@@ -149,11 +181,63 @@ export class Registrar {
   }
 
   private readonly shardOutput = (associationId: number, kind: number, payload: Uint8Array): void => {
+    if (kind !== FromShard.SendAsap && kind !== FromShard.AbortAssociation && this.otherOutput(associationId, kind, payload)) return;
     const a = this.associations.get(associationId);
     if (a === undefined) return; // the association went down meanwhile
     if (kind === FromShard.SendAsap) a.send(payload, PPID_ASAP);
     else if (kind === FromShard.AbortAssociation) this.abortIfUnused(a);
   };
+
+  /** Shard records that are not about one ASAP association (ENRP, takeover keep-alives). */
+  private otherOutput(associationId: number, kind: number, payload: Uint8Array): boolean {
+    switch (kind) {
+      case FromShard.EnrpHandleUpdate:
+        this.enrp.broadcastUpdate(payload.slice());
+        return true;
+      case FromShard.HandleTablePage:
+        this.enrp.pageReady(associationId, payload);
+        return true;
+      case FromShard.SendAsapToTransport: {
+        const length = readWord(payload, 0);
+        this.sendToPoolElement(payload.subarray(4, 4 + length), payload.slice(4 + length));
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * An ASAP message for a PE we have no association with: after a takeover, the keep-alive
+   * with the H bit goes to the PE's ASAP transport (RFC 5353 §3.5.2 step 2). One association
+   * per PE endpoint, shared by its PEs, then served like any PE association.
+   */
+  private sendToPoolElement(transportTlv: Uint8Array, message: Uint8Array): void {
+    const t = readAsapTransport(transportTlv);
+    if (t === null || this.closed) return;
+    const address = addressToString(t.address);
+    const key = `${address}:${t.port}`;
+    let a = this.toPoolElements.get(key);
+    if (a === undefined || a.state === 'down') {
+      const existing = this.endpoint.associations.find((x) => x.remote.address === address && x.remote.port === t.port && x.state !== 'down');
+      if (existing !== undefined) a = existing;
+      else {
+        try {
+          a = this.endpoint.associate({ address, port: t.port, udpPort: this.config.peUdpPort });
+        } catch (error) {
+          this.log.warn({ pe: key, error: (error as Error).message }, 'cannot associate to a pool element');
+          return;
+        }
+        this.accept(a);
+        const started = a;
+        a.once('down', () => {
+          if (this.toPoolElements.get(key) === started) this.toPoolElements.delete(key);
+        });
+      }
+      this.toPoolElements.set(key, a);
+    }
+    a.send(message, PPID_ASAP);
+  }
 
   /**
    * A shard's last PE on this association failed its keep-alive (RFC 5352 §3.5). The
@@ -203,8 +287,21 @@ export class Registrar {
       mode: this.endpoint.mode,
       associations: this.associations.size,
       droppedWrongPpid: this.droppedWrongPpid,
+      enrp: { ...this.enrp.counters },
+      peers: [...this.enrp.peers.all()].map((p) => p.serverId),
       shards: await this.shards.stats(),
     };
+  }
+
+  /** The whole handlespace, every shard's PEs: [pool handle hex, PE ID, home registrar], sorted. */
+  dump(): Promise<DumpRow[]> {
+    return this.shards.dump();
+  }
+
+  /** Where peers reach our ENRP endpoint. */
+  get enrpAddress(): RegistrarAddress {
+    const address = this.config.address === '0.0.0.0' ? '127.0.0.1' : this.config.address;
+    return { address, port: this.enrpEndpoint.port, udpPort: this.enrpEndpoint.udpPort };
   }
 
   async close(): Promise<void> {
@@ -212,6 +309,8 @@ export class Registrar {
     this.closed = true;
     clearTimeout(this.announceTimer);
     await this.announcer?.close();
+    await this.enrp?.close();
+    await this.enrpEndpoint?.close();
     await this.endpoint.close();
     await this.shards.close();
     this.log.info('registrar stopped');

@@ -14,6 +14,20 @@ export const ToShard = {
   AssociationUp: 2,
   /** An association went down: every PE registered over it goes (RFC 5352 §3.5). */
   AssociationDown: 3,
+  /** A peer's ENRP_HANDLE_UPDATE for a pool of this shard (RFC 5353 §3.3). */
+  EnrpHandleUpdate: 4,
+  /** An ENRP_HANDLE_TABLE_RESPONSE: the shard takes its pools' entries (RFC 5353 §3.2.3). */
+  EnrpHandleTable: 5,
+  /** Audit of a peer begins: mark its PEs (RFC 5353 §3.6.3); payload: u32 owner. */
+  EnrpAuditBegin: 6,
+  /** Audit ends: remove its PEs still marked; payload: u32 owner. */
+  EnrpAuditEnd: 7,
+  /** Takeover (RFC 5353 §3.5.2); payload: u32 from, u32 to. */
+  EnrpTakeOver: 8,
+  /** Next handle table page; association id = session; payload: `encodePageRequest`. */
+  HandleTablePage: 9,
+  /** A handle table session ended early; association id = session. */
+  HandleTableEnd: 10,
 } as const;
 
 /** Record kinds, shard → I/O thread. */
@@ -22,7 +36,44 @@ export const FromShard = {
   SendAsap: 1,
   /** Abort the association (e.g. a PE that failed its keep-alive, RFC 5352 §3.5). */
   AbortAssociation: 2,
+  /** An ENRP_HANDLE_UPDATE about an own PE, for every peer (RFC 5353 §3.3). */
+  EnrpHandleUpdate: 3,
+  /** A handle table page; association id = session; payload: u32 more (0/1), message. */
+  HandleTablePage: 4,
+  /** An ASAP message for a PE reached at its ASAP transport: u32 TLV length, TLV, message. */
+  SendAsapToTransport: 5,
 } as const;
+
+/** ToShard.HandleTablePage payload. */
+export interface PageRequest {
+  /** 0: every PE; otherwise only this owner's (W flag, RFC 5353 §2.2). */
+  owner: number;
+  maxElements: number;
+  /** About this many bytes per response at most; 0: no byte cap. */
+  maxBytes: number;
+  senderId: number;
+  receiverId: number;
+}
+
+export function encodeWords(...words: number[]): Uint8Array {
+  const out = new Uint8Array(words.length * 4);
+  const v = new DataView(out.buffer);
+  words.forEach((w, i) => v.setUint32(i * 4, w >>> 0));
+  return out;
+}
+
+export function readWord(payload: Uint8Array, index: number): number {
+  const p = index * 4;
+  return ((payload[p]! << 24) | (payload[p + 1]! << 16) | (payload[p + 2]! << 8) | payload[p + 3]!) >>> 0;
+}
+
+export function encodePageRequest(r: PageRequest): Uint8Array {
+  return encodeWords(r.owner, r.maxElements, r.maxBytes, r.senderId, r.receiverId);
+}
+
+export function decodePageRequest(payload: Uint8Array): PageRequest {
+  return { owner: readWord(payload, 0), maxElements: readWord(payload, 1), maxBytes: readWord(payload, 2), senderId: readWord(payload, 3), receiverId: readWord(payload, 4) };
+}
 
 const RECORD_HEADER = 12;
 

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { BatchWriter, readBatch } from './batch.js';
+import type { DumpRow } from '../registrar/enrp-handlespace.js';
 import type { AttachTask, ShardConfig, ShardReply, ShardRequest } from './worker.js';
 
 export interface ShardSetEvents {
@@ -229,6 +230,51 @@ export class ShardSet {
       ),
     );
     return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** One control request to every live shard; dead shards answer null. */
+  private requestAll(make: (id: number) => ShardRequest): Promise<(ShardReply | null)[]> {
+    return Promise.all(
+      this.shards.map(
+        (shard) =>
+          new Promise<ShardReply | null>((resolve) => {
+            if (shard.port === null) return resolve(null);
+            const id = this.nextRequestId++;
+            this.pending.set(id, { shard: shard.index, resolve });
+            shard.port.postMessage(make(id));
+          }),
+      ),
+    );
+  }
+
+  /**
+   * PE checksums (RFC 5353 §3.6.2) of these owners over all shards: each shard's
+   * ones'-complement sum, added with end-around carry, complemented.
+   */
+  async peChecksums(owners: number[]): Promise<number[]> {
+    const replies = await this.requestAll((id) => ({ op: 'checksums', id, owners }));
+    return owners.map((_, i) => {
+      let sum = 0;
+      for (const r of replies) if (r !== null && r.op === 'checksums') sum += r.sums[i]!;
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      return ~sum & 0xffff;
+    });
+  }
+
+  /** Registrars owning at least one PE in some shard. */
+  async owners(): Promise<number[]> {
+    const replies = await this.requestAll((id) => ({ op: 'owners', id }));
+    const all = new Set<number>();
+    for (const r of replies) if (r !== null && r.op === 'owners') for (const o of r.owners) all.add(o);
+    return [...all];
+  }
+
+  /** Every PE of every shard: [pool handle hex, PE ID, home], sorted. */
+  async dump(): Promise<DumpRow[]> {
+    const replies = await this.requestAll((id) => ({ op: 'dump', id }));
+    const rows: DumpRow[] = [];
+    for (const r of replies) if (r !== null && r.op === 'dump') rows.push(...r.rows);
+    return rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
   }
 
   async close(): Promise<void> {

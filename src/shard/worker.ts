@@ -6,13 +6,20 @@ import type { MessagePort } from 'node:worker_threads';
 import { Partition } from '../handlespace/index.js';
 import type { PartitionLimits } from '../handlespace/index.js';
 import { AsapService, type AsapCounters } from '../registrar/asap-service.js';
-import { BatchWriter, FromShard, ToShard, decodeRemote, readBatch } from './batch.js';
+import { EnrpHandlespace, type DumpRow, type EnrpHandlespaceCounters } from '../registrar/enrp-handlespace.js';
+import { AsapTransportTable } from '../registrar/pe-asap-transport.js';
+import { BatchWriter, FromShard, ToShard, decodePageRequest, decodeRemote, encodeWords, readBatch, readWord } from './batch.js';
+import { shardOf } from './shard-set.js';
 
 export interface ShardConfig {
   registrarId: number;
   keepAliveInterval: number;
   keepAliveTimeout: number;
   limits: Partial<PartitionLimits>;
+  /** Shards in the set: which pools of a handle table page are this shard's. */
+  shardCount?: number;
+  /** Send ENRP_HANDLE_UPDATEs for own-PE changes (false: no ENRP peers can exist). */
+  enrp?: boolean;
 }
 
 export interface AttachTask {
@@ -22,9 +29,18 @@ export interface AttachTask {
 }
 
 /** Control messages (structured-cloned objects); batches travel as bare ArrayBuffers. */
-export type ShardRequest = { op: 'stats'; id: number } | { op: 'associationElements'; id: number; associationId: number };
+export type ShardRequest =
+  | { op: 'stats'; id: number }
+  | { op: 'associationElements'; id: number; associationId: number }
+  /** Ones'-complement sums behind the PE checksums of these owners (RFC 5353 §3.6.2). */
+  | { op: 'checksums'; id: number; owners: number[] }
+  | { op: 'owners'; id: number }
+  | { op: 'dump'; id: number };
 export type ShardReply =
-  | { op: 'stats'; id: number; pools: number; poolElements: number; timers: number; counters: AsapCounters }
+  | { op: 'stats'; id: number; pools: number; poolElements: number; timers: number; counters: AsapCounters & EnrpHandlespaceCounters }
+  | { op: 'checksums'; id: number; sums: number[] }
+  | { op: 'owners'; id: number; owners: number[] }
+  | { op: 'dump'; id: number; rows: DumpRow[] }
   | { op: 'associationElements'; id: number; count: number }
   | { op: 'log'; level: 'info' | 'warn'; fields: object; message: string };
 
@@ -53,6 +69,20 @@ export default function attach(task: AttachTask): number {
     const reply: ShardReply = { op: 'log', level, fields, message };
     port.postMessage(reply);
   };
+  const asapTransports = new AsapTransportTable();
+  const shardCount = config.shardCount ?? 1;
+  const enrp = new EnrpHandlespace(
+    partition,
+    config.registrarId,
+    asapTransports,
+    {
+      handleUpdate(message) {
+        out.add(0, FromShard.EnrpHandleUpdate, message);
+        scheduleFlush();
+      },
+    },
+    (handle) => shardCount === 1 || shardOf(handle, shardCount) === task.shard,
+  );
   const service = new AsapService(
     partition,
     config.registrarId,
@@ -65,8 +95,18 @@ export default function attach(task: AttachTask): number {
         out.add(associationId, FromShard.AbortAssociation, null);
         scheduleFlush();
       },
+      ...(config.enrp === false ? {} : { ownChange: (element, added) => enrp.ownChange(element, added) }),
+      sendToTransport(asapTransport, message) {
+        const payload = new Uint8Array(4 + asapTransport.length + message.length);
+        payload.set(encodeWords(asapTransport.length));
+        payload.set(asapTransport, 4);
+        payload.set(message, 4 + asapTransport.length);
+        out.add(0, FromShard.SendAsapToTransport, payload);
+        scheduleFlush();
+      },
     },
     { info: log('info'), warn: log('warn') },
+    asapTransports,
   );
 
   const visit = (associationId: number, kind: number, payload: Uint8Array): void => {
@@ -79,6 +119,34 @@ export default function attach(task: AttachTask): number {
         return;
       case ToShard.AssociationDown:
         service.associationDown(associationId);
+        return;
+      case ToShard.EnrpHandleUpdate:
+        enrp.applyHandleUpdate(payload);
+        return;
+      case ToShard.EnrpHandleTable:
+        enrp.applyHandleTable(payload);
+        return;
+      case ToShard.EnrpAuditBegin:
+        enrp.auditBegin(readWord(payload, 0));
+        return;
+      case ToShard.EnrpAuditEnd:
+        enrp.auditEnd(readWord(payload, 0));
+        return;
+      case ToShard.EnrpTakeOver:
+        enrp.takeOver(readWord(payload, 0), readWord(payload, 1));
+        return;
+      case ToShard.HandleTablePage: {
+        const r = decodePageRequest(payload);
+        const { message, more } = enrp.nextPage(associationId, r.owner, r.maxElements, r.maxBytes, r.senderId, r.receiverId);
+        const reply = new Uint8Array(4 + message.length);
+        reply.set(encodeWords(more ? 1 : 0));
+        reply.set(message, 4);
+        out.add(associationId, FromShard.HandleTablePage, reply);
+        scheduleFlush();
+        return;
+      }
+      case ToShard.HandleTableEnd:
+        enrp.endSession(associationId);
         return;
     }
   };
@@ -96,8 +164,17 @@ export default function attach(task: AttachTask): number {
         pools: partition.poolCount,
         poolElements: partition.elementCount,
         timers: partition.timerCount,
-        counters: { ...service.counters },
+        counters: { ...service.counters, ...enrp.counters },
       };
+      port.postMessage(reply);
+    } else if (data.op === 'checksums') {
+      const reply: ShardReply = { op: 'checksums', id: data.id, sums: data.owners.map((o) => enrp.checksumSum(o)) };
+      port.postMessage(reply);
+    } else if (data.op === 'owners') {
+      const reply: ShardReply = { op: 'owners', id: data.id, owners: enrp.owners() };
+      port.postMessage(reply);
+    } else if (data.op === 'dump') {
+      const reply: ShardReply = { op: 'dump', id: data.id, rows: enrp.dump() };
       port.postMessage(reply);
     } else if (data.op === 'associationElements') {
       const reply: ShardReply = { op: 'associationElements', id: data.id, count: partition.elementsOfAssociation(data.associationId).length };

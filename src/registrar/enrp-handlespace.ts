@@ -1,0 +1,247 @@
+// The shard's side of ENRP (RFC 5353 §3.3, §3.5.2, §3.6): it applies peers' handle updates
+// and handle table pages to its partition, marks and sweeps for audits, moves ownership on
+// takeover, produces handle table pages of its own pools, and writes the ENRP_HANDLE_UPDATE
+// for each change to an own PE. The I/O thread fans these out over the shards and merges.
+import type { HandleTableCursor, Partition, PoolElement } from '../handlespace/index.js';
+import {
+  EnrpFlag,
+  EnrpType,
+  ParamType,
+  UpdateAction,
+  Writer,
+  decodeEnrp,
+  encodePoolElement,
+  writeBytesParam,
+  type PoolElementParameter,
+} from '../wire/index.js';
+import { AsapTransportTable, asapTransportTlv, writeEnrpPoolElement } from './pe-asap-transport.js';
+
+/** What the shard ships to the I/O thread for ENRP. */
+export interface EnrpHandlespaceOutput {
+  /** An ENRP_HANDLE_UPDATE to send to every peer (receiver ID 0, RFC 5353 §3.3). */
+  handleUpdate(message: Uint8Array): void;
+}
+
+export interface EnrpHandlespaceCounters {
+  updatesApplied: number;
+  updatesRejected: number;
+  tableEntriesApplied: number;
+  auditRemovals: number;
+  takenOver: number;
+}
+
+/** One row of a handlespace dump: pool handle (hex), PE ID, home registrar. */
+export type DumpRow = [poolHandle: string, peId: number, home: number];
+
+export class EnrpHandlespace {
+  readonly counters: EnrpHandlespaceCounters = { updatesApplied: 0, updatesRejected: 0, tableEntriesApplied: 0, auditRemovals: 0, takenOver: 0 };
+  private readonly writer = new Writer(1024);
+  private readonly pageWriter = new Writer(16 * 1024);
+  private readonly sessions = new Map<number, HandleTableCursor>();
+  /** Audits under way: the "marked" PEs of each peer (RFC 5353 §3.6.3 step 1). */
+  private readonly audits = new Map<number, Set<PoolElement>>();
+  private readonly page: PoolElement[] = [];
+
+  constructor(
+    private readonly partition: Partition,
+    private readonly ownId: number,
+    private readonly asapTransports: AsapTransportTable,
+    private readonly output: EnrpHandlespaceOutput,
+    /** Whether a pool handle belongs to this shard (a table page spans all shards). */
+    private readonly mine: (poolHandle: Uint8Array) => boolean,
+  ) {}
+
+  // ------------------------------------------------------------ RFC 5353 §3.3: own changes
+
+  /** ADD_PE (added) or DEL_PE for an own PE, sent to every peer. */
+  ownChange(element: PoolElement, added: boolean): void {
+    const w = this.writer;
+    w.reset();
+    w.u8(EnrpType.HandleUpdate);
+    w.u8(0);
+    w.u16(0);
+    w.u32(this.ownId);
+    w.u32(0); // RFC 5353 §3.3.1: receiving server's ID left blank
+    w.u16(added ? UpdateAction.AddPe : UpdateAction.DelPe);
+    w.u16(0);
+    writeBytesParam(w, ParamType.PoolHandle, element.pool.handle);
+    writeEnrpPoolElement(w, element, this.asapTransports.get(element));
+    w.setU16(2, w.pos - w.lastPad);
+    this.output.handleUpdate(w.buf.slice(0, w.pos));
+  }
+
+  // ------------------------------------------------------------ RFC 5353 §3.3: peers' changes
+
+  /** A peer's ENRP_HANDLE_UPDATE (already validated by the I/O thread). */
+  applyHandleUpdate(bytes: Uint8Array): void {
+    const r = decodeEnrp(bytes);
+    if (!r.ok || r.discard || r.message.protocol !== 'enrp' || r.message.type !== EnrpType.HandleUpdate) {
+      this.counters.updatesRejected++;
+      return;
+    }
+    const m = r.message;
+    if (m.action === UpdateAction.AddPe) {
+      if (this.learn(m.poolHandle, m.poolElement, m.senderId)) this.counters.updatesApplied++;
+      else this.counters.updatesRejected++;
+    } else if (m.action === UpdateAction.DelPe) {
+      const element = this.partition.findElement(m.poolHandle, m.poolElement.peId);
+      // A peer removes its own PEs, never ours (RFC 5353 §3.3.2: the home announces removal).
+      if (element !== undefined && element.homeRegistrarId !== this.ownId) {
+        this.partition.remove(element);
+        this.counters.updatesApplied++;
+      }
+    } else {
+      this.counters.updatesRejected++;
+    }
+  }
+
+  /**
+   * Adds or replaces a PE learned from a peer (RFC 5353 §3.3.1 rules 1-3, §3.2.3 rules A-C).
+   * A PE that names us as home but that we do not hold stays the sender's.
+   */
+  private learn(poolHandle: Uint8Array, pe: PoolElementParameter, senderId: number): boolean {
+    let home = pe.homeRegistrarId >>> 0;
+    if (home === this.ownId) {
+      // Our own PE as a peer last saw it: ours stays as we hold it.
+      const existing = this.partition.findElement(poolHandle, pe.peId);
+      if (existing !== undefined && existing.homeRegistrarId === this.ownId) return true;
+      home = senderId >>> 0;
+    }
+    if (home === 0) home = senderId >>> 0;
+    const t = pe.userTransport;
+    const policy = pe.policy.raw === null ? pe.policy : { ...pe.policy, raw: pe.policy.raw.slice() };
+    const result = this.partition.register({
+      poolHandle,
+      peId: pe.peId,
+      homeRegistrarId: home,
+      registrationLife: pe.registrationLife,
+      policy,
+      userTransport: { protocol: t.type, port: t.port, use: t.transportUse, addressCount: t.addresses.length },
+      associationId: 0,
+      encoded: encodePoolElement({ ...pe, homeRegistrarId: home, policy, asapTransport: null }),
+    });
+    if (!result.ok) return false;
+    this.asapTransports.set(result.element, pe.asapTransport !== null ? asapTransportTlv(pe.asapTransport) : null);
+    const marked = this.audits.get(home);
+    if (marked !== undefined) marked.delete(result.element);
+    return true;
+  }
+
+  // ------------------------------------------------------------ RFC 5353 §3.2.3, §3.6.3
+
+  /** One ENRP_HANDLE_TABLE_RESPONSE: the entries of this shard's pools go in. */
+  applyHandleTable(bytes: Uint8Array): void {
+    const r = decodeEnrp(bytes);
+    if (!r.ok || r.discard || r.message.protocol !== 'enrp' || r.message.type !== EnrpType.HandleTableResponse) return;
+    const m = r.message;
+    if ((m.flags & EnrpFlag.Reject) !== 0) return;
+    for (const entry of m.entries) {
+      if (!this.mine(entry.poolHandle)) continue;
+      for (const pe of entry.poolElements) if (this.learn(entry.poolHandle, pe, m.senderId)) this.counters.tableEntriesApplied++;
+    }
+  }
+
+  /** §3.6.3 step 1: mark every PE the peer owns here. */
+  auditBegin(owner: number): void {
+    this.audits.set(owner >>> 0, new Set(this.partition.elementsOwnedBy(owner)));
+  }
+
+  /** §3.6.3 step 5: PEs still marked were not in the peer's table: removed silently. */
+  auditEnd(owner: number): number {
+    const marked = this.audits.get(owner >>> 0);
+    if (marked === undefined) return 0;
+    this.audits.delete(owner >>> 0);
+    let removed = 0;
+    for (const element of marked) {
+      if (!element.registered || element.homeRegistrarId !== owner >>> 0) continue;
+      this.partition.remove(element);
+      removed++;
+    }
+    this.counters.auditRemovals += removed;
+    return removed;
+  }
+
+  // ------------------------------------------------------------ RFC 5353 §3.5.2
+
+  /** Every PE of `from` now belongs to `to`; to ourselves, each gets a keep-alive with H. */
+  takeOver(from: number, to: number): number {
+    const moved = this.partition.takeOver(from, to);
+    this.counters.takenOver += moved;
+    return moved;
+  }
+
+  // ------------------------------------------------------------ handle table pages (§2.3)
+
+  /**
+   * The next page of this shard's part of a handle table session: an ENRP_HANDLE_TABLE_RESPONSE
+   * with up to `maxElements` PEs (and about `maxBytes`, 0: no byte cap), all PEs or only
+   * `owner`'s (W flag). Its M flag says whether this shard has more; the I/O thread merges.
+   */
+  nextPage(session: number, owner: number, maxElements: number, maxBytes: number, senderId: number, receiverId: number): { message: Uint8Array; more: boolean } {
+    let cursor = this.sessions.get(session);
+    if (cursor === undefined) {
+      cursor = owner === 0 ? this.partition.cursor() : this.partition.cursor(owner);
+      this.sessions.set(session, cursor);
+    }
+    const w = this.pageWriter;
+    w.reset();
+    w.u8(EnrpType.HandleTableResponse);
+    w.u8(0);
+    w.u16(0);
+    w.u32(senderId);
+    w.u32(receiverId);
+    const page = this.page;
+    let count = 0;
+    let more = true;
+    let pool: unknown = null;
+    let largest = 0;
+    while (count < maxElements) {
+      more = cursor.next(1, page);
+      const element = page[0];
+      if (element === undefined) {
+        more = false;
+        break;
+      }
+      const before = w.pos;
+      if (element.pool !== pool) {
+        pool = element.pool;
+        writeBytesParam(w, ParamType.PoolHandle, element.pool.handle);
+      }
+      writeEnrpPoolElement(w, element, this.asapTransports.get(element));
+      count++;
+      largest = Math.max(largest, w.pos - before);
+      if (!more) break;
+      if (maxBytes > 0 && w.pos + largest > maxBytes) break;
+    }
+    page.length = 0;
+    if (!more) this.sessions.delete(session);
+    w.setU16(2, w.pos - w.lastPad);
+    w.buf[1] = more ? EnrpFlag.MoreToSend : 0;
+    return { message: w.buf.slice(0, w.pos), more };
+  }
+
+  /** A session ended early (the peer went away). */
+  endSession(session: number): void {
+    this.sessions.delete(session);
+  }
+
+  // ------------------------------------------------------------ checksums and dumps
+
+  /** The ones'-complement sum behind a PE checksum (uncomplemented), so shards can be added. */
+  checksumSum(owner: number): number {
+    return ~this.partition.peChecksum(owner) & 0xffff;
+  }
+
+  owners(): number[] {
+    return this.partition.ownerIds();
+  }
+
+  dump(): DumpRow[] {
+    const rows: DumpRow[] = [];
+    for (const pool of this.partition.allPools()) {
+      const handle = Buffer.from(pool.handle).toString('hex');
+      for (const element of pool.elements.values()) rows.push([handle, element.peId, element.homeRegistrarId]);
+    }
+    return rows;
+  }
+}

@@ -1,0 +1,81 @@
+// The peer list (RFC 5353 §3.4): every known peer registrar with the variables the RFC keeps
+// for it (peer_last_heard, pe_checksum_pr, §4.1), where to reach it, and its monitoring state
+// (§3.4.3: silent → asked with the reply-required flag → dead → takeover, §3.5).
+import type { Association, RemoteAddress } from '../transport/index.js';
+
+export const PeerStatus = {
+  /** Heard recently, or asked and still within MAX-TIME-NO-RESPONSE. */
+  Active: 0,
+  /** Another registrar is taking it over (RFC 5353 §3.5.1 "not active"): not monitored. */
+  NotActive: 1,
+  /** We are taking it over. */
+  TakingOver: 2,
+} as const;
+export type PeerStatus = (typeof PeerStatus)[keyof typeof PeerStatus];
+
+export class Peer {
+  status: PeerStatus = PeerStatus.Active;
+  /** peer_last_heard (RFC 5353 §4.1), ms (performance.now()). */
+  lastHeard: number;
+  /** When we sent it a presence with the reply-required flag; 0: not asked. */
+  askedAt = 0;
+  /** pe_checksum_pr as last announced by the peer, or null. */
+  announcedChecksum: number | null = null;
+  association: Association | null = null;
+
+  constructor(
+    readonly serverId: number,
+    /** Its ENRP transport address (SCTP port, UDP encapsulation port). */
+    public transport: RemoteAddress | null,
+    now: number,
+  ) {
+    this.lastHeard = now;
+  }
+}
+
+export class PeerTable {
+  private readonly peers = new Map<number, Peer>();
+
+  get size(): number {
+    return this.peers.size;
+  }
+
+  get(serverId: number): Peer | undefined {
+    return this.peers.get(serverId >>> 0);
+  }
+
+  all(): IterableIterator<Peer> {
+    return this.peers.values();
+  }
+
+  /** Peers that take part in arbitration and updates (not the ones being taken over). */
+  active(): Peer[] {
+    return [...this.peers.values()].filter((p) => p.status !== PeerStatus.NotActive);
+  }
+
+  /**
+   * A message from `serverId` arrived (RFC 5353 §3.4.1, §3.4.3): the peer is (re)added and
+   * heard now. Returns the peer and whether it is new.
+   */
+  heard(serverId: number, now: number, transport: RemoteAddress | null): { peer: Peer; isNew: boolean } {
+    const id = serverId >>> 0;
+    let peer = this.peers.get(id);
+    const isNew = peer === undefined;
+    if (peer === undefined) {
+      peer = new Peer(id, transport, now);
+      this.peers.set(id, peer);
+    } else if (transport !== null) {
+      peer.transport = transport;
+    }
+    peer.lastHeard = now;
+    peer.askedAt = 0;
+    if (peer.status === PeerStatus.NotActive) peer.status = PeerStatus.Active;
+    return { peer, isNew };
+  }
+
+  remove(serverId: number): Peer | undefined {
+    const peer = this.peers.get(serverId >>> 0);
+    this.peers.delete(serverId >>> 0);
+    return peer;
+  }
+}

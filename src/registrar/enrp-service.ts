@@ -1,0 +1,677 @@
+// ENRP on the registrar's I/O thread (RFC 5353 §3): the ENRP endpoint (PPID 12), the peer
+// list and its monitoring, presence (heartbeat, checksum, reply-required), startup with a
+// mentor (list and handle table download), serving handle tables in pages the shards produce,
+// forwarding handle updates, audits, and takeover arbitration. Handlespace work happens in the
+// shards: this side routes, fans out and merges, and never walks the handlespace itself.
+import { networkInterfaces } from 'node:os';
+import type { Logger } from '../log.js';
+import { ToShard, encodePageRequest, encodeWords } from '../shard/batch.js';
+import type { ShardSet } from '../shard/shard-set.js';
+import { AnnounceReceiver, AnnounceSender, UdpSctpEndpoint, type Association, type RemoteAddress, type SctpEndpoint } from '../transport/index.js';
+import {
+  Cause,
+  EnrpFlag,
+  EnrpType,
+  ParamType,
+  PPID_ENRP,
+  TransportUse,
+  addressToString,
+  decodeEnrp,
+  encodeMessage,
+  errorCause,
+  parseAddress,
+  transportParameter,
+  type EnrpMessage,
+  type Message,
+  type ServerInformation,
+} from '../wire/index.js';
+import type { RegistrarConfig } from './config.js';
+import { Peer, PeerStatus, PeerTable } from './enrp-peers.js';
+import { Takeover, yieldsTo } from './takeover.js';
+
+export interface EnrpCounters {
+  received: number;
+  droppedWrongPpid: number;
+  errorsSent: number;
+  errorsReceived: number;
+  handleUpdatesSent: number;
+  handleUpdatesReceived: number;
+  tablePagesSent: number;
+  tablePagesReceived: number;
+  audits: number;
+  takeoversStarted: number;
+  takeoversWon: number;
+  takeoversYielded: number;
+}
+
+/** A handle table we serve to a peer, page by page (RFC 5353 §3.2.3 step 2). */
+interface ServeSession {
+  id: number;
+  peer: number;
+  owner: number;
+  shard: number;
+  association: Association;
+  waiting: boolean;
+}
+
+/** A handle table we download: from the mentor (startup) or a peer's own PEs (audit). */
+interface Download {
+  peer: number;
+  ownOnly: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const now = (): number => performance.now();
+
+export class EnrpService {
+  readonly counters: EnrpCounters = {
+    received: 0,
+    droppedWrongPpid: 0,
+    errorsSent: 0,
+    errorsReceived: 0,
+    handleUpdatesSent: 0,
+    handleUpdatesReceived: 0,
+    tablePagesSent: 0,
+    tablePagesReceived: 0,
+    audits: 0,
+    takeoversStarted: 0,
+    takeoversWon: 0,
+    takeoversYielded: 0,
+  };
+  readonly peers = new PeerTable();
+  private readonly takeovers = new Map<number, Takeover>();
+  private readonly serving = new Map<number, ServeSession>();
+  private nextSession = 1;
+  private readonly downloads = new Map<number, Download>();
+  private mentor: number | null = null;
+  private ready = false;
+  private readyResolve: (() => void) | null = null;
+  private ownChecksum = 0xffff;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private monitorTimer: NodeJS.Timeout | undefined;
+  private discoveryTimer: NodeJS.Timeout | undefined;
+  private presenceReceiver: AnnounceReceiver | null = null;
+  private presenceSender: AnnounceSender | null = null;
+  private readonly associationPeers = new Map<Association, number>();
+  private closed = false;
+
+  constructor(
+    private readonly ownId: number,
+    private readonly config: RegistrarConfig,
+    readonly endpoint: SctpEndpoint,
+    /**
+     * Where our associations to peers start from: another local SCTP port, so that two
+     * registrars contacting each other at once build two associations instead of an INIT
+     * collision on one port pair (which the userland SCTP does not settle).
+     */
+    private readonly initiator: SctpEndpoint,
+    private readonly shards: ShardSet,
+    private readonly log: Logger,
+  ) {}
+
+  /** True once the handlespace was loaded from the mentor, or no mentor was found in time. */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Starts ENRP; resolves when the registrar may serve ASAP (RFC 5353 §3.2.3 step 5). */
+  async start(): Promise<void> {
+    const c = this.config;
+    this.endpoint.on('association', (a) => this.attach(a));
+    this.initiator.on('association', (a) => a.abort('not a listening ENRP port'));
+    if (c.enrpAnnounce) await this.openPresenceChannel();
+    const readyPromise = new Promise<void>((resolve) => (this.readyResolve = resolve));
+    // RFC 5353 §3.2.2.1: without any way to find a peer, we are alone and start at once.
+    if (c.peers.length === 0 && !c.enrpAnnounce) this.becomeReady('no peers configured and no presence channel');
+    else this.discoveryTimer = setTimeout(() => this.becomeReady('no mentor found within the mentor discovery timeout'), c.mentorDiscoveryTimeout);
+
+    this.heartbeat();
+    const monitorEvery = Math.max(20, Math.min(c.maxTimeLastHeard, c.maxTimeNoResponse) / 5);
+    this.monitorTimer = setInterval(() => this.monitor(), monitorEvery);
+    await readyPromise;
+  }
+
+  private becomeReady(why: string): void {
+    if (this.ready) return;
+    this.ready = true;
+    clearTimeout(this.discoveryTimer);
+    this.log.info({ peers: this.peers.size, mentor: this.mentor === null ? null : hex(this.mentor) }, `ENRP ready: ${why}`);
+    this.readyResolve?.();
+  }
+
+  // ------------------------------------------------------------------ associations
+
+  private attach(a: Association): void {
+    a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
+    a.on('down', () => {
+      const id = this.associationPeers.get(a);
+      this.associationPeers.delete(a);
+      if (id !== undefined) {
+        const peer = this.peers.get(id);
+        if (peer !== undefined && peer.association === a) peer.association = null;
+      }
+      for (const [sid, s] of this.serving) if (s.association === a) this.endServing(sid);
+    });
+  }
+
+  /** Associates to a peer's ENRP transport (or finds the association it already has). */
+  private contact(remote: RemoteAddress): Association | null {
+    if (this.closed) return null;
+    const existing = this.initiator.associations.find((x) => x.remote.address === remote.address && x.remote.port === remote.port && (x.remote.udpPort === undefined || x.remote.udpPort === remote.udpPort) && x.state !== 'down');
+    if (existing !== undefined) {
+      // An INIT sent before the peer listened waits for its retransmission (RTO.Initial 3 s);
+      // or it met the peer's INIT halfway. Either way: start afresh after MAX-TIME-NO-RESPONSE.
+      const since = this.connecting.get(existing);
+      if (existing.state !== 'connecting' || since === undefined || now() - since < this.config.maxTimeNoResponse) return existing;
+      existing.abort('not up in time; retrying');
+    }
+    try {
+      const a = this.initiator.associate(remote);
+      this.connecting.set(a, now());
+      a.once('up', () => this.connecting.delete(a));
+      a.once('down', () => this.connecting.delete(a));
+      this.attach(a);
+      // A static peer we do not know by ID yet: tell it who we are (RFC 5353 §3.4.1).
+      a.send(this.presence(true, 0), PPID_ENRP);
+      return a;
+    } catch (error) {
+      this.log.debug({ peer: `${remote.address}:${remote.port}`, error: (error as Error).message }, 'ENRP association not started');
+      return null;
+    }
+  }
+
+  /** Sends to a peer point to point, associating first if needed (RFC 5353 §3.1). */
+  private sendTo(peer: Peer, message: Uint8Array): boolean {
+    let a = peer.association;
+    if (a === null || a.state === 'down') {
+      a = peer.transport === null ? null : this.contact(peer.transport);
+      if (a === null) return false;
+      peer.association = a;
+      this.associationPeers.set(a, peer.serverId);
+    }
+    a.send(message, PPID_ENRP);
+    return true;
+  }
+
+  // ------------------------------------------------------------------ receive
+
+  private receive(a: Association, payload: Uint8Array, ppid: number): void {
+    // RFC 5353 §5.4: ENRP uses PPID 12; anything else on this port is dropped and counted.
+    if (ppid !== PPID_ENRP) {
+      if (this.counters.droppedWrongPpid++ % 1000 === 0) this.log.warn({ ppid, dropped: this.counters.droppedWrongPpid }, 'message with a PPID other than ENRP dropped');
+      return;
+    }
+    const source: RemoteAddress = { address: a.remote.address, port: a.remote.port, ...(a.remote.udpPort !== undefined ? { udpPort: a.remote.udpPort } : {}) };
+    this.handle(payload, a, source);
+  }
+
+  /** One ENRP message, from an association (a) or the multicast channel (a = null). */
+  private handle(payload: Uint8Array, a: Association | null, source: RemoteAddress): void {
+    this.counters.received++;
+    const result = decodeEnrp(payload);
+    if (!result.ok) {
+      // RFC 5353 §3.7 / RFC 5354 §3-4: report what the action bits ask to have reported.
+      if (result.error.report && a !== null) this.sendError(a, result.error.cause, result.error.offending, peekSender(payload));
+      return;
+    }
+    const m = result.message;
+    if (m.protocol !== 'enrp') return;
+    if (a !== null) for (const tlv of result.unrecognized) this.sendError(a, Cause.UnrecognizedParameter, tlv, m.senderId);
+    if (result.discard) return;
+    if (m.senderId === this.ownId || m.senderId === 0) return; // our own presence looped back, or nonsense
+    if (m.receiverId !== 0 && m.receiverId !== this.ownId) return; // meant for another registrar
+    const { peer, isNew } = this.peers.heard(m.senderId, now(), a === null ? source : null);
+    if (a !== null && peer.association === null) {
+      peer.association = a;
+      this.associationPeers.set(a, peer.serverId);
+      if (peer.transport === null) peer.transport = source;
+    } else if (a !== null && !this.associationPeers.has(a)) {
+      this.associationPeers.set(a, peer.serverId);
+    }
+    if (isNew) {
+      this.log.info({ peer: hex(peer.serverId), from: `${source.address}:${source.port}` }, 'new ENRP peer');
+      // RFC 5353 §3.4.1: a new peer is asked for its full presence.
+      if (m.type !== EnrpType.Presence) this.sendTo(peer, this.presence(true, peer.serverId));
+    }
+    // A takeover of a peer we hear from again stops (RFC 5353 §3.5.1, last paragraph).
+    if (m.type === EnrpType.Presence) this.cancelTakeover(peer.serverId, 'target is alive');
+    if (!this.ready && this.mentor === null) this.chooseMentor(peer);
+    this.dispatch(m, peer, payload);
+  }
+
+  private dispatch(m: EnrpMessage, peer: Peer, payload: Uint8Array): void {
+    switch (m.type) {
+      case EnrpType.Presence:
+        return this.onPresence(peer, m.flags, m.checksum, m.serverInfo);
+      case EnrpType.HandleTableRequest:
+        return this.onHandleTableRequest(peer, (m.flags & EnrpFlag.OwnChildrenOnly) !== 0);
+      case EnrpType.HandleTableResponse:
+        return this.onHandleTableResponse(peer, m.flags, payload);
+      case EnrpType.HandleUpdate:
+        this.counters.handleUpdatesReceived++;
+        this.shards.enqueue(this.shards.route(m.poolHandle), 0, ToShard.EnrpHandleUpdate, payload);
+        return;
+      case EnrpType.ListRequest:
+        return this.onListRequest(peer);
+      case EnrpType.ListResponse:
+        return this.onListResponse(m.flags, m.servers);
+      case EnrpType.InitTakeover:
+        return this.onInitTakeover(peer, m.targetServerId);
+      case EnrpType.InitTakeoverAck:
+        return this.onInitTakeoverAck(peer, m.targetServerId);
+      case EnrpType.TakeoverServer:
+        return this.onTakeoverServer(peer, m.targetServerId);
+      case EnrpType.Error:
+        this.counters.errorsReceived++;
+        this.log.warn({ peer: hex(peer.serverId), causes: m.error.causes.map((c) => c.code) }, 'ENRP_ERROR received');
+        return;
+    }
+  }
+
+  private sendError(a: Association, cause: number, offending: Uint8Array | null, offender: number): void {
+    this.counters.errorsSent++;
+    const carries = cause === Cause.UnrecognizedParameter || cause === Cause.UnrecognizedMessage || cause === Cause.InvalidValues;
+    const info = offending !== null && carries ? offending : new Uint8Array(0);
+    // RFC 5353 §2.10: our ID as sender, the offender's as receiver (RSPLIB swaps them).
+    a.send(enrp({ type: EnrpType.Error, flags: 0, senderId: this.ownId, receiverId: offender, error: { causes: [errorCause(cause, info)] } }), PPID_ENRP);
+  }
+
+  // ------------------------------------------------------------------ presence (§3.4)
+
+  private async openPresenceChannel(): Promise<void> {
+    const c = this.config;
+    this.presenceReceiver = await AnnounceReceiver.open({ group: c.enrpGroup, ...(c.address !== '0.0.0.0' ? { interfaceAddress: c.address } : {}) });
+    this.presenceReceiver.on('announce', (message, from) => {
+      // The sender's UDP encapsulation port is the source port when it sends from its
+      // encapsulation socket (as we do); RSPLIB sends from the group port: assume the default.
+      const udpPort = from.port === c.enrpGroup.port ? c.peerUdpPort : from.port;
+      const r = decodeEnrp(message);
+      if (!r.ok || r.message.protocol !== 'enrp' || r.message.type !== EnrpType.Presence) return;
+      const port = r.message.serverInfo?.transport?.port ?? c.enrpPort;
+      this.handle(message, null, { address: from.address, port, udpPort });
+    });
+    this.presenceReceiver.on('error', (error) => this.log.warn({ error: error.message }, 'ENRP presence channel error'));
+    if (!(this.endpoint instanceof UdpSctpEndpoint)) this.presenceSender = await AnnounceSender.open({ group: c.enrpGroup, ...(c.address !== '0.0.0.0' ? { interfaceAddress: c.address } : {}) });
+  }
+
+  /** ENRP_PRESENCE with our PE checksum and Server Information (RFC 5353 §2.1, §3.6.1 step 2). */
+  private presence(replyRequired: boolean, receiverId: number): Uint8Array {
+    return enrp({
+      type: EnrpType.Presence,
+      flags: replyRequired ? EnrpFlag.ReplyRequired : 0,
+      senderId: this.ownId,
+      receiverId,
+      checksum: this.ownChecksum,
+      serverInfo: this.serverInformation(),
+    });
+  }
+
+  private serverInformation(): ServerInformation {
+    const addresses =
+      this.config.address !== '0.0.0.0'
+        ? [this.config.address]
+        : Object.values(networkInterfaces())
+            .flat()
+            .filter((i) => i !== undefined && i.family === 'IPv4')
+            .map((i) => i!.address);
+    return { serverId: this.ownId, transport: transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses.map((x) => parseAddress(x)!), TransportUse.DataOnly) };
+  }
+
+  /** PEER-HEARTBEAT-CYCLE (RFC 5353 §3.4.2), jittered like RSPLIB's cycles. */
+  private heartbeat(): void {
+    if (this.closed) return;
+    this.shards.peChecksums([this.ownId]).then(
+      ([sum]) => {
+        if (this.closed) return;
+        this.ownChecksum = sum!;
+        for (const peer of this.peers.all()) if (peer.status !== PeerStatus.NotActive) this.sendTo(peer, this.presence(false, peer.serverId));
+        this.contactStaticPeers();
+        this.multicastPresence();
+      },
+      (error: Error) => this.log.warn({ error: error.message }, 'PE checksum not computed'),
+    );
+    this.heartbeatTimer = setTimeout(() => this.heartbeat(), jitter(this.config.peerHeartbeatCycle));
+  }
+
+  /** Static peers we have not heard yet: keep trying to reach them. */
+  private contactStaticPeers(): void {
+    const c = this.config;
+    for (const p of c.peers) {
+      const remote = { address: p.address, port: p.port, udpPort: p.udpPort ?? c.peerUdpPort };
+      if (!this.knows(remote)) this.contact(remote);
+    }
+  }
+  /** Associations we started that are not up yet, and since when. */
+  private readonly connecting = new Map<Association, number>();
+
+  private multicastPresence(): void {
+    if (!this.config.enrpAnnounce) return;
+    const message = this.presence(false, 0);
+    const g = this.config.enrpGroup;
+    const sent =
+      this.endpoint instanceof UdpSctpEndpoint ? this.endpoint.sendDatagram(message, g.port, g.address, 30) : (this.presenceSender?.send(message) ?? Promise.resolve());
+    sent.catch((error: Error) => this.log.debug({ error: error.message }, 'ENRP presence not multicast'));
+  }
+
+  private knows(remote: RemoteAddress): boolean {
+    for (const peer of this.peers.all()) {
+      const t = peer.transport;
+      if (t !== null && t.address === remote.address && t.port === remote.port && (t.udpPort ?? this.config.peerUdpPort) === remote.udpPort) return true;
+      const a = peer.association;
+      if (a !== null && a.remote.address === remote.address && a.remote.port === remote.port && a.remote.udpPort === remote.udpPort) return true;
+    }
+    return false;
+  }
+
+  private onPresence(peer: Peer, flags: number, checksum: number | null, info: ServerInformation | null): void {
+    if (info?.transport != null && peer.transport !== null) {
+      // Its Server Information names its ENRP SCTP port; the address we heard it from stays.
+      peer.transport = { ...peer.transport, port: info.transport.port };
+    }
+    if ((flags & EnrpFlag.ReplyRequired) !== 0) this.sendTo(peer, this.presence(false, peer.serverId));
+    if (checksum !== null) {
+      peer.announcedChecksum = checksum;
+      this.checkAudit(peer, checksum);
+    }
+  }
+
+  /** RFC 5353 §3.4.3 and §3.5: ask silent peers, take over dead ones. */
+  private monitor(): void {
+    const c = this.config;
+    const t = now();
+    for (const peer of [...this.peers.all()]) {
+      if (peer.status !== PeerStatus.Active) continue;
+      if (peer.askedAt === 0 && t - peer.lastHeard > c.maxTimeLastHeard) {
+        peer.askedAt = t;
+        this.log.info({ peer: hex(peer.serverId), silentMs: Math.round(t - peer.lastHeard) }, 'peer silent: presence with reply-required sent');
+        if (!this.sendTo(peer, this.presence(true, peer.serverId))) peer.askedAt = t - c.maxTimeNoResponse; // send failed: dead now
+      } else if (peer.askedAt !== 0 && t - peer.askedAt > c.maxTimeNoResponse) {
+        this.startTakeover(peer);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ startup (§3.2)
+
+  private chooseMentor(peer: Peer): void {
+    this.mentor = peer.serverId;
+    // The discovery timeout keeps running until the mentor's table actually flows: two
+    // registrars starting together pick each other and reject each other (§3.2.3).
+    this.log.info({ mentor: hex(peer.serverId) }, 'mentor chosen');
+    this.sendTo(peer, enrp({ type: EnrpType.ListRequest, flags: 0, senderId: this.ownId, receiverId: peer.serverId }));
+    this.requestTable(peer, false);
+  }
+
+  private requestTable(peer: Peer, ownOnly: boolean): void {
+    let d = this.downloads.get(peer.serverId);
+    if (d === undefined) {
+      d = { peer: peer.serverId, ownOnly, timer: undefined };
+      this.downloads.set(peer.serverId, d);
+    }
+    clearTimeout(d.timer);
+    const download = d;
+    // RFC 5353 §3.2.3: a timer per request; a silent peer ends the download.
+    d.timer = setTimeout(() => this.downloadFailed(download, 'no handle table response in time'), this.config.maxTimeNoResponse);
+    this.sendTo(peer, enrp({ type: EnrpType.HandleTableRequest, flags: ownOnly ? EnrpFlag.OwnChildrenOnly : 0, senderId: this.ownId, receiverId: peer.serverId }));
+  }
+
+  private downloadFailed(d: Download, why: string): void {
+    if (this.downloads.get(d.peer) !== d) return;
+    this.downloads.delete(d.peer);
+    clearTimeout(d.timer);
+    this.log.warn({ peer: hex(d.peer), ownOnly: d.ownOnly }, `handle table download abandoned: ${why}`);
+    // An audit without its table sweeps nothing (its marks are replaced by the next audit).
+    if (!d.ownOnly) this.becomeReady('mentor stopped answering; serving what was loaded');
+  }
+
+  private onHandleTableResponse(peer: Peer, flags: number, payload: Uint8Array): void {
+    const d = this.downloads.get(peer.serverId);
+    if (d === undefined) return; // not asked for: ignored
+    clearTimeout(d.timer);
+    if ((flags & EnrpFlag.Reject) !== 0) {
+      // RFC 5353 §3.2.3: rejected (the peer is busy or starting): ask again a little later.
+      d.timer = setTimeout(() => this.requestTable(peer, d.ownOnly), Math.min(1000, this.config.maxTimeNoResponse));
+      return;
+    }
+    this.counters.tablePagesReceived++;
+    if (!d.ownOnly) clearTimeout(this.discoveryTimer);
+    this.shards.broadcast(0, ToShard.EnrpHandleTable, payload);
+    if ((flags & EnrpFlag.MoreToSend) !== 0) {
+      this.requestTable(peer, d.ownOnly);
+      return;
+    }
+    this.downloads.delete(peer.serverId);
+    if (d.ownOnly) {
+      // RFC 5353 §3.6.3 step 5: whatever is still marked goes.
+      this.shards.broadcast(0, ToShard.EnrpAuditEnd, encodeWords(peer.serverId));
+      this.log.info({ peer: hex(peer.serverId) }, 'audit complete');
+    } else {
+      this.becomeReady('handlespace loaded from the mentor');
+    }
+  }
+
+  private onListRequest(peer: Peer): void {
+    // RFC 5353 §3.2.2.2: a registrar still starting rejects.
+    if (!this.ready) {
+      this.sendTo(peer, enrp({ type: EnrpType.ListResponse, flags: EnrpFlag.Reject, senderId: this.ownId, receiverId: peer.serverId, servers: [] }));
+      return;
+    }
+    const servers: ServerInformation[] = [];
+    for (const p of this.peers.all()) {
+      if (p.serverId === peer.serverId || p.status === PeerStatus.NotActive || p.transport === null) continue;
+      const address = parseAddress(p.transport.address);
+      if (address === null) continue;
+      servers.push({ serverId: p.serverId, transport: transportParameter(ParamType.SctpTransport, p.transport.port, [address], TransportUse.DataOnly) });
+    }
+    this.sendTo(peer, enrp({ type: EnrpType.ListResponse, flags: 0, senderId: this.ownId, receiverId: peer.serverId, servers }));
+  }
+
+  private onListResponse(flags: number, servers: ServerInformation[]): void {
+    if ((flags & EnrpFlag.Reject) !== 0) return;
+    for (const s of servers) {
+      if (s.serverId === this.ownId || this.peers.get(s.serverId) !== undefined || s.transport === null || s.transport.addresses.length === 0) continue;
+      const remote = { address: addressToString(s.transport.addresses[0]!), port: s.transport.port, udpPort: this.config.peerUdpPort };
+      if (!this.knows(remote)) this.contact(remote);
+    }
+  }
+
+  // ------------------------------------------------------------------ serving tables (§2.3)
+
+  private onHandleTableRequest(peer: Peer, ownOnly: boolean): void {
+    const a = peer.association;
+    if (a === null) return;
+    if (!this.ready) {
+      this.sendTo(peer, enrp({ type: EnrpType.HandleTableResponse, flags: EnrpFlag.Reject, senderId: this.ownId, receiverId: peer.serverId, entries: [] }));
+      return;
+    }
+    const owner = ownOnly ? this.ownId : 0;
+    let session = [...this.serving.values()].find((s) => s.peer === peer.serverId);
+    if (session !== undefined && (session.owner !== owner || session.waiting)) {
+      if (session.waiting) return; // a page is on its way; this request repeats ours
+      this.endServing(session.id);
+      session = undefined;
+    }
+    if (session === undefined) {
+      session = { id: this.nextSession++, peer: peer.serverId, owner, shard: 0, association: a, waiting: false };
+      this.serving.set(session.id, session);
+    }
+    this.requestPage(session);
+  }
+
+  private requestPage(s: ServeSession): void {
+    s.waiting = true;
+    const c = this.config;
+    this.shards.enqueue(
+      s.shard,
+      s.id,
+      ToShard.HandleTablePage,
+      encodePageRequest({ owner: s.owner, maxElements: c.maxHandleTableElements, maxBytes: c.maxHandleTableBytes, senderId: this.ownId, receiverId: s.peer }),
+    );
+  }
+
+  /** A shard's page (FromShard.HandleTablePage): merged into one paged download. */
+  pageReady(sessionId: number, payload: Uint8Array): void {
+    const s = this.serving.get(sessionId);
+    if (s === undefined) return;
+    s.waiting = false;
+    const shardHasMore = payload[3] === 1;
+    const message = payload.slice(4);
+    const empty = message.length <= 12;
+    if (!shardHasMore) s.shard++;
+    const more = s.shard < this.shards.count;
+    if (empty && more) {
+      this.requestPage(s); // this shard had nothing (left): go on with the next
+      return;
+    }
+    message[1] = more ? EnrpFlag.MoreToSend : 0;
+    this.counters.tablePagesSent++;
+    s.association.send(message, PPID_ENRP);
+    if (!more) this.serving.delete(sessionId);
+  }
+
+  private endServing(sessionId: number): void {
+    const s = this.serving.get(sessionId);
+    if (s === undefined) return;
+    this.serving.delete(sessionId);
+    for (let i = 0; i < this.shards.count; i++) this.shards.enqueue(i, sessionId, ToShard.HandleTableEnd, null);
+  }
+
+  // ------------------------------------------------------------------ updates (§3.3)
+
+  /** An own-PE ENRP_HANDLE_UPDATE from a shard: to every peer. */
+  broadcastUpdate(message: Uint8Array): void {
+    for (const peer of this.peers.all()) {
+      if (peer.status === PeerStatus.NotActive) continue;
+      if (this.sendTo(peer, message)) this.counters.handleUpdatesSent++;
+    }
+  }
+
+  // ------------------------------------------------------------------ audit (§3.6)
+
+  private checkAudit(peer: Peer, announced: number): void {
+    if (this.downloads.has(peer.serverId) || !this.ready) return;
+    this.shards.peChecksums([peer.serverId]).then(([held]) => {
+      if (held === announced || this.downloads.has(peer.serverId) || this.closed) return;
+      if (this.peers.get(peer.serverId) !== peer || peer.announcedChecksum !== announced) return;
+      this.counters.audits++;
+      this.log.info({ peer: hex(peer.serverId), announced: hex16(announced), held: hex16(held!) }, 'PE checksum mismatch: auditing the peer (RFC 5353 §3.6.3)');
+      // Step 1: mark; step 2: ask for its own PEs.
+      this.shards.broadcast(0, ToShard.EnrpAuditBegin, encodeWords(peer.serverId));
+      this.requestTable(peer, true);
+    }, () => undefined);
+  }
+
+  // ------------------------------------------------------------------ takeover (§3.5)
+
+  private startTakeover(target: Peer): void {
+    target.status = PeerStatus.TakingOver;
+    const others = this.peers.active().filter((p) => p.serverId !== target.serverId).map((p) => p.serverId);
+    const takeover = new Takeover(target.serverId, others, now());
+    this.takeovers.set(target.serverId, takeover);
+    this.counters.takeoversStarted++;
+    this.log.warn({ target: hex(target.serverId), awaiting: others.map(hex) }, 'peer dead: takeover arbitration started');
+    // To every peer, the target included (RFC 5353 §3.5.1).
+    for (const p of this.peers.active()) this.sendTo(p, enrp({ type: EnrpType.InitTakeover, flags: 0, senderId: this.ownId, receiverId: p.serverId, targetServerId: target.serverId }));
+    takeover.timer = setTimeout(() => {
+      // Peers that never acknowledged may be dead as well: RSPLIB proceeds at expiry.
+      if (this.takeovers.get(target.serverId) === takeover) this.completeTakeover(takeover, 'takeover expiry');
+    }, this.config.takeoverExpiry);
+    if (takeover.complete) this.completeTakeover(takeover, 'no other peer to ask');
+  }
+
+  private onInitTakeover(peer: Peer, target: number): void {
+    if (target === this.ownId) {
+      // RFC 5353 §3.5.1 step 1: we are alive; tell everyone.
+      for (const p of this.peers.all()) this.sendTo(p, this.presence(false, p.serverId));
+      return;
+    }
+    const ours = this.takeovers.get(target);
+    if (ours !== undefined) {
+      if (!yieldsTo(this.ownId, peer.serverId)) return; // step 2B: ignore, we go on
+      this.cancelTakeover(target, 'a lower server ID takes it over');
+      this.counters.takeoversYielded++;
+    }
+    const t = this.peers.get(target);
+    if (t !== undefined) t.status = PeerStatus.NotActive; // steps 2A/3: stop monitoring it
+    this.sendTo(peer, enrp({ type: EnrpType.InitTakeoverAck, flags: 0, senderId: this.ownId, receiverId: peer.serverId, targetServerId: target }));
+  }
+
+  private onInitTakeoverAck(peer: Peer, target: number): void {
+    const t = this.takeovers.get(target);
+    if (t !== undefined && t.acknowledged(peer.serverId)) this.completeTakeover(t, 'all peers acknowledged');
+  }
+
+  private cancelTakeover(target: number, why: string): void {
+    const t = this.takeovers.get(target);
+    if (t === undefined) return;
+    clearTimeout(t.timer);
+    this.takeovers.delete(target);
+    const peer = this.peers.get(target);
+    if (peer !== undefined && peer.status === PeerStatus.TakingOver) peer.status = PeerStatus.Active;
+    this.log.info({ target: hex(target) }, `takeover stopped: ${why}`);
+  }
+
+  /** RFC 5353 §3.5.2: announce, then own every PE of the target (keep-alives with H follow). */
+  private completeTakeover(t: Takeover, why: string): void {
+    clearTimeout(t.timer);
+    this.takeovers.delete(t.target);
+    this.counters.takeoversWon++;
+    this.peers.remove(t.target);
+    for (const p of this.peers.active()) this.sendTo(p, enrp({ type: EnrpType.TakeoverServer, flags: 0, senderId: this.ownId, receiverId: 0, targetServerId: t.target }));
+    this.shards.broadcast(0, ToShard.EnrpTakeOver, encodeWords(t.target, this.ownId));
+    this.takeoverDecidedAt = now();
+    this.log.warn({ target: hex(t.target), arbitrationMs: Math.round(now() - t.startedAt) }, `takeover: the target's pool elements are now ours (${why})`);
+  }
+  /** When the last takeover was decided (benchmarks measure from here). */
+  takeoverDecidedAt = 0;
+
+  private onTakeoverServer(peer: Peer, target: number): void {
+    if (target === this.ownId) {
+      // Taken over while alive: say so; our PEs come back as they re-register.
+      for (const p of this.peers.all()) this.sendTo(p, this.presence(false, p.serverId));
+      return;
+    }
+    this.cancelTakeover(target, 'another registrar took it over');
+    this.peers.remove(target);
+    // RFC 5353 §3.5.2: the target's PEs now have the sender as home.
+    this.shards.broadcast(0, ToShard.EnrpTakeOver, encodeWords(target, peer.serverId));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.heartbeatTimer);
+    clearInterval(this.monitorTimer);
+    clearTimeout(this.discoveryTimer);
+    for (const t of this.takeovers.values()) clearTimeout(t.timer);
+    for (const d of this.downloads.values()) clearTimeout(d.timer);
+    this.readyResolve?.();
+    await this.initiator.close();
+    await this.presenceReceiver?.close();
+    await this.presenceSender?.close();
+  }
+}
+
+type EnrpInit = { type: number; flags: number; senderId: number; receiverId: number } & Record<string, unknown>;
+
+/** Encodes an ENRP message from its type-specific fields. */
+function enrp(fields: EnrpInit): Uint8Array {
+  return encodeMessage({ protocol: 'enrp', paddedLength: false, unknownParams: null, ...fields } as unknown as Message);
+}
+
+/** The sender ID of a message too broken to decode, if its header holds one. */
+function peekSender(payload: Uint8Array): number {
+  if (payload.length < 8) return 0;
+  return ((payload[4]! << 24) | (payload[5]! << 16) | (payload[6]! << 8) | payload[7]!) >>> 0;
+}
+
+function jitter(ms: number): number {
+  return ms * (0.875 + Math.random() * 0.25);
+}
+
+function hex(id: number): string {
+  return `0x${(id >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+function hex16(v: number): string {
+  return `0x${v.toString(16).padStart(4, '0')}`;
+}
