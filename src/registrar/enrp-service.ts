@@ -207,6 +207,7 @@ export class EnrpService {
 
   /** One ENRP message, from an association (a) or the multicast channel (a = null). */
   private handle(payload: Uint8Array, a: Association | null, source: RemoteAddress): void {
+    if (this.closed) return;
     this.counters.received++;
     const result = decodeEnrp(payload);
     if (!result.ok) {
