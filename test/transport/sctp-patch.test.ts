@@ -452,3 +452,29 @@ describe('patched sctp@1.0.0: SACK built once per turn', () => {
     expect(sacks[1]!.cumTsn).toBe(tsn);
   });
 });
+
+describe('patched sctp@1.0.0: debug guards', () => {
+  it('debug output still appears when a namespace is enabled at run time', async () => {
+    const debugModule = require('debug') as { enable(ns: string): void; disable(): string; log: (...args: unknown[]) => void };
+    const lines: string[] = [];
+    const log = debugModule.log;
+    debugModule.log = (...args: unknown[]) => lines.push(String(args[0]));
+    link = makeLink();
+    const { client, server } = await establish(link);
+    collect(server);
+    debugModule.enable('sctp:reasm,sctp:assoc:*');
+    try {
+      await sendAndWait(client, Buffer.from('traced'));
+      await sleep(10);
+    } finally {
+      debugModule.disable();
+      debugModule.log = log;
+    }
+    expect(lines.some((l) => l.includes('process DATA chunk'))).toBe(true);
+    expect(lines.some((l) => l.includes('API SEND'))).toBe(true);
+    const quiet = lines.length;
+    await sendAndWait(client, Buffer.from('quiet'));
+    await sleep(10);
+    expect(lines.length).toBe(quiet);
+  });
+});
