@@ -453,7 +453,36 @@ describe('patched sctp@1.0.0: SACK built once per turn', () => {
   });
 });
 
-describe('patched sctp@1.0.0: debug guards', () => {
+describe('patched sctp@1.0.0: acknowledgement walk and debug guards', () => {
+  it('acknowledges across the 32-bit TSN wrap (RFC 9260 §1.6 serial arithmetic), gap blocks included', async () => {
+    // Unpatched (and before the SerialNumber.delta fix): the receiver's cumulative TSN
+    // stopped at 0xFFFFFFFF, so TSNs 0..8 were delivered but never acknowledged.
+    link = makeLink();
+    // The initial TSN is the initiate tag: start 3 below 2^32 so TSNs wrap after 3 chunks.
+    const client = link.a.ASSOCIATE({ remoteAddress: '127.0.0.2', remotePort: link.b.localPort, OS: 4, MIS: 4, my_tag: 0xfffffffd } as never);
+    const serverSide = new Promise<import('../../src/transport/sctp-package.js').PackageAssociation>((resolve) =>
+      (link!.b as PackageEndpoint).once('association', resolve),
+    );
+    await once(client, 'COMMUNICATION UP', 2000);
+    const got = collect(await serverSide);
+    // Lose the first transmission of the 5th message (TSN 1 after the wrap): gap blocks.
+    let dropped = false;
+    link.drop = (from, packet) => {
+      if (from === 'a' && !dropped && inspect(packet).tsns.includes(1)) return (dropped = true);
+      return false;
+    };
+    for (let i = 0; i < 12; i++) {
+      client.SEND(Buffer.alloc(20, i), { stream_id: 0, ppid: 11 }, () => {});
+      await sleep(5);
+    }
+    await sleep(1500);
+    expect(dropped).toBe(true);
+    expect(got.map((m) => m.data[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    const state = client as unknown as { sent: Record<string, unknown>; flightsize: number };
+    expect(Object.keys(state.sent)).toEqual([]);
+    expect(state.flightsize).toBe(0);
+  });
+
   it('debug output still appears when a namespace is enabled at run time', async () => {
     const debugModule = require('debug') as { enable(ns: string): void; disable(): string; log: (...args: unknown[]) => void };
     const lines: string[] = [];
