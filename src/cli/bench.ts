@@ -35,6 +35,19 @@ export function registerBench(program: Command): void {
     });
 
   bench
+    .command('enrp')
+    .description('ENRP: a new registrar loading the handlespace from its mentor, takeover of a peer\'s PEs, handle updates absorbed per second')
+    .option('--pes <n[,n...]>', 'handlespace sizes (default 100000,1000000)')
+    .option('--shards <n>', 'shards per registrar (default 2)', number)
+    .option('--page-size <n>', 'PEs per handle table response (default 128)', number)
+    .option('--duration <s>', 'seconds of the handle update phase (default 5)', number)
+    .option('--json', 'print results as JSON')
+    .action(async (opts: import('../../native-free-bench/enrp.js').EnrpBenchOptions) => {
+      const { run } = await import('../../native-free-bench/enrp.js');
+      await run(opts);
+    });
+
+  bench
     .command('e2e')
     .description('end to end: a registrar child process, PEs registering and re-registering, PUs resolving handles over SCTP/UDP on loopback')
     .option('--shards <n[,n...]>', 'registrar shard count, or a list run one after another (default: available cores)')

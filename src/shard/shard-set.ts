@@ -191,6 +191,7 @@ export class ShardSet {
   }
 
   async stats(): Promise<ShardStats[]> {
+    if (this.flushScheduled) this.flush();
     return Promise.all(
       this.shards.map(
         (shard) =>
@@ -234,6 +235,8 @@ export class ShardSet {
 
   /** One control request to every live shard; dead shards answer null. */
   private requestAll(make: (id: number) => ShardRequest): Promise<(ShardReply | null)[]> {
+    // Batches queued this turn go first: a request must see what was sent before it.
+    if (this.flushScheduled) this.flush();
     return Promise.all(
       this.shards.map(
         (shard) =>
