@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import { registerBench } from './bench.js';
 import { registerDecode } from './decode.js';
 import { registerRegistrar } from './registrar.js';
+import { registerPe } from './pe.js';
+import { registerTerminal } from './terminal.js';
+import { registerResolve } from './resolve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,6 +20,9 @@ export function buildProgram(): Command {
   registerRegistrar(program);
   registerDecode(program);
   registerBench(program);
+  registerPe(program);
+  registerTerminal(program);
+  registerResolve(program);
   return program;
 }
 

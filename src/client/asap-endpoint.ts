@@ -10,6 +10,7 @@ import { AsapFlag, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 import type { AsapEndpointKeepAlive } from '../wire/messages.js';
 import { openSctpEndpoint } from '../transport/open-sctp-endpoint.js';
 import type { Association, SctpEndpoint, SctpMode } from '../transport/sctp-provider.js';
+import type { SctpProtocolParameters } from '../transport/sctp-package.js';
 import { ASAP_ANNOUNCE_GROUP, AnnounceReceiver, type MulticastGroup } from '../transport/udp-announce.js';
 import { asapTimers, type AsapTimers } from './asap-timers.js';
 import { ClosedError, NoRegistrarError } from './errors.js';
@@ -39,7 +40,18 @@ export interface AsapEndpointOptions {
   /** UDP encapsulation port of registrars learned from announces (RFC 6951 §7: 9899). */
   registrarUdpPort?: number;
   /** SCTP provider: mode (default 'auto'), local SCTP port (default random), UDP port (default 0: any). */
-  sctp?: { mode?: SctpMode | 'auto'; port?: number; udpPort?: number; address?: string };
+  sctp?: {
+    mode?: SctpMode | 'auto';
+    port?: number;
+    udpPort?: number;
+    address?: string;
+    /**
+     * SCTP protocol parameters (RTO bounds, heartbeat interval, Association.Max.Retrans).
+     * Process-wide in the SCTP provider. Sessions detect a silently dead PE by heartbeats
+     * and retransmissions, so a short hb_interval and few retransmissions speed failover.
+     */
+    protocol?: SctpProtocolParameters;
+  };
   /** Addresses a PE registers when its user transport names none; default: this host's IPv4 addresses. */
   localAddresses?: string[];
   timers?: Partial<AsapTimers>;
@@ -121,6 +133,7 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
       udpPort: s.udpPort ?? 0,
       remoteUdpPort: options.registrarUdpPort ?? PORT_SCTP_OVER_UDP,
       ...(s.address !== undefined ? { address: s.address } : {}),
+      ...(s.protocol !== undefined ? { protocol: s.protocol } : {}),
     });
     const wantAnnounces = options.announces ?? (options.registrars === undefined || options.registrars.length === 0);
     let announces: AnnounceReceiver | null = null;

@@ -11,7 +11,9 @@ export type AsapClientErrorCode =
   | 'DEREGISTRATION_REJECTED'
   | 'UNKNOWN_POOL_HANDLE'
   | 'HANDLE_RESOLUTION_FAILED'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'NO_POOL_ELEMENT'
+  | 'SESSION_FAILED';
 
 export class AsapClientError extends Error {
   constructor(
@@ -121,5 +123,32 @@ export class HandleResolutionError extends AsapClientError {
 export class ClosedError extends AsapClientError {
   constructor(what: string) {
     super('CLOSED', `${what} is closed`);
+  }
+}
+
+/** A session found no reachable pool element in its pool (RFC 5352 §3.7, §6.9). */
+export class NoPoolElementError extends AsapClientError {
+  constructor(
+    readonly poolHandle: Uint8Array,
+    /** PE IDs that were tried and found unreachable. */
+    readonly tried: readonly number[],
+    readonly reason: string,
+  ) {
+    super('NO_POOL_ELEMENT', `no reachable pool element in pool "${Buffer.from(poolHandle).toString('latin1')}" (${reason}${tried.length > 0 ? `; tried ${tried.map((id) => `0x${id.toString(16)}`).join(', ')}` : ''})`);
+  }
+}
+
+/**
+ * A message could not be delivered on a session: the PE failed and failover was off
+ * (ASAP_SEND_NO_FAILOVER, RFC 5352 §6.5.5) or failed too. Carries the unsent message
+ * (§6.7 Error.Report).
+ */
+export class SessionSendError extends AsapClientError {
+  constructor(
+    readonly peId: number | null,
+    readonly unsent: Uint8Array,
+    readonly reason: string,
+  ) {
+    super('SESSION_FAILED', `message of ${unsent.length} bytes not delivered${peId !== null ? ` to PE 0x${peId.toString(16)}` : ''}: ${reason}`);
   }
 }

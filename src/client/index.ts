@@ -28,6 +28,26 @@ export {
   UnknownPoolHandleError,
   HandleResolutionError,
   ClosedError,
+  NoPoolElementError,
+  SessionSendError,
   type AsapClientErrorCode,
   type AsapRequestKind,
 } from './errors.js';
+export { Session, type SessionOptions, type SessionEvents } from './session.js';
+export {
+  PoolElementService,
+  PoolElementSession,
+  type PoolElementServiceOptions,
+  type PoolElementServiceEvents,
+  type PoolElementSessionEvents,
+} from './pool-element-service.js';
+export {
+  DEFAULT_DATA_PPID,
+  checkDataPpid,
+  decodeControl,
+  encodeBusinessCard,
+  encodeCookie,
+  encodeCookieEcho,
+  toPoolElementParameter,
+  type ControlMessage,
+} from './control-channel.js';

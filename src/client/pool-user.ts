@@ -10,6 +10,7 @@ import { ClosedError, RegistrarConnectionLostError, RequestTimeoutError } from '
 import { HandleResolutionCache } from './handle-resolution-cache.js';
 import { poolHandleBytes } from './pool-handle.js';
 import type { RegistrarConnection } from './registrar-connection.js';
+import { Session, type SessionOptions } from './session.js';
 import { fromTransportParameter, type UserTransport } from './user-transport.js';
 
 /** A pool element as a handle resolution names it (RFC 5354 §3.10). */
@@ -125,6 +126,15 @@ export class PoolUser {
     if (entry !== null) entry.value = entry.value.filter((e) => e.peId !== peId);
     const home = await this.asap.homeConnection();
     home.reportUnreachable(handle, peId);
+  }
+
+  /**
+   * Opens a session with a pool (RFC 5352 §6.5.1): a PE selected by the registrar's policy,
+   * cookies kept, failover to another PE when it fails. See Session.
+   */
+  openSession(poolHandle: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
+    if (this.#closed) return Promise.reject(new ClosedError('pool user'));
+    return Session.open(this, poolHandle, options);
   }
 
   /** CachePurgeRequest (RFC 5352 §6.4). */

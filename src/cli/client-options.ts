@@ -1,0 +1,135 @@
+// Options shared by the client tools (`pe`, `terminal`, `resolve`): how to reach registrars
+// and which SCTP provider to use, and the ASAP endpoint built from them.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { AsapEndpoint, type RegistrarAddress } from '../client/index.js';
+import { parseMulticastGroup } from '../transport/index.js';
+import { parseAddress } from '../wire/address.js';
+import { PORT_ASAP, PORT_SCTP_OVER_UDP, policyFields, PolicyType, policyTypeName } from '../wire/index.js';
+import { policyByName } from '../policy/registry.js';
+
+export interface ClientCliOptions {
+  registrar: RegistrarAddress[];
+  transport: 'auto' | 'raw' | 'udp';
+  announce: string;
+  localAddress?: string[];
+}
+
+/** "host:port[:udpPort]" or "host" (ASAP port 3863, UDP encapsulation port 9899). */
+export function parseRegistrarAddress(text: string): RegistrarAddress {
+  const parts = text.trim().split(':');
+  const address = parts[0] ?? '';
+  if (parts.length > 3 || parseAddress(address) === null || address.includes(':')) {
+    throw new InvalidArgumentError(`expected an IPv4 host:port[:udpPort], got "${text}"`);
+  }
+  const port = parts[1] === undefined || parts[1] === '' ? PORT_ASAP : Number(parts[1]);
+  const udpPort = parts[2] === undefined || parts[2] === '' ? PORT_SCTP_OVER_UDP : Number(parts[2]);
+  for (const [what, n] of [['port', port], ['UDP port', udpPort]] as const) {
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`${what} in "${text}" is not in 1..65535`);
+  }
+  return { address, port, udpPort };
+}
+
+const collectRegistrar = (value: string, previous: RegistrarAddress[] = []): RegistrarAddress[] => [...previous, parseRegistrarAddress(value)];
+const collectAddress = (value: string, previous: string[] = []): string[] => {
+  if (parseAddress(value) === null || value.includes(':')) throw new InvalidArgumentError(`not an IPv4 address: ${value}`);
+  return [...previous, value];
+};
+
+export const integer =
+  (min: number, max: number) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
+    return n;
+  };
+
+/** A fraction 0..1, or a percentage ("50%"). */
+export const fraction = (v: string): number => {
+  const t = v.trim();
+  const n = t.endsWith('%') ? Number(t.slice(0, -1)) / 100 : Number(t);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a fraction 0..1 or a percentage 0%..100%');
+  return n;
+};
+
+/** A policy by RSPLIB name (any case, dashes/underscores ignored) or by type code (decimal or 0x hex). */
+export const policyType = (v: string): number => {
+  const t = v.trim();
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(t)) {
+    const n = Number(t);
+    if (n <= 0 || n > 0xffffffff) throw new InvalidArgumentError('a policy code is a non-zero 32-bit number');
+    return n >>> 0;
+  }
+  const d = policyByName(t.replace(/[-_ ]/g, ''));
+  if (d === undefined) {
+    const names = [...policyTypeName.values()].join(', ');
+    throw new InvalidArgumentError(`unknown policy "${v}"; one of: ${names}`);
+  }
+  return d.type >>> 0;
+};
+
+/** Name of a policy code for output. */
+export function policyName(type: number): string {
+  return policyTypeName.get(type >>> 0) ?? `0x${(type >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+/** Whether the policy carries a load value (RFC 5356 §4: the adaptive policies). */
+export function isAdaptive(type: number): boolean {
+  return (policyFields.get(type >>> 0) ?? []).includes('load');
+}
+
+export function addClientOptions(command: Command): Command {
+  return command
+    .option('--registrar <host:port[:udpPort]>', 'registrar to use (repeatable); default: hunt by ASAP announces', collectRegistrar)
+    .addOption(new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto (raw when root and no kernel SCTP, as the registrar decides)').choices(['auto', 'raw', 'udp']).default('auto'))
+    .option('--announce <group>', 'ASAP announce group:port to hunt on when no --registrar is given', '239.0.0.50:3863')
+    .option('--local-address <ip>', 'address to register/advertise (repeatable); default: this host\'s IPv4 addresses', collectAddress);
+}
+
+/**
+ * The tools' SCTP settings: heartbeats every second and few retransmissions, so a pool
+ * element that died without a word is noticed in a few seconds and sessions fail over.
+ */
+export const TOOL_SCTP_PROTOCOL = { hb_interval: 1000, association_max_retrans: 4, rto_initial: 1000, rto_max: 2000 };
+
+export async function openClientEndpoint(options: ClientCliOptions): Promise<AsapEndpoint> {
+  const registrars = options.registrar ?? [];
+  const announces = registrars.length === 0 ? { group: parseMulticastGroup(options.announce) } : false;
+  return AsapEndpoint.open({
+    registrars,
+    announces,
+    sctp: { mode: options.transport, protocol: TOOL_SCTP_PROTOCOL },
+    ...(options.localAddress !== undefined ? { localAddresses: options.localAddress } : {}),
+  });
+}
+
+/** One line on stderr with a time stamp: what the tool is doing. */
+export function note(tool: string, message: string): void {
+  process.stderr.write(`${new Date().toISOString()} rserpool ${tool}: ${message}\n`);
+}
+
+/**
+ * Ends the process once stdout is flushed: in raw mode the SCTP provider's raw socket is
+ * process-wide and keeps the event loop alive after the endpoints are closed.
+ */
+export async function exitWhenFlushed(code: number): Promise<never> {
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
+}
+
+/** Runs a client tool's body; an error is printed as `rserpool: <message>` and exits 1. */
+export async function runTool(body: () => Promise<number>): Promise<never> {
+  let code: number;
+  try {
+    code = await body();
+  } catch (error) {
+    process.stderr.write(`rserpool: ${error instanceof Error ? error.message : String(error)}\n`);
+    code = 1;
+  }
+  return exitWhenFlushed(code);
+}
+
+export function hexId(id: number): string {
+  return `0x${(id >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+export { PolicyType };
