@@ -507,3 +507,53 @@ describe('patched sctp@1.0.0: acknowledgement walk and debug guards', () => {
     expect(lines.length).toBe(quiet);
   });
 });
+
+describe('patched sctp@1.0.0: packet serialization and CRC32c', () => {
+  const PacketClass = require('sctp/lib/packet.js') as {
+    new (headers: { src_port: number; dst_port: number; v_tag: number }, chunks: Buffer[]): { toBuffer(): Buffer };
+    fromBuffer(buffer: Buffer): { checksum: number; checksum_error?: boolean; chunks: Buffer[]; v_tag: number } | false;
+    checksum(buffer: Buffer): number;
+  };
+  const polycrc = require('polycrc') as { crc32c(buffer: Buffer): number };
+
+  it('computes CRC32c as RFC 9260 Appendix A (RFC 3720 B.4 vector; same as the generic polycrc)', () => {
+    // 32 zero bytes (so the checksum field, bytes 8-11, is zero too): aa 36 91 8a on the wire.
+    expect(PacketClass.checksum(Buffer.alloc(32))).toBe(0x8a9136aa);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 12, maxLength: 1500 }), (bytes) => {
+        const packet = Buffer.from(bytes);
+        const zeroed = Buffer.from(packet);
+        zeroed.writeUInt32LE(0, 8);
+        expect(PacketClass.checksum(packet)).toBe(polycrc.crc32c(zeroed));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes header, chunks and checksum into one buffer; decoding verifies it without touching the input', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 4, maxLength: 200 }).map((a) => Buffer.from(a.subarray(0, a.length & ~3))), { minLength: 1, maxLength: 5 }),
+        u16,
+        u16,
+        u32,
+        (chunks, src, dst, tag) => {
+          const bytes = new PacketClass({ src_port: src, dst_port: dst, v_tag: tag }, chunks).toBuffer();
+          expect(bytes.subarray(12)).toEqual(Buffer.concat(chunks));
+          expect([bytes.readUInt16BE(0), bytes.readUInt16BE(2), bytes.readUInt32BE(4)]).toEqual([src, dst, tag]);
+          const zeroed = Buffer.from(bytes);
+          zeroed.writeUInt32LE(0, 8);
+          expect(bytes.readUInt32LE(8)).toBe(polycrc.crc32c(zeroed));
+          const copy = Buffer.from(bytes);
+          const decoded = PacketClass.fromBuffer(bytes);
+          expect(decoded && decoded.checksum_error).toBeFalsy();
+          expect(bytes).toEqual(copy);
+          const corrupted = Buffer.from(bytes);
+          corrupted[corrupted.length - 1]! ^= 0x01;
+          expect((PacketClass.fromBuffer(corrupted) as { checksum_error?: boolean }).checksum_error).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
