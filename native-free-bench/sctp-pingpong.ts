@@ -4,7 +4,7 @@
 // sends and two receives; "per message" is half of that.
 //
 // Run: npx tsx native-free-bench/sctp-pingpong.ts [seconds-per-case] [--runs N] [--json]
-//        [--baseline-rev REV | --baseline-dir DIR]
+//        [--baseline-rev REV | --baseline-dir DIR] [--outstanding 1,32]
 // --runs N runs N times (one child process each) and reports medians.
 // --baseline-rev REV compares, in ONE invocation, the installed package against the same
 // package with `patches/sctp+1.0.0.patch` as of git revision REV: the runs alternate
@@ -95,7 +95,7 @@ function redirectSctpPackage(dir: string): void {
   };
 }
 
-export async function run(seconds = 3): Promise<PingPongResult[]> {
+export async function run(seconds = 3, outstandingCases: readonly number[] = [1, 32]): Promise<PingPongResult[]> {
   const packageDir = process.env[PACKAGE_DIR_ENV];
   if (packageDir) redirectSctpPackage(packageDir);
   // Imported here, after the redirection, because the transport loads the package on import.
@@ -106,7 +106,7 @@ export async function run(seconds = 3): Promise<PingPongResult[]> {
   try {
     const association = await client.connect({ address: '127.0.0.1', port: server.port, udpPort: server.udpPort! });
     const results: PingPongResult[] = [];
-    for (const outstanding of [1, 32]) results.push(await pingPong(association, outstanding, seconds));
+    for (const outstanding of outstandingCases) results.push(await pingPong(association, outstanding, seconds));
     return results;
   } finally {
     await client.close();
@@ -115,7 +115,7 @@ export async function run(seconds = 3): Promise<PingPongResult[]> {
 }
 
 /** Run this script once in a child process (optionally with another package copy); its results. */
-function runChild(seconds: number, packageDir?: string): Promise<PingPongResult[]> {
+function runChild(seconds: number, outstanding: readonly number[], packageDir?: string): Promise<PingPongResult[]> {
   const script = fileURLToPath(import.meta.url);
   const repoModules = join(dirname(script), '..', 'node_modules');
   const env = { ...process.env };
@@ -125,7 +125,7 @@ function runChild(seconds: number, packageDir?: string): Promise<PingPongResult[
     env['NODE_PATH'] = [repoModules, env['NODE_PATH']].filter(Boolean).join(':');
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, script, String(seconds), '--json'], {
+    const child = spawn(process.execPath, [...process.execArgv, script, String(seconds), '--json', '--outstanding', outstanding.join(',')], {
       env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -190,7 +190,7 @@ function format(label: string, r: PingPongResult): string {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const positional = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.match(/^--(runs|baseline-rev|baseline-dir)$/));
+  const positional = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.match(/^--(runs|baseline-rev|baseline-dir|outstanding)$/));
   const option = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -198,11 +198,12 @@ async function main(argv: string[]): Promise<void> {
   const seconds = Number(positional[0] ?? 3);
   const runs = Number(option('--runs') ?? 1);
   const json = argv.includes('--json');
+  const outstanding = (option('--outstanding') ?? '1,32').split(',').map(Number);
   const rev = option('--baseline-rev');
   let baselineDir = option('--baseline-dir');
 
   if (!rev && !baselineDir && runs === 1) {
-    const results = await run(seconds);
+    const results = await run(seconds, outstanding);
     if (json) console.log(JSON.stringify(results));
     else for (const r of results) console.log(format('', r));
     return;
@@ -214,10 +215,10 @@ async function main(argv: string[]): Promise<void> {
     const baseline: PingPongResult[][] = [];
     for (let i = 0; i < runs; i++) {
       if (baselineDir) {
-        baseline.push(await runChild(seconds, baselineDir));
+        baseline.push(await runChild(seconds, outstanding, baselineDir));
         if (!json) for (const r of baseline.at(-1)!) console.error(format(`run ${i + 1} baseline: `, r));
       }
-      current.push(await runChild(seconds));
+      current.push(await runChild(seconds, outstanding));
       if (!json) for (const r of current.at(-1)!) console.error(format(`run ${i + 1} current:  `, r));
     }
     const summary = { runs, seconds, current: medians(current), ...(baselineDir ? { baseline: medians(baseline) } : {}) };
