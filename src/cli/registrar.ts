@@ -1,5 +1,6 @@
 // `rserpool registrar`: run a registrar (ENRP server) until SIGINT/SIGTERM.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CONTROL_PORT } from '../registrar/control.js';
 import { defaultRegistrarConfig, Registrar, type RegistrarConfig } from '../registrar/index.js';
 import type { StaticPeer } from '../registrar/config.js';
 import { parseMulticastGroup } from '../transport/index.js';
@@ -34,7 +35,7 @@ export function registerRegistrar(program: Command): void {
     .option('--asap-port <port>', 'SCTP port for ASAP', integer(1, 65535), d.asapPort)
     .addOption(new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto').choices(['auto', 'raw', 'udp']).default(d.transport))
     .option('--udp-port <port>', 'UDP encapsulation port (udp mode)', integer(1, 65535), d.udpPort)
-    .option('--shards <n>', 'shard worker threads (default: available cores)', integer(1, 256), d.shards)
+    .addOption(new Option('--shards <n>', 'shard worker threads').argParser(integer(1, 256)).default(d.shards, `one per core: ${d.shards}`))
     .option('--keep-alive-interval <ms>', 'keep-alive transmission interval', integer(10, 3_600_000), d.keepAliveInterval)
     .option('--keep-alive-timeout <ms>', 'keep-alive timeout', integer(10, 3_600_000), d.keepAliveTimeout)
     .option('--max-bad-pe-reports <n>', 'ENDPOINT_UNREACHABLE reports before a PE is removed', integer(1, 1000), d.maxBadPeReports)
@@ -54,6 +55,7 @@ export function registerRegistrar(program: Command): void {
     .option('--max-handle-table-elements <n>', 'PEs per ENRP_HANDLE_TABLE_RESPONSE', integer(1, 100_000), d.maxHandleTableElements)
     .option('--max-handle-table-bytes <n>', 'byte cap per ENRP_HANDLE_TABLE_RESPONSE (0: none; RSPLIB ~1400)', integer(0, 60_000), d.maxHandleTableBytes)
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
+    .option('--control-port <port>', 'HTTP control channel on 127.0.0.1 for `rserpool dump` (GET /handlespace, /stats); 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
     .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n')
     .action(async (opts: Record<string, unknown>) => {
       const config: Partial<RegistrarConfig> = {
@@ -70,6 +72,7 @@ export function registerRegistrar(program: Command): void {
         announce: opts.announce !== 'off',
         announceInterval: opts.announceInterval as number,
         logLevel: opts.logLevel as string,
+        controlPort: opts.controlPort as number,
         enrpPort: opts.enrpPort as number,
         peers: opts.peer as StaticPeer[],
         peerUdpPort: opts.peerUdpPort as number,

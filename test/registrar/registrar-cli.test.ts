@@ -92,7 +92,7 @@ describe('rserpool registrar', () => {
     ]) {
       expect(r.stdout).toContain(option);
     }
-    expect(r.stdout).toMatch(/choices: "auto", "raw", "udp"/);
+    expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/choices: "auto", "raw", "udp"/);
   });
 
   test.each([
