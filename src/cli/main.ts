@@ -8,6 +8,7 @@ import { registerRegistrar } from './registrar.js';
 import { registerPe } from './pe.js';
 import { registerTerminal } from './terminal.js';
 import { registerResolve } from './resolve.js';
+import { registerDump } from './dump.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerPe(program);
   registerTerminal(program);
   registerResolve(program);
+  registerDump(program);
   return program;
 }
 

@@ -39,6 +39,11 @@ export interface RegistrarConfig {
   announceInterval: number;
   announceTtl: number;
   logLevel: string;
+  /**
+   * TCP port of the operators' control channel on 127.0.0.1 (src/registrar/control.ts);
+   * 0 or absent: off. `rserpool registrar` turns it on at 3870 by default.
+   */
+  controlPort?: number;
   // ---------------------------------------------------------------- ENRP (RFC 5353)
   /** SCTP port of the ENRP endpoint (RFC 5353 §5.3: 9901); shares the UDP socket in udp mode. */
   enrpPort: number;

@@ -14,6 +14,8 @@ import type { DumpRow } from './enrp-handlespace.js';
 import { EnrpService, type EnrpCounters } from './enrp-service.js';
 import { readAsapTransport } from './pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
+import { CONTROL_ADDRESS, ControlServer } from './control.js';
+import type { SnapshotPool } from './handlespace-snapshot.js';
 
 export interface RegistrarAddress {
   /** Address PEs and PUs connect to. */
@@ -49,6 +51,7 @@ export class Registrar {
   /** Associations we started to PEs' ASAP transports (takeover keep-alives), by address:port. */
   private readonly toPoolElements = new Map<string, Association>();
   private droppedWrongPpid = 0;
+  private control: ControlServer | null = null;
   private closed = false;
 
   private constructor(config: RegistrarConfig, log: Logger) {
@@ -128,6 +131,7 @@ export class Registrar {
     this.enrp = new EnrpService(this.id, c, this.enrpEndpoint, initiator, this.shards, this.log);
     await this.enrp.start();
     if (c.announce) await this.startAnnounces();
+    await this.openControl();
     this.log.info(
       { asap: `${c.address}:${this.endpoint.port}`, mode: this.endpoint.mode, udpPort: this.endpoint.udpPort, shards: c.shards, announce: c.announce ? `${c.announceGroup.address}:${c.announceGroup.port}` : 'off' },
       'registrar started',
@@ -298,6 +302,28 @@ export class Registrar {
     return this.shards.dump();
   }
 
+  /** Operator snapshot of the handlespace: pools, policies, elements with transports and timers. */
+  handlespace(): Promise<SnapshotPool[]> {
+    return this.shards.handlespace();
+  }
+
+  /** Port of the control channel (src/registrar/control.ts), or null when it is off. */
+  get controlPort(): number | null {
+    return this.control?.port ?? null;
+  }
+
+  /** The operators' HTTP control channel on 127.0.0.1; a taken port is logged, not fatal. */
+  private async openControl(): Promise<void> {
+    const port = this.config.controlPort ?? 0;
+    if (port <= 0) return;
+    try {
+      this.control = await ControlServer.open(this, port);
+      this.log.info({ control: `${CONTROL_ADDRESS}:${this.control.port}` }, 'control channel listening (GET /handlespace, /stats)');
+    } catch (error) {
+      this.log.warn({ port, error: (error as Error).message }, 'control channel not available');
+    }
+  }
+
   /** Where peers reach our ENRP endpoint. */
   get enrpAddress(): RegistrarAddress {
     const address = this.config.address === '0.0.0.0' ? '127.0.0.1' : this.config.address;
@@ -308,6 +334,7 @@ export class Registrar {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.announceTimer);
+    await this.control?.close();
     await this.announcer?.close();
     await this.enrp?.close();
     await this.enrpEndpoint?.close();

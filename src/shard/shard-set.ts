@@ -7,6 +7,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { BatchWriter, readBatch } from './batch.js';
 import type { DumpRow } from '../registrar/enrp-handlespace.js';
+import type { SnapshotPool } from '../registrar/handlespace-snapshot.js';
 import type { AttachTask, ShardConfig, ShardReply, ShardRequest } from './worker.js';
 
 export interface ShardSetEvents {
@@ -270,6 +271,14 @@ export class ShardSet {
     const all = new Set<number>();
     for (const r of replies) if (r !== null && r.op === 'owners') for (const o of r.owners) all.add(o);
     return [...all];
+  }
+
+  /** Operator snapshot of every shard's pools (rserpool dump), sorted by pool handle. */
+  async handlespace(): Promise<SnapshotPool[]> {
+    const replies = await this.requestAll((id) => ({ op: 'handlespace', id }));
+    const pools: SnapshotPool[] = [];
+    for (const r of replies) if (r !== null && r.op === 'handlespace') pools.push(...r.pools);
+    return pools.sort((a, b) => (a.handleHex < b.handleHex ? -1 : a.handleHex > b.handleHex ? 1 : 0));
   }
 
   /** Every PE of every shard: [pool handle hex, PE ID, home], sorted. */

@@ -8,6 +8,7 @@ import type { PartitionLimits } from '../handlespace/index.js';
 import { AsapService, type AsapCounters } from '../registrar/asap-service.js';
 import { EnrpHandlespace, type DumpRow, type EnrpHandlespaceCounters } from '../registrar/enrp-handlespace.js';
 import { AsapTransportTable } from '../registrar/pe-asap-transport.js';
+import { snapshotPartition, type SnapshotPool } from '../registrar/handlespace-snapshot.js';
 import { BatchWriter, FromShard, ToShard, decodePageRequest, decodeRemote, encodeWords, readBatch, readWord } from './batch.js';
 import { shardOf } from './shard-set.js';
 
@@ -35,12 +36,14 @@ export type ShardRequest =
   /** Ones'-complement sums behind the PE checksums of these owners (RFC 5353 §3.6.2). */
   | { op: 'checksums'; id: number; owners: number[] }
   | { op: 'owners'; id: number }
-  | { op: 'dump'; id: number };
+  | { op: 'dump'; id: number }
+  | { op: 'handlespace'; id: number };
 export type ShardReply =
   | { op: 'stats'; id: number; pools: number; poolElements: number; timers: number; counters: AsapCounters & EnrpHandlespaceCounters }
   | { op: 'checksums'; id: number; sums: number[] }
   | { op: 'owners'; id: number; owners: number[] }
   | { op: 'dump'; id: number; rows: DumpRow[] }
+  | { op: 'handlespace'; id: number; pools: SnapshotPool[] }
   | { op: 'associationElements'; id: number; count: number }
   | { op: 'log'; level: 'info' | 'warn'; fields: object; message: string };
 
@@ -175,6 +178,9 @@ export default function attach(task: AttachTask): number {
       port.postMessage(reply);
     } else if (data.op === 'dump') {
       const reply: ShardReply = { op: 'dump', id: data.id, rows: enrp.dump() };
+      port.postMessage(reply);
+    } else if (data.op === 'handlespace') {
+      const reply: ShardReply = { op: 'handlespace', id: data.id, pools: snapshotPartition(partition, performance.now()) };
       port.postMessage(reply);
     } else if (data.op === 'associationElements') {
       const reply: ShardReply = { op: 'associationElements', id: data.id, count: partition.elementsOfAssociation(data.associationId).length };

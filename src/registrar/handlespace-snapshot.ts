@@ -1,0 +1,104 @@
+// A readable snapshot of one shard's handlespace partition for operators (`rserpool dump`,
+// the control channel's GET /handlespace), in the spirit of RSPLIB's hsdump: each pool with
+// its policy, each element with owner, transports, policy values and its pending timer.
+// Built inside the shard worker (the timer clock is the worker's own performance.now()).
+import type { Partition } from '../handlespace/index.js';
+import { TimerKind } from '../handlespace/pool-element.js';
+import { addressToString } from '../wire/address.js';
+import { ParamType, policyFields, policyTypeName, TransportUse } from '../wire/index.js';
+import { readPoolElement, type TransportParameter } from '../wire/parameters.js';
+import { Reader } from '../wire/reader.js';
+
+export interface SnapshotTransport {
+  protocol: string;
+  addresses: string[];
+  port: number;
+  use: 'data' | 'data+control';
+}
+
+export interface SnapshotElement {
+  peId: number;
+  /** Server ID of the registrar that owns the PE (its home). */
+  home: number;
+  registrationLife: number;
+  userTransport: SnapshotTransport | null;
+  asapTransport: SnapshotTransport | null;
+  policy: Record<string, number>;
+  /** Association ID at this registrar (0 for PEs learned from peers). */
+  association: number;
+  unreachableReports: number;
+  /** The PE's one pending timer: what it does and in how many ms. */
+  timer: { kind: string; inMs: number } | null;
+}
+
+export interface SnapshotPool {
+  /** Pool handle as text when printable UTF-8, and always as hex. */
+  handle: string;
+  handleHex: string;
+  policy: { type: number; name: string };
+  elements: SnapshotElement[];
+}
+
+const timerKindName: Record<number, string> = {
+  [TimerKind.KeepAliveTransmission]: 'keep-alive transmission',
+  [TimerKind.KeepAliveTransmissionHome]: 'keep-alive transmission (home)',
+  [TimerKind.KeepAliveTimeout]: 'keep-alive timeout',
+  [TimerKind.LifetimeExpiry]: 'lifetime expiry',
+};
+
+const protocolName: Record<number, string> = {
+  [ParamType.SctpTransport]: 'sctp',
+  [ParamType.TcpTransport]: 'tcp',
+  [ParamType.UdpTransport]: 'udp',
+  [ParamType.UdpLiteTransport]: 'udp-lite',
+  [ParamType.DccpTransport]: 'dccp',
+  [ParamType.OpaqueTransport]: 'opaque',
+};
+
+function transport(t: TransportParameter | null): SnapshotTransport | null {
+  if (t === null) return null;
+  return {
+    protocol: protocolName[t.type] ?? `0x${t.type.toString(16)}`,
+    addresses: t.addresses.map(addressToString),
+    port: t.port,
+    use: t.type === ParamType.SctpTransport && t.transportUse === TransportUse.DataPlusControl ? 'data+control' : 'data',
+  };
+}
+
+function handleText(h: Uint8Array): string {
+  const text = Buffer.from(h).toString('utf8');
+  return /^[\x20-\x7e]*$/.test(text) ? text : Buffer.from(h).toString('hex');
+}
+
+export function snapshotPartition(partition: Partition, now: number): SnapshotPool[] {
+  const reader = new Reader();
+  const pools: SnapshotPool[] = [];
+  for (const pool of partition.allPools()) {
+    const elements: SnapshotElement[] = [];
+    for (const e of pool.elements.values()) {
+      reader.reset(e.encoded);
+      const decoded = readPoolElement(reader, 0, e.encoded.length);
+      const policy: Record<string, number> = {};
+      for (const f of policyFields.get(e.policy.type >>> 0) ?? []) policy[f] = e.policy[f];
+      elements.push({
+        peId: e.peId,
+        home: e.homeRegistrarId,
+        registrationLife: e.registrationLife,
+        userTransport: transport(decoded?.userTransport ?? null),
+        asapTransport: transport(decoded?.asapTransport ?? null),
+        policy,
+        association: e.associationId,
+        unreachableReports: e.unreachableReports,
+        timer: e.timerKind === TimerKind.None ? null : { kind: timerKindName[e.timerKind] ?? String(e.timerKind), inMs: Math.round(e.timerAt - now) },
+      });
+    }
+    elements.sort((a, b) => a.peId - b.peId);
+    pools.push({
+      handle: handleText(pool.handle),
+      handleHex: Buffer.from(pool.handle).toString('hex'),
+      policy: { type: pool.policyType, name: policyTypeName.get(pool.policyType >>> 0) ?? `0x${(pool.policyType >>> 0).toString(16)}` },
+      elements,
+    });
+  }
+  return pools;
+}
