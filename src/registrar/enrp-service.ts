@@ -3,7 +3,6 @@
 // mentor (list and handle table download), serving handle tables in pages the shards produce,
 // forwarding handle updates, audits, and takeover arbitration. Handlespace work happens in the
 // shards: this side routes, fans out and merges, and never walks the handlespace itself.
-import { networkInterfaces } from 'node:os';
 import type { Logger } from '../log.js';
 import { ToShard, encodePageRequest, encodeWords } from '../shard/batch.js';
 import type { ShardSet } from '../shard/shard-set.js';
@@ -25,7 +24,7 @@ import {
   type Message,
   type ServerInformation,
 } from '../wire/index.js';
-import type { RegistrarConfig } from './config.js';
+import { advertisedAddresses, type RegistrarConfig } from './config.js';
 import { Peer, PeerStatus, PeerTable } from './enrp-peers.js';
 import { Takeover, yieldsTo } from './takeover.js';
 
@@ -308,13 +307,7 @@ export class EnrpService {
   }
 
   private serverInformation(): ServerInformation {
-    const addresses =
-      this.config.address !== '0.0.0.0'
-        ? [this.config.address]
-        : Object.values(networkInterfaces())
-            .flat()
-            .filter((i) => i !== undefined && i.family === 'IPv4')
-            .map((i) => i!.address);
+    const addresses = advertisedAddresses(this.config.address);
     return { serverId: this.ownId, transport: transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses.map((x) => parseAddress(x)!), TransportUse.DataOnly) };
   }
 
@@ -574,8 +567,15 @@ export class EnrpService {
     // To every peer, the target included (RFC 5353 §3.5.1).
     for (const p of this.peers.active()) this.sendTo(p, enrp({ type: EnrpType.InitTakeover, flags: 0, senderId: this.ownId, receiverId: p.serverId, targetServerId: target.serverId }));
     takeover.timer = setTimeout(() => {
-      // Peers that never acknowledged may be dead as well: RSPLIB proceeds at expiry.
-      if (this.takeovers.get(target.serverId) === takeover) this.completeTakeover(takeover, 'takeover expiry');
+      // Peers that never acknowledged may be dead as well: RSPLIB proceeds at expiry. But
+      // after a stalled event loop the expiry runs before the messages that arrived in the
+      // meantime (Node runs due timers before polling I/O): a lower initiator's INIT_TAKEOVER
+      // or the target's presence would be read only after we had claimed its PEs, and a
+      // higher ID would win against a lower one that had started too (§3.5.1 step 2A with
+      // RSPLIB's order). Read what has arrived first, then decide.
+      setImmediate(() => {
+        if (this.takeovers.get(target.serverId) === takeover && !this.closed) this.completeTakeover(takeover, 'takeover expiry');
+      });
     }, this.config.takeoverExpiry);
     if (takeover.complete) this.completeTakeover(takeover, 'no other peer to ask');
   }

@@ -1,0 +1,147 @@
+// Takeover arbitration (RFC 5353 §3.5.1, with RSPLIB's order: the lower server ID wins when
+// both initiated) against scripted peers, so that every branch is taken on purpose instead of
+// by timing: registrar R between a target T that falls silent and a contender F whose
+// INIT_TAKEOVER the test sends exactly when it wants.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Registrar } from '../../src/registrar/index.js';
+import { AsapType, EnrpType, UpdateAction } from '../../src/wire/constants.js';
+import { registration } from '../registrar/asap-peer.js';
+import { EnrpPeer } from './enrp-peer.js';
+import { FAST_ENRP, freeUdpPort, sleep, startMember, waitFor, type ScopeMember } from './harness.js';
+
+const R_ID = 0x20000000;
+const T_ID = 0x30000000;
+const LOWER = 0x10000000;
+const HIGHER = 0x40000000;
+const PES = 5;
+
+let member: ScopeMember | null = null;
+const fakes: EnrpPeer[] = [];
+afterEach(async () => {
+  await member?.registrar.close();
+  member = null;
+  for (const f of fakes.splice(0)) await f.close();
+});
+
+/** R with T and F as static peers; T owns PES PEs in R's handlespace. */
+async function scene(contenderId: number): Promise<{ r: Registrar; t: EnrpPeer; f: EnrpPeer }> {
+  const t = await EnrpPeer.open(T_ID);
+  const f = await EnrpPeer.open(contenderId);
+  fakes.push(t, f);
+  member = await startMember(await freeUdpPort(), [], {
+    registrarId: R_ID,
+    peers: [t, f].map((p) => ({ address: '127.0.0.1', port: 9901, udpPort: p.udpPort })),
+  });
+  const r = member.registrar;
+  await waitFor(async () => {
+    const peers = (await r.stats()).peers;
+    return peers.includes(T_ID) && peers.includes(contenderId);
+  }, 5000, 'R knows T and F');
+  for (let i = 1; i <= PES; i++) {
+    const reg = registration('arbitration', i);
+    if (reg.type !== AsapType.Registration) throw new Error('registration() built something else');
+    t.send({ type: EnrpType.HandleUpdate, action: UpdateAction.AddPe, reserved: 0, poolHandle: reg.poolHandle, poolElement: { ...reg.poolElement, homeRegistrarId: T_ID } });
+  }
+  await waitFor(async () => (await r.dump()).length === PES, 3000, "T's PEs at R");
+  return { r, t, f };
+}
+
+async function owners(r: Registrar): Promise<number[]> {
+  return [...new Set((await r.dump()).map((row) => row[2]))];
+}
+
+const isInit = (m: { type: number }): boolean => m.type === EnrpType.InitTakeover;
+
+describe('takeover arbitration against scripted peers (RFC 5353 §3.5.1)', () => {
+  it('both started, the contender has the lower ID: R yields, acknowledges, and takes no PE', async () => {
+    const { r, t, f } = await scene(LOWER);
+    f.onMessage((m) => {
+      // R's INIT_TAKEOVER proves that R has started: now F starts too.
+      if (isInit(m) && 'targetServerId' in m && m.targetServerId === T_ID) f.send({ type: EnrpType.InitTakeover, targetServerId: T_ID });
+    });
+    t.alive = false;
+    const ack = await f.next((m) => m.type === EnrpType.InitTakeoverAck, 5000);
+    expect(ack.senderId).toBe(R_ID);
+    expect('targetServerId' in ack && ack.targetServerId).toBe(T_ID);
+    const s = await r.stats();
+    expect(s.enrp.takeoversStarted).toBe(1);
+    expect(s.enrp.takeoversYielded).toBe(1);
+    // Past R's takeover expiry: R has not claimed anything and announced nothing.
+    await sleep(FAST_ENRP.takeoverExpiry! + 300);
+    expect((await r.stats()).enrp.takeoversWon).toBe(0);
+    expect(f.count(EnrpType.TakeoverServer)).toBe(0);
+    expect(await owners(r)).toEqual([T_ID]);
+    // F completes: R moves every PE of T to F and forgets T.
+    f.send({ type: EnrpType.TakeoverServer, targetServerId: T_ID });
+    await waitFor(async () => (await owners(r)).join() === String(LOWER), 2000, 'PEs owned by F');
+    expect((await r.stats()).peers).not.toContain(T_ID);
+  });
+
+  it('both started, the contender has the higher ID: R ignores its INIT_TAKEOVER and wins at expiry', async () => {
+    const { r, t, f } = await scene(HIGHER);
+    f.onMessage((m) => {
+      if (isInit(m) && 'targetServerId' in m && m.targetServerId === T_ID) f.send({ type: EnrpType.InitTakeover, targetServerId: T_ID });
+    });
+    t.alive = false;
+    const announced = await f.next((m) => m.type === EnrpType.TakeoverServer, 6000);
+    expect('targetServerId' in announced && announced.targetServerId).toBe(T_ID);
+    expect(f.count(EnrpType.InitTakeoverAck)).toBe(0); // step 2B: ignored, never acknowledged
+    const s = await r.stats();
+    expect([s.enrp.takeoversStarted, s.enrp.takeoversWon, s.enrp.takeoversYielded]).toEqual([1, 1, 0]);
+    await waitFor(async () => (await owners(r)).join() === String(R_ID), 2000, 'PEs owned by R');
+  });
+
+  it('only the contender started: R acknowledges, stops monitoring T and never starts its own', async () => {
+    const { r, t, f } = await scene(HIGHER);
+    t.alive = false;
+    // Before R can notice T's silence (MAX-TIME-LAST-HEARD), F has already decided.
+    f.send({ type: EnrpType.InitTakeover, targetServerId: T_ID });
+    await f.next((m) => m.type === EnrpType.InitTakeoverAck, 2000);
+    await sleep(FAST_ENRP.maxTimeLastHeard! + FAST_ENRP.maxTimeNoResponse! + 300);
+    expect((await r.stats()).enrp.takeoversStarted).toBe(0);
+    expect(f.count(EnrpType.InitTakeover)).toBe(0);
+    f.send({ type: EnrpType.TakeoverServer, targetServerId: T_ID });
+    await waitFor(async () => (await owners(r)).join() === String(HIGHER), 2000, 'PEs owned by F');
+  });
+
+  it('the lower INIT_TAKEOVER that arrived while the event loop stalled past the expiry still wins', async () => {
+    const { r, t, f } = await scene(LOWER);
+    f.onMessage((m) => {
+      if (!(isInit(m) && 'targetServerId' in m && m.targetServerId === T_ID)) return;
+      f.send({ type: EnrpType.InitTakeover, targetServerId: T_ID });
+      // Block this process (R's too) beyond R's takeover expiry once F's message is on its
+      // way: R's expiry timer and F's INIT_TAKEOVER are then both due in the same loop turn.
+      setImmediate(() => {
+        const until = performance.now() + FAST_ENRP.takeoverExpiry! + 200;
+        while (performance.now() < until);
+      });
+    });
+    t.alive = false;
+    await f.next((m) => m.type === EnrpType.InitTakeoverAck, 6000);
+    await sleep(200);
+    const s = await r.stats();
+    expect([s.enrp.takeoversStarted, s.enrp.takeoversWon, s.enrp.takeoversYielded]).toEqual([1, 0, 1]);
+    expect(f.count(EnrpType.TakeoverServer)).toBe(0);
+    expect(await owners(r)).toEqual([T_ID]);
+  });
+
+  it('the target answers an INIT_TAKEOVER about itself with presence: the takeover stops', async () => {
+    const { r, t } = await scene(HIGHER);
+    // T stops its heartbeats but is alive (its presences were lost): it answers the
+    // INIT_TAKEOVER about itself with presence (§3.5.1 step 1). F never acknowledges, so only
+    // T's presence can end R's attempt before its expiry.
+    t.alive = false;
+    t.onMessage((m) => {
+      if (isInit(m) && 'targetServerId' in m && m.targetServerId === T_ID) {
+        t.alive = true;
+        t.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
+      }
+    });
+    await waitFor(async () => (await r.stats()).enrp.takeoversStarted === 1, 4000, 'R started');
+    await sleep(FAST_ENRP.takeoverExpiry! + 300);
+    const s = await r.stats();
+    expect([s.enrp.takeoversWon, s.enrp.takeoversYielded]).toEqual([0, 0]);
+    expect(await owners(r)).toEqual([T_ID]);
+    expect(s.peers).toContain(T_ID);
+  });
+});
