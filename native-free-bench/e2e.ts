@@ -8,8 +8,7 @@
 import { createSocket } from 'node:dgram';
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { policyByName, policyDefinition } from '../src/policy/registry.js';
-import { PolicyType } from '../src/wire/constants.js';
+import { policyByName } from '../src/policy/registry.js';
 import {
   connectClients,
   handleResolutionMessages,
@@ -86,24 +85,8 @@ export interface E2eBenchResult {
   results: Array<{ shards: number; runs: E2eRunResult[]; median: E2eRunResult }>;
 }
 
-const ALIASES: Record<string, number> = {
-  rr: PolicyType.RoundRobin,
-  roundrobin: PolicyType.RoundRobin,
-  'round-robin': PolicyType.RoundRobin,
-  wrr: PolicyType.WeightedRoundRobin,
-  rand: PolicyType.Random,
-  random: PolicyType.Random,
-  wrand: PolicyType.WeightedRandom,
-  prio: PolicyType.Priority,
-  lu: PolicyType.LeastUsed,
-  lud: PolicyType.LeastUsedDegradation,
-  plu: PolicyType.PriorityLeastUsed,
-  rlu: PolicyType.RandomizedLeastUsed,
-};
-
 function resolvePolicy(name: string): { type: number; name: string } {
-  const alias = ALIASES[name.toLowerCase()];
-  const def = alias !== undefined ? policyDefinition(alias) : policyByName(name);
+  const def = policyByName(name);
   if (def === undefined) throw new Error(`unknown policy ${name}`);
   return { type: def.type, name: def.name };
 }

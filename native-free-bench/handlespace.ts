@@ -49,22 +49,8 @@ const SCENARIOS: ReadonlyArray<readonly [pools: number, pes: number]> = [
 
 const DEFAULT_POLICIES = ['RoundRobin', 'LeastUsed', 'Random', 'RandomizedLeastUsed'];
 
-const ALIASES: Record<string, number> = {
-  rr: PolicyType.RoundRobin,
-  wrr: PolicyType.WeightedRoundRobin,
-  rand: PolicyType.Random,
-  random: PolicyType.Random,
-  wrand: PolicyType.WeightedRandom,
-  prio: PolicyType.Priority,
-  lu: PolicyType.LeastUsed,
-  lud: PolicyType.LeastUsedDegradation,
-  plu: PolicyType.PriorityLeastUsed,
-  rlu: PolicyType.RandomizedLeastUsed,
-};
-
 function resolvePolicy(name: string): { type: number; name: string } {
-  const alias = ALIASES[name.toLowerCase()];
-  const def = alias !== undefined ? policyDefinition(alias) : policyByName(name);
+  const def = policyByName(name);
   if (def === undefined) throw new Error(`unknown policy ${name}`);
   return { type: def.type, name: def.name };
 }

@@ -59,7 +59,7 @@ export const policyType = (v: string): number => {
     if (n <= 0 || n > 0xffffffff) throw new InvalidArgumentError('a policy code is a non-zero 32-bit number');
     return n >>> 0;
   }
-  const d = policyByName(t.replace(/[-_ ]/g, ''));
+  const d = policyByName(t);
   if (d === undefined) {
     const names = [...policyTypeName.values()].join(', ');
     throw new InvalidArgumentError(`unknown policy "${v}"; one of: ${names}`);

@@ -10,6 +10,7 @@ import { randomizedLeastUsedFamily } from './randomized-least-used.js';
 import { roundRobinFamily } from './round-robin.js';
 import { SequenceSelection } from './sequence-selection.js';
 import { WeightedSelection } from './weighted-selection.js';
+import { PolicyType } from '../wire/constants.js';
 
 const definitions = new Map<number, PolicyDefinition>();
 
@@ -39,10 +40,28 @@ export function knownPolicies(): IterableIterator<PolicyDefinition> {
   return definitions.values();
 }
 
-/** A policy's definition by its name (RSPLIB spelling, case-insensitive), for tools. */
+/** RFC 5356's short names (§4-5: RR, WRR, RAND, WRAND, PRIO, LU, LUD, PLU, RLU). */
+const ABBREVIATIONS: ReadonlyMap<string, number> = new Map([
+  ['rr', PolicyType.RoundRobin],
+  ['wrr', PolicyType.WeightedRoundRobin],
+  ['rand', PolicyType.Random],
+  ['wrand', PolicyType.WeightedRandom],
+  ['prio', PolicyType.Priority],
+  ['lu', PolicyType.LeastUsed],
+  ['lud', PolicyType.LeastUsedDegradation],
+  ['plu', PolicyType.PriorityLeastUsed],
+  ['rlu', PolicyType.RandomizedLeastUsed],
+]);
+
+/**
+ * A policy's definition by name, for tools: its RSPLIB spelling or RFC 5356 short name, any
+ * case, dashes, underscores and spaces ignored ("round-robin", "RoundRobin", "rr").
+ */
 export function policyByName(name: string): PolicyDefinition | undefined {
-  const lower = name.toLowerCase();
-  for (const d of definitions.values()) if (d.name.toLowerCase() === lower) return d;
+  const key = name.toLowerCase().replace(/[-_ ]/g, '');
+  const abbreviated = ABBREVIATIONS.get(key);
+  if (abbreviated !== undefined) return definitions.get(abbreviated);
+  for (const d of definitions.values()) if (d.name.toLowerCase() === key) return d;
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 // Registrar settings, with RSPLIB's defaults (shared/notes/rsplib-facts.md) where it has one.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, networkInterfaces } from 'node:os';
 import { ASAP_ANNOUNCE_GROUP, DEFAULT_ANNOUNCE_TTL, ENRP_PRESENCE_GROUP, type MulticastGroup } from '../transport/index.js';
 import { PORT_ASAP, PORT_ENRP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 
@@ -105,4 +105,13 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     maxHandleTableElements: 128,
     maxHandleTableBytes: 0,
   };
+}
+
+/** The IPv4 addresses a registrar bound to `address` tells others about (announces, Server Information). */
+export function advertisedAddresses(address: string): string[] {
+  if (address !== '0.0.0.0') return [address];
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i !== undefined && i.family === 'IPv4')
+    .map((i) => i!.address);
 }

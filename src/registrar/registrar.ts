@@ -3,13 +3,12 @@
 // shard that owns the pool, ships per-shard batches, sends what the shards answer, and sends
 // ASAP_SERVER_ANNOUNCE on the multicast channel (RFC 5352 §3.6).
 import { randomInt } from 'node:crypto';
-import { networkInterfaces } from 'node:os';
 import { createLogger, type Logger } from '../log.js';
 import { FromShard, ToShard, encodeRemote, readWord } from '../shard/batch.js';
 import { ShardSet, type ShardStats } from '../shard/shard-set.js';
 import { AnnounceSender, UdpSctpEndpoint, openSctpEndpoint, type Association, type SctpEndpoint } from '../transport/index.js';
 import { AsapType, Cause, ParamType, PPID_ASAP, TransportUse, addressToString, decodeAsap, encodeMessage, errorCause, parseAddress, transportParameter } from '../wire/index.js';
-import { defaultRegistrarConfig, type RegistrarConfig } from './config.js';
+import { advertisedAddresses, defaultRegistrarConfig, type RegistrarConfig } from './config.js';
 import type { DumpRow } from './enrp-handlespace.js';
 import { EnrpService, type EnrpCounters } from './enrp-service.js';
 import { readAsapTransport } from './pe-asap-transport.js';
@@ -274,13 +273,7 @@ export class Registrar {
 
   /** ASAP_SERVER_ANNOUNCE with our SCTP transport: every IPv4 address we listen on. */
   private announceMessage(): Uint8Array {
-    const addresses =
-      this.config.address !== '0.0.0.0'
-        ? [this.config.address]
-        : Object.values(networkInterfaces())
-            .flat()
-            .filter((i) => i !== undefined && i.family === 'IPv4')
-            .map((i) => i!.address);
+    const addresses = advertisedAddresses(this.config.address);
     const transport = transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses.map((a) => parseAddress(a)!), TransportUse.DataOnly);
     return encodeMessage({ protocol: 'asap', type: AsapType.ServerAnnounce, flags: 0, paddedLength: false, unknownParams: null, serverId: this.id, transports: [transport] });
   }
