@@ -639,6 +639,9 @@ export class EnrpService {
   }
 
   async close(): Promise<void> {
+    // Idempotent: a registrar whose ENRP side was closed first (tests silence one this way)
+    // closes it again; the multicast sockets must not be closed twice.
+    if (this.closed) return;
     this.closed = true;
     clearTimeout(this.heartbeatTimer);
     clearInterval(this.monitorTimer);
