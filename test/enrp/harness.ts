@@ -3,6 +3,7 @@
 // others as static peers, short ENRP timers.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { Logger } from '../../src/log.js';
 import { Registrar, type RegistrarConfig } from '../../src/registrar/index.js';
 import { freeUdpPort, type LogRecord } from '../registrar/harness.js';
 
@@ -23,7 +24,7 @@ export interface ScopeMember {
   udpPort: number;
 }
 
-export function logSink(): { log: ReturnType<typeof pino>; logs: LogRecord[] } {
+export function logSink(): { log: Logger; logs: LogRecord[] } {
   const logs: LogRecord[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -31,7 +32,7 @@ export function logSink(): { log: ReturnType<typeof pino>; logs: LogRecord[] } {
       done();
     },
   });
-  return { log: pino({ name: 'registrar', level: 'info' }, sink), logs };
+  return { log: pino<never>({ name: 'registrar', level: 'info' }, sink), logs };
 }
 
 /** One registrar with a given UDP port and static peers. */
