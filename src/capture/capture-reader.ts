@@ -88,11 +88,17 @@ export interface CaptureReadOptions {
    * message is reported once, as the receiving SCTP delivers it and as Wireshark dissects it.
    */
   includeRetransmissions?: boolean;
+  /**
+   * UDP ports that carry SCTP (RFC 6951) besides 9899, like Wireshark's "decode as": tests and
+   * deployments that run registrars on other encapsulation ports.
+   */
+  sctpOverUdpPorts?: readonly number[];
 }
 
 /** Reads a pcap or pcapng file held in memory and returns the ASAP/ENRP messages in it. */
 export function readRSerPoolCapture(file: Uint8Array, options: CaptureReadOptions = {}): CaptureReading {
   const { format, frames, error } = readCaptureFrames(file);
+  const extraPorts = new Set(options.sctpOverUdpPorts ?? []);
   const statistics: CaptureStatistics = {
     frames: frames.length,
     skipped: { 'unknown-link-type': 0, 'not-ip': 0, 'ip-fragment': 0, truncated: 0, 'malformed-ip': 0 },
@@ -183,7 +189,7 @@ export function readRSerPoolCapture(file: Uint8Array, options: CaptureReadOption
       const udpLength = (ip.payload[4]! << 8) | ip.payload[5]!;
       const end = udpLength >= UDP_HEADER_LENGTH ? Math.min(udpLength, ip.payload.length) : ip.payload.length;
       const body = ip.payload.subarray(UDP_HEADER_LENGTH, end);
-      if (sport === PORT_SCTP_OVER_UDP || dport === PORT_SCTP_OVER_UDP) {
+      if (sport === PORT_SCTP_OVER_UDP || dport === PORT_SCTP_OVER_UDP || extraPorts.has(sport) || extraPorts.has(dport)) {
         readSctp(ip, body, 'sctp/udp', frame.number, frame.time);
         continue;
       }

@@ -1,6 +1,6 @@
 // `rserpool decode`: prints ASAP/ENRP messages, given as hex or found in a pcap/pcapng file,
 // one JSON object per message, with the decoding error where a message does not decode.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { formatCaptureTime, readRSerPoolCapture, type CapturedMessage, type RSerPoolProtocol } from '../capture/index.js';
 import { causeName } from '../wire/constants.js';
@@ -17,6 +17,7 @@ interface DecodeOptions {
   pretty?: boolean;
   strict?: boolean;
   retransmissions?: boolean;
+  udpPort?: number[];
 }
 
 /** The decoding failure as printed: the RFC 5354 cause code and its name. */
@@ -68,6 +69,7 @@ export function registerDecode(program: Command): void {
     .option('--pretty', 'indent the JSON output')
     .option('--retransmissions', 'also print retransmitted SCTP DATA chunks (marked "retransmission": true)')
     .option('--strict', `exit with status ${EXIT_DECODE_ERROR} when any message fails to decode`)
+    .option('--udp-port <port>', 'also read SCTP inside this UDP port, besides 9899 (repeatable)', collectPort, [])
     .addHelpText('after', HELP_EXAMPLES)
     .action((capture: string | undefined, options: DecodeOptions) => {
       process.exitCode = runDecode(capture, options, (line) => process.stdout.write(line), (line) => process.stderr.write(line));
@@ -116,7 +118,7 @@ export function runDecode(
     err(`rserpool decode: cannot read ${capture}: ${why}\n`);
     return EXIT_INPUT_ERROR;
   }
-  const reading = readRSerPoolCapture(file, { includeRetransmissions: options.retransmissions ?? false });
+  const reading = readRSerPoolCapture(file, { includeRetransmissions: options.retransmissions ?? false, sctpOverUdpPorts: options.udpPort ?? [] });
   let total = 0;
   const failures: string[] = [];
   for (const m of reading.messages) {
@@ -189,4 +191,10 @@ function jsonSafe(_key: string, value: unknown): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
   if (typeof value === 'bigint') return value.toString();
   return value;
+}
+
+function collectPort(value: string, previous: number[]): number[] {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('expected a UDP port 1..65535');
+  return [...previous, port];
 }
