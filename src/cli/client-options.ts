@@ -12,6 +12,7 @@ export interface ClientCliOptions {
   transport: 'auto' | 'raw' | 'udp';
   announce: string;
   localAddress?: string[];
+  udpPort?: number;
 }
 
 /** "host:port[:udpPort]" or "host" (ASAP port 3863, UDP encapsulation port 9899). */
@@ -82,7 +83,12 @@ export function addClientOptions(command: Command): Command {
     .option('--registrar <host:port[:udpPort]>', 'registrar to use (repeatable); default: hunt by ASAP announces', collectRegistrar)
     .addOption(new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto (raw when root and no kernel SCTP, as the registrar decides)').choices(['auto', 'raw', 'udp']).default('auto'))
     .option('--announce <group>', 'ASAP announce group:port to hunt on when no --registrar is given', '239.0.0.50:3863')
-    .option('--local-address <ip>', 'address to register/advertise (repeatable); default: this host\'s IPv4 addresses', collectAddress);
+    .option('--local-address <ip>', 'address to register/advertise (repeatable); default: this host\'s IPv4 addresses', collectAddress)
+    // RFC 6951 §5.1: the UDP port is not part of ASAP transport parameters, so a peer that
+    // reaches this endpoint by its registered address (a PU, or a registrar after a
+    // takeover) sends to the well-known 9899. RSPLIB's stacks always do: a PE serving them
+    // in udp mode must listen there.
+    .option('--udp-port <port>', 'local UDP encapsulation port in udp mode (0: any; 9899 lets RSPLIB PUs and takeover registrars reach a PE)', integer(0, 65535));
 }
 
 /**
@@ -97,7 +103,7 @@ export async function openClientEndpoint(options: ClientCliOptions): Promise<Asa
   return AsapEndpoint.open({
     registrars,
     announces,
-    sctp: { mode: options.transport, protocol: TOOL_SCTP_PROTOCOL },
+    sctp: { mode: options.transport, protocol: TOOL_SCTP_PROTOCOL, ...(options.udpPort !== undefined ? { udpPort: options.udpPort } : {}) },
     ...(options.localAddress !== undefined ? { localAddresses: options.localAddress } : {}),
   });
 }

@@ -113,6 +113,8 @@ async function runPe(opts: PeCliOptions): Promise<number> {
       businessCard: opts.businessCard,
       dataPpid: opts.ppid,
       ...(opts.port !== undefined ? { port: opts.port } : {}),
+      // With --udp-port the sessions share the ASAP endpoint's UDP port (e.g. 9899 for RSPLIB PUs).
+      ...(opts.udpPort !== undefined && opts.udpPort !== 0 ? { udpPort: opts.udpPort } : {}),
       ...(opts.id !== undefined ? { peId: opts.id } : {}),
       ...(opts.localAddress !== undefined ? { addresses: opts.localAddress } : {}),
     });

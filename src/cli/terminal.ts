@@ -13,6 +13,7 @@ interface TerminalCliOptions extends ClientCliOptions {
   connectTimeout: number;
   resend: boolean;
   linger: number;
+  peUdpPort?: number;
 }
 
 /** Lines kept for re-sending after a failover (those sent since the last answer). */
@@ -33,6 +34,7 @@ export function registerTerminal(program: Command): void {
     .option('--failover-timeout <ms>', 'how long to look for a reachable pool element', integer(100, 3_600_000), 15_000)
     .option('--connect-timeout <ms>', 'how long one connection attempt may take', integer(100, 600_000), 5000)
     .option('--no-resend', 'do not re-send lines still unanswered when a failover happens')
+    .option('--pe-udp-port <port>', 'UDP encapsulation port of pool elements in udp mode (default: their SCTP port, as rserpool pe listens; 9899 for RSPLIB PEs)', integer(1, 65535))
     .option('--linger <ms>', 'after end of input, wait this long for outstanding answers', integer(0, 600_000), 2000);
   addClientOptions(command)
     .addHelpText(
@@ -59,6 +61,7 @@ async function runTerminal(pool: string, opts: TerminalCliOptions): Promise<numb
       dataPpid: opts.ppid,
       failoverTimeout: opts.failoverTimeout,
       connectTimeout: opts.connectTimeout,
+      ...(opts.peUdpPort !== undefined ? { remoteUdpPort: opts.peUdpPort } : {}),
     });
   } catch (error) {
     await asap.close();

@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { PPID_ASAP } from '../wire/constants.js';
 import { openSctpEndpoint } from '../transport/open-sctp-endpoint.js';
+import { UdpSctpEndpoint } from '../transport/udp-encapsulation.js';
 import type { Association, AssociationDownReason, RemoteAddress, SctpEndpoint } from '../transport/sctp-provider.js';
 import type { AsapEndpoint } from './asap-endpoint.js';
 import { checkDataPpid, decodeControl, DEFAULT_DATA_PPID, encodeBusinessCard, encodeCookie } from './control-channel.js';
@@ -22,6 +23,13 @@ export interface PoolElementServiceOptions extends Omit<PoolElementOptions, 'use
    * this library's pool users find it (a Pool Element parameter names no UDP port).
    */
   port?: number;
+  /**
+   * UDP encapsulation port of the data endpoint in UDP mode; default the SCTP port (above).
+   * Peers that reach a PE by its registered address alone send to the well-known 9899
+   * (RFC 6951 §5.1; RSPLIB's PUs always do): set it to 9899 for them. When it is the ASAP
+   * endpoint's own UDP port, the data endpoint shares that socket as another SCTP port.
+   */
+  udpPort?: number;
   /** Addresses registered in the user transport; default the ASAP endpoint's local addresses. */
   addresses?: string[];
   /** Local address to bind the data endpoint to; default all. */
@@ -154,7 +162,7 @@ export class PoolElementService extends EventEmitter<PoolElementServiceEvents> {
     this.endpoint = endpoint;
     this.dataPpid = checkDataPpid(options.dataPpid ?? DEFAULT_DATA_PPID);
     this.businessCardSize = options.businessCard ?? 3;
-    const { port: _port, addresses, bindAddress: _bind, dataPpid: _ppid, businessCard: _card, ...elementOptions } = options;
+    const { port: _port, udpPort: _udpPort, addresses, bindAddress: _bind, dataPpid: _ppid, businessCard: _card, ...elementOptions } = options;
     this.element = new PoolElement(asap, {
       ...elementOptions,
       userTransport: { protocol: 'sctp', port: endpoint.port, use: 'data+control', ...(addresses !== undefined ? { addresses } : {}) },
@@ -182,7 +190,10 @@ export class PoolElementService extends EventEmitter<PoolElementServiceEvents> {
     for (let attempt = 0; attempt < (options.port !== undefined ? 1 : 8) && endpoint === null; attempt++) {
       const port = options.port ?? randomPort();
       try {
-        endpoint = await openSctpEndpoint({ mode, port, udpPort: port, ...(options.bindAddress !== undefined ? { address: options.bindAddress } : {}) });
+        const shared = asap.sctp instanceof UdpSctpEndpoint && options.udpPort !== undefined && options.udpPort === asap.sctp.udpPort ? asap.sctp : null;
+        endpoint = shared !== null
+          ? shared.sibling({ port })
+          : await openSctpEndpoint({ mode, port, udpPort: options.udpPort ?? port, ...(options.bindAddress !== undefined ? { address: options.bindAddress } : {}) });
       } catch (error) {
         lastError = error as Error;
       }
