@@ -44,7 +44,7 @@ describe.skipIf(SKIP !== null)('our PE and PUs with RSPLIB\'s registrar (network
     // RSPLIB's view: hsdump plays a peer registrar and downloads the handlespace over ENRP.
     const dump = await rsplib.run('hsdump', `hsdump ${rsplib.address}:9901 -loglevel=1 -logcolor=off`, 8000);
     expect(dump.output).toContain(`Pool "${POOL}", Policy "RoundRobin", Protocol SCTP, CtrlCh=yes`);
-    expect(dump.output).toMatch(new RegExp(`\\$${PE_ID.toString(16)} [^\\n]*\\n\\s+chsum=\\$[0-9a-f]+ home=\\$${rsplibId!.toString(16)}`));
+    expect(dump.output).toMatch(new RegExp(`\\$${PE_ID.toString(16).padStart(8, "0")} [^\\n]*\\n\\s+chsum=\\$[0-9a-f]+ home=\\$${rsplibId!.toString(16).padStart(8, "0")}`));
     expect(dump.output).toContain(`userT: {${peHost.address}}`);
 
     // Our resolution at RSPLIB's registrar, by address.
