@@ -22,6 +22,15 @@ export class Peer {
   /** pe_checksum_pr as last announced by the peer, or null. */
   announcedChecksum: number | null = null;
   association: Association | null = null;
+  /**
+   * Until when we leave it to the peer to associate (ms, performance.now()); 0: never held.
+   * One association per peer, on the ENRP ports of both: the higher server ID waits a moment
+   * for the lower one's INIT rather than sending its own at the same time.
+   */
+  waitUntil = 0;
+  waitTimer: NodeJS.Timeout | undefined = undefined;
+  /** Messages for it held while waiting (sent once an association exists). */
+  readonly pending: Uint8Array[] = [];
 
   constructor(
     readonly serverId: number,
@@ -76,6 +85,10 @@ export class PeerTable {
   remove(serverId: number): Peer | undefined {
     const peer = this.peers.get(serverId >>> 0);
     this.peers.delete(serverId >>> 0);
+    if (peer !== undefined) {
+      clearTimeout(peer.waitTimer);
+      peer.pending.length = 0;
+    }
     return peer;
   }
 }

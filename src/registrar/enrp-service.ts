@@ -92,18 +92,19 @@ export class EnrpService {
   private presenceReceiver: AnnounceReceiver | null = null;
   private presenceSender: AnnounceSender | null = null;
   private readonly associationPeers = new Map<Association, number>();
+  /** Per remote ENRP transport: no new attempt of ours before then (after one failed). */
+  private readonly retryAfter = new Map<string, number>();
   private closed = false;
 
   constructor(
     private readonly ownId: number,
     private readonly config: RegistrarConfig,
-    readonly endpoint: SctpEndpoint,
     /**
-     * Where our associations to peers start from: another local SCTP port, so that two
-     * registrars contacting each other at once build two associations instead of an INIT
-     * collision on one port pair (which the userland SCTP does not settle).
+     * Our ENRP endpoint: peers associate to it, and our associations to peers start from it
+     * (RSPLIB accepts a presence only from the peer's ENRP address and port). One association
+     * per peer: see sendTo() for who initiates.
      */
-    private readonly initiator: SctpEndpoint,
+    readonly endpoint: SctpEndpoint,
     private readonly shards: ShardSet,
     private readonly log: Logger,
   ) {}
@@ -117,7 +118,6 @@ export class EnrpService {
   async start(): Promise<void> {
     const c = this.config;
     this.endpoint.on('association', (a) => this.attach(a));
-    this.initiator.on('association', (a) => a.abort('not a listening ENRP port'));
     if (c.enrpAnnounce) await this.openPresenceChannel();
     const readyPromise = new Promise<void>((resolve) => (this.readyResolve = resolve));
     // RFC 5353 §3.2.2.1: without any way to find a peer, we are alone and start at once.
@@ -153,22 +153,41 @@ export class EnrpService {
     });
   }
 
-  /** Associates to a peer's ENRP transport (or finds the association it already has). */
+  /** A live association on our ENRP endpoint with this remote, whoever started it. */
+  private associationWith(remote: RemoteAddress): Association | undefined {
+    const udpPort = remote.udpPort ?? this.config.peerUdpPort;
+    return this.endpoint.associations.find(
+      (x) => x.remote.address === remote.address && x.remote.port === remote.port && (x.remote.udpPort === undefined || x.remote.udpPort === udpPort) && x.state !== 'down',
+    );
+  }
+
+  /**
+   * Associates to a peer's ENRP transport from our ENRP port, or returns the association we
+   * already have with it (either side may have started it); null while a failed attempt of
+   * ours backs off (see retryAfter).
+   */
   private contact(remote: RemoteAddress): Association | null {
     if (this.closed) return null;
-    const existing = this.initiator.associations.find((x) => x.remote.address === remote.address && x.remote.port === remote.port && (x.remote.udpPort === undefined || x.remote.udpPort === remote.udpPort) && x.state !== 'down');
+    const key = remoteKey(remote);
+    const existing = this.associationWith(remote);
     if (existing !== undefined) {
-      // An INIT sent before the peer listened waits for its retransmission (RTO.Initial 3 s);
-      // or it met the peer's INIT halfway. Either way: start afresh after MAX-TIME-NO-RESPONSE.
+      // An INIT sent before the peer listened waits for its retransmission (RTO.Initial 3 s):
+      // start afresh after MAX-TIME-NO-RESPONSE.
       const since = this.connecting.get(existing);
       if (existing.state !== 'connecting' || since === undefined || now() - since < this.config.maxTimeNoResponse) return existing;
       existing.abort('not up in time; retrying');
     }
+    if ((this.retryAfter.get(key) ?? 0) > now()) return null;
     try {
-      const a = this.initiator.associate(remote);
+      const a = this.endpoint.associate(remote);
       this.connecting.set(a, now());
       a.once('up', () => this.connecting.delete(a));
-      a.once('down', () => this.connecting.delete(a));
+      a.once('down', () => {
+        // Down before up: the peer is not there yet, or our INIT met its INIT and the
+        // transport kept the peer's (udp-encapsulation.ts). Its association may be on its
+        // way: give it a moment before trying again.
+        if (this.connecting.delete(a)) this.retryAfter.set(key, now() + jitter(this.retryBackoff()));
+      });
       this.attach(a);
       // A static peer we do not know by ID yet: tell it who we are (RFC 5353 §3.4.1).
       a.send(this.presence(true, 0), PPID_ENRP);
@@ -179,17 +198,87 @@ export class EnrpService {
     }
   }
 
-  /** Sends to a peer point to point, associating first if needed (RFC 5353 §3.1). */
+  /** After a failed attempt of ours; also how long a higher server ID waits for a lower one's INIT. */
+  private retryBackoff(): number {
+    return Math.max(50, Math.min(1000, this.config.maxTimeNoResponse / 4));
+  }
+
+  /**
+   * Sends to a peer point to point (RFC 5353 §3.1) over the one association we have with it.
+   * Without one, the lower server ID associates at once; the higher one first waits a moment
+   * for the lower one's INIT (both sending INIT at once on one port pair is an INIT collision,
+   * RFC 9260 §5.2.1, which the userland SCTP does not settle in raw mode), holding the messages
+   * meanwhile, and associates itself if nothing came. A peer not known by ID (a static one not
+   * heard yet) is contacted at once by contactStaticPeers().
+   */
   private sendTo(peer: Peer, message: Uint8Array): boolean {
     let a = peer.association;
     if (a === null || a.state === 'down') {
-      a = peer.transport === null ? null : this.contact(peer.transport);
-      if (a === null) return false;
-      peer.association = a;
-      this.associationPeers.set(a, peer.serverId);
+      a = peer.transport === null ? null : (this.associationWith(peer.transport) ?? null);
+      if (a === null) {
+        if (peer.transport === null || this.closed) return false;
+        if (!this.holding(peer)) {
+          a = this.contact(peer.transport);
+          // Backing off after a failed attempt: hold the message until the next one.
+          if (a === null && !this.holding(peer)) return false;
+        }
+      }
+      if (a !== null) this.bind(peer, a);
     }
-    a.send(message, PPID_ENRP);
+    if (a !== null && a.state === 'up' && peer.pending.length === 0) {
+      a.send(message, PPID_ENRP);
+      return true;
+    }
+    // Not up yet: held here rather than queued in the association, whose queue is lost if
+    // it never comes up (an INIT collision settled for the peer's INIT); flushed on 'up'.
+    if (peer.pending.length >= MAX_PENDING) peer.pending.shift();
+    peer.pending.push(message);
     return true;
+  }
+
+  /** True while we leave associating to the peer (lower server ID first; backoff after a failure). */
+  private holding(peer: Peer): boolean {
+    const t = now();
+    if (peer.waitUntil === 0 && this.ownId > peer.serverId) this.holdFor(peer, this.retryBackoff());
+    const backoff = peer.transport === null ? 0 : (this.retryAfter.get(remoteKey(peer.transport)) ?? 0);
+    if (backoff > t && backoff > peer.waitUntil) this.holdFor(peer, backoff - t);
+    return t < peer.waitUntil;
+  }
+
+  private holdFor(peer: Peer, ms: number): void {
+    peer.waitUntil = now() + ms;
+    clearTimeout(peer.waitTimer);
+    peer.waitTimer = setTimeout(() => this.flush(peer), ms + 1);
+  }
+
+  private bind(peer: Peer, a: Association): void {
+    if (peer.association === a) return;
+    peer.association = a;
+    this.associationPeers.set(a, peer.serverId);
+    if (a.state === 'up') {
+      this.flush(peer);
+      return;
+    }
+    a.once('up', () => this.flush(peer));
+    // Never up: what it held is still ours; try again after the backoff.
+    a.once('down', () => {
+      if (peer.pending.length > 0 && !this.holding(peer)) this.flush(peer);
+    });
+  }
+
+  /** Held messages go out now: over the peer's association once up, or one we start. */
+  private flush(peer: Peer): void {
+    if (this.closed || this.peers.get(peer.serverId) !== peer || peer.pending.length === 0) return;
+    const a = peer.association;
+    if (a !== null && a.state === 'up') {
+      for (const m of peer.pending.splice(0)) a.send(m, PPID_ENRP);
+      return;
+    }
+    if (a !== null && a.state === 'connecting') return; // flushed on its 'up'
+    const found = peer.transport === null ? undefined : this.associationWith(peer.transport);
+    const next = found ?? (peer.transport === null || this.holding(peer) ? null : this.contact(peer.transport));
+    if (next !== null) this.bind(peer, next);
+    else if (!this.holding(peer)) peer.pending.length = 0; // cannot associate: drop (monitoring notices)
   }
 
   // ------------------------------------------------------------------ receive
@@ -221,10 +310,10 @@ export class EnrpService {
     if (m.senderId === this.ownId || m.senderId === 0) return; // our own presence looped back, or nonsense
     if (m.receiverId !== 0 && m.receiverId !== this.ownId) return; // meant for another registrar
     const { peer, isNew } = this.peers.heard(m.senderId, now(), a === null ? source : null);
-    if (a !== null && peer.association === null) {
-      peer.association = a;
-      this.associationPeers.set(a, peer.serverId);
+    if (a !== null && (peer.association === null || (peer.association !== a && peer.association.state !== 'up' && a.state === 'up'))) {
+      // Its association (or ours, now up) carries everything from here on.
       if (peer.transport === null) peer.transport = source;
+      this.bind(peer, a);
     } else if (a !== null && !this.associationPeers.has(a)) {
       this.associationPeers.set(a, peer.serverId);
     }
@@ -649,7 +738,7 @@ export class EnrpService {
     for (const t of this.takeovers.values()) clearTimeout(t.timer);
     for (const d of this.downloads.values()) clearTimeout(d.timer);
     this.readyResolve?.();
-    await this.initiator.close();
+    for (const p of this.peers.all()) clearTimeout(p.waitTimer);
     await this.presenceReceiver?.close();
     await this.presenceSender?.close();
   }
@@ -666,6 +755,13 @@ function enrp(fields: EnrpInit): Uint8Array {
 function peekSender(payload: Uint8Array): number {
   if (payload.length < 8) return 0;
   return ((payload[4]! << 24) | (payload[5]! << 16) | (payload[6]! << 8) | payload[7]!) >>> 0;
+}
+
+/** Messages held per peer while we wait for its association (presences repeat anyway). */
+const MAX_PENDING = 256;
+
+function remoteKey(r: RemoteAddress): string {
+  return `${r.address}|${r.port}|${r.udpPort ?? ''}`;
 }
 
 function jitter(ms: number): number {

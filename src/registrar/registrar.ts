@@ -122,12 +122,10 @@ export class Registrar {
       this.endpoint instanceof UdpSctpEndpoint
         ? this.endpoint.sibling({ port: c.enrpPort })
         : await openSctpEndpoint({ mode: this.endpoint.mode, port: c.enrpPort, ...(c.address !== '0.0.0.0' ? { address: c.address } : {}) });
-    const initiatorPort = 1024 + randomInt(0, 64000);
-    const initiator =
-      this.endpoint instanceof UdpSctpEndpoint
-        ? this.endpoint.sibling({ port: initiatorPort === c.enrpPort || initiatorPort === c.asapPort ? initiatorPort + 1 : initiatorPort })
-        : await openSctpEndpoint({ mode: this.endpoint.mode, port: initiatorPort, ...(c.address !== '0.0.0.0' ? { address: c.address } : {}) });
-    this.enrp = new EnrpService(this.id, c, this.enrpEndpoint, initiator, this.shards, this.log);
+    // Outgoing ENRP associations start from this same port, as RSPLIB's do: RSPLIB keeps
+    // only those Server Information addresses that match the association's address AND port
+    // (a presence from any other port is "no usable ENRP endpoint addresses").
+    this.enrp = new EnrpService(this.id, c, this.enrpEndpoint, this.shards, this.log);
     await this.enrp.start();
     if (c.announce) await this.startAnnounces();
     await this.openControl();

@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { Endpoint, Packet } from './sctp-package.js';
-import type { PackageEndpoint, PackagePacket, PackageTransport } from './sctp-package.js';
+import type { PackageAssociation, PackageEndpoint, PackagePacket, PackageTransport } from './sctp-package.js';
 import { AssociationRegistry, checkRemote, whenUp } from './association-registry.js';
 import type { SctpPackageAssociation } from './package-association.js';
 import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents } from './sctp-provider.js';
@@ -37,6 +37,8 @@ export interface UdpSctpEndpointOptions {
 class UdpPeer implements PackageTransport {
   readonly endpoints = new Map<number, PackageEndpoint>();
   lastSeen = Date.now();
+  /** Until then its Endpoints stay even without associations (an INIT collision was settled). */
+  keepUntil = 0;
 
   constructor(
     private readonly socket: dgram.Socket,
@@ -62,10 +64,51 @@ class UdpPeer implements PackageTransport {
     const packet = Packet.fromBuffer(datagram);
     if (!packet || !packet.chunks) return;
     const endpoint = this.endpoints.get(packet.dst_port);
+    if (endpoint) settleInitCollision(this, endpoint, datagram);
     // The source "address" is the peer's IP: associations of different UDP peers on
     // one IP never meet, each peer has its own Endpoint.
     if (endpoint) endpoint.emit('packet', packet, this.address, localAddress);
   }
+}
+
+/** SCTP chunk type INIT (RFC 9260 §3.3.2). */
+const CHUNK_INIT = 1;
+/** SCTP chunk type COOKIE ECHO (RFC 9260 §3.3.11). */
+const CHUNK_COOKIE_ECHO = 10;
+/** How long a peer whose INIT collision we settled keeps its package Endpoint (cookie secret). */
+const COLLISION_KEEP_MS = 30_000;
+
+/**
+ * INIT collision (RFC 9260 §5.2.1, §5.2.4): both ends sent INIT on the same port pair. The
+ * package ignores an INIT, and mistakes a COOKIE ECHO for a restart, while it has a TCB in
+ * COOKIE-WAIT, so neither association ever came up. Settled here, alike on both ends, so that
+ * one association results:
+ * - an INIT while ours waits in COOKIE-WAIT: the end whose own Initiate Tag is lower drops its
+ *   attempt silently (reported 'down', as an attempt that failed) and lets the INIT through,
+ *   which its Endpoint answers statelessly; the end with the higher tag keeps its attempt,
+ *   which the other end then accepts. Both ends see both tags, so they agree without talking.
+ * - a COOKIE ECHO not for our tag while ours waits in COOKIE-WAIT: the peer took our stateless
+ *   answer to its INIT (sent before we started ours), so its association wins: ours is dropped
+ *   and the COOKIE ECHO goes to the Endpoint, which makes the association.
+ */
+function settleInitCollision(peer: UdpPeer, endpoint: PackageEndpoint, datagram: Buffer): void {
+  if (datagram.length < 20) return;
+  const chunk = datagram[12];
+  const vtag = datagram.readUInt32BE(4);
+  if (!((chunk === CHUNK_INIT && vtag === 0) || chunk === CHUNK_COOKIE_ECHO)) return;
+  const sourcePort = datagram.readUInt16BE(0);
+  const ours = endpoint.associations.find((a) => a.remotePort === sourcePort && a.state === 'COOKIE-WAIT') as (PackageAssociation & CollidingAssociation) | undefined;
+  if (ours === undefined || typeof ours.my_tag !== 'number') return;
+  // Common header: ports, Verification Tag (4), checksum (8); INIT chunk header (12), Initiate Tag (16).
+  if (chunk === CHUNK_INIT ? ours.my_tag > datagram.readUInt32BE(16) : vtag === ours.my_tag) return;
+  peer.keepUntil = Date.now() + COLLISION_KEEP_MS;
+  ours._communicationLost('timeout');
+}
+
+/** Package internals the collision rule reads: our Initiate Tag, and the silent teardown. */
+interface CollidingAssociation {
+  my_tag: number;
+  _communicationLost(reason: string): void;
 }
 
 /** One UDP encapsulation socket and its peers, shared by the SCTP ports opened on it. */
@@ -259,7 +302,9 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
     const peer = this.#peers.get(key);
     if (!peer) return;
     const endpoint = peer.endpoints.get(this.port);
-    if (endpoint && endpoint.associations.length === 0) {
+    // After a settled INIT collision the peer's COOKIE ECHO is on its way: the Endpoint that
+    // made the cookie must still be there to validate it (the idle sweep removes it later).
+    if (endpoint && endpoint.associations.length === 0 && Date.now() >= peer.keepUntil) {
       endpoint.DESTROY(); // clears its cookie timer, unallocates from the peer
     }
     if (peer.endpoints.size === 0) this.#peers.delete(key);
