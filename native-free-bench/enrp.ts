@@ -169,8 +169,9 @@ export interface UpdatePhaseResult {
   resolutionP50Ms: number;
   resolutionP99Ms: number;
   resolutionsFailed: number;
-  /** Share of the peer's send turns in the measured interval that found its association's
-   * queue full (512 KiB not yet taken by SCTP's windows): near 1, the registrar side bounds the stream. */
+  /** Share of the measured interval the peer spent waiting for its association's queue (past
+   * its 1 MiB high-water mark, not yet taken by SCTP's windows) to drain: near 1, SCTP and the
+   * registrar side bound the stream, not the peer. */
   peerBlockedShare: number;
   /** Cores used in the measured interval: the registrar's I/O thread, the load generator's
    * thread, and the rest of the process (the registrar's shards, libuv). */
@@ -289,6 +290,13 @@ async function updatePhases(shards: number, o: Required<Pick<EnrpBenchOptions, '
   return results;
 }
 
+/** Whether the measured interval is on, and when it started and ended (NaN: not yet). */
+interface Counting {
+  measuring: boolean;
+  from: number;
+  to: number;
+}
+
 /**
  * The worker: the peer (its own SCTP endpoint on ENRP's port, one association to the registrar,
  * a PRESENCE first) and the pool users (e2e-load's clients and closed loop).
@@ -307,26 +315,45 @@ async function generatorMain(s: GeneratorSettings): Promise<void> {
   const resolutions = handleResolutionMessages(s.pools);
   post({ kind: 'ready' });
 
-  /** Streams updates until `until` resolves, as fast as the association takes them. */
-  const stream = async (until: Promise<unknown>, counting: { measuring: boolean }): Promise<{ sent: number; sentMeasured: number; blockedShare: number }> => {
+  /**
+   * Streams updates until `until` resolves, as fast as the association takes them: fills its
+   * queue past the high-water mark, then waits for 'drain' (no spinning: the generator's CPU
+   * stays off the registrar's cores). blockedShare: measured time spent waiting for 'drain'.
+   */
+  const stream = async (until: Promise<unknown>, counting: Counting): Promise<{ sent: number; sentMeasured: number; blockedShare: number }> => {
     let over = false;
-    void until.then(() => (over = true));
     let sent = 0;
     let sentMeasured = 0;
-    let turns = 0;
-    let blocked = 0;
-    while (!over) {
-      if (peerDown !== null) throw new Error(`peer association went down (${peerDown})`);
-      const full = a.bufferedAmount >= 512 * 1024;
-      if (!full) for (let k = 0; k < 200; k++) a.send(updates[sent++ % updates.length]!, PPID_ENRP);
-      if (counting.measuring) {
-        turns++;
-        if (full) blocked++;
-        else sentMeasured += 200;
+    let waitedMs = 0;
+    let wakeUp: (() => void) | null = null;
+    void until.then(() => {
+      over = true;
+      wakeUp?.();
+    });
+    const onDrain = (): void => wakeUp?.();
+    a.on('drain', onDrain);
+    try {
+      while (!over) {
+        if (peerDown !== null) throw new Error(`peer association went down (${peerDown})`);
+        let accepted = true;
+        for (let k = 0; k < 200 && accepted; k++) {
+          accepted = a.send(updates[sent++ % updates.length]!, PPID_ENRP);
+          if (counting.measuring) sentMeasured++;
+        }
+        if (accepted) {
+          await new Promise((res) => setImmediate(res));
+          continue;
+        }
+        const waitFrom = performance.now();
+        await new Promise<void>((res) => (wakeUp = res));
+        wakeUp = null;
+        // The part of this wait inside the measured interval.
+        if (!Number.isNaN(counting.from)) waitedMs += Math.max(0, Math.min(performance.now(), Number.isNaN(counting.to) ? Infinity : counting.to) - Math.max(waitFrom, counting.from));
       }
-      await new Promise((res) => setImmediate(res));
+    } finally {
+      a.off('drain', onDrain);
     }
-    return { sent, sentMeasured, blockedShare: turns === 0 ? NaN : blocked / turns };
+    return { sent, sentMeasured, blockedShare: Number.isNaN(counting.from) || Number.isNaN(counting.to) ? NaN : waitedMs / (counting.to - counting.from) };
   };
   const numbers = (out: PhaseOutcome): ResolutionNumbers => {
     const [p50, p99] = out.latency.percentiles(0.5, 0.99);
@@ -336,11 +363,13 @@ async function generatorMain(s: GeneratorSettings): Promise<void> {
   for (;;) {
     const m = await new Promise<ToGenerator>((res) => port.once('message', res));
     if (m.kind === 'stop') break;
-    const counting = { measuring: false };
+    const counting: Counting = { measuring: false, from: NaN, to: NaN };
     let markedEnd = (): void => undefined;
     const ended = new Promise<void>((res) => (markedEnd = res));
     const mark = (which: 'start' | 'end'): void => {
       counting.measuring = which === 'start';
+      if (which === 'start') counting.from = performance.now();
+      else counting.to = performance.now();
       post({ kind: 'mark', which, cpuSeconds: threadCpuSeconds() });
       if (which === 'end') markedEnd();
     };
