@@ -41,6 +41,10 @@ export function registerBench(program: Command): void {
     .option('--shards <n>', 'shards per registrar (default 2)', number)
     .option('--page-size <n>', 'PEs per handle table response (default 128)', number)
     .option('--duration <s>', 'seconds of the handle update phase (default 5)', number)
+    .option('--pus <n>', 'pool user associations resolving during the update stream (default 10)', number)
+    .option('--window <n>', 'resolutions in flight per pool user association (default 32)', number)
+    .option('--pools <n>', 'pools the streamed PEs and the resolutions are spread over (default 100)', number)
+    .option('--runs <n>', 'repetitions of the update phases; medians are reported (default 1)', number)
     .option('--json', 'print results as JSON')
     .action(async (opts: import('../../native-free-bench/enrp.js').EnrpBenchOptions) => {
       const { run } = await import('../../native-free-bench/enrp.js');
