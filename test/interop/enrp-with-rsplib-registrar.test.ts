@@ -7,13 +7,11 @@
 // hsdump (RSPLIB's tool, a pretend peer) downloads our registrar's handlespace. Every packet
 // on the bridge is dissected by tshark.
 //
-// Not interoperable yet, asserted as such below: RSPLIB rejects the Presences our registrar
-// sends over SCTP, because they come over an association from a random SCTP port, not from
-// 9901 (RSPLIB keeps only Server Information addresses that match the association's peer
-// address and port). It therefore never makes us a peer; it still sends us its Handle Updates
-// and answers our List and Handle Table Requests (so both resolve each other's PEs), but ours
-// soon stops hearing it as a peer and takes it over on its own, so a takeover after a kill
-// cannot be tested until our ENRP associations start from the ENRP port.
+// Our ENRP associations start from our ENRP port 9901, so RSPLIB (which keeps only those
+// Server Information addresses that match the association's peer address AND port) accepts
+// our presences and lists us as a peer with 10.77.3.1:9901. RSPLIB's registrar killed is
+// taken over by ours; see the comments there for what does not follow (RSPLIB's registrar
+// stops its timers a few seconds after start; rspserver does not re-home to ours).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,7 +33,7 @@ afterAll(async () => {
 const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 describe.skipIf(SKIP !== null)('ENRP between RSPLIB\'s registrar and ours (network namespaces, UML host)', () => {
-  it('ours peers with RSPLIB (mentor, handle table); PEs registered at either resolve at both; hsdump reads our handlespace; RSPLIB rejects our presences (random ENRP source port); tshark finds nothing malformed', async () => {
+  it('ours peers with RSPLIB (mentor, handle table); PEs registered at either resolve at both; hsdump reads our handlespace; RSPLIB lists ours as a peer (presences from our ENRP port); RSPLIB\'s registrar killed is taken over by ours; tshark finds nothing malformed', async () => {
     lab = new NetnsLab('10.77.3');
     const regHost = lab.addHost('reg', 1);
     const peHost = lab.addHost('pe', 2);
@@ -47,7 +45,7 @@ describe.skipIf(SKIP !== null)('ENRP between RSPLIB\'s registrar and ours (netwo
     rsplib.start(
       'registrar',
       `rspregistrar -asap=${rsplib.address}:3863 -enrp=${rsplib.address}:9901 -peer=${regHost.address}:9901 -mentordiscoverytimeout=300 ` +
-        `-peerheartbeatcycle=${fast.heartbeat} -peermaxtimelastheard=${fast.lastHeard} -peermaxtimenoresponse=${fast.noResponse} -takeoverexpiryinterval=${fast.takeover} -loglevel=3 -logcolor=off`,
+        `-peerheartbeatcycle=${fast.heartbeat} -peermaxtimelastheard=${fast.lastHeard} -peermaxtimenoresponse=${fast.noResponse} -takeoverexpiryinterval=${fast.takeover} -loglevel=5 -logcolor=off`,
     );
     await waitFor(() => rsplib.log('registrar').includes('The registrar is ready'), 15_000, 'RSPLIB registrar ready');
     const rsplibId = rsplibServerId(rsplib.log('registrar'))!;
@@ -83,17 +81,27 @@ describe.skipIf(SKIP !== null)('ENRP between RSPLIB\'s registrar and ours (netwo
     expect(dump.output).toContain(`Pool "${RSP_POOL}"`);
     expect(dump.output).toMatch(new RegExp(`\\$${OUR_PE.toString(16).padStart(8, "0")} [^\\n]*\\n\\s+chsum=\\$[0-9a-f]+ home=\\$${OUR_ID.toString(16).padStart(8, "0")}`));
 
-    // What does not interoperate (see the header): RSPLIB keeps only those addresses of a
-    // Presence's Server Information that match the association's peer address AND port; our
-    // registrar's outgoing ENRP associations start from a random SCTP port (so that two
-    // registrars contacting each other at once do not collide), so RSPLIB finds "no usable
-    // ENRP endpoint addresses" and never enters us in its peer list. Asserted here so that the
-    // test says it, and fails (to be extended with the takeover) once it is fixed.
-    const rspLog = rsplib.log('registrar');
-    expect(rspLog).toContain(`Presence from peer $${OUR_ID.toString(16).padStart(8, '0')} contains no usable ENRP endpoint addresses`);
-    const fromAssociation = /Addresses from association: \{::ffff:10\.77\.3\.1\} (\d+)\/SCTP/.exec(rspLog);
-    expect(fromAssociation).not.toBeNull();
-    expect(Number(fromAssociation![1])).not.toBe(9901);
+    // RSPLIB takes our presences: they come over an association from our ENRP port 9901 now,
+    // which is what RSPLIB matches the Server Information against (address AND port), and it
+    // enters us in its peer list with that address.
+    const rspLog = (): string => rsplib.log('registrar');
+    const ourHex = OUR_ID.toString(16).padStart(8, '0');
+    await waitFor(() => rspLog().includes(`Sending Presence to new peer $${ourHex}`), 5000, 'RSPLIB lists ours as a peer');
+    expect(rspLog()).toMatch(new RegExp(`Sending Presence to new peer \\$${ourHex} [^\\n]*\\n\\s+addrs: \\{10\\.77\\.3\\.1\\} 9901/SCTP`));
+    expect(rspLog()).not.toContain('contains no usable ENRP endpoint addresses');
+
+    // RSPLIB's registrar killed: ours finds it silent and takes it over (RFC 5353 §3.5),
+    // claiming rspserver's PE. What does not follow, and why it is not asserted:
+    // - The takeover is not a clean consequence of the kill: RSPLIB's registrar (3.4.4 in the
+    //   UML host) stops running its own timers a few seconds after start, after an event of
+    //   ours (a pool user's association ending, a TakeoverServer about hsdump's ID): the
+    //   process stays alive, asleep in poll() with no CPU time, still logs what arrives, but
+    //   sends no presence any more (UML timers themselves work: `sleep 1` returns in 1 s). Ours
+    //   therefore declares it dead on its own, before or after the kill.
+    // - rspserver does not re-home: it hunts for ours but its connect to 10.77.3.1:3863 fails
+    //   ("Operation already in progress"), so its PE at ours is not refreshed.
+    rsplib.signal('registrar', 'KILL');
+    await waitFor(() => log().some((x) => String(x['msg']).startsWith('takeover: the target') && x['target'] === hex(rsplibId)), 15_000, "ours took over RSPLIB's registrar");
 
     if (capture !== null) {
       await capture.stop();
