@@ -2,7 +2,7 @@
 // CPU time is measured apart from the load generator's: utime + stime of /proc/<pid>/stat
 // count every thread of the process, the I/O thread and the shard workers alike.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export interface RegistrarProcessOptions {
@@ -94,6 +94,11 @@ export class RegistrarProcess {
     return { total: statCpuSeconds(`/proc/${this.pid}/stat`), ioThread: statCpuSeconds(`/proc/${this.pid}/task/${this.pid}/stat`) };
   }
 
+  /** Milliseconds the registrar's threads have run and waited for a core so far (schedstat). */
+  schedule(): ThreadSchedule {
+    return threadSchedule(this.pid);
+  }
+
   /** Resident set size in bytes. */
   rssBytes(): number {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
@@ -109,6 +114,49 @@ export class RegistrarProcess {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * Time on a core and time runnable but waiting for one (the run queue), in ms, summed over a
+ * process's threads, from /proc/<pid>/task/<tid>/schedstat (fields 1 and 2, in ns). Waiting
+ * is what CPU contention adds to latency: every wake-up of a thread on a request's path
+ * (generator, I/O thread, shard) queues behind whatever else holds the cores.
+ */
+export interface ThreadSchedule {
+  runMs: number;
+  waitMs: number;
+  /** The same for the main thread alone (the registrar's I/O thread, the generator's loop). */
+  mainRunMs: number;
+  mainWaitMs: number;
+}
+
+export function threadSchedule(pid: number | 'self'): ThreadSchedule {
+  const out: ThreadSchedule = { runMs: 0, waitMs: 0, mainRunMs: 0, mainWaitMs: 0 };
+  const main = pid === 'self' ? String(process.pid) : String(pid);
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { runMs: NaN, waitMs: NaN, mainRunMs: NaN, mainWaitMs: NaN };
+  }
+  for (const tid of tasks) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const [run, wait] = text.split(' ').map(Number);
+    const runMs = (run ?? 0) / 1e6;
+    const waitMs = (wait ?? 0) / 1e6;
+    out.runMs += runMs;
+    out.waitMs += waitMs;
+    if (tid === main) {
+      out.mainRunMs = runMs;
+      out.mainWaitMs = waitMs;
+    }
+  }
+  return out;
 }
 
 /** utime + stime of a /proc stat file, in seconds. */

@@ -20,7 +20,7 @@ import {
   type PhaseOutcome,
   type PhaseProgress,
 } from './e2e-load.js';
-import { RegistrarProcess } from './e2e-registrar-process.js';
+import { RegistrarProcess, threadSchedule, type ThreadSchedule } from './e2e-registrar-process.js';
 
 export interface E2eBenchOptions {
   /** One shard count or several ("1,2,4"); default: available cores. */
@@ -65,6 +65,16 @@ export interface PhaseResult {
   registrarCores: number;
   /** This process's (the load generator's) CPU per operation, microseconds. */
   generatorCpuPerOpUs: number;
+  /**
+   * Milliseconds per second of the phase that the registrar's threads (all, summed) spent
+   * runnable but waiting for a core (/proc schedstat): CPU contention, from the generator or
+   * other processes on the machine. Latency percentiles mean little without it.
+   */
+  registrarRunQueueWaitMsPerS: number;
+  /** The same for the registrar's I/O thread alone. */
+  ioThreadRunQueueWaitMsPerS: number;
+  /** The same for the load generator's process (all threads). */
+  generatorRunQueueWaitMsPerS: number;
 }
 
 export interface E2eRunResult {
@@ -151,6 +161,8 @@ interface CpuMark {
   registrar: number;
   ioThread: number;
   generator: number;
+  registrarSchedule: ThreadSchedule;
+  generatorSchedule: ThreadSchedule;
   at: number;
 }
 
@@ -175,7 +187,14 @@ async function runOnce(
     const cpu = (): CpuMark => {
       const u = process.cpuUsage();
       const r = registrar.cpuSeconds();
-      return { registrar: r.total, ioThread: r.ioThread, generator: (u.user + u.system) / 1e6, at: performance.now() };
+      return {
+        registrar: r.total,
+        ioThread: r.ioThread,
+        generator: (u.user + u.system) / 1e6,
+        registrarSchedule: registrar.schedule(),
+        generatorSchedule: threadSchedule('self'),
+        at: performance.now(),
+      };
     };
     const phase = (outcome: PhaseOutcome, from: CpuMark, to: CpuMark): PhaseResult => {
       const [p50, p99] = outcome.latency.percentiles(0.5, 0.99);
@@ -193,6 +212,9 @@ async function runOnce(
         registrarIoThreadLoad: ((to.ioThread - from.ioThread) * 1000) / (to.at - from.at),
         registrarCores: (registrarCpu * 1000) / (to.at - from.at),
         generatorCpuPerOpUs: ((to.generator - from.generator) * 1e6) / outcome.operations,
+        registrarRunQueueWaitMsPerS: ((to.registrarSchedule.waitMs - from.registrarSchedule.waitMs) * 1000) / (to.at - from.at),
+        ioThreadRunQueueWaitMsPerS: ((to.registrarSchedule.mainWaitMs - from.registrarSchedule.mainWaitMs) * 1000) / (to.at - from.at),
+        generatorRunQueueWaitMsPerS: ((to.generatorSchedule.waitMs - from.generatorSchedule.waitMs) * 1000) / (to.at - from.at),
       };
     };
     const pes = await connectClients(registrar.address, s.peAssociations, 40_000);
@@ -275,7 +297,7 @@ function printTable(result: E2eBenchResult): void {
     `e2e: ${fmt(s.pes)} PEs in ${s.pools} pools (${s.policy}) over ${s.peAssociations} associations, ${s.pus} PU associations, ` +
       `${s.window} in flight each, ${s.duration} s resolutions; ${s.cores} cores; ${s.runs === 1 ? 'one run' : `median of ${s.runs} runs`}`,
   );
-  const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'failed'];
+  const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'run-queue wait ms/s reg / gen', 'failed'];
   const rows: string[][] = [];
   for (const { shards, median: m } of result.results) {
     const row = (name: string, p: PhaseResult): string[] => [
@@ -288,6 +310,7 @@ function printTable(result: E2eBenchResult): void {
       p.ioThreadCpuPerOpUs.toFixed(1),
       `${(p.registrarIoThreadLoad * 100).toFixed(0)} %`,
       p.generatorCpuPerOpUs.toFixed(1),
+      `${p.registrarRunQueueWaitMsPerS.toFixed(0)} / ${p.generatorRunQueueWaitMsPerS.toFixed(0)}`,
       fmt(p.failed),
     ];
     rows.push(row('registration', m.registration));
