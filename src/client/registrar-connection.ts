@@ -9,8 +9,6 @@ import { encodeMessage } from '../wire/encode.js';
 import type {
   AsapDeregistration,
   AsapEndpointKeepAlive,
-  AsapEndpointKeepAliveAck,
-  AsapEndpointUnreachable,
   AsapError,
   AsapHandleResolution,
   AsapHandleResolutionResponse,
@@ -143,30 +141,12 @@ export class RegistrarConnection extends EventEmitter<RegistrarConnectionEvents>
 
   /** ASAP_ENDPOINT_KEEP_ALIVE_ACK (RFC 5352 §3.4 KA2); false if the association is down. */
   keepAliveAck(poolHandle: Uint8Array, peId: number): boolean {
-    const message: AsapEndpointKeepAliveAck = {
-      protocol: 'asap',
-      type: AsapType.EndpointKeepAliveAck,
-      flags: 0,
-      paddedLength: false,
-      unknownParams: null,
-      poolHandle,
-      peId,
-    };
-    return this.#send(message);
+    return this.#send({ protocol: 'asap', type: AsapType.EndpointKeepAliveAck, flags: 0, paddedLength: false, unknownParams: null, poolHandle, peId });
   }
 
   /** ASAP_ENDPOINT_UNREACHABLE (RFC 5352 §3.5); no response is defined. */
   reportUnreachable(poolHandle: Uint8Array, peId: number): boolean {
-    const message: AsapEndpointUnreachable = {
-      protocol: 'asap',
-      type: AsapType.EndpointUnreachable,
-      flags: 0,
-      paddedLength: false,
-      unknownParams: null,
-      poolHandle,
-      peId,
-    };
-    return this.#send(message);
+    return this.#send({ protocol: 'asap', type: AsapType.EndpointUnreachable, flags: 0, paddedLength: false, unknownParams: null, poolHandle, peId });
   }
 
   /** Graceful SHUTDOWN once queued messages are acknowledged; pending requests are rejected. */

@@ -42,7 +42,9 @@ describe.skipIf(!tsharkAvailable())('ENRP traffic under Wireshark', () => {
     const ports = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
     const ids = [0x0e000001, 0x0e000002, 0x0e000003] as const;
     // Two PEs per handle table page, so that the mentor download takes several (M bit).
-    const config = (i: number) => ({ registrarId: ids[i]!, enrpAnnounce: true, enrpGroup: group, maxHandleTableElements: 2 });
+    // A generous mentor discovery timeout: on a loaded CI machine the association and the first
+    // page may take over a second, and this test wants C ready through its mentor's table.
+    const config = (i: number) => ({ registrarId: ids[i]!, enrpAnnounce: true, enrpGroup: group, maxHandleTableElements: 2, mentorDiscoveryTimeout: 4000 });
     const members: ScopeMember[] = [];
     const peers: AsapPeer[] = [];
     let capture: LiveCapture | null = null;
