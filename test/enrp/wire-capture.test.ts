@@ -66,7 +66,11 @@ describe.skipIf(!tsharkAvailable())('ENRP traffic under Wireshark', () => {
       members.push(await startMember(ports[2]!, ports, config(2)));
       const c = members[2]!;
       await waitFor(async () => (await meshed(members)) && (await c.registrar.dump()).length === 7, 5000, 'C meshed and loaded');
-      expect(c.logs.some((r) => r.msg === 'ENRP ready: handlespace loaded from the mentor')).toBe(true);
+      // C downloaded pages from its mentor (the capture below checks pages with and without M).
+      // Under CPU load a page may come after the per-request timer (max-time-no-response), and
+      // C then turns ready with what it has; the download still happened, which is what is checked.
+      expect(c.logs.some((r) => typeof r.msg === 'string' && r.msg.startsWith('ENRP ready'))).toBe(true);
+      expect((await c.registrar.stats()).enrp.tablePagesReceived).toBeGreaterThan(1);
       // A deregistration (DEL).
       await pe.deregister('capture-enrp', 7);
       await waitFor(async () => (await c.registrar.dump()).length === 6, 3000, 'DEL at C');
