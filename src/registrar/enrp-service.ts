@@ -122,7 +122,10 @@ export class EnrpService {
     const readyPromise = new Promise<void>((resolve) => (this.readyResolve = resolve));
     // RFC 5353 §3.2.2.1: without any way to find a peer, we are alone and start at once.
     if (c.peers.length === 0 && !c.enrpAnnounce) this.becomeReady('no peers configured and no presence channel');
-    else this.discoveryTimer = setTimeout(() => this.becomeReady('no mentor found within the mentor discovery timeout'), c.mentorDiscoveryTimeout);
+    else {
+      this.log.info({ peers: c.peers.length, presence: c.enrpAnnounce, timeoutMs: c.mentorDiscoveryTimeout }, 'looking for a mentor among the ENRP peers before serving ASAP (RFC 5353 §3.2)');
+      this.discoveryTimer = setTimeout(() => this.becomeReady('no mentor found within the mentor discovery timeout'), c.mentorDiscoveryTimeout);
+    }
 
     this.heartbeat();
     const monitorEvery = Math.max(20, Math.min(c.maxTimeLastHeard, c.maxTimeNoResponse) / 5);
