@@ -94,6 +94,8 @@ function readParams(r: Reader, s: Slots, off: number, end: number, allowed: numb
     const t = r.pType;
     const tend = off + r.pLen;
     const next = r.pNext;
+    // Where this parameter's kept content ends; the nesting decoders below move it back
+    // to the end of their last kept value (Reader.contentEnd).
     lastValueEnd = tend;
     if (isKnownParamType(t)) {
       const bit = t === ParamType.HandleResolutionOption ? HR_OPTION : A(t);
@@ -121,6 +123,7 @@ function readParams(r: Reader, s: Slots, off: number, end: number, allowed: numb
         case ParamType.PoolElement: {
           const pe = readPoolElement(r, off, tend);
           if (pe === null) return false;
+          lastValueEnd = r.contentEnd;
           if ((allowed & ENTRIES) !== 0) {
             const entries = s.entries;
             if (entries === null) return r.invalid(off, end, 'pool element before any pool handle');
@@ -137,6 +140,7 @@ function readParams(r: Reader, s: Slots, off: number, end: number, allowed: numb
         case ParamType.OperationError:
           if (s.error !== null) return duplicate(r, off, end);
           if ((s.error = readOperationError(r, off, tend)) === null) return false;
+          lastValueEnd = r.contentEnd;
           break;
         case ParamType.Cookie:
           if (s.cookie !== null) return duplicate(r, off, end);
@@ -150,6 +154,7 @@ function readParams(r: Reader, s: Slots, off: number, end: number, allowed: numb
         case ParamType.ServerInformation: {
           const si = readServerInformation(r, off, tend);
           if (si === null) return false;
+          lastValueEnd = r.contentEnd;
           (s.servers ?? (s.servers = [])).push(si);
           break;
         }
@@ -163,6 +168,7 @@ function readParams(r: Reader, s: Slots, off: number, end: number, allowed: numb
           if (!isTransportType(t)) return r.invalid(off, end, `parameter 0x${t.toString(16)} is not allowed here`);
           const tp = readTransport(r, t, off, tend);
           if (tp === null) return false;
+          lastValueEnd = r.contentEnd;
           (s.transports ?? (s.transports = [])).push(tp);
         }
       }
@@ -175,9 +181,15 @@ function readParams(r: Reader, s: Slots, off: number, end: number, allowed: numb
   if ((allowed & ENTRIES) !== 0 && s.entries !== null && s.entries[s.entries.length - 1]!.poolElements.length === 0) {
     return r.fail(Cause.InvalidValues, end - 1, 'pool entry without pool elements');
   }
-  // The loop ends exactly at `end`; if the last value ended earlier, the Length covered
-  // its padding (RSPLIB's form, rsplib-facts.md).
-  s.paddedLength = lastValueEnd < end;
+  // The loop ends exactly at `end`. The message's final padding is the padding after the
+  // last value kept (the innermost last TLV of the last parameter, RFC 5354 §2). If the
+  // Length reaches past that value, it covered the padding: RSPLIB's form (rsplib-facts.md),
+  // which also counts a nested TLV's padding in its parent's Length. So does a parent
+  // parameter anywhere whose Length covered its last nested TLV's padding. An aligned last
+  // value has no padding: both forms are the same bytes there, and a Length past it only
+  // covered skipped unknown nested TLVs. One flag for the message: a mix of both forms is
+  // re-encoded in RSPLIB's form, and decodes again to the same message.
+  s.paddedLength = r.paddingCovered || ((lastValueEnd & 3) !== 0 && lastValueEnd < end);
   return true;
 }
 

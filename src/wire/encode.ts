@@ -1,6 +1,7 @@
 // The one serializer: every ASAP / ENRP message into a reusable growable Writer.
-// Length per RFC 5354 §4 (excludes the final padding, the padding is still sent), or in
-// RSPLIB's form when a decoded message used it (`paddedLength`).
+// Lengths per RFC 5354 §2, §4 (a message's or parent parameter's Length excludes the final
+// padding, the padding is still sent), or in RSPLIB's form when a decoded message used it
+// (`paddedLength`: every Length enclosing the final TLV covers its padding).
 import { AsapType, EnrpType, ParamType } from './constants.js';
 import type { Message } from './messages.js';
 import {
@@ -177,7 +178,11 @@ export function encodeMessage(message: Message, writer?: Writer): Uint8Array {
   w.u8(message.flags);
   w.u16(0);
   w.lastPad = 0;
+  // RSPLIB's form counts padding in every enclosing Length, nested parameters' too.
+  const nested = w.nestedPadInLength;
+  w.nestedPadInLength = message.paddedLength;
   body(w, message);
+  w.nestedPadInLength = nested;
   if (message.unknownParams !== null && message.unknownParams.length > 0) {
     mergeUnknown(w, start + fixedLength(message), message.unknownParams);
   }

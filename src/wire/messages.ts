@@ -14,8 +14,11 @@ export type Protocol = 'asap' | 'enrp';
  * - `flags`: the Msg Flags byte (RFC 5354 §4) as received / to send; the named bits are
  *   `AsapFlag` / `EnrpFlag` (R, S, A, H; R, W, M, T).
  * - `paddedLength`: true when the received Length field included the final parameter's
- *   padding (RSPLIB does this); re-encoding then reproduces it. New messages use false
- *   (RFC 5354 §4: Length excludes the final padding; the padding bytes are still sent).
+ *   padding (RSPLIB does this); re-encoding then reproduces it, in RSPLIB's form throughout:
+ *   every parameter Length enclosing the final TLV covers its padding too. New messages use
+ *   false (RFC 5354 §2, §4: a message's or parent parameter's Length excludes the final
+ *   padding; the padding bytes are still sent). Only meaningful when the last value is not
+ *   4-aligned; otherwise both forms are the same bytes and the decoder says false.
  * - `unknownParams`: unrecognized top-level parameters that were skipped (or that made the
  *   message discarded), with their positions, so re-encoding is byte-identical; null if none.
  *   Encoding a new message: null.

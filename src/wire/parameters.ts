@@ -100,6 +100,7 @@ export function errorCause(code: number, info: Uint8Array = NO_BYTES): ErrorCaus
 export function readTransport(r: Reader, type: number, off: number, end: number): TransportParameter | null {
   const v = off + 4;
   if (type === ParamType.OpaqueTransport) {
+    r.contentEnd = end;
     return { type, port: 0, transportUse: 0, serviceCode: 0, addresses: [], opaque: r.sub(v, end) };
   }
   const fixed = type === ParamType.DccpTransport ? 8 : 4;
@@ -118,6 +119,7 @@ export function readTransport(r: Reader, type: number, off: number, end: number)
   // an empty array grown by push() (6 vs 15 ns, node 20); further addresses are pushed.
   let addresses: Uint8Array[] | null = null;
   let p = v + fixed;
+  let contentEnd = p;
   while (p < end) {
     if (!r.param(p, end)) return null;
     const t = r.pType;
@@ -132,6 +134,7 @@ export function readTransport(r: Reader, type: number, off: number, end: number)
       const a = r.sub(p + 4, p + l);
       if (addresses === null) addresses = [a];
       else addresses.push(a);
+      contentEnd = p + l;
     } else if (isKnownParamType(t)) {
       r.invalid(p, end, 'only address parameters may appear in a transport parameter');
       return null;
@@ -145,6 +148,7 @@ export function readTransport(r: Reader, type: number, off: number, end: number)
     r.invalid(off, end, `transport parameter with ${addresses === null ? 0 : addresses.length} addresses`);
     return null;
   }
+  r.nestedEnd(contentEnd, end);
   return { type, port, transportUse: use, serviceCode, addresses, opaque: null };
 }
 
@@ -320,6 +324,8 @@ export function readPoolElement(r: Reader, off: number, end: number): PoolElemen
   let policy: PolicySettings | null = null;
   let asapTransport: TransportParameter | null = null;
   let p = v + 12;
+  // Where the last kept value ends; skipped unknown TLVs are not re-encoded (RFC 5354 §2).
+  let contentEnd = p;
   while (p < end) {
     if (!r.param(p, end)) return null;
     const t = r.pType;
@@ -333,6 +339,7 @@ export function readPoolElement(r: Reader, off: number, end: number): PoolElemen
         }
         userTransport = readTransport(r, t, p, pend);
         if (userTransport === null) return null;
+        contentEnd = r.contentEnd;
       } else {
         if (t !== ParamType.SctpTransport || asapTransport !== null) {
           r.invalid(p, end, 'the ASAP transport must be one SCTP transport parameter');
@@ -340,6 +347,7 @@ export function readPoolElement(r: Reader, off: number, end: number): PoolElemen
         }
         asapTransport = readTransport(r, t, p, pend);
         if (asapTransport === null) return null;
+        contentEnd = r.contentEnd;
       }
     } else if (t === ParamType.PoolMemberSelectionPolicy) {
       if (policy !== null || userTransport === null) {
@@ -348,6 +356,7 @@ export function readPoolElement(r: Reader, off: number, end: number): PoolElemen
       }
       policy = readPolicy(r, p, pend);
       if (policy === null) return null;
+      contentEnd = pend;
     } else if (isKnownParamType(t)) {
       r.invalid(p, end, 'unexpected parameter inside a pool element');
       return null;
@@ -360,6 +369,7 @@ export function readPoolElement(r: Reader, off: number, end: number): PoolElemen
     r.invalid(off, end, 'pool element without user transport or policy');
     return null;
   }
+  r.nestedEnd(contentEnd, end);
   return { peId, homeRegistrarId, registrationLife, userTransport, policy, asapTransport };
 }
 
@@ -373,6 +383,7 @@ export function readServerInformation(r: Reader, off: number, end: number): Serv
   const serverId = r.u32(v);
   let transport: TransportParameter | null = null;
   let p = v + 4;
+  let contentEnd = p;
   while (p < end) {
     if (!r.param(p, end)) return null;
     const t = r.pType;
@@ -381,6 +392,7 @@ export function readServerInformation(r: Reader, off: number, end: number): Serv
     if (t === ParamType.SctpTransport && transport === null) {
       transport = readTransport(r, t, p, pend);
       if (transport === null) return null;
+      contentEnd = r.contentEnd;
     } else if (isKnownParamType(t)) {
       r.invalid(p, end, 'server information carries one SCTP transport');
       return null;
@@ -389,6 +401,7 @@ export function readServerInformation(r: Reader, off: number, end: number): Serv
     }
     p = next;
   }
+  r.nestedEnd(contentEnd, end);
   return { serverId, transport };
 }
 
@@ -396,6 +409,7 @@ export function readServerInformation(r: Reader, off: number, end: number): Serv
 export function readOperationError(r: Reader, off: number, end: number): OperationError | null {
   const causes: ErrorCause[] = [];
   let p = off + 4;
+  let contentEnd = p;
   while (p < end) {
     if (end - p < 4) {
       r.fail(Cause.InvalidValues, p, 'truncated error cause', r.sub(off, end));
@@ -408,9 +422,11 @@ export function readOperationError(r: Reader, off: number, end: number): Operati
       return null;
     }
     causes.push({ code, info: r.sub(p + 4, p + len) });
+    contentEnd = p + len;
     const next = p + len + padding(len);
     p = next > end ? end : next;
   }
+  r.nestedEnd(contentEnd, end);
   return { causes };
 }
 
@@ -445,6 +461,7 @@ export function writeAddress(w: Writer, a: Uint8Array): void {
   for (let i = 0; i < pad; i++) b[p + len + i] = 0;
   w.pos = p + len + pad;
   w.lastPad = pad;
+  w.lastParamEnd = w.pos;
 }
 
 export function writeTransport(w: Writer, t: TransportParameter): void {
@@ -581,6 +598,7 @@ export function writeEncodedParameter(w: Writer, tlv: Uint8Array): void {
   const have = tlv.length - len;
   if (have < pad) w.zeros(pad - have);
   w.lastPad = pad;
+  w.lastParamEnd = w.pos;
 }
 
 const peScratch = new Writer(256);

@@ -48,6 +48,18 @@ export class Reader {
   pLen = 0;
   /** Where the next parameter starts: after this one's padding, capped at the container end. */
   pNext = 0;
+  /**
+   * Set by the decoders of parameters that nest TLVs (transports, Pool Element, Server
+   * Information, Operation Error): where the last value they keep ends. That is the
+   * parameter's Length in RFC 5354 §2 form; a Length beyond it covers the last nested
+   * TLV's padding (RSPLIB's form), or nested TLVs that are skipped.
+   */
+  contentEnd = 0;
+  /**
+   * Set when some parameter's Length covered the padding of its last nested TLV (RSPLIB's
+   * form, RFC 5354 §2 says it should not): the message is then re-encoded in that form.
+   */
+  paddingCovered = false;
 
   reset(bytes: Uint8Array): void {
     this.bytes = bytes;
@@ -61,6 +73,16 @@ export class Reader {
     this.stopOffset = 0;
     this.stopReport = false;
     this.unknownParams = null;
+    this.paddingCovered = false;
+  }
+
+  /**
+   * Records where a nesting parameter's kept content ends, given its Length's `end`. Every
+   * TLV starts 4-aligned in the message, so an unaligned content end is followed by padding.
+   */
+  nestedEnd(contentEnd: number, end: number): void {
+    this.contentEnd = contentEnd;
+    if (contentEnd < end && (contentEnd & 3) !== 0) this.paddingCovered = true;
   }
 
   get view(): DataView {

@@ -16,6 +16,18 @@ export class Writer {
    * encoder subtracts this.
    */
   lastPad = 0;
+  /**
+   * `pos` right after the most recent parameter and its padding (-1 if none yet): when a
+   * parent parameter ends there, its last nested TLV was the last thing written in it.
+   */
+  lastParamEnd = -1;
+  /**
+   * RSPLIB's form (`MessageBase.paddedLength`): a parent parameter's Length covers the
+   * padding of its last nested TLV. False (RFC 5354 §2: "a nested parameter will include
+   * the length of the padding between the nested parameters but not the last padding"):
+   * the parent's Length stops where its last nested TLV's value ends.
+   */
+  nestedPadInLength = false;
   /** `bufferOf.buffer`, kept for sub(). */
   private bufferOf: Uint8Array;
   private buffer: ArrayBufferLike;
@@ -31,6 +43,7 @@ export class Writer {
   reset(): void {
     this.pos = 0;
     this.lastPad = 0;
+    this.lastParamEnd = -1;
   }
 
   /** The bytes written since the last reset(), as a view of the internal buffer. */
@@ -127,16 +140,27 @@ export class Writer {
     return start;
   }
 
-  /** Fills in the Length (excluding padding, RFC 5354 §3) and pads to 4 bytes. */
+  /**
+   * Fills in the Length (excluding the parameter's own padding, RFC 5354 §3) and pads to 4
+   * bytes. When the parameter ends with a nested TLV, that TLV's padding is already written:
+   * per RFC 5354 §2 the Length excludes it (it becomes this parameter's padding), unless
+   * `nestedPadInLength` asks for RSPLIB's form.
+   */
   endParam(start: number): void {
-    const len = this.pos - start;
+    let len = this.pos - start;
+    let present = 0;
+    if (this.lastParamEnd === this.pos && !this.nestedPadInLength) {
+      present = this.lastPad;
+      len -= present;
+    }
     this.buf[start + 2] = len >>> 8;
     this.buf[start + 3] = len;
     const p = padding(len);
-    if (p !== 0) {
-      this.ensure(p);
-      for (let i = 0; i < p; i++) this.buf[this.pos++] = 0;
+    if (p > present) {
+      this.ensure(p - present);
+      for (let i = present; i < p; i++) this.buf[this.pos++] = 0;
     }
     this.lastPad = p;
+    this.lastParamEnd = this.pos;
   }
 }

@@ -15,6 +15,9 @@ import {
 import { message } from './arbitraries.js';
 import { fromHex, samples, toHex } from './samples.js';
 
+// FC_SEED=<n> replays one seed (e.g. a CI failure's) or sweeps seeds from a shell loop.
+if (process.env['FC_SEED'] !== undefined) fc.configureGlobal({ seed: Number(process.env['FC_SEED']) });
+
 function check(protocol: Protocol, bytes: Uint8Array): DecodeResult {
   let r!: DecodeResult;
   expect(() => (r = decodeMessage(protocol, bytes))).not.toThrow();
