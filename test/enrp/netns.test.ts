@@ -12,23 +12,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, REPO_ROOT } from '../helpers/cli.js';
+import { netnsUnavailable } from '../helpers/netns.js';
 import { FAST_ENRP, sleep, waitFor } from './harness.js';
 
 const AGENT = new URL('./netns-agent.ts', import.meta.url).pathname;
 const GROUP = '239.0.0.51:9901'; // RSPLIB's ENRP group: it exists only on our private bridge
 
-/** Why the test cannot run here, or null when it can. */
-function unavailable(): string | null {
-  if (process.platform !== 'linux') return 'network namespaces are Linux only';
-  if (process.getuid?.() !== 0) return 'not root: creating network namespaces needs CAP_SYS_ADMIN';
-  if (spawnSync('ip', ['-V'], { encoding: 'utf8' }).status !== 0) return 'no `ip` (apt-get install -y iproute2)';
-  const probe = `rsp-probe-${randomBytes(3).toString('hex')}`;
-  const add = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
-  if (add.status !== 0) return `\`ip netns add\` is not permitted here: ${add.stderr.trim()}`;
-  spawnSync('ip', ['netns', 'del', probe]);
-  return null;
-}
-const SKIP = unavailable();
+const SKIP = netnsUnavailable();
 if (SKIP !== null) console.warn(`netns test skipped: ${SKIP}`);
 
 const tag = randomBytes(2).toString('hex');
