@@ -3,7 +3,7 @@
 import { isIPv4 } from 'node:net';
 import type { PackageAssociation } from './sctp-package.js';
 import { SctpPackageAssociation } from './package-association.js';
-import type { RemoteAddress } from './sctp-provider.js';
+import type { Association, RemoteAddress } from './sctp-provider.js';
 
 export class AssociationRegistry {
   readonly live = new Set<SctpPackageAssociation>();
@@ -48,6 +48,15 @@ export function checkRemote(remote: RemoteAddress): void {
   }
   if (!Number.isInteger(remote.port) || remote.port <= 0 || remote.port > 0xffff) {
     throw new RangeError(`remote SCTP port ${remote.port} is out of range`);
+  }
+}
+
+/** connect() of every endpoint: associate() and wait for 'up'; a bad remote rejects. */
+export function connectAndWait(endpoint: { associate(remote: RemoteAddress): Association }, remote: RemoteAddress): Promise<Association> {
+  try {
+    return whenUp(endpoint.associate(remote) as SctpPackageAssociation);
+  } catch (error) {
+    return Promise.reject(error as Error);
   }
 }
 

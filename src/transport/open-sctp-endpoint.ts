@@ -6,6 +6,7 @@ import { UdpSctpEndpoint } from './udp-encapsulation.js';
 import { setProtocolParameters } from './sctp-package.js';
 import type { SctpProtocolParameters } from './sctp-package.js';
 import type { SctpEndpoint, SctpMode } from './sctp-provider.js';
+import type { UdpSctpEndpointOptions } from './udp-encapsulation.js';
 import { PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 
 const require = createRequire(import.meta.url);
@@ -13,21 +14,10 @@ const require = createRequire(import.meta.url);
 /** IPPROTO_SCTP (IANA protocol numbers). */
 const IPPROTO_SCTP = 132;
 
-export interface OpenSctpEndpointOptions {
+/** The UDP endpoint's options (the raw endpoint uses those without the UDP ports), and: */
+export interface OpenSctpEndpointOptions extends UdpSctpEndpointOptions {
   /** 'auto' (default): raw when a raw SCTP socket opens and the kernel has no SCTP, else udp. */
   mode?: SctpMode | 'auto';
-  /** Local SCTP port (e.g. 3863 for ASAP, 9901 for ENRP). */
-  port: number;
-  /** Local UDP encapsulation port in udp mode; default 9899 (RFC 6951). */
-  udpPort?: number;
-  /** Peers' default UDP encapsulation port; default 9899. */
-  remoteUdpPort?: number;
-  /** Local IPv4 address to bind / advertise. */
-  address?: string;
-  inboundStreams?: number;
-  outboundStreams?: number;
-  /** Bytes queued per association before send() returns false (default 1 MiB). */
-  highWaterMark?: number;
   /**
    * SCTP protocol parameters (RTO, heartbeat interval, Association.Max.Retrans...).
    * Process-wide in the `sctp` package: they apply to associations created afterwards.

@@ -5,8 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { Endpoint } from './sctp-package.js';
 import type { PackageAssociation, PackageEndpoint } from './sctp-package.js';
-import { AssociationRegistry, checkRemote, whenUp } from './association-registry.js';
-import type { SctpPackageAssociation } from './package-association.js';
+import { AssociationRegistry, checkRemote, connectAndWait } from './association-registry.js';
 import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents } from './sctp-provider.js';
 
 export interface RawSctpEndpointOptions {
@@ -77,11 +76,7 @@ export class RawSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
   }
 
   connect(remote: RemoteAddress): Promise<Association> {
-    try {
-      return whenUp(this.associate(remote) as SctpPackageAssociation);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    return connectAndWait(this, remote);
   }
 
   /** Abort every association (ABORT chunks to the peers) and release the SCTP port. */

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { Endpoint, Packet } from './sctp-package.js';
 import type { PackageAssociation, PackageEndpoint, PackagePacket, PackageTransport } from './sctp-package.js';
-import { AssociationRegistry, checkRemote, whenUp } from './association-registry.js';
+import { AssociationRegistry, checkRemote, connectAndWait } from './association-registry.js';
 import type { SctpPackageAssociation } from './package-association.js';
 import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents } from './sctp-provider.js';
 import { PORT_SCTP_OVER_UDP } from '../wire/constants.js';
@@ -241,11 +241,7 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
   }
 
   connect(remote: RemoteAddress): Promise<Association> {
-    try {
-      return whenUp(this.associate(remote) as SctpPackageAssociation);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    return connectAndWait(this, remote);
   }
 
   async close(): Promise<void> {
