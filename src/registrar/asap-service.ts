@@ -315,14 +315,18 @@ export class AsapService {
 
   private sendError(associationId: number, cause: number, offending: Uint8Array | null): void {
     this.counters.errorsSent++;
-    const w = this.writer;
-    w.reset();
-    const info = offending === null || !causeCarriesInfo(cause) ? NO_BYTES : offending;
-    this.output.send(
-      associationId,
-      encodeMessage({ protocol: 'asap', type: AsapType.Error, flags: 0, paddedLength: false, unknownParams: null, error: { causes: [errorCause(cause, info)] } }, w),
-    );
+    this.writer.reset();
+    this.output.send(associationId, asapError(cause, offending, this.writer));
   }
+}
+
+/**
+ * ASAP_ERROR with one cause (RFC 5354 §3.12); the causes of §3.12.2-3.12.4 carry the
+ * offending parameter or message, the others nothing. With a writer, a view into it.
+ */
+export function asapError(cause: number, offending: Uint8Array | null, writer?: Writer): Uint8Array {
+  const info = offending === null || !causeCarriesInfo(cause) ? NO_BYTES : offending;
+  return encodeMessage({ protocol: 'asap', type: AsapType.Error, flags: 0, paddedLength: false, unknownParams: null, error: { causes: [errorCause(cause, info)] } }, writer);
 }
 
 function registrationResponse(poolHandle: Uint8Array, peId: number, flags: number, error: OperationError | null): Message {

@@ -7,7 +7,8 @@ import { createLogger, type Logger } from '../log.js';
 import { FromShard, ToShard, encodeRemote, readWord } from '../shard/batch.js';
 import { ShardSet, type ShardStats } from '../shard/shard-set.js';
 import { AnnounceSender, UdpSctpEndpoint, openSctpEndpoint, type Association, type SctpEndpoint } from '../transport/index.js';
-import { AsapType, Cause, ParamType, PPID_ASAP, TransportUse, addressToString, decodeAsap, encodeMessage, errorCause, parseAddress, transportParameter } from '../wire/index.js';
+import { AsapType, Cause, ParamType, PPID_ASAP, TransportUse, addressToString, decodeAsap, encodeMessage, parseAddress, transportParameter } from '../wire/index.js';
+import { asapError } from './asap-service.js';
 import { advertisedAddresses, defaultRegistrarConfig, type RegistrarConfig } from './config.js';
 import type { DumpRow } from './enrp-handlespace.js';
 import { EnrpService, type EnrpCounters } from './enrp-service.js';
@@ -165,20 +166,16 @@ export class Registrar {
   /** A message with no readable pool handle: decode it here and answer (RFC 5354 §3-4). */
   private withoutPoolHandle(a: Association, payload: Uint8Array): void {
     const result = decodeAsap(payload);
-    let cause: number = Cause.UnrecognizedMessage;
-    let info: Uint8Array = payload;
     if (!result.ok) {
-      if (!result.error.report) return;
-      cause = result.error.cause;
-      info = result.error.offending ?? new Uint8Array(0);
-    } else if (result.message.type === AsapType.Error) {
+      if (result.error.report) a.send(asapError(result.error.cause, result.error.offending), PPID_ASAP);
+      return;
+    }
+    if (result.message.type === AsapType.Error) {
       this.log.warn({ association: a.id }, 'ASAP_ERROR received');
       return;
-    } else if (result.message.type === AsapType.ServerAnnounce) {
-      return; // another registrar's announce on the wrong channel: nothing to do
     }
-    const error = encodeMessage({ protocol: 'asap', type: AsapType.Error, flags: 0, paddedLength: false, unknownParams: null, error: { causes: [errorCause(cause, info)] } });
-    a.send(error, PPID_ASAP);
+    if (result.message.type === AsapType.ServerAnnounce) return; // another registrar's announce on the wrong channel
+    a.send(asapError(Cause.UnrecognizedMessage, payload), PPID_ASAP);
   }
 
   private readonly shardOutput = (associationId: number, kind: number, payload: Uint8Array): void => {
