@@ -2,6 +2,7 @@
 // to a registrar over SCTP over UDP (RFC 6951) on loopback. Like RSPLIB's load generator, it
 // keeps many requests in flight on each of a few associations, sends pre-encoded messages, and
 // reads of each response only what matches it to its request (type, flags, PE ID or pool handle).
+import { createSocket } from 'node:dgram';
 import { openSctpEndpoint, type Association, type SctpEndpoint } from '../src/transport/index.js';
 import {
   AsapFlag,
@@ -439,4 +440,13 @@ export function resolvePaced(clients: BenchClient[], requests: Uint8Array[], o: 
     };
     tick();
   });
+}
+
+/** A UDP port free right now (bound to 0, read, released), for registrars the benches start. */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
 }

@@ -5,12 +5,12 @@
 // registrar's CPU time per operation (its /proc times, all threads, over the phase).
 // Run: rserpool bench e2e [--shards 1,2,4] [--pes N] [--pools N] [--pus N] [--policy NAME]
 //      [--duration S] [--runs N] [--json]; RSERPOOL_BENCH_CPU_PROF=dir profiles the registrar.
-import { createSocket } from 'node:dgram';
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { policyByName } from '../src/policy/registry.js';
 import {
   connectClients,
+  freeUdpPort,
   handleResolutionMessages,
   registerAll,
   registrationMessages,
@@ -108,15 +108,6 @@ function shardCounts(value: number | string | undefined): number[] {
     .map((s) => Number(s.trim()));
   if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 256)) throw new Error(`--shards: expected counts in 1..256, got "${value}"`);
   return list;
-}
-
-/** A UDP port free right now (bound to 0, read, released). */
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
 }
 
 // ------------------------------------------------------------------ progress on stderr

@@ -8,7 +8,6 @@
 // does not also run its load generator's SCTP stacks.
 // Run: rserpool bench enrp [--pes N[,N]] [--shards N] [--page-size N] [--duration S] [--json];
 //      node dist/native-free-bench/enrp.js also takes --pus N --window N --pools N --runs N.
-import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,7 +17,7 @@ import { Registrar, type RegistrarConfig } from '../src/registrar/index.js';
 import { ToShard } from '../src/shard/batch.js';
 import { openSctpEndpoint } from '../src/transport/index.js';
 import { EnrpType, ParamType, PPID_ENRP, TransportUse, UpdateAction, encodeMessage, parseAddress, policySettings, transportParameter, type Message } from '../src/wire/index.js';
-import { connectClients, handleResolutionMessages, poolHandle, resolveClosedLoop, type PhaseOutcome } from './e2e-load.js';
+import { connectClients, freeUdpPort, handleResolutionMessages, poolHandle, resolveClosedLoop, type PhaseOutcome } from './e2e-load.js';
 
 export interface EnrpBenchOptions {
   pes?: string;
@@ -42,14 +41,6 @@ const FAKE_PEER = 0x7e7e7e7e;
 const STREAMED_PES = 20_000;
 /** Unmeasured first second of every update phase (JIT, caches, the association's window). */
 const WARMUP_SECONDS = 1;
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function start(udpPort: number, peers: number[], extra: Partial<RegistrarConfig>): Promise<Registrar> {
   return Registrar.start(
