@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { poolHandleHash } from '../handlespace/pool-handle.js';
 import { BatchWriter, readBatch } from './batch.js';
 import type { DumpRow } from '../registrar/enrp-handlespace.js';
 import type { SnapshotPool } from '../registrar/handlespace-snapshot.js';
@@ -36,14 +37,9 @@ function workerFilename(): string {
   throw new Error(`shard worker not found at ${here} or ${compiled}: run "npm run build"`);
 }
 
-/** FNV-1a over the pool handle bytes: shard = hash mod N (ARCHITECTURE.md "Shape"). */
+/** shard = hash(pool handle) mod N (ARCHITECTURE.md "Shape"), with the handlespace's hash. */
 export function shardOf(poolHandle: Uint8Array, shards: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < poolHandle.length; i++) {
-    h ^= poolHandle[i]!;
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % shards;
+  return poolHandleHash(poolHandle) % shards;
 }
 
 class Shard {
