@@ -85,8 +85,9 @@ const COLLISION_KEEP_MS = 30_000;
  * one association results:
  * - an INIT while ours waits in COOKIE-WAIT: the end whose own Initiate Tag is lower drops its
  *   attempt silently (reported 'down', as an attempt that failed) and lets the INIT through,
- *   which its Endpoint answers statelessly; the end with the higher tag keeps its attempt,
- *   which the other end then accepts. Both ends see both tags, so they agree without talking.
+ *   which its Endpoint answers statelessly; the end with the higher tag keeps its attempt and
+ *   repeats its INIT at once, which the other end then accepts. Both ends see both tags, so
+ *   they agree without talking.
  * - a COOKIE ECHO not for our tag while ours waits in COOKIE-WAIT: the peer took our stateless
  *   answer to its INIT (sent before we started ours), so its association wins: ours is dropped
  *   and the COOKIE ECHO goes to the Endpoint, which makes the association.
@@ -100,7 +101,13 @@ function settleInitCollision(peer: UdpPeer, endpoint: PackageEndpoint, datagram:
   const ours = endpoint.associations.find((a) => a.remotePort === sourcePort && a.state === 'COOKIE-WAIT') as (PackageAssociation & CollidingAssociation) | undefined;
   if (ours === undefined || typeof ours.my_tag !== 'number') return;
   // Common header: ports, Verification Tag (4), checksum (8); INIT chunk header (12), Initiate Tag (16).
-  if (chunk === CHUNK_INIT ? ours.my_tag > datagram.readUInt32BE(16) : vtag === ours.my_tag) return;
+  if (chunk === CHUNK_INIT && ours.my_tag > datagram.readUInt32BE(16)) {
+    // Ours wins, but our INIT may be seconds from its next retransmission (sent before the
+    // peer listened, or lost): the peer needs it now to drop its own attempt and accept ours.
+    if (ours.initParams !== undefined) ours._sendChunk('init', ours.initParams);
+    return;
+  }
+  if (chunk === CHUNK_COOKIE_ECHO && vtag === ours.my_tag) return;
   peer.keepUntil = Date.now() + COLLISION_KEEP_MS;
   ours._communicationLost('timeout');
 }
@@ -108,6 +115,9 @@ function settleInitCollision(peer: UdpPeer, endpoint: PackageEndpoint, datagram:
 /** Package internals the collision rule reads: our Initiate Tag, and the silent teardown. */
 interface CollidingAssociation {
   my_tag: number;
+  /** The parameters of our INIT (kept by the patch). */
+  initParams?: object;
+  _sendChunk(type: 'init', options: object): void;
   _communicationLost(reason: string): void;
 }
 

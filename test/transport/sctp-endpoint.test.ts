@@ -1,5 +1,6 @@
 // Real associations over loopback through the provider interface, in SCTP-over-UDP
 // mode (always) and raw IP mode (when running with CAP_NET_RAW and raw-socket loads).
+import dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chooseSctpMode, openSctpEndpoint, setProtocolParameters } from '../../src/transport/index.js';
 import type { Association, AssociationDownReason, SctpEndpoint, SctpMode } from '../../src/transport/index.js';
@@ -215,6 +216,64 @@ describe('SCTP over UDP specifics', () => {
     } finally {
       setProtocolParameters({ max_init_retransmits: 8, rto_initial: 500 });
     }
+  });
+
+  // INIT collision (RFC 9260 §5.2.1): two ends on one SCTP port pair associate to each other,
+  // as two ENRP registrars do. The package alone leaves both in COOKIE-WAIT; the UDP transport
+  // settles it (udp-encapsulation.ts) so that one association results, on both ends.
+  describe('INIT collision on one SCTP port pair', () => {
+    const port = () => 30000 + (process.pid % 1000) * 10 + Math.floor(Math.random() * 9);
+    const pair = async (sctpPort: number, udpPort = 0) => {
+      const e = await openSctpEndpoint({ mode: 'udp', port: sctpPort, udpPort, address: '127.0.0.1' });
+      open.push(e);
+      return e;
+    };
+    const ups = (e: SctpEndpoint) => e.associations.filter((a) => a.state === 'up');
+    let saved: ReturnType<typeof setProtocolParameters>;
+    beforeAll(() => {
+      // A long first INIT retransmission, so that only the settlement can bring the pair up quickly.
+      saved = setProtocolParameters({});
+      setProtocolParameters({ rto_initial: 3000 });
+    });
+    afterAll(() => setProtocolParameters({ rto_initial: saved.rto_initial }));
+
+    it('both ends send INIT at the same moment: one association, up on both ends', async () => {
+      const sctpPort = port();
+      const x = await pair(sctpPort);
+      const y = await pair(sctpPort);
+      const started = performance.now();
+      x.associate({ address: '127.0.0.1', port: sctpPort, udpPort: y.udpPort! });
+      y.associate({ address: '127.0.0.1', port: sctpPort, udpPort: x.udpPort! });
+      while (ups(x).length + ups(y).length < 2 && performance.now() - started < 2500) await sleep(10);
+      expect(performance.now() - started).toBeLessThan(2500);
+      await sleep(100);
+      expect(ups(x)).toHaveLength(1);
+      expect(ups(y)).toHaveLength(1);
+      const got = nextMessage(ups(y)[0]!);
+      ups(x)[0]!.send(Buffer.from('over the one association'), PPID_ENRP);
+      expect(Buffer.from((await got).payload).toString()).toBe('over the one association');
+    });
+
+    it('an INIT sent before the peer listened does not hold up the peer\'s own INIT for a retransmission timeout', async () => {
+      const sctpPort = port();
+      // The peer's UDP port, free now: our first INIT to it is lost.
+      const probe = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+      const yUdp = probe.address().port;
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      const x = await pair(sctpPort);
+      x.associate({ address: '127.0.0.1', port: sctpPort, udpPort: yUdp });
+      await sleep(100);
+      const y = await pair(sctpPort, yUdp);
+      const started = performance.now();
+      y.associate({ address: '127.0.0.1', port: sctpPort, udpPort: x.udpPort! });
+      while (ups(x).length + ups(y).length < 2 && performance.now() - started < 2500) await sleep(10);
+      // Without the settlement both wait for x's INIT retransmission, 3 s after the first.
+      expect(performance.now() - started).toBeLessThan(2500);
+      await sleep(100);
+      expect(ups(x)).toHaveLength(1);
+      expect(ups(y)).toHaveLength(1);
+    });
   });
 
   it('backpressure: send() returns false above the high-water mark and drain follows', async () => {
