@@ -144,8 +144,12 @@ export class EnrpService {
   // ------------------------------------------------------------------ associations
 
   private attach(a: Association): void {
+    const where = `${a.remote.address}:${a.remote.port}/${a.remote.udpPort ?? ''}`;
+    this.log.debug({ remote: where, state: a.state }, 'ENRP association attached');
+    a.on('up', () => this.log.debug({ remote: where }, 'ENRP association up'));
     a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
     a.on('down', () => {
+      this.log.debug({ remote: where, peer: this.associationPeers.get(a) }, 'ENRP association down');
       const id = this.associationPeers.get(a);
       this.associationPeers.delete(a);
       if (id !== undefined) {
@@ -467,6 +471,7 @@ export class EnrpService {
     const t = now();
     for (const peer of [...this.peers.all()]) {
       if (peer.status !== PeerStatus.Active) continue;
+      this.retryStaleAssociation(peer, t);
       if (peer.askedAt === 0 && t - peer.lastHeard > c.maxTimeLastHeard) {
         peer.askedAt = t;
         this.log.info({ peer: hex(peer.serverId), silentMs: Math.round(t - peer.lastHeard) }, 'peer silent: presence with reply-required sent');
@@ -475,6 +480,20 @@ export class EnrpService {
         this.startTakeover(peer);
       }
     }
+  }
+
+  /**
+   * An association of ours still not up after MAX-TIME-NO-RESPONSE (its INIT was lost, or sent
+   * before the peer listened, and the next retransmission is seconds away) is started afresh,
+   * so that messages held for the peer, a takeover's INIT_TAKEOVER among them, go out in time.
+   */
+  private retryStaleAssociation(peer: Peer, t: number): void {
+    const a = peer.association;
+    if (a === null || a.state !== 'connecting' || peer.transport === null) return;
+    const since = this.connecting.get(a);
+    if (since === undefined || t - since < this.config.maxTimeNoResponse) return;
+    const next = this.contact(peer.transport);
+    if (next !== null) this.bind(peer, next);
   }
 
   // ------------------------------------------------------------------ startup (§3.2)

@@ -24,6 +24,7 @@ export interface ScopeMember {
   udpPort: number;
 }
 
+/** The registrar's log records, kept for the test (ENRP_TEST_LOG=debug keeps association events too). */
 export function logSink(): { log: Logger; logs: LogRecord[] } {
   const logs: LogRecord[] = [];
   const sink = new Writable({
@@ -32,7 +33,7 @@ export function logSink(): { log: Logger; logs: LogRecord[] } {
       done();
     },
   });
-  return { log: pino<never>({ name: 'registrar', level: 'info' }, sink), logs };
+  return { log: pino<never>({ name: 'registrar', level: process.env.ENRP_TEST_LOG ?? 'info' }, sink), logs };
 }
 
 /** One registrar with a given UDP port and static peers. */
