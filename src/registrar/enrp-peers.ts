@@ -19,6 +19,9 @@ export class Peer {
   lastHeard: number;
   /** When we sent it a presence with the reply-required flag; 0: not asked. */
   askedAt = 0;
+  /** While NotActive: when, and for whom, we acknowledged its takeover. */
+  yieldedAt = 0;
+  yieldedTo = 0;
   /** pe_checksum_pr as last announced by the peer, or null. */
   announcedChecksum: number | null = null;
   association: Association | null = null;

@@ -470,6 +470,16 @@ export class EnrpService {
     const c = this.config;
     const t = now();
     for (const peer of [...this.peers.all()]) {
+      if (peer.status === PeerStatus.NotActive && t - peer.yieldedAt > 2 * c.takeoverExpiry) {
+        // The initiator we acknowledged decides within its takeover expiry; no TAKEOVER_SERVER
+        // since then: it died (or lost) before announcing, and the target's PEs would have no
+        // live home. Watch the target again: asked once more, taken over if it stays silent.
+        this.log.warn({ target: hex(peer.serverId), initiator: hex(peer.yieldedTo), sinceMs: Math.round(t - peer.yieldedAt) }, 'takeover acknowledged but never announced: monitoring the peer again');
+        peer.status = PeerStatus.Active;
+        peer.askedAt = t;
+        this.sendTo(peer, this.presence(true, peer.serverId));
+        continue;
+      }
       if (peer.status !== PeerStatus.Active) continue;
       this.retryStaleAssociation(peer, t);
       if (peer.askedAt === 0 && t - peer.lastHeard > c.maxTimeLastHeard) {
@@ -704,7 +714,12 @@ export class EnrpService {
       this.counters.takeoversYielded++;
     }
     const t = this.peers.get(target);
-    if (t !== undefined) t.status = PeerStatus.NotActive; // steps 2A/3: stop monitoring it
+    if (t !== undefined) {
+      // Steps 2A/3: stop monitoring it, until the initiator's TAKEOVER_SERVER (or see monitor()).
+      t.status = PeerStatus.NotActive;
+      t.yieldedAt = now();
+      t.yieldedTo = peer.serverId;
+    }
     this.sendTo(peer, enrp({ type: EnrpType.InitTakeoverAck, flags: 0, senderId: this.ownId, receiverId: peer.serverId, targetServerId: target }));
   }
 

@@ -104,6 +104,20 @@ describe('takeover arbitration against scripted peers (RFC 5353 §3.5.1)', () =>
     await waitFor(async () => (await owners(r)).join() === String(HIGHER), 2000, 'PEs owned by F');
   });
 
+  it('the initiator R acknowledged dies before TAKEOVER_SERVER: R watches T again and takes it over', async () => {
+    const { r, t, f } = await scene(LOWER);
+    t.alive = false;
+    f.send({ type: EnrpType.InitTakeover, targetServerId: T_ID });
+    await f.next((m) => m.type === EnrpType.InitTakeoverAck, 2000);
+    const acked = performance.now();
+    f.alive = false; // F dies before it announces anything
+    await waitFor(async () => (await owners(r)).join() === String(R_ID), 10_000, "T's PEs owned by R");
+    // Not before the initiator's chance to announce (twice the takeover expiry) was over.
+    expect(performance.now() - acked).toBeGreaterThan(2 * FAST_ENRP.takeoverExpiry!);
+    expect(member!.logs.some((l) => l.msg === 'takeover acknowledged but never announced: monitoring the peer again')).toBe(true);
+    expect((await r.stats()).peers).not.toContain(T_ID);
+  });
+
   it('the lower INIT_TAKEOVER that arrived while the event loop stalled past the expiry still wins', async () => {
     const { r, t, f } = await scene(LOWER);
     f.onMessage((m) => {
