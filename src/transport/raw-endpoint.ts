@@ -4,7 +4,8 @@
 // of the process shares it, demultiplexed by SCTP port. Main thread only.
 import { EventEmitter } from 'node:events';
 import { Endpoint } from './sctp-package.js';
-import type { PackageAssociation, PackageEndpoint } from './sctp-package.js';
+import type { PackageAssociation, PackageEndpoint, PackagePacket } from './sctp-package.js';
+import { settleInitCollision } from './init-collision.js';
 import { AssociationRegistry, checkRemote, connectAndWait } from './association-registry.js';
 import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents } from './sctp-provider.js';
 
@@ -36,6 +37,8 @@ export class RawSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
       (association) => this.emit('association', association),
       () => {},
     );
+    // Before the package's own handler: see init-collision.ts.
+    endpoint.prependListener('packet', (packet: PackagePacket, source: string) => settleInitCollision(endpoint, packet, source));
     endpoint.on('association', (inner: PackageAssociation) => {
       this.#registry.wrap(inner, { address: inner.remoteAddress ?? '0.0.0.0', port: inner.remotePort }, true);
     });

@@ -7,8 +7,9 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { Endpoint, Packet } from './sctp-package.js';
-import type { PackageAssociation, PackageEndpoint, PackagePacket, PackageTransport } from './sctp-package.js';
+import type { PackageEndpoint, PackagePacket, PackageTransport } from './sctp-package.js';
 import { AssociationRegistry, checkRemote, connectAndWait } from './association-registry.js';
+import { settleInitCollision } from './init-collision.js';
 import type { SctpPackageAssociation } from './package-association.js';
 import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents } from './sctp-provider.js';
 import { PORT_SCTP_OVER_UDP } from '../wire/constants.js';
@@ -64,62 +65,15 @@ class UdpPeer implements PackageTransport {
     const packet = Packet.fromBuffer(datagram);
     if (!packet || !packet.chunks) return;
     const endpoint = this.endpoints.get(packet.dst_port);
-    if (endpoint) settleInitCollision(this, endpoint, datagram);
+    if (endpoint && settleInitCollision(endpoint, packet, this.address)) this.keepUntil = Date.now() + COLLISION_KEEP_MS;
     // The source "address" is the peer's IP: associations of different UDP peers on
     // one IP never meet, each peer has its own Endpoint.
     if (endpoint) endpoint.emit('packet', packet, this.address, localAddress);
   }
 }
 
-/** SCTP chunk type INIT (RFC 9260 §3.3.2). */
-const CHUNK_INIT = 1;
-/** SCTP chunk type COOKIE ECHO (RFC 9260 §3.3.11). */
-const CHUNK_COOKIE_ECHO = 10;
 /** How long a peer whose INIT collision we settled keeps its package Endpoint (cookie secret). */
 const COLLISION_KEEP_MS = 30_000;
-
-/**
- * INIT collision (RFC 9260 §5.2.1, §5.2.4): both ends sent INIT on the same port pair. The
- * package ignores an INIT, and mistakes a COOKIE ECHO for a restart, while it has a TCB in
- * COOKIE-WAIT, so neither association ever came up. Settled here, alike on both ends, so that
- * one association results:
- * - an INIT while ours waits in COOKIE-WAIT: the end whose own Initiate Tag is lower drops its
- *   attempt silently (reported 'down', as an attempt that failed) and lets the INIT through,
- *   which its Endpoint answers statelessly; the end with the higher tag keeps its attempt and
- *   repeats its INIT at once, which the other end then accepts. Both ends see both tags, so
- *   they agree without talking.
- * - a COOKIE ECHO not for our tag while ours waits in COOKIE-WAIT: the peer took our stateless
- *   answer to its INIT (sent before we started ours), so its association wins: ours is dropped
- *   and the COOKIE ECHO goes to the Endpoint, which makes the association.
- */
-function settleInitCollision(peer: UdpPeer, endpoint: PackageEndpoint, datagram: Buffer): void {
-  if (datagram.length < 20) return;
-  const chunk = datagram[12];
-  const vtag = datagram.readUInt32BE(4);
-  if (!((chunk === CHUNK_INIT && vtag === 0) || chunk === CHUNK_COOKIE_ECHO)) return;
-  const sourcePort = datagram.readUInt16BE(0);
-  const ours = endpoint.associations.find((a) => a.remotePort === sourcePort && a.state === 'COOKIE-WAIT') as (PackageAssociation & CollidingAssociation) | undefined;
-  if (ours === undefined || typeof ours.my_tag !== 'number') return;
-  // Common header: ports, Verification Tag (4), checksum (8); INIT chunk header (12), Initiate Tag (16).
-  if (chunk === CHUNK_INIT && ours.my_tag > datagram.readUInt32BE(16)) {
-    // Ours wins, but our INIT may be seconds from its next retransmission (sent before the
-    // peer listened, or lost): the peer needs it now to drop its own attempt and accept ours.
-    if (ours.initParams !== undefined) ours._sendChunk('init', ours.initParams);
-    return;
-  }
-  if (chunk === CHUNK_COOKIE_ECHO && vtag === ours.my_tag) return;
-  peer.keepUntil = Date.now() + COLLISION_KEEP_MS;
-  ours._communicationLost('timeout');
-}
-
-/** Package internals the collision rule reads: our Initiate Tag, and the silent teardown. */
-interface CollidingAssociation {
-  my_tag: number;
-  /** The parameters of our INIT (kept by the patch). */
-  initParams?: object;
-  _sendChunk(type: 'init', options: object): void;
-  _communicationLost(reason: string): void;
-}
 
 /** One UDP encapsulation socket and its peers, shared by the SCTP ports opened on it. */
 class SharedSocket {
