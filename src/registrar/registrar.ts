@@ -31,6 +31,8 @@ export interface RegistrarStats {
   mode: string;
   associations: number;
   droppedWrongPpid: number;
+  /** ASAP_ERRORs sent by the I/O thread (messages without a readable pool handle); shards count theirs. */
+  errorsSent: number;
   enrp: EnrpCounters;
   peers: number[];
   shards: ShardStats[];
@@ -51,6 +53,7 @@ export class Registrar {
   /** Associations we started to PEs' ASAP transports (takeover keep-alives), by address:port. */
   private readonly toPoolElements = new Map<string, Association>();
   private droppedWrongPpid = 0;
+  private errorsSent = 0;
   private control: ControlServer | null = null;
   private closed = false;
 
@@ -167,7 +170,7 @@ export class Registrar {
   private withoutPoolHandle(a: Association, payload: Uint8Array): void {
     const result = decodeAsap(payload);
     if (!result.ok) {
-      if (result.error.report) a.send(asapError(result.error.cause, result.error.offending), PPID_ASAP);
+      if (result.error.report) this.sendError(a, result.error.cause, result.error.offending);
       return;
     }
     if (result.message.type === AsapType.Error) {
@@ -175,7 +178,12 @@ export class Registrar {
       return;
     }
     if (result.message.type === AsapType.ServerAnnounce) return; // another registrar's announce on the wrong channel
-    a.send(asapError(Cause.UnrecognizedMessage, payload), PPID_ASAP);
+    this.sendError(a, Cause.UnrecognizedMessage, payload);
+  }
+
+  private sendError(a: Association, cause: number, offending: Uint8Array | null): void {
+    this.errorsSent++;
+    a.send(asapError(cause, offending), PPID_ASAP);
   }
 
   private readonly shardOutput = (associationId: number, kind: number, payload: Uint8Array): void => {
@@ -279,6 +287,7 @@ export class Registrar {
       mode: this.endpoint.mode,
       associations: this.associations.size,
       droppedWrongPpid: this.droppedWrongPpid,
+      errorsSent: this.errorsSent,
       enrp: { ...this.enrp.counters },
       peers: [...this.enrp.peers.all()].map((p) => p.serverId),
       shards: await this.shards.stats(),
