@@ -566,7 +566,7 @@ export class Partition {
     const to = this.ownerSet(newOwner);
     to.elements.add(element);
     to.wordSum += part;
-    element.homeRegistrarId = newOwner;
+    element.setHome(newOwner);
     return true;
   }
 

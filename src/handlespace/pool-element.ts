@@ -85,4 +85,20 @@ export class PoolElement implements PolicyEntry {
   get poolHandle(): Uint8Array {
     return this.pool.handle;
   }
+
+  /**
+   * A new home registrar (takeover, re-registration elsewhere): the field and the Home ENRP
+   * Server Identifier inside the pre-encoded Pool Element parameter (RFC 5354 §3.13: bytes
+   * 8-11, after the TLV header and the PE ID), which handle resolution responses carry as is.
+   * Without the patch a PE taken over would still be resolved with its dead registrar as home.
+   */
+  setHome(registrarId: number): void {
+    this.homeRegistrarId = registrarId >>> 0;
+    const e = this.encoded;
+    if (e.length < 12) return; // not a Pool Element parameter (unit tests' stand-ins)
+    e[8] = registrarId >>> 24;
+    e[9] = (registrarId >>> 16) & 0xff;
+    e[10] = (registrarId >>> 8) & 0xff;
+    e[11] = registrarId & 0xff;
+  }
 }

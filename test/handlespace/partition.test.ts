@@ -4,6 +4,9 @@ import type { PoolElement } from '../../src/handlespace/pool-element.js';
 import { computePeChecksum } from '../../src/handlespace/pe-checksum.js';
 import { Cause, ParamType, PolicyType, TransportUse } from '../../src/wire/constants.js';
 import { policySettings } from '../../src/wire/policy-settings.js';
+import { encodePoolElement, readPoolElement } from '../../src/wire/parameters.js';
+import { parseAddress } from '../../src/wire/index.js';
+import { Reader } from '../../src/wire/reader.js';
 import { OWN, PEER, VirtualScheduler, handle, registration } from './helpers.js';
 
 function partition(): { p: Partition; clock: VirtualScheduler; events: [PartitionEvent, PoolElement][] } {
@@ -198,6 +201,22 @@ describe('ownership and takeover (RFC 5353 §3.9)', () => {
     clock.advance(0);
     const sent = events.map(([e, el]) => [e, el.peId]).sort((a, b) => a[1]! - b[1]!);
     expect(sent).toEqual([1, 2, 3, 4, 5].map((id) => [PartitionEvent.SendKeepAliveHome, id]));
+  });
+
+  it('a PE taken over is resolved with its new home: the pre-encoded parameter follows the owner', () => {
+    const { p } = partition();
+    const userTransport = { type: ParamType.SctpTransport, port: 5000, transportUse: TransportUse.DataOnly, serviceCode: 0, addresses: [parseAddress('10.0.0.1')!], opaque: null };
+    const encoded = encodePoolElement({ peId: 9, homeRegistrarId: PEER, registrationLife: 30_000, userTransport, policy: policySettings(PolicyType.RoundRobin), asapTransport: null });
+    p.register(registration('a', 9, { homeRegistrarId: PEER, associationId: 0, encoded }));
+    p.takeOver(PEER, OWN);
+    const out: PoolElement[] = [];
+    p.handleResolution(handle('a'), 1, out);
+    const reader = new Reader();
+    reader.reset(out[0]!.encoded);
+    const decoded = readPoolElement(reader, 0, out[0]!.encoded.length)!;
+    expect(decoded.homeRegistrarId).toBe(OWN);
+    expect(decoded.peId).toBe(9);
+    expect(decoded.registrationLife).toBe(30_000);
   });
 
   it('a re-registration at another registrar moves ownership (RFC 5352 §3.1 rule 4)', () => {
