@@ -148,8 +148,8 @@ export class EnrpService {
     this.log.debug({ remote: where, state: a.state }, 'ENRP association attached');
     a.on('up', () => this.log.debug({ remote: where }, 'ENRP association up'));
     a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
-    a.on('down', () => {
-      this.log.debug({ remote: where, peer: this.associationPeers.get(a) }, 'ENRP association down');
+    a.on('down', (reason) => {
+      this.log.debug({ remote: where, peer: this.associationPeers.get(a), reason }, 'ENRP association down');
       const id = this.associationPeers.get(a);
       this.associationPeers.delete(a);
       if (id !== undefined) {

@@ -169,6 +169,7 @@ export class SctpPackageAssociation extends EventEmitter<AssociationEvents> impl
   #lostReason(reason: string | undefined): AssociationDownReason {
     if (reason === 'abort') return 'abort';
     if (reason === 'timeout') return 'timeout';
+    if (reason === 'restart') return 'restart';
     return this.#hooks.endpointClosing() ? 'endpoint-closed' : 'unreachable';
   }
 

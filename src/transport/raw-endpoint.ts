@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { Endpoint } from './sctp-package.js';
 import type { PackageAssociation, PackageEndpoint, PackagePacket } from './sctp-package.js';
 import { settleInitCollision } from './init-collision.js';
+import { handlePeerRestart } from './peer-restart.js';
 import { AssociationRegistry, checkRemote, connectAndWait } from './association-registry.js';
 import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents } from './sctp-provider.js';
 
@@ -37,8 +38,13 @@ export class RawSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
       (association) => this.emit('association', association),
       () => {},
     );
-    // Before the package's own handler: see init-collision.ts.
-    endpoint.prependListener('packet', (packet: PackagePacket, source: string) => settleInitCollision(endpoint, packet, source));
+    // What the package lacks, before its own handler sees the packet: init-collision.ts, peer-restart.ts.
+    const packageHandler = endpoint.listeners('packet')[0] as (packet: PackagePacket, source: string, destination: string) => void;
+    endpoint.removeAllListeners('packet');
+    endpoint.on('packet', (packet: PackagePacket, source: string, destination: string) => {
+      settleInitCollision(endpoint, packet, source);
+      if (!handlePeerRestart(endpoint, packet, source, destination)) packageHandler(packet, source, destination);
+    });
     endpoint.on('association', (inner: PackageAssociation) => {
       this.#registry.wrap(inner, { address: inner.remoteAddress ?? '0.0.0.0', port: inner.remotePort }, true);
     });

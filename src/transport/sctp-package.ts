@@ -95,6 +95,13 @@ const sctp = require('sctp') as SctpIndex;
 export const Packet: PackagePacketClass = sctp.Packet;
 export const Endpoint = require('sctp/lib/endpoint.js') as PackageEndpointClass;
 
+/** A decoded chunk (package `lib/chunk.js`): the fields read outside the package. */
+export interface PackageChunk {
+  chunkType?: string;
+  cookie?: Buffer;
+}
+export const Chunk = require('sctp/lib/chunk.js') as { fromBuffer(buffer: Buffer): PackageChunk | null };
+
 /**
  * Set protocol parameters. They are process-wide in the package (one `defs` object)
  * and are read when an association is created.

@@ -22,6 +22,8 @@ export type AssociationDownReason =
   | 'shutdown'
   /** the peer stopped answering: INIT/COOKIE retransmissions or Association.Max.Retrans exhausted (RFC 9260 §8.1) */
   | 'timeout'
+  /** the peer restarted and associated anew on the same port pair (RFC 9260 §5.2.4 action A) */
+  | 'restart'
   /** ICMP unreachable (raw mode) */
   | 'unreachable'
   /** the local endpoint was closed */

@@ -10,6 +10,7 @@ import { Endpoint, Packet } from './sctp-package.js';
 import type { PackageEndpoint, PackagePacket, PackageTransport } from './sctp-package.js';
 import { AssociationRegistry, checkRemote, connectAndWait } from './association-registry.js';
 import { settleInitCollision } from './init-collision.js';
+import { handlePeerRestart } from './peer-restart.js';
 import type { SctpPackageAssociation } from './package-association.js';
 import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents } from './sctp-provider.js';
 import { PORT_SCTP_OVER_UDP } from '../wire/constants.js';
@@ -65,10 +66,12 @@ class UdpPeer implements PackageTransport {
     const packet = Packet.fromBuffer(datagram);
     if (!packet || !packet.chunks) return;
     const endpoint = this.endpoints.get(packet.dst_port);
-    if (endpoint && settleInitCollision(endpoint, packet, this.address)) this.keepUntil = Date.now() + COLLISION_KEEP_MS;
+    if (!endpoint) return;
+    if (settleInitCollision(endpoint, packet, this.address)) this.keepUntil = Date.now() + COLLISION_KEEP_MS;
+    if (handlePeerRestart(endpoint, packet, this.address, localAddress)) return;
     // The source "address" is the peer's IP: associations of different UDP peers on
     // one IP never meet, each peer has its own Endpoint.
-    if (endpoint) endpoint.emit('packet', packet, this.address, localAddress);
+    endpoint.emit('packet', packet, this.address, localAddress);
   }
 }
 

@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../helpers/cli.js';
 import { jsonRecords, NetnsLab, netnsUnavailable, type LabProcess } from '../helpers/netns.js';
 import { sleep } from './harness.js';
 
-const AGENT = new URL('./raw-agent.ts', import.meta.url).pathname;
+const AGENT = new URL('./association-agent.ts', import.meta.url).pathname;
 const raw = chooseSctpMode();
 const SKIP = netnsUnavailable() ?? (raw.mode === 'raw' ? null : raw.reason);
 if (SKIP !== null) console.warn(`raw-mode INIT collision test skipped: ${SKIP}`);
@@ -32,7 +32,7 @@ async function collide(delays: [number, number]): Promise<[LabProcess, LabProces
   lab = new NetnsLab('10.77.9');
   const hosts = [lab.addHost('x', 1), lab.addHost('y', 2)] as const;
   const agents = [0, 1].map((i) =>
-    lab!.spawn(hosts[i]!.ns, process.execPath, ['--import', 'tsx', AGENT, hosts[i]!.address, '9901', hosts[1 - i]!.address, String(delays[i])], { cwd: REPO_ROOT, stdin: 'pipe' }),
+    lab!.spawn(hosts[i]!.ns, process.execPath, ['--import', 'tsx', AGENT, 'raw', hosts[i]!.address, '9901', hosts[1 - i]!.address, String(delays[i])], { cwd: REPO_ROOT, stdin: 'pipe' }),
   ) as [LabProcess, LabProcess];
   await until(() => agents.every((a) => events(a).some((e) => e['event'] === 'ready')), 15_000);
   for (const a of agents) expect(events(a).some((e) => e['event'] === 'ready'), a.lines.join('\n')).toBe(true);
