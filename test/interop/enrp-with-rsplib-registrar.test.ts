@@ -9,15 +9,14 @@
 //
 // Our ENRP associations start from our ENRP port 9901, so RSPLIB (which keeps only those
 // Server Information addresses that match the association's peer address AND port) accepts
-// our presences and lists us as a peer with 10.77.3.1:9901. RSPLIB's registrar killed is
-// taken over by ours; see the comments there for what does not follow (RSPLIB's registrar
-// stops its timers a few seconds after start; rspserver does not re-home to ours).
+// our presences and lists us as a peer with 10.77.3.1:9901. RSPLIB's registrar hung is taken
+// over by ours, and rspserver re-homes to ours on our ENDPOINT_KEEP_ALIVE with the H bit.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jsonRecords, NetnsLab } from '../helpers/netns.js';
 import { assertNoMalformed, TSHARK } from '../helpers/tshark.js';
-import { resolveJson, rserpool, SKIP, waitFor } from './common.js';
+import { resolveJson, rserpool, SKIP, sleep, waitFor } from './common.js';
 import { RsplibHost, rsplibServerId } from './rsplib-host.js';
 
 const OUR_ID = 0x0a770301;
@@ -33,14 +32,14 @@ afterAll(async () => {
 const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 describe.skipIf(SKIP !== null)('ENRP between RSPLIB\'s registrar and ours (network namespaces, UML host)', () => {
-  it('ours peers with RSPLIB (mentor, handle table); PEs registered at either resolve at both; hsdump reads our handlespace; RSPLIB lists ours as a peer (presences from our ENRP port); RSPLIB\'s registrar killed is taken over by ours; tshark finds nothing malformed', async () => {
+  it('ours peers with RSPLIB (mentor, handle table); PEs registered at either resolve at both; hsdump reads our handlespace; RSPLIB lists ours as a peer (presences from our ENRP port); RSPLIB\'s registrar hung is taken over by ours and rspserver re-homes to ours; tshark finds nothing malformed', async () => {
     lab = new NetnsLab('10.77.3');
     const regHost = lab.addHost('reg', 1);
     const peHost = lab.addHost('pe', 2);
     const puHost = lab.addHost('pu', 3);
     const capture = TSHARK !== null ? await lab.capture(join(tmpdir(), `interop-3-${lab.tag}.pcapng`)) : null;
     const rsplib = await RsplibHost.boot(lab, 'rsp', 10);
-    const fast = { heartbeat: 500, lastHeard: 1500, noResponse: 1000, takeover: 1000 };
+    const fast = { heartbeat: 500, lastHeard: 1500, noResponse: 1000, takeover: 1000, keepAlive: 1000 };
 
     rsplib.start(
       'registrar',
@@ -54,6 +53,7 @@ describe.skipIf(SKIP !== null)('ENRP between RSPLIB\'s registrar and ours (netwo
       'registrar', '--id', String(OUR_ID), '--transport', 'udp', '--address', regHost.address, '--udp-port', '9899', '--shards', '1', '--control-port', '0',
       '--peer', `${rsplib.address}:9901`, '--mentor-discovery-timeout', '3000', '--peer-heartbeat-cycle', String(fast.heartbeat),
       '--max-time-last-heard', String(fast.lastHeard), '--max-time-no-response', String(fast.noResponse), '--takeover-expiry', String(fast.takeover),
+      '--keep-alive-interval', String(fast.keepAlive), '--keep-alive-timeout', String(fast.keepAlive),
     ]);
     const log = (): Array<Record<string, unknown>> => jsonRecords(ours.lines);
     await waitFor(() => log().some((r) => r['msg'] === 'new ENRP peer' && r['peer'] === hex(rsplibId)), 15_000, 'our registrar knows RSPLIB\'s');
@@ -61,7 +61,7 @@ describe.skipIf(SKIP !== null)('ENRP between RSPLIB\'s registrar and ours (netwo
 
     const pe = rserpool(lab, peHost.ns, ['pe', '--pool', OUR_POOL, '--id', String(OUR_PE), '--transport', 'udp', '--udp-port', '9899', '--registrar', `${regHost.address}:3863:9899`, '--local-address', peHost.address]);
     await waitFor(() => pe.lines.some((l) => l.includes('registered PE')), 15_000, 'our PE registered at ours');
-    rsplib.start('server', `rspserver -echo -poolhandle=${RSP_POOL} -registrar=${rsplib.address}:3863 -local=${rsplib.address} -loglevel=2 -logcolor=off`);
+    rsplib.start('server', `rspserver -echo -poolhandle=${RSP_POOL} -registrar=${rsplib.address}:3863 -local=${rsplib.address} -loglevel=3 -logcolor=off`);
 
     const at = (where: string): string[] => ['--registrar', `${where}:3863:9899`];
     // Our PE at RSPLIB's registrar (learned by ENRP_HANDLE_UPDATE), home ours.
@@ -90,18 +90,27 @@ describe.skipIf(SKIP !== null)('ENRP between RSPLIB\'s registrar and ours (netwo
     expect(rspLog()).toMatch(new RegExp(`Sending Presence to new peer \\$${ourHex} [^\\n]*\\n\\s+addrs: \\{10\\.77\\.3\\.1\\} 9901/SCTP`));
     expect(rspLog()).not.toContain('contains no usable ENRP endpoint addresses');
 
-    // RSPLIB's registrar killed: ours finds it silent and takes it over (RFC 5353 §3.5),
-    // claiming rspserver's PE. What does not follow, and why it is not asserted:
-    // - The takeover is not a clean consequence of the kill: RSPLIB's registrar (3.4.4 in the
-    //   UML host) stops running its own timers a few seconds after start, after an event of
-    //   ours (a pool user's association ending, a TakeoverServer about hsdump's ID): the
-    //   process stays alive, asleep in poll() with no CPU time, still logs what arrives, but
-    //   sends no presence any more (UML timers themselves work: `sleep 1` returns in 1 s). Ours
-    //   therefore declares it dead on its own, before or after the kill.
-    // - rspserver does not re-home: it hunts for ours but its connect to 10.77.3.1:3863 fails
-    //   ("Operation already in progress"), so its PE at ours is not refreshed.
-    rsplib.signal('registrar', 'KILL');
+    // RSPLIB's registrar hung (SIGSTOP): silent, while its kernel keeps its associations up,
+    // so rspserver stays with it. Ours finds it silent and takes it over (RFC 5353 §3.5),
+    // claiming rspserver's PE, and sends the PE an ENDPOINT_KEEP_ALIVE with the H bit over an
+    // association of ours to the PE's ASAP transport (RFC 5352 §3.7: "this is your new home").
+    // In RSPLIB that transport is the PE's registrar-hunt socket: the keep-alive arriving there
+    // with the H bit makes it peel that association off and use it as its home. (Killed
+    // instead, its kernel aborts rspserver's association and rspserver hunts on its own,
+    // finding ours by our ASAP announces; that works too but does not exercise the H bit.)
+    rsplib.signal('registrar', 'STOP');
     await waitFor(() => log().some((x) => String(x['msg']).startsWith('takeover: the target') && x['target'] === hex(rsplibId)), 15_000, "ours took over RSPLIB's registrar");
+    await waitFor(() => rsplib.log('server').includes(`Home registrar is $${ourHex}`), 10_000, 'rspserver re-homed to ours (keep-alive with H)');
+    expect(rsplib.log('server')).toContain(`EndpointKeepAlive from $${ourHex}`);
+    // Resolvable at ours with ours as home, and still after a few keep-alive rounds (each
+    // unanswered within the timeout would have removed it): rspserver answers ours now.
+    const rehomed = async (): Promise<boolean> => {
+      const x = await resolveJson(lab!, puHost.ns, RSP_POOL, at(regHost.address));
+      return x?.elements.length === 1 && x.elements[0]!.peId === rspPe.peId && x.elements[0]!.homeRegistrarId === OUR_ID;
+    };
+    await waitFor(rehomed, 5000, "rspserver's PE at ours with ours as home", 300);
+    await sleep(3 * fast.keepAlive + 500);
+    expect(await rehomed()).toBe(true);
 
     if (capture !== null) {
       await capture.stop();

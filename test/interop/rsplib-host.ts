@@ -156,8 +156,8 @@ halt -f
     }
   }
 
-  /** Sends a signal to a program started with start(). */
-  signal(name: string, signal: 'KILL' | 'TERM' | 'INT'): void {
+  /** Sends a signal to a program started with start(); STOP hangs it (its kernel's SCTP still answers). */
+  signal(name: string, signal: 'KILL' | 'TERM' | 'INT' | 'STOP' | 'CONT'): void {
     this.#send(`kill -${signal} $(cat ${join(this.#dir, `${name}.pid`)})`);
   }
 
