@@ -13,6 +13,8 @@ type EnrpFields = { type: number; flags?: number; receiverId?: number } & Record
 export class EnrpPeer {
   /** Every ENRP message received, in order (answered ones included). */
   readonly received: EnrpMessage[] = [];
+  /** Messages on PPID 12 that did not decode as ENRP. */
+  undecodable = 0;
   association: Association | null = null;
   /** Send presences every `presenceEvery` ms and answer reply-required ones. */
   alive = true;
@@ -44,7 +46,10 @@ export class EnrpPeer {
     a.on('message', (payload, ppid) => {
       if (ppid !== PPID_ENRP) return;
       const r = decodeEnrp(payload.slice());
-      if (!r.ok || r.message.protocol !== 'enrp') return;
+      if (!r.ok || r.message.protocol !== 'enrp') {
+        this.undecodable++;
+        return;
+      }
       const m = r.message;
       this.received.push(m);
       this.answer(m);
