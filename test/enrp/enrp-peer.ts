@@ -72,11 +72,15 @@ export class EnrpPeer {
     this.handlers.push(handler);
   }
 
+  /** An ENRP message with our server ID as sender, encoded. */
+  encode(fields: EnrpFields): Uint8Array {
+    return encodeMessage({ protocol: 'enrp', flags: 0, receiverId: 0, paddedLength: false, unknownParams: null, senderId: this.serverId, ...fields } as unknown as Message);
+  }
+
   /** Sends an ENRP message with our server ID as sender over the registrar's association. */
   send(fields: EnrpFields): void {
     if (this.association === null) throw new Error('no association yet');
-    const message = { protocol: 'enrp', flags: 0, receiverId: 0, paddedLength: false, unknownParams: null, senderId: this.serverId, ...fields } as unknown as Message;
-    this.association.send(encodeMessage(message), PPID_ENRP);
+    this.association.send(this.encode(fields), PPID_ENRP);
   }
 
   /** The first message (received or yet to come) that matches. */

@@ -16,9 +16,7 @@ import {
   PPID_ASAP,
   PPID_ENRP,
   UpdateAction,
-  encodeMessage,
   type EnrpMessage,
-  type Message,
   type PoolElementParameter,
 } from '../../src/wire/index.js';
 import { AsapPeer, registration } from '../registrar/asap-peer.js';
@@ -40,9 +38,7 @@ let ownElement: PoolElementParameter;
 let baseline: string;
 
 /** One ENRP message from H, encoded. */
-function fromH(fields: Record<string, unknown> & { type: number }): Uint8Array {
-  return encodeMessage({ protocol: 'enrp', flags: 0, receiverId: 0, paddedLength: false, unknownParams: null, senderId: H_ID, ...fields } as unknown as Message);
-}
+const fromH = (fields: Record<string, unknown> & { type: number }): Uint8Array => h.encode(fields);
 
 /** Sends raw bytes from H (PPID 12 unless told) and returns every ENRP message it caused. */
 async function exchange(bytes: Uint8Array, ppid = PPID_ENRP): Promise<EnrpMessage[]> {

@@ -5,7 +5,6 @@
 // times out by heartbeats. UDP mode on the loopback always; raw mode across two network
 // namespaces when root, `ip netns` and raw SCTP sockets are there.
 import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSctpMode, openSctpEndpoint, type Association, type AssociationDownReason, type SctpEndpoint } from '../../src/transport/index.js';
 import { writeSctpChecksum } from '../../src/capture/crc32c.js';
@@ -13,6 +12,7 @@ import { UdpSctpEndpoint } from '../../src/transport/udp-encapsulation.js';
 import { PPID_ENRP } from '../../src/wire/constants.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { jsonRecords, keepLines, NetnsLab, netnsUnavailable, type LabProcess } from '../helpers/netns.js';
+import { freeUdpPort } from '../registrar/harness.js';
 import { sleep } from './harness.js';
 
 const AGENT = new URL('./association-agent.ts', import.meta.url).pathname;
@@ -32,14 +32,6 @@ async function until(check: () => boolean, ms: number): Promise<boolean> {
   const end = performance.now() + ms;
   while (!check() && performance.now() < end) await sleep(20);
   return check();
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 /** A udp-mode agent on the loopback (started, ready, told to go). */
