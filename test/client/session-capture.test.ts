@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { PoolElementService, PoolUser } from '../../src/client/index.js';
 import { AsapType } from '../../src/wire/index.js';
 import { blockingFindings, captureLoopback, findNodes, NO_TSHARK_MESSAGE, parsePdml, runTshark, tsharkAvailable, type LiveCapture } from '../helpers/tshark.js';
+import { freeUdpPort } from '../registrar/harness.js';
 import { asapEndpoint, registrar, until } from './harness.js';
 
 describe.skipIf(!tsharkAvailable())('session traffic under Wireshark', () => {
@@ -17,8 +18,13 @@ describe.skipIf(!tsharkAvailable())('session traffic under Wireshark', () => {
     const closers: { close(): Promise<void> | void }[] = [];
     let capture: LiveCapture | null = null;
     try {
-      // Fixed data-endpoint ports, so the capture filter and the decode-as rules know them.
-      const ports = [40000 + Math.floor(Math.random() * 5000), 46000 + Math.floor(Math.random() * 5000)];
+      // Fixed data-endpoint ports (free ones: a random pick could meet one in use), so the
+      // capture filter and the decode-as rules know them.
+      const ports = [await freeUdpPort()];
+      while (ports.length < 2) {
+        const port = await freeUdpPort();
+        if (port !== ports[0]) ports.push(port);
+      }
       const udpPorts = [r.asapAddress.udpPort!, ...ports];
       try {
         capture = await captureLoopback({ file, filter: udpPorts.map((p) => `udp port ${p}`).join(' or ') });
