@@ -481,7 +481,7 @@ export class EnrpService {
         continue;
       }
       if (peer.status !== PeerStatus.Active) continue;
-      this.retryStaleAssociation(peer, t);
+      this.retryStaleAssociation(peer);
       if (peer.askedAt === 0 && t - peer.lastHeard > c.maxTimeLastHeard) {
         peer.askedAt = t;
         this.log.info({ peer: hex(peer.serverId), silentMs: Math.round(t - peer.lastHeard) }, 'peer silent: presence with reply-required sent');
@@ -497,13 +497,11 @@ export class EnrpService {
    * before the peer listened, and the next retransmission is seconds away) is started afresh,
    * so that messages held for the peer, a takeover's INIT_TAKEOVER among them, go out in time.
    */
-  private retryStaleAssociation(peer: Peer, t: number): void {
+  private retryStaleAssociation(peer: Peer): void {
     const a = peer.association;
     if (a === null || a.state !== 'connecting' || peer.transport === null) return;
-    const since = this.connecting.get(a);
-    if (since === undefined || t - since < this.config.maxTimeNoResponse) return;
-    const next = this.contact(peer.transport);
-    if (next !== null) this.bind(peer, next);
+    const next = this.contact(peer.transport); // the same one while it is not stale yet
+    if (next !== null && next !== a) this.bind(peer, next);
   }
 
   // ------------------------------------------------------------------ startup (§3.2)
