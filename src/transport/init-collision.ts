@@ -12,12 +12,7 @@
 // - a COOKIE ECHO not for our tag while ours waits in COOKIE-WAIT: the peer took our stateless
 //   answer to its INIT (sent before we started ours), so its association wins: ours is dropped
 //   and the COOKIE ECHO goes to the Endpoint, which makes the association.
-import type { PackageAssociation, PackageEndpoint, PackagePacket } from './sctp-package.js';
-
-/** SCTP chunk type INIT (RFC 9260 §3.3.2). */
-const CHUNK_INIT = 1;
-/** SCTP chunk type COOKIE ECHO (RFC 9260 §3.3.11). */
-const CHUNK_COOKIE_ECHO = 10;
+import { associationInState, ChunkType, type PackageAssociation, type PackageEndpoint, type PackagePacket } from './sctp-package.js';
 
 /** Package internals the rule reads: our Initiate Tag and INIT, the silent teardown. */
 interface CollidingAssociation {
@@ -37,16 +32,14 @@ export function settleInitCollision(endpoint: PackageEndpoint, packet: PackagePa
   const chunk = packet.chunks?.[0];
   if (chunk === undefined || chunk.length < 4) return false;
   const type = chunk[0];
-  if (!((type === CHUNK_INIT && packet.v_tag === 0 && chunk.length >= 8) || type === CHUNK_COOKIE_ECHO)) return false;
-  const ours = endpoint.associations.find(
-    (a) => a.remotePort === packet.src_port && (a.remoteAddress === undefined || a.remoteAddress === remoteAddress) && a.state === 'COOKIE-WAIT',
-  ) as (PackageAssociation & CollidingAssociation) | undefined;
+  if (!((type === ChunkType.INIT && packet.v_tag === 0 && chunk.length >= 8) || type === ChunkType.COOKIE_ECHO)) return false;
+  const ours = associationInState(endpoint, packet, remoteAddress, 'COOKIE-WAIT') as (PackageAssociation & CollidingAssociation) | undefined;
   if (ours === undefined || typeof ours.my_tag !== 'number') return false;
-  if (type === CHUNK_INIT && ours.my_tag > chunk.readUInt32BE(4)) {
+  if (type === ChunkType.INIT && ours.my_tag > chunk.readUInt32BE(4)) {
     if (ours.initParams !== undefined) ours._sendChunk('init', ours.initParams);
     return false;
   }
-  if (type === CHUNK_COOKIE_ECHO && packet.v_tag === ours.my_tag) return false;
+  if (type === ChunkType.COOKIE_ECHO && packet.v_tag === ours.my_tag) return false;
   ours._communicationLost('timeout');
   return true;
 }

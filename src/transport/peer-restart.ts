@@ -11,12 +11,7 @@
 //   the new one.
 // A forged INIT changes nothing (the INIT ACK goes to the real peer, which drops it); ending an
 // association takes a cookie this endpoint made, i.e. one seen on the path to the peer.
-import { Chunk, type PackageAssociation, type PackageChunk, type PackageEndpoint, type PackagePacket } from './sctp-package.js';
-
-/** SCTP chunk type INIT (RFC 9260 §3.3.2). */
-const CHUNK_INIT = 1;
-/** SCTP chunk type COOKIE ECHO (RFC 9260 §3.3.11). */
-const CHUNK_COOKIE_ECHO = 10;
+import { associationInState, Chunk, ChunkType, type PackageAssociation, type PackageChunk, type PackageEndpoint, type PackagePacket } from './sctp-package.js';
 
 /** Package internals read here. */
 interface RestartingEndpoint {
@@ -37,13 +32,11 @@ export function handlePeerRestart(endpoint: PackageEndpoint, packet: PackagePack
   const first = packet.chunks?.[0];
   if (first === undefined || first.length < 4) return false;
   const type = first[0];
-  if (type !== CHUNK_INIT && type !== CHUNK_COOKIE_ECHO) return false;
-  const ours = endpoint.associations.find(
-    (a) => a.remotePort === packet.src_port && (a.remoteAddress === undefined || a.remoteAddress === source) && a.state === 'ESTABLISHED',
-  ) as (PackageAssociation & EstablishedAssociation) | undefined;
+  if (type !== ChunkType.INIT && type !== ChunkType.COOKIE_ECHO) return false;
+  const ours = associationInState(endpoint, packet, source, 'ESTABLISHED') as (PackageAssociation & EstablishedAssociation) | undefined;
   if (ours === undefined) return false;
   const package_ = endpoint as PackageEndpoint & RestartingEndpoint;
-  if (type === CHUNK_INIT) {
+  if (type === ChunkType.INIT) {
     // Only a lone INIT with tag 0 is an INIT (RFC 9260 §8.5.1); the package discards the rest.
     if (packet.v_tag !== 0 || packet.chunks!.length !== 1) return false;
     const init = Chunk.fromBuffer(first);

@@ -95,6 +95,14 @@ const sctp = require('sctp') as SctpIndex;
 export const Packet: PackagePacketClass = sctp.Packet;
 export const Endpoint = require('sctp/lib/endpoint.js') as PackageEndpointClass;
 
+/** SCTP chunk types read before the package sees a packet (RFC 9260 §3.2). */
+export const ChunkType = { INIT: 1, COOKIE_ECHO: 10 } as const;
+
+/** Our association in `state` with the sender of `packet` (port, and address where known). */
+export function associationInState(endpoint: PackageEndpoint, packet: PackagePacket, source: string, state: string): PackageAssociation | undefined {
+  return endpoint.associations.find((a) => a.remotePort === packet.src_port && (a.remoteAddress === undefined || a.remoteAddress === source) && a.state === state);
+}
+
 /** A decoded chunk (package `lib/chunk.js`): the fields read outside the package. */
 export interface PackageChunk {
   chunkType?: string;
