@@ -90,7 +90,7 @@ export class PoolElement implements PolicyEntry {
    * A new home registrar (takeover, re-registration elsewhere): the field and the Home ENRP
    * Server Identifier inside the pre-encoded Pool Element parameter (RFC 5354 §3.13: bytes
    * 8-11, after the TLV header and the PE ID), which handle resolution responses carry as is.
-   * Without the patch a PE taken over would still be resolved with its dead registrar as home.
+   * Otherwise a PE taken over would still be resolved with its dead registrar as home.
    */
   setHome(registrarId: number): void {
     this.homeRegistrarId = registrarId >>> 0;
