@@ -105,6 +105,13 @@ export function once(emitter: NodeJS.EventEmitter, event: string, timeoutMs: num
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls `check` until it holds or `ms` pass; whether it holds (the test asserts, with context). */
+export async function until(check: () => boolean, ms: number): Promise<boolean> {
+  const end = performance.now() + ms;
+  while (!check() && performance.now() < end) await sleep(10);
+  return check();
+}
+
 /** Receive every message of a package association: [payload, ppid, stream]. */
 export function collect(assoc: PackageAssociation): Array<{ data: Buffer; ppid: number; stream: number }> {
   const got: Array<{ data: Buffer; ppid: number; stream: number }> = [];

@@ -13,7 +13,7 @@ import { PPID_ENRP } from '../../src/wire/constants.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { jsonRecords, keepLines, NetnsLab, netnsUnavailable, type LabProcess } from '../helpers/netns.js';
 import { freeUdpPort } from '../registrar/harness.js';
-import { sleep } from './harness.js';
+import { sleep, until } from './harness.js';
 
 const AGENT = new URL('./association-agent.ts', import.meta.url).pathname;
 const raw = chooseSctpMode();
@@ -27,12 +27,6 @@ afterEach(async () => {
 
 const events = (p: LabProcess): Array<Record<string, unknown>> => jsonRecords(p.lines);
 const has = (p: LabProcess, event: string): boolean => events(p).some((e) => e['event'] === event);
-
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (!check() && performance.now() < end) await sleep(20);
-  return check();
-}
 
 /** A udp-mode agent on the loopback (started, ready, told to go). */
 async function udpAgent(args: string[]): Promise<LabProcess> {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSctpMode } from '../../src/transport/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { jsonRecords, NetnsLab, netnsUnavailable, type LabProcess } from '../helpers/netns.js';
-import { sleep } from './harness.js';
+import { sleep, until } from './harness.js';
 
 const AGENT = new URL('./association-agent.ts', import.meta.url).pathname;
 const raw = chooseSctpMode();
@@ -21,11 +21,6 @@ afterEach(async () => {
 });
 
 const events = (p: LabProcess): Array<Record<string, unknown>> => jsonRecords(p.lines);
-
-async function until(check: () => boolean, ms: number): Promise<void> {
-  const end = performance.now() + ms;
-  while (!check() && performance.now() < end) await sleep(20);
-}
 
 /** Two agents on port 9901 of .1 and .2; `delays` before each associates after the go line. */
 async function collide(delays: [number, number]): Promise<[LabProcess, LabProcess]> {

@@ -6,7 +6,7 @@ import type { Association, AssociationDownReason, SctpEndpoint, SctpMode } from 
 import { UdpSctpEndpoint } from '../../src/transport/udp-encapsulation.js';
 import { PPID_ASAP, PPID_ENRP } from '../../src/wire/constants.js';
 import { freeUdpPort } from '../registrar/harness.js';
-import { UdpRelay, sleep } from './harness.js';
+import { UdpRelay, sleep, until } from './harness.js';
 
 const rawDecision = chooseSctpMode();
 const modes: SctpMode[] = ['udp'];
@@ -231,7 +231,7 @@ describe('SCTP over UDP specifics', () => {
     const ups = (e: SctpEndpoint) => e.associations.filter((a) => a.state === 'up');
     /** Both ends up well before the first INIT retransmission (3 s), on one association each. */
     const oneAssociationUp = async (x: SctpEndpoint, y: SctpEndpoint, started: number): Promise<void> => {
-      while (ups(x).length + ups(y).length < 2 && performance.now() - started < 2500) await sleep(10);
+      await until(() => ups(x).length + ups(y).length >= 2, 2500 - (performance.now() - started));
       expect(performance.now() - started).toBeLessThan(2500);
       await sleep(100);
       expect(ups(x)).toHaveLength(1);
