@@ -40,12 +40,12 @@ export function handlePeerRestart(endpoint: PackageEndpoint, packet: PackagePack
     // Only a lone INIT with tag 0 is an INIT (RFC 9260 §8.5.1); the package discards the rest.
     if (packet.v_tag !== 0 || packet.chunks!.length !== 1) return false;
     const init = Chunk.fromBuffer(first);
-    if (init === null || init.chunkType !== 'init') return false;
+    if (!init || init.error === true || init.chunkType !== 'init') return false; // the package discards it
     package_.onInit(init, source, destination, packet);
     return true;
   }
   const echo = Chunk.fromBuffer(first);
-  if (echo === null || echo.cookie === undefined) return false;
+  if (!echo || echo.error === true || echo.cookie === undefined) return false;
   const cookie = package_.validateCookie(echo.cookie, packet);
   if (cookie === undefined || cookie.initChunk.length < 8) return false;
   if (cookie.my_tag === ours.my_tag || cookie.initChunk.readUInt32BE(4) === ours.peer_tag) return false; // not a restart (§5.2.4 B-D)

@@ -106,9 +106,12 @@ export function associationInState(endpoint: PackageEndpoint, packet: PackagePac
 /** A decoded chunk (package `lib/chunk.js`): the fields read outside the package. */
 export interface PackageChunk {
   chunkType?: string;
+  /** Set when the chunk did not decode (a parameter cut short, a bad length). */
+  error?: boolean;
   cookie?: Buffer;
 }
-export const Chunk = require('sctp/lib/chunk.js') as { fromBuffer(buffer: Buffer): PackageChunk | null };
+/** `fromBuffer` answers false for fewer than 4 bytes. */
+export const Chunk = require('sctp/lib/chunk.js') as { fromBuffer(buffer: Buffer): PackageChunk | false };
 
 /**
  * Set protocol parameters. They are process-wide in the package (one `defs` object)
