@@ -43,18 +43,38 @@ export interface AssociationEvents {
 }
 
 /**
+ * send() beyond the association's send-queue limit (bytes queued plus unacknowledged): nothing
+ * was queued. A peer that never acknowledges cannot make us hold more than the limit.
+ */
+export class SendQueueFullError extends Error {
+  override readonly name = 'SendQueueFullError';
+  constructor(
+    readonly associationId: number,
+    readonly limit: number,
+  ) {
+    super(`association ${associationId}: send queue is full (limit ${limit} bytes)`);
+  }
+}
+
+/**
  * One SCTP association.
  *
- * Backpressure: send() never drops and never throws for flow control. It queues the
- * message and returns false once more than `highWaterMark` bytes wait for the
- * congestion/receive window; 'drain' follows when the queue empties. Messages sent
- * before 'up' are queued and go out once the association is established. send()
- * copies the payload, so callers may reuse their encode buffers.
+ * Backpressure: send() queues the message and returns false once more than `highWaterMark`
+ * bytes wait for the congestion/receive window; 'drain' follows when the queue empties.
+ * Beyond the hard send-queue limit it throws SendQueueFullError and queues nothing.
+ * Messages sent before 'up' are queued and go out once the association is established.
+ *
+ * Ownership: send() does NOT copy. The association keeps `payload` (a view is fine) until the
+ * peer has acknowledged it, for retransmission; a caller that reuses its encode buffer must
+ * pass a copy.
  */
 export interface Association extends EventEmitter<AssociationEvents> {
   /** Unique per process, never reused. */
   readonly id: number;
+  /** The peer's primary transport address. */
   readonly remote: RemoteAddress;
+  /** Every address of the peer (multi-homing, RFC 9260 §6.4), the primary first. */
+  readonly remoteAddresses: readonly string[];
   readonly localPort: number;
   /** 'connecting' until 'up', 'up', then 'down'. */
   readonly state: 'connecting' | 'up' | 'down';
@@ -84,6 +104,8 @@ export interface SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
   readonly port: number;
   /** Local UDP encapsulation port (udp mode), otherwise undefined. */
   readonly udpPort: number | undefined;
+  /** Local IP addresses the endpoint uses (empty: the wildcard address). */
+  readonly addresses: readonly string[];
   /** Live associations (passive and active). */
   readonly associations: ReadonlyArray<Association>;
   /**
@@ -93,6 +115,16 @@ export interface SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
   associate(remote: RemoteAddress): Association;
   /** associate() and wait for 'up'; rejects on 'down' before it. */
   connect(remote: RemoteAddress): Promise<Association>;
+  /**
+   * Another local SCTP port on the same lower layer: in udp mode the same UDP socket (as
+   * RSPLIB's sctplib serves ASAP and ENRP on one UDP port), in raw mode the same raw socket.
+   */
+  openPort(port: number): Promise<SctpEndpoint>;
+  /**
+   * A plain UDP datagram from the encapsulation socket (udp mode), so its source port tells
+   * receivers our encapsulation port (ENRP presence); undefined in raw mode.
+   */
+  readonly sendDatagram?: (payload: Uint8Array, port: number, address: string, multicastTtl?: number) => Promise<void>;
   /** Abort every association and release the port (and the UDP socket). */
   close(): Promise<void>;
 }
