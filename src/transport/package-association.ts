@@ -76,6 +76,11 @@ export class SctpPackageAssociation extends EventEmitter<AssociationEvents> impl
     // package's emit('COMMUNICATION ERROR') is harmless, so nothing to do.
   }
 
+  /** The package does not fail over between a peer's addresses (package note 11): one. */
+  get remoteAddresses(): readonly string[] {
+    return [this.remote.address];
+  }
+
   get outboundStreams(): number {
     return this.state === 'up' ? this.#inner.OS : 0;
   }
@@ -94,8 +99,9 @@ export class SctpPackageAssociation extends EventEmitter<AssociationEvents> impl
     if (this.state === 'down' || this.#closing) {
       return false;
     }
-    // Copy: the package keeps the buffer until the data is acknowledged (retransmission),
-    // while callers encode into reusable buffers.
+    // Copy: the package keeps the buffer until the data is acknowledged (retransmission).
+    // The interface no longer asks for it (callers pass memory they give up), but this
+    // provider keeps the copy it always made until it is deleted.
     const copy = Buffer.from(payload);
     this.#queue.push({ payload: copy, ppid, stream });
     this.#bufferedAmount += copy.length;

@@ -3,7 +3,7 @@
 // package owns ONE raw socket per process (package notes 14, 15): every raw endpoint
 // of the process shares it, demultiplexed by SCTP port. Main thread only.
 import { EventEmitter } from 'node:events';
-import { Endpoint } from './sctp-package.js';
+import { sctpPackage } from './sctp-package.js';
 import type { PackageAssociation, PackageEndpoint, PackagePacket } from './sctp-package.js';
 import { settleInitCollision } from './init-collision.js';
 import { handlePeerRestart } from './peer-restart.js';
@@ -26,6 +26,7 @@ export class RawSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
   readonly #endpoint: PackageEndpoint;
   readonly #registry: AssociationRegistry;
   readonly #streams: { MIS: number; OS: number };
+  readonly #options: RawSctpEndpointOptions;
   #closed = false;
 
   private constructor(endpoint: PackageEndpoint, options: RawSctpEndpointOptions) {
@@ -33,6 +34,7 @@ export class RawSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
     this.#endpoint = endpoint;
     this.port = endpoint.localPort;
     this.#streams = { MIS: options.inboundStreams ?? 16, OS: options.outboundStreams ?? 16 };
+    this.#options = options;
     this.#registry = new AssociationRegistry(
       options.highWaterMark ?? 1024 * 1024,
       (association) => this.emit('association', association),
@@ -60,7 +62,7 @@ export class RawSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
         ...streams,
       };
       try {
-        Endpoint.INITIALIZE(init, {}, (error, endpoint) => {
+        sctpPackage().Endpoint.INITIALIZE(init, {}, (error, endpoint) => {
           if (error || !endpoint) reject(error ?? new Error('no endpoint'));
           else resolve(new RawSctpEndpoint(endpoint, options));
         });
@@ -68,6 +70,17 @@ export class RawSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
         reject(error as Error);
       }
     });
+  }
+
+  /** The configured local address, or none (the kernel's choice). */
+  get addresses(): readonly string[] {
+    return this.#options.address !== undefined ? [this.#options.address] : [];
+  }
+
+  /** SctpEndpoint.openPort: the package's one raw socket serves every port of the process. */
+  openPort(port: number): Promise<SctpEndpoint> {
+    if (this.#closed) return Promise.reject(new Error('endpoint is closed'));
+    return RawSctpEndpoint.open({ ...this.#options, port });
   }
 
   get associations(): ReadonlyArray<Association> {

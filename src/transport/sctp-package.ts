@@ -90,10 +90,30 @@ interface SctpIndex {
   defaults(params: SctpProtocolParameters): Required<SctpProtocolParameters>;
 }
 
-const sctp = require('sctp') as SctpIndex;
+/** The package's modules, loaded on first use: only the 'package' provider needs them, and the
+ *  default provider (our own stack, src/sctp/) runs where the package is not installed. */
+interface PackageModules {
+  sctp: SctpIndex;
+  Endpoint: PackageEndpointClass;
+  Chunk: { fromBuffer(buffer: Buffer): PackageChunk | false };
+}
+let modules: PackageModules | undefined;
 
-export const Packet: PackagePacketClass = sctp.Packet;
-export const Endpoint = require('sctp/lib/endpoint.js') as PackageEndpointClass;
+export function sctpPackage(): PackageModules {
+  if (modules !== undefined) return modules;
+  try {
+    modules = {
+      sctp: require('sctp') as SctpIndex,
+      Endpoint: require('sctp/lib/endpoint.js') as PackageEndpointClass,
+      Chunk: require('sctp/lib/chunk.js') as PackageModules['Chunk'],
+    };
+  } catch (error) {
+    throw new Error(`the 'package' SCTP provider needs the sctp npm package (1.0.0, patched): ${(error as Error).message.split('\n')[0]}; the default provider 'stack' does not`);
+  }
+  return modules;
+}
+
+export const Packet: PackagePacketClass = { fromBuffer: (buffer) => sctpPackage().sctp.Packet.fromBuffer(buffer) };
 
 /** SCTP chunk types read before the package sees a packet (RFC 9260 §3.2). */
 export const ChunkType = { INIT: 1, COOKIE_ECHO: 10 } as const;
@@ -111,18 +131,19 @@ export interface PackageChunk {
   cookie?: Buffer;
 }
 /** `fromBuffer` answers false for fewer than 4 bytes. */
-export const Chunk = require('sctp/lib/chunk.js') as { fromBuffer(buffer: Buffer): PackageChunk | false };
+export const Chunk: PackageModules['Chunk'] = { fromBuffer: (buffer) => sctpPackage().Chunk.fromBuffer(buffer) };
 
 /**
  * Set protocol parameters. They are process-wide in the package (one `defs` object)
  * and are read when an association is created.
  */
 export function setProtocolParameters(params: SctpProtocolParameters): Required<SctpProtocolParameters> {
-  return sctp.defaults(params);
+  return sctpPackage().sctp.defaults(params);
 }
 
 /** Whether the running package carries our patch (the patched association has `_scheduleBundle`). */
 export function isPackagePatched(): boolean {
+  sctpPackage();
   const Association = require('sctp/lib/association.js') as { prototype: Record<string, unknown> };
   return typeof Association.prototype['_scheduleBundle'] === 'function';
 }

@@ -6,7 +6,7 @@
 // per-peer transport object defined here. Needs no native addon and no privilege.
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { Endpoint, Packet } from './sctp-package.js';
+import { Packet, sctpPackage } from './sctp-package.js';
 import type { PackageEndpoint, PackagePacket, PackageTransport } from './sctp-package.js';
 import { AssociationRegistry, checkRemote, connectAndWait } from './association-registry.js';
 import { settleInitCollision } from './init-collision.js';
@@ -146,6 +146,20 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
     return new UdpSctpEndpoint(shared, options);
   }
 
+  /** The configured local address, or none for the wildcard. */
+  get addresses(): readonly string[] {
+    return this.#localAddress === '0.0.0.0' ? [] : [this.#localAddress];
+  }
+
+  /** SctpEndpoint.openPort: another SCTP port on this UDP socket (see sibling()). */
+  openPort(port: number): Promise<SctpEndpoint> {
+    try {
+      return Promise.resolve(this.sibling({ port, inboundStreams: this.#streams.MIS, outboundStreams: this.#streams.OS }));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
   /**
    * Another local SCTP port on this endpoint's UDP socket (e.g. ENRP next to ASAP): peers
    * reach both at one UDP encapsulation port, packets are told apart by SCTP port.
@@ -250,7 +264,7 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
   #peerEndpoint(peer: UdpPeer): PackageEndpoint {
     let endpoint = peer.endpoints.get(this.port);
     if (endpoint) return endpoint;
-    endpoint = new Endpoint({ localPort: this.port, ...this.#streams });
+    endpoint = new (sctpPackage().Endpoint)({ localPort: this.port, ...this.#streams });
     endpoint.transport = peer;
     peer.endpoints.set(this.port, endpoint);
     endpoint.on('association', (inner: import('./sctp-package.js').PackageAssociation) => {
