@@ -20,7 +20,7 @@ export {
   type CapturedMessage,
   type RSerPoolProtocol,
 } from './capture-reader.js';
-export { crc32c, sctpChecksum, verifySctpChecksum, writeSctpChecksum } from './crc32c.js';
+export { crc32c, sctpChecksum, verifySctpChecksum, writeSctpChecksum } from '../sctp/crc32c.js';
 export { DataReassembler, type ReassembledMessage } from './data-reassembly.js';
 
 export { IpProtocol, LinkType, readIpPacket, type IpPacket, type NetworkResult, type SkipReason } from './network-layer.js';

@@ -4,7 +4,7 @@
 // or a plain UDP datagram for ASAP Server Announces and ENRP Presence multicast.
 import { PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 import type { CaptureTime } from './capture-file.js';
-import { writeSctpChecksum } from './crc32c.js';
+import { writeSctpChecksum } from '../sctp/crc32c.js';
 import { parseAddress as parseIpAddress } from '../wire/address.js';
 import { IpProtocol, LinkType } from './network-layer.js';
 import { DataChunkFlag, SCTP_CHUNK_DATA, SCTP_COMMON_HEADER_LENGTH, SCTP_DATA_HEADER_LENGTH } from './sctp-packet.js';

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSctpMode, openSctpEndpoint, type Association, type AssociationDownReason, type SctpEndpoint } from '../../src/transport/index.js';
-import { writeSctpChecksum } from '../../src/capture/crc32c.js';
+import { writeSctpChecksum } from '../../src/sctp/crc32c.js';
 import { UdpSctpEndpoint } from '../../src/transport/udp-encapsulation.js';
 import { PPID_ENRP } from '../../src/wire/constants.js';
 import { REPO_ROOT } from '../helpers/cli.js';
