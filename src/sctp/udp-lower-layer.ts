@@ -1,0 +1,291 @@
+// SCTP over UDP (RFC 6951): the SCTP packet is the whole UDP payload, sent to and from the UDP
+// encapsulation port (§5.1: 9899 by default). One UDP socket per local address (or per address
+// family on the wildcard) carries every SCTP port of this process that was bound on it, as
+// RSPLIB's sctplib serves ASAP and ENRP on one UDP port; packets are told apart by the SCTP
+// destination port in the common header (RFC 9260 §3.1). Needs no privilege and no addon.
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import type { LowerLayer, PacketReceiver, PeerTransport } from './lower-layer.js';
+
+/** RFC 6951 §5.1: the IANA-registered SCTP over UDP port. */
+export const SCTP_OVER_UDP_PORT = 9899;
+/** 4 MiB socket buffers: 256 KiB overflowed with ~1000 simultaneous INITs (package note 6). */
+export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Tries at picking one free port number for every socket when the UDP port is 0. */
+const PICK_PORT_TRIES = 8;
+/** The SCTP common header (RFC 9260 §3.1): anything shorter is not SCTP. */
+const COMMON_HEADER_BYTES = 12;
+
+export interface UdpLowerLayerOptions {
+  /**
+   * Local IPv4/IPv6 literals, one socket each. Empty or absent: the wildcard of both families
+   * (IPv6 when the host has an IPv6 address). '0.0.0.0' and '::' stand for one family's wildcard.
+   */
+  addresses?: readonly string[];
+  /** Local UDP encapsulation port; default 9899; 0 picks a free one (the same for every socket). */
+  udpPort?: number;
+  /** The peer's UDP port when a PeerTransport names none; default 9899 (RFC 6951 §5.1). */
+  remoteUdpPort?: number;
+  /** SO_RCVBUF/SO_SNDBUF; default 4 MiB. */
+  socketBufferBytes?: number;
+  /** A socket error after start-up (the layer keeps running); default: counted only. */
+  onError?: (error: Error) => void;
+}
+
+/** What went through the layer (for metrics and tests). */
+export interface UdpLowerLayerStats {
+  received: number;
+  /** Datagrams not for a bound SCTP port, or too short for an SCTP common header. */
+  ignored: number;
+  sent: number;
+  sendErrors: number;
+}
+
+/** A bind failure with the port, the address and what to do about it in the message. */
+export class LowerLayerBindError extends Error {
+  override readonly name = 'LowerLayerBindError';
+  constructor(
+    message: string,
+    /** The system error code (EADDRINUSE, EACCES, EADDRNOTAVAIL...), when there is one. */
+    readonly code: string | undefined,
+    readonly port: number,
+  ) {
+    super(message);
+  }
+}
+
+interface BoundSocket {
+  socket: dgram.Socket;
+  family: 4 | 6;
+  /** The bound address, undefined for a wildcard. */
+  address: string | undefined;
+}
+
+/** Whether the host has any IPv6 address (the loopback ::1 counts). */
+export function hostHasIpv6(): boolean {
+  return Object.values(networkInterfaces()).some((list) => list?.some((i) => i.family === 'IPv6') ?? false);
+}
+
+/** The clear message for a failed bind of UDP `port` on `address` (undefined: wildcard). */
+export function udpBindErrorMessage(error: NodeJS.ErrnoException, port: number, address: string | undefined): string {
+  const on = address !== undefined ? ` on ${address}` : '';
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `UDP port ${port}${on} is in use (another registrar or rserpool process?): choose --udp-port`;
+    case 'EACCES':
+      return `UDP port ${port}${on}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE): choose --udp-port`;
+    case 'EADDRNOTAVAIL':
+      return `cannot bind UDP port ${port}: ${address ?? 'the address'} is not an address of this host (check --address)`;
+    default:
+      return `cannot bind UDP port ${port}${on}: ${error.message}`;
+  }
+}
+
+interface SocketPlan {
+  family: 4 | 6;
+  address: string | undefined;
+  /** A wildcard socket the host may not support (IPv6 without an IPv6 stack): skipped on failure. */
+  optional: boolean;
+}
+
+function plan(addresses: readonly string[]): SocketPlan[] {
+  if (addresses.length === 0) {
+    const plans: SocketPlan[] = [{ family: 4, address: undefined, optional: false }];
+    if (hostHasIpv6()) plans.push({ family: 6, address: undefined, optional: true });
+    return plans;
+  }
+  const plans: SocketPlan[] = [];
+  for (const address of addresses) {
+    const family = isIP(address);
+    if (family !== 4 && family !== 6) throw new TypeError(`local address ${address} is not an IPv4 or IPv6 literal`);
+    const wildcard = address === '0.0.0.0' || address === '::';
+    if (plans.some((p) => p.family === family && (wildcard || p.address === undefined || p.address === address))) {
+      // Linux refuses a wildcard and a specific address of one family on one port (EADDRINUSE).
+      throw new TypeError(`local addresses ${addresses.join(', ')}: list an address once, and a wildcard alone in its family`);
+    }
+    plans.push({ family, address: wildcard ? undefined : address, optional: false });
+  }
+  return plans;
+}
+
+function bindSocket(p: SocketPlan, port: number, bufferBytes: number): Promise<BoundSocket> {
+  const socket = dgram.createSocket({
+    type: p.family === 4 ? 'udp4' : 'udp6',
+    // Both wildcards on one port number: the IPv6 one must not take IPv4-mapped traffic.
+    ipv6Only: p.family === 6,
+    recvBufferSize: bufferBytes,
+    sendBufferSize: bufferBytes,
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      socket.close();
+      reject(error);
+    };
+    socket.once('error', onError);
+    socket.bind(port, p.address ?? (p.family === 4 ? '0.0.0.0' : '::'), () => {
+      socket.off('error', onError);
+      resolve({ socket, family: p.family, address: p.address });
+    });
+  });
+}
+
+export class UdpLowerLayer implements LowerLayer {
+  readonly mode = 'udp' as const;
+  readonly udpPort: number;
+  readonly localAddresses: readonly string[];
+  readonly remoteUdpPort: number;
+  readonly stats: UdpLowerLayerStats = { received: 0, ignored: 0, sent: 0, sendErrors: 0 };
+  readonly #sockets: readonly BoundSocket[];
+  readonly #ports = new Map<number, PacketReceiver>();
+  readonly #onError: ((error: Error) => void) | undefined;
+  #closing: Promise<void> | null = null;
+  #closed = false;
+  #whenClosed: (() => void) | null = null;
+
+  private constructor(sockets: BoundSocket[], udpPort: number, options: UdpLowerLayerOptions) {
+    this.#sockets = sockets;
+    this.udpPort = udpPort;
+    this.remoteUdpPort = options.remoteUdpPort ?? SCTP_OVER_UDP_PORT;
+    this.localAddresses = sockets.flatMap((s) => (s.address !== undefined ? [s.address] : []));
+    this.#onError = options.onError;
+    for (const s of sockets) {
+      s.socket.on('message', (datagram, rinfo) => this.#receive(datagram, rinfo, s));
+      s.socket.on('error', (error) => this.#onError?.(error));
+    }
+  }
+
+  /** Binds the socket(s); rejects with a LowerLayerBindError naming the port and a remedy. */
+  static async open(options: UdpLowerLayerOptions = {}): Promise<UdpLowerLayer> {
+    const wanted = options.udpPort ?? SCTP_OVER_UDP_PORT;
+    if (!Number.isInteger(wanted) || wanted < 0 || wanted > 0xffff) throw new RangeError(`UDP port ${wanted} is out of range`);
+    const remote = options.remoteUdpPort ?? SCTP_OVER_UDP_PORT;
+    if (!Number.isInteger(remote) || remote <= 0 || remote > 0xffff) throw new RangeError(`remote UDP port ${remote} is out of range`);
+    const plans = plan(options.addresses ?? []);
+    const bufferBytes = options.socketBufferBytes ?? SOCKET_BUFFER_BYTES;
+    for (let attempt = 0; ; attempt++) {
+      const bound: BoundSocket[] = [];
+      let port = wanted;
+      try {
+        for (const p of plans) {
+          try {
+            const s = await bindSocket(p, port, bufferBytes);
+            bound.push(s);
+            // Port 0: the first socket picks, the others take the same number (one encapsulation port).
+            port = s.socket.address().port;
+          } catch (error) {
+            if (p.optional && (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') continue;
+            throw error;
+          }
+        }
+        return new UdpLowerLayer(bound, port, options);
+      } catch (error) {
+        await Promise.all(bound.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
+        const e = error as NodeJS.ErrnoException;
+        // A picked port free in one family and taken in the other: pick again.
+        if (wanted === 0 && e.code === 'EADDRINUSE' && attempt + 1 < PICK_PORT_TRIES) continue;
+        const failed = plans[bound.length];
+        throw new LowerLayerBindError(udpBindErrorMessage(e, port, failed?.address), e.code, port);
+      }
+    }
+  }
+
+  /** The families this layer can reach. */
+  get families(): ReadonlySet<4 | 6> {
+    return new Set(this.#sockets.map((s) => s.family));
+  }
+
+  get boundPorts(): readonly number[] {
+    return [...this.#ports.keys()];
+  }
+
+  bind(port: number, receiver: PacketReceiver): void {
+    if (this.#closed || this.#closing !== null) throw new Error('the UDP lower layer is closed');
+    if (!Number.isInteger(port) || port <= 0 || port > 0xffff) throw new RangeError(`SCTP port ${port} is out of range`);
+    if (this.#ports.has(port)) {
+      throw new LowerLayerBindError(`SCTP port ${port} is already bound on UDP port ${this.udpPort}: choose another SCTP port`, 'EADDRINUSE', port);
+    }
+    this.#ports.set(port, receiver);
+  }
+
+  unbind(port: number): void {
+    this.#ports.delete(port);
+    if (this.#ports.size === 0 && this.#whenClosed !== null) this.#whenClosed();
+  }
+
+  send(packet: Uint8Array, to: PeerTransport, from?: string): void {
+    const socket = this.#socketFor(to.address, from);
+    if (socket === undefined) {
+      this.stats.sendErrors++;
+      return;
+    }
+    try {
+      // RFC 6951 §5.3: the SCTP packet is the UDP payload. dgram keeps `packet` until the kernel
+      // has it (no copy): the caller gives it up.
+      socket.socket.send(packet, to.udpPort ?? this.remoteUdpPort, to.address, (error) => {
+        if (error) this.stats.sendErrors++;
+      });
+      this.stats.sent++;
+    } catch {
+      // A bad address or a closed socket: counted, never thrown (LowerLayer.send).
+      this.stats.sendErrors++;
+    }
+  }
+
+  /**
+   * A plain datagram from the encapsulation socket of `address`'s family, so its source port is
+   * our encapsulation port (ENRP presence tells peers where to reach us this way).
+   */
+  sendDatagram(payload: Uint8Array, port: number, address: string, multicastTtl?: number): Promise<void> {
+    const socket = this.#socketFor(address, undefined);
+    if (socket === undefined) return Promise.reject(new Error(`no UDP socket of this layer reaches ${address}`));
+    return new Promise((resolve, reject) => {
+      try {
+        if (multicastTtl !== undefined) socket.socket.setMulticastTTL(multicastTtl);
+        socket.socket.send(payload, port, address, (error) => (error ? reject(error) : resolve()));
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+  }
+
+  /** Closes the sockets once every port is unbound (at once when none is). */
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    this.#closing = new Promise<void>((resolve) => {
+      this.#whenClosed = resolve;
+      if (this.#ports.size === 0) resolve();
+    }).then(async () => {
+      this.#closed = true;
+      await Promise.all(this.#sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
+    });
+    return this.#closing;
+  }
+
+  #receive(datagram: Buffer, rinfo: dgram.RemoteInfo, s: BoundSocket): void {
+    if (datagram.length < COMMON_HEADER_BYTES) {
+      this.stats.ignored++;
+      return;
+    }
+    const receiver = this.#ports.get(datagram.readUInt16BE(2));
+    if (receiver === undefined) {
+      // Not ours: the endpoint answers out-of-the-blue packets (RFC 9260 §8.4) for its own ports only.
+      this.stats.ignored++;
+      return;
+    }
+    this.stats.received++;
+    // dgram hands over a fresh Buffer per datagram: the stack may keep views into it.
+    receiver(datagram, { address: rinfo.address, udpPort: rinfo.port }, s.address);
+  }
+
+  #socketFor(address: string, from: string | undefined): BoundSocket | undefined {
+    const family = isIP(address);
+    let first: BoundSocket | undefined;
+    for (const s of this.#sockets) {
+      if (s.family !== family) continue;
+      if (from !== undefined && s.address === from) return s;
+      first ??= s;
+    }
+    return first;
+  }
+}
