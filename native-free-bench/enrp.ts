@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Registrar, type RegistrarConfig } from '../src/registrar/index.js';
-import { ToShard } from '../src/shard/batch.js';
+import type { ShardSet } from '../src/shard/shard-set.js';
 import { openSctpEndpoint } from '../src/transport/index.js';
 import { EnrpType, ParamType, PPID_ENRP, TransportUse, UpdateAction, encodeMessage, parseAddress, policySettings, transportParameter, type Message } from '../src/wire/index.js';
 import { connectClients, freeUdpPort, handleResolutionMessages, poolHandle, resolveClosedLoop, type PhaseOutcome } from './e2e-load.js';
@@ -72,10 +72,10 @@ function addPe(i: number, home: number, pool: Uint8Array): Uint8Array {
 
 /** Puts `n` PEs owned by FAKE_PEER into a registrar's shards, as if a peer had announced them. */
 async function inject(r: Registrar, n: number, poolOf: (i: number) => Uint8Array): Promise<void> {
-  const shards = (r as unknown as { shards: { route(h: Uint8Array): number; enqueue(s: number, a: number, k: number, p: Uint8Array): void } }).shards;
+  const shards = (r as unknown as { shards: ShardSet }).shards;
   for (let i = 1; i <= n; i++) {
     const pool = poolOf(i);
-    shards.enqueue(shards.route(pool), 0, ToShard.EnrpHandleUpdate, addPe(i, FAKE_PEER, pool));
+    shards.to(shards.route(pool)).enrpHandleUpdate(addPe(i, FAKE_PEER, pool));
     if (i % 20000 === 0) await new Promise((res) => setImmediate(res));
   }
   for (;;) {
@@ -410,12 +410,9 @@ export async function run(opts: EnrpBenchOptions): Promise<void> {
     const loadMs = performance.now() - t0;
     const loaded = await peCount(fresh);
     // 2. Takeover of n PEs: the fan-out that moves ownership and arms keep-alives with H.
-    const shardSet = (fresh as unknown as { shards: { broadcast(a: number, k: number, p: Uint8Array): void; owners(): Promise<number[]> } }).shards;
-    const words = new Uint8Array(8);
-    new DataView(words.buffer).setUint32(0, FAKE_PEER);
-    new DataView(words.buffer).setUint32(4, fresh.id);
+    const shardSet = (fresh as unknown as { shards: ShardSet }).shards;
     const t1 = performance.now();
-    shardSet.broadcast(0, ToShard.EnrpTakeOver, words);
+    shardSet.toAll((b) => b.enrpTakeOver(FAKE_PEER, fresh.id));
     while ((await shardSet.owners()).includes(FAKE_PEER)) await new Promise((res) => setTimeout(res, 5));
     const takeoverMs = performance.now() - t1;
     await fresh.close();

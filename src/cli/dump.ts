@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_CONTROL_PORT, type HandlespaceDocument } from '../registrar/control.js';
-import type { SnapshotElement, SnapshotTransport } from '../registrar/handlespace-snapshot.js';
+import type { SnapshotElement, SnapshotTransport } from '../shard/handlespace-snapshot.js';
 import { hexId, runTool } from './client-options.js';
 import { table } from './resolve.js';
 

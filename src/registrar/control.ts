@@ -7,7 +7,7 @@
 // RSerPool ports (3863/3864 ASAP, 9901/9902 ENRP, 9899 SCTP over UDP).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SnapshotPool } from './handlespace-snapshot.js';
+import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
 
 export const DEFAULT_CONTROL_PORT = 3870;
 export const CONTROL_ADDRESS = '127.0.0.1';

@@ -4,7 +4,6 @@
 // forwarding handle updates, audits, and takeover arbitration. Handlespace work happens in the
 // shards: this side routes, fans out and merges, and never walks the handlespace itself.
 import type { Logger } from '../log.js';
-import { ToShard, encodePageRequest, encodeWords } from '../shard/batch.js';
 import type { ShardSet } from '../shard/shard-set.js';
 import { AnnounceReceiver, AnnounceSender, UdpSctpEndpoint, type Association, type RemoteAddress, type SctpEndpoint } from '../transport/index.js';
 import {
@@ -53,10 +52,12 @@ interface ServeSession {
   waiting: boolean;
 }
 
-/** A handle table we download: from the mentor (startup) or a peer's own PEs (audit). */
+/** A handle table we download: from the mentor (startup), a peer's own PEs (audit), or for a restarted shard. */
 interface Download {
   peer: number;
   ownOnly: boolean;
+  /** Only this shard takes the table (a restarted shard reloads, reloadShard()); null: every shard. */
+  shard: number | null;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -345,7 +346,7 @@ export class EnrpService {
         return this.onHandleTableResponse(peer, m.flags, payload);
       case EnrpType.HandleUpdate:
         this.counters.handleUpdatesReceived++;
-        this.shards.enqueue(this.shards.route(m.poolHandle), 0, ToShard.EnrpHandleUpdate, payload);
+        this.shards.to(this.shards.route(m.poolHandle)).enrpHandleUpdate(payload);
         return;
       case EnrpType.ListRequest:
         return this.onListRequest(peer);
@@ -515,10 +516,10 @@ export class EnrpService {
     this.requestTable(peer, false);
   }
 
-  private requestTable(peer: Peer, ownOnly: boolean): void {
+  private requestTable(peer: Peer, ownOnly: boolean, shard: number | null = null): void {
     let d = this.downloads.get(peer.serverId);
     if (d === undefined) {
-      d = { peer: peer.serverId, ownOnly, timer: undefined };
+      d = { peer: peer.serverId, ownOnly, shard, timer: undefined };
       this.downloads.set(peer.serverId, d);
     }
     clearTimeout(d.timer);
@@ -534,7 +535,7 @@ export class EnrpService {
     clearTimeout(d.timer);
     this.log.warn({ peer: hex(d.peer), ownOnly: d.ownOnly }, `handle table download abandoned: ${why}`);
     // An audit without its table sweeps nothing (its marks are replaced by the next audit).
-    if (!d.ownOnly) this.becomeReady('mentor stopped answering; serving what was loaded');
+    if (!d.ownOnly && d.shard === null) this.becomeReady('mentor stopped answering; serving what was loaded');
   }
 
   private onHandleTableResponse(peer: Peer, flags: number, payload: Uint8Array): void {
@@ -548,7 +549,8 @@ export class EnrpService {
     }
     this.counters.tablePagesReceived++;
     if (!d.ownOnly) clearTimeout(this.discoveryTimer);
-    this.shards.broadcast(0, ToShard.EnrpHandleTable, payload);
+    if (d.shard === null) this.shards.toAll((batch) => batch.enrpHandleTable(payload));
+    else this.shards.to(d.shard).enrpHandleTable(payload);
     if ((flags & EnrpFlag.MoreToSend) !== 0) {
       this.requestTable(peer, d.ownOnly);
       return;
@@ -556,8 +558,10 @@ export class EnrpService {
     this.downloads.delete(peer.serverId);
     if (d.ownOnly) {
       // RFC 5353 §3.6.3 step 5: whatever is still marked goes.
-      this.shards.broadcast(0, ToShard.EnrpAuditEnd, encodeWords(peer.serverId));
+      this.shards.toAll((batch) => batch.enrpAuditEnd(peer.serverId));
       this.log.info({ peer: hex(peer.serverId) }, 'audit complete');
+    } else if (d.shard !== null) {
+      this.log.info({ peer: hex(peer.serverId), shard: d.shard }, 'restarted shard reloaded from the peer\'s handle table');
     } else {
       this.becomeReady('handlespace loaded from the mentor');
     }
@@ -614,21 +618,16 @@ export class EnrpService {
   private requestPage(s: ServeSession): void {
     s.waiting = true;
     const c = this.config;
-    this.shards.enqueue(
-      s.shard,
-      s.id,
-      ToShard.HandleTablePage,
-      encodePageRequest({ owner: s.owner, maxElements: c.maxHandleTableElements, maxBytes: c.maxHandleTableBytes, senderId: this.ownId, receiverId: s.peer }),
-    );
+    this.shards.to(s.shard).handleTablePage(s.id, { owner: s.owner, maxElements: c.maxHandleTableElements, maxBytes: c.maxHandleTableBytes, senderId: this.ownId, receiverId: s.peer });
   }
 
   /** A shard's page (FromShard.HandleTablePage): merged into one paged download. */
-  pageReady(sessionId: number, payload: Uint8Array): void {
+  pageReady(sessionId: number, shardHasMore: boolean, page: Uint8Array): void {
     const s = this.serving.get(sessionId);
     if (s === undefined) return;
     s.waiting = false;
-    const shardHasMore = payload[3] === 1;
-    const message = payload.slice(4);
+    // A copy: its M flag is set here, and the association keeps it until acknowledged.
+    const message = page.slice();
     const empty = message.length <= 12;
     if (!shardHasMore) s.shard++;
     const more = s.shard < this.shards.count;
@@ -646,7 +645,21 @@ export class EnrpService {
     const s = this.serving.get(sessionId);
     if (s === undefined) return;
     this.serving.delete(sessionId);
-    for (let i = 0; i < this.shards.count; i++) this.shards.enqueue(i, sessionId, ToShard.HandleTableEnd, null);
+    this.shards.toAll((batch) => batch.handleTableEnd(sessionId));
+  }
+
+  /**
+   * A shard worker restarted empty: the peers' PEs of its pools come back from a peer's full
+   * handle table (RFC 5353 §3.2.3, as at startup), taken by that shard alone. Our own PEs
+   * there come back as they re-register (the registrar aborted their associations); until
+   * then, the copies the peer holds of them are served with the peer as home.
+   */
+  reloadShard(shard: number): void {
+    if (!this.ready || this.closed) return;
+    const peer = this.peers.active().find((p) => p.association !== null && !this.downloads.has(p.serverId));
+    if (peer === undefined) return;
+    this.log.info({ peer: hex(peer.serverId), shard }, 'reloading a restarted shard from a peer\'s handle table');
+    this.requestTable(peer, false, shard);
   }
 
   // ------------------------------------------------------------------ updates (§3.3)
@@ -669,7 +682,7 @@ export class EnrpService {
       this.counters.audits++;
       this.log.info({ peer: hex(peer.serverId), announced: hex16(announced), held: hex16(held!) }, 'PE checksum mismatch: auditing the peer (RFC 5353 §3.6.3)');
       // Step 1: mark; step 2: ask for its own PEs.
-      this.shards.broadcast(0, ToShard.EnrpAuditBegin, encodeWords(peer.serverId));
+      this.shards.toAll((batch) => batch.enrpAuditBegin(peer.serverId));
       this.requestTable(peer, true);
     }, () => undefined);
   }
@@ -743,7 +756,7 @@ export class EnrpService {
     this.counters.takeoversWon++;
     this.peers.remove(t.target);
     for (const p of this.peers.active()) this.sendTo(p, enrp({ type: EnrpType.TakeoverServer, flags: 0, senderId: this.ownId, receiverId: 0, targetServerId: t.target }));
-    this.shards.broadcast(0, ToShard.EnrpTakeOver, encodeWords(t.target, this.ownId));
+    this.shards.toAll((batch) => batch.enrpTakeOver(t.target, this.ownId));
     this.takeoverDecidedAt = now();
     this.log.warn({ target: hex(t.target), arbitrationMs: Math.round(now() - t.startedAt) }, `takeover: the target's pool elements are now ours (${why})`);
   }
@@ -759,7 +772,7 @@ export class EnrpService {
     this.cancelTakeover(target, 'another registrar took it over');
     this.peers.remove(target);
     // RFC 5353 §3.5.2: the target's PEs now have the sender as home.
-    this.shards.broadcast(0, ToShard.EnrpTakeOver, encodeWords(target, peer.serverId));
+    this.shards.toAll((batch) => batch.enrpTakeOver(target, peer.serverId));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 export { Registrar, type RegistrarAddress, type RegistrarStats } from './registrar.js';
 export { defaultRegistrarConfig, type RegistrarConfig } from './config.js';
-export { AsapService, type AsapCounters } from './asap-service.js';
+export { AsapService, type AsapCounters } from '../shard/asap-service.js';
 
 import type { RegistrarConfig } from './config.js';
 import { Registrar } from './registrar.js';

@@ -4,18 +4,18 @@
 // ASAP_SERVER_ANNOUNCE on the multicast channel (RFC 5352 §3.6).
 import { randomInt } from 'node:crypto';
 import { createLogger, type Logger } from '../log.js';
-import { FromShard, ToShard, encodeRemote, readWord } from '../shard/batch.js';
 import { ShardSet, type ShardStats } from '../shard/shard-set.js';
+import type { FromShardHandler } from '../shard/thread-protocol.js';
 import { AnnounceSender, UdpSctpEndpoint, openSctpEndpoint, type Association, type SctpEndpoint } from '../transport/index.js';
 import { AsapType, Cause, ParamType, PPID_ASAP, TransportUse, addressToString, decodeAsap, encodeMessage, parseAddress, transportParameter } from '../wire/index.js';
-import { asapError } from './asap-service.js';
+import { asapError } from '../shard/asap-service.js';
 import { advertisedAddresses, defaultRegistrarConfig, type RegistrarConfig } from './config.js';
-import type { DumpRow } from './enrp-handlespace.js';
+import type { DumpRow } from '../shard/enrp-handlespace.js';
 import { EnrpService, type EnrpCounters } from './enrp-service.js';
-import { readAsapTransport } from './pe-asap-transport.js';
+import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
 import { CONTROL_ADDRESS, ControlServer } from './control.js';
-import type { SnapshotPool } from './handlespace-snapshot.js';
+import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
 
 export interface RegistrarAddress {
   /** Address PEs and PUs connect to. */
@@ -97,11 +97,13 @@ export class Registrar {
       {
         output: this.shardOutput,
         log: (level, fields, message) => this.log[level](fields, message),
-        attached: (shard, restarted) => {
+        attached: (shard, restarted, orphaned) => {
           if (!restarted) return;
           // The new worker knows no association: tell it the live ones.
-          for (const a of this.associations.values()) this.shards.enqueue(shard, a.id, ToShard.AssociationUp, encodeRemote(a.remote.address, a.remote.port));
-          this.log.warn({ shard }, 'shard worker restarted');
+          const batch = this.shards.to(shard);
+          for (const a of this.associations.values()) batch.associationUp(a.id, a.remote);
+          this.log.warn({ shard, orphaned: orphaned.length }, 'shard worker restarted');
+          this.recoverShard(shard, orphaned);
         },
       },
     );
@@ -142,12 +144,15 @@ export class Registrar {
   private accept(a: Association): void {
     this.associations.set(a.id, a);
     this.log.debug({ association: a.id, remote: `${a.remote.address}:${a.remote.port}` }, 'association up');
-    this.shards.broadcast(a.id, ToShard.AssociationUp, encodeRemote(a.remote.address, a.remote.port));
+    this.shards.toAll((batch) => batch.associationUp(a.id, a.remote));
     a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
     a.on('down', (reason) => {
       this.associations.delete(a.id);
       this.log.debug({ association: a.id, reason }, 'association down');
-      if (!this.closed) this.shards.broadcast(a.id, ToShard.AssociationDown, null);
+      if (this.closed) return;
+      // Aborted by us after a shard restart: the other shards keep its PEs (recoverShard()).
+      if (this.detaching.delete(a.id)) this.shards.associationDetached(a.id);
+      else this.shards.associationDown(a.id);
     });
   }
 
@@ -160,7 +165,7 @@ export class Registrar {
     }
     const handle = peekPoolHandle(payload);
     if (handle !== null) {
-      this.shards.enqueue(this.shards.route(handle), a.id, ToShard.AsapMessage, payload);
+      this.shards.asapMessage(this.shards.route(handle), a.id, payload);
       return;
     }
     this.withoutPoolHandle(a, payload);
@@ -186,31 +191,46 @@ export class Registrar {
     a.send(asapError(cause, offending), PPID_ASAP);
   }
 
-  private readonly shardOutput = (associationId: number, kind: number, payload: Uint8Array): void => {
-    if (kind !== FromShard.SendAsap && kind !== FromShard.AbortAssociation && this.otherOutput(associationId, kind, payload)) return;
-    const a = this.associations.get(associationId);
-    if (a === undefined) return; // the association went down meanwhile
-    if (kind === FromShard.SendAsap) a.send(payload, PPID_ASAP);
-    else if (kind === FromShard.AbortAssociation) this.abortIfUnused(a);
+  /** What the shards send back, record by record (src/shard/thread-protocol.ts). */
+  private readonly shardOutput: FromShardHandler = {
+    sendAsap: (associationId, message) => {
+      const a = this.associations.get(associationId);
+      // A view into the transferred batch, which nobody writes again: the association may keep it.
+      if (a !== undefined) a.send(message, PPID_ASAP); // else: it went down meanwhile
+    },
+    abortAssociation: (associationId) => {
+      const a = this.associations.get(associationId);
+      if (a !== undefined) this.abortIfUnused(a);
+    },
+    // ENRP and takeover keep-alives: rare; copied, so that no batch is pinned by a queue.
+    enrpHandleUpdate: (message) => this.enrp.broadcastUpdate(message.slice()),
+    handleTablePage: (session, more, message) => this.enrp.pageReady(session, more, message),
+    sendAsapToTransport: (asapTransport, message) => this.sendToPoolElement(asapTransport, message.slice()),
   };
 
-  /** Shard records that are not about one ASAP association (ENRP, takeover keep-alives). */
-  private otherOutput(associationId: number, kind: number, payload: Uint8Array): boolean {
-    switch (kind) {
-      case FromShard.EnrpHandleUpdate:
-        this.enrp.broadcastUpdate(payload.slice());
-        return true;
-      case FromShard.HandleTablePage:
-        this.enrp.pageReady(associationId, payload);
-        return true;
-      case FromShard.SendAsapToTransport: {
-        const length = readWord(payload, 0);
-        this.sendToPoolElement(payload.subarray(4, 4 + length), payload.slice(4 + length));
-        return true;
-      }
-      default:
-        return false;
+  /** Associations aborted by recoverShard(), until they are down. */
+  private readonly detaching = new Set<number>();
+
+  /**
+   * A shard worker died and was restarted empty: the PEs it held are gone there. Their PEs
+   * re-register at once on the loss of their association (RFC 5352 §3.5; RSPLIB's PE and
+   * ours hunt and re-register), so the associations that had registered PEs in that shard
+   * are aborted. Such an association may also carry PEs of pools in other shards: those
+   * shards are told it is detached, not down, so they keep serving its PEs until the
+   * re-registrations move them to the new association. With ENRP peers, the shard's pools
+   * are also reloaded from a peer's handle table (peers' PEs come back without any PE acting).
+   */
+  private recoverShard(shard: number, orphaned: number[]): void {
+    let aborted = 0;
+    for (const id of orphaned) {
+      const a = this.associations.get(id);
+      if (a === undefined || a.state === 'down') continue;
+      this.detaching.add(id);
+      a.abort('shard restarted: re-register');
+      aborted++;
     }
+    this.log.warn({ shard, aborted }, 'shard restarted: associations of its pool elements aborted so that they re-register');
+    this.enrp.reloadShard(shard);
   }
 
   /**

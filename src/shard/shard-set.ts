@@ -1,22 +1,29 @@
 // The I/O thread's side of the shards: one piscina instance per shard (one pinned thread, no
 // idle timeout, atomics off so the worker's timers run while it is idle), routing by pool
-// handle, one batch per shard per event-loop turn, and restart of a shard that died.
+// handle, one batch per shard per event-loop turn, control requests (always after the queued
+// batches), and restart of a shard that died.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { poolHandleHash } from '../handlespace/pool-handle.js';
-import { BatchWriter, readBatch } from './batch.js';
-import type { DumpRow } from '../registrar/enrp-handlespace.js';
-import type { SnapshotPool } from '../registrar/handlespace-snapshot.js';
-import type { AttachTask, ShardConfig, ShardReply, ShardRequest } from './worker.js';
+import { AsapType } from '../wire/constants.js';
+import type { DumpRow } from './enrp-handlespace.js';
+import type { SnapshotPool } from './handlespace-snapshot.js';
+import { ToShardWriter, readFromShard, shardOf, type FromShardHandler, type ShardReply, type ShardRequestBody } from './thread-protocol.js';
+import type { AttachTask, ShardConfig } from './worker.js';
+
+export { shardOf } from './thread-protocol.js';
 
 export interface ShardSetEvents {
-  /** A record a shard sent back (FromShard kinds). */
-  output(associationId: number, kind: number, payload: Uint8Array): void;
+  /** What the shards send back, record by record. */
+  output: FromShardHandler;
   log(level: 'info' | 'warn' | 'error', fields: object, message: string): void;
-  /** A shard was (re)attached; the registrar replays what it must know (live associations). */
-  attached(shard: number, restarted: boolean): void;
+  /**
+   * A shard was (re)attached; the registrar replays what it must know (live associations).
+   * After a restart, `orphaned` lists the associations that had registered PEs in the shard
+   * that died (their PEs are gone with it).
+   */
+  attached(shard: number, restarted: boolean, orphaned: number[]): void;
 }
 
 export interface ShardStats {
@@ -37,14 +44,17 @@ function workerFilename(): string {
   throw new Error(`shard worker not found at ${here} or ${compiled}: run "npm run build"`);
 }
 
-/** shard = hash(pool handle) mod N (ARCHITECTURE.md "Shape"), with the handlespace's hash. */
-export function shardOf(poolHandle: Uint8Array, shards: number): number {
-  return poolHandleHash(poolHandle) % shards;
-}
-
 class Shard {
   port: MessagePort | null = null;
-  readonly batch = new BatchWriter();
+  readonly batch = new ToShardWriter();
+  /**
+   * Associations that sent this shard an ASAP_REGISTRATION (RFC 5352 §3.1): those that may
+   * hold PEs here, which a death of the shard loses. A deregistration does not take one out
+   * (a PE may hold several); an association going down does.
+   */
+  readonly registeredOver = new Set<number>();
+  /** Associations whose PEs here died with the thread, until the new thread is attached. */
+  readonly orphaned = new Set<number>();
   restarts = 0;
   closing = false;
   /** Restart attempts since the last death (a new thread may not be ready at once). */
@@ -100,7 +110,9 @@ export class ShardSet {
       return;
     }
     shard.attempts = 0;
-    this.events.attached(shard.index, restarted);
+    const orphaned = [...shard.orphaned];
+    shard.orphaned.clear();
+    this.events.attached(shard.index, restarted, orphaned);
   }
 
   /** The worker's end of the port closed: the thread died. piscina starts a new one. */
@@ -109,7 +121,9 @@ export class ShardSet {
     shard.port = null;
     this.abandonRequests(shard.index);
     shard.restarts++;
-    this.events.log('error', { shard: shard.index, restarts: shard.restarts }, 'shard worker died; restarting it (its pool elements return as they re-register)');
+    for (const id of shard.registeredOver) shard.orphaned.add(id);
+    shard.registeredOver.clear();
+    this.events.log('error', { shard: shard.index, restarts: shard.restarts, orphaned: shard.orphaned.size }, 'shard worker died; restarting it');
     this.restart(shard);
   }
 
@@ -147,16 +161,46 @@ export class ShardSet {
     return this.count === 1 ? 0 : shardOf(poolHandle, this.count);
   }
 
-  enqueue(shard: number, associationId: number, kind: number, payload: Uint8Array | null): void {
-    this.shards[shard]!.batch.add(associationId, kind, payload);
+  /**
+   * The batch of this turn for a shard, to write records into (the writer's methods are the
+   * record encoders); it goes out at the end of the turn.
+   */
+  to(shard: number): ToShardWriter {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
+    return this.shards[shard]!.batch;
   }
 
-  broadcast(associationId: number, kind: number, payload: Uint8Array | null): void {
-    for (let i = 0; i < this.count; i++) this.enqueue(i, associationId, kind, payload);
+  /** Writes the same record(s) into every shard's batch. */
+  toAll(write: (batch: ToShardWriter) => void): void {
+    for (let i = 0; i < this.count; i++) write(this.to(i));
+  }
+
+  /** An ASAP message for the shard of its pool; a registration marks the association as holding PEs there. */
+  asapMessage(shard: number, associationId: number, message: Uint8Array): void {
+    if (message[0] === AsapType.Registration) this.shards[shard]!.registeredOver.add(associationId);
+    this.to(shard).asapMessage(associationId, message);
+  }
+
+  /** RFC 5352 §3.5: every shard removes the PEs registered over the association. */
+  associationDown(associationId: number): void {
+    this.forget(associationId);
+    this.toAll((b) => b.associationDown(associationId));
+  }
+
+  /** An association we aborted so that its PE re-registers: the shards keep its PEs (ToShard.AssociationDetached). */
+  associationDetached(associationId: number): void {
+    this.forget(associationId);
+    this.toAll((b) => b.associationDetached(associationId));
+  }
+
+  private forget(associationId: number): void {
+    for (const shard of this.shards) {
+      shard.registeredOver.delete(associationId);
+      shard.orphaned.delete(associationId);
+    }
   }
 
   private readonly flush = (): void => {
@@ -173,7 +217,7 @@ export class ShardSet {
 
   private receive(data: ArrayBuffer | ShardReply): void {
     if (data instanceof ArrayBuffer) {
-      readBatch(data, this.events.output);
+      readFromShard(data, this.events.output);
       return;
     }
     if (data.op === 'log') {
@@ -188,26 +232,12 @@ export class ShardSet {
   }
 
   async stats(): Promise<ShardStats[]> {
-    if (this.flushScheduled) this.flush();
-    return Promise.all(
-      this.shards.map(
-        (shard) =>
-          new Promise<ShardStats>((resolve) => {
-            const base = { shard: shard.index, restarts: shard.restarts };
-            if (shard.port === null) return resolve({ ...base, pools: 0, poolElements: 0, timers: 0, counters: {} });
-            const id = this.nextRequestId++;
-            this.pending.set(id, {
-              shard: shard.index,
-              resolve: (reply) => {
-                if (reply === null || reply.op !== 'stats') return resolve({ ...base, restarts: shard.restarts, pools: 0, poolElements: 0, timers: 0, counters: {} });
-                resolve({ ...base, pools: reply.pools, poolElements: reply.poolElements, timers: reply.timers, counters: { ...reply.counters } });
-              },
-            });
-            const request: ShardRequest = { op: 'stats', id };
-            shard.port.postMessage(request);
-          }),
-      ),
-    );
+    const replies = await this.requestAll({ op: 'stats' });
+    return replies.map((r, i) => {
+      const base = { shard: i, restarts: this.shards[i]!.restarts };
+      if (r === null || r.op !== 'stats') return { ...base, pools: 0, poolElements: 0, timers: 0, counters: {} };
+      return { ...base, pools: r.pools, poolElements: r.poolElements, timers: r.timers, counters: { ...r.counters } };
+    });
   }
 
   /**
@@ -215,24 +245,20 @@ export class ShardSet {
    * shared by the shards, so only their sum says whether it still carries a PE.
    */
   async associationElements(associationId: number): Promise<number> {
-    const counts = await Promise.all(
-      this.shards.map(
-        (shard) =>
-          new Promise<number>((resolve) => {
-            if (shard.port === null) return resolve(0);
-            const id = this.nextRequestId++;
-            this.pending.set(id, { shard: shard.index, resolve: (reply) => resolve(reply !== null && reply.op === 'associationElements' ? reply.count : 0) });
-            const request: ShardRequest = { op: 'associationElements', id, associationId };
-            shard.port.postMessage(request);
-          }),
-      ),
-    );
-    return counts.reduce((a, b) => a + b, 0);
+    const replies = await this.requestAll({ op: 'associationElements', associationId });
+    let count = 0;
+    for (const r of replies) if (r !== null && r.op === 'associationElements') count += r.count;
+    return count;
   }
 
-  /** One control request to every live shard; dead shards answer null. */
-  private requestAll(make: (id: number) => ShardRequest): Promise<(ShardReply | null)[]> {
-    // Batches queued this turn go first: a request must see what was sent before it.
+  /**
+   * The one request path: a control request to every live shard; dead shards answer null.
+   * Batches queued this turn go first, so that a request sees every record sent before it
+   * (a shard reads its port in order: batches, then the request). Without this, a
+   * registration queued this turn is not counted by associationElements(), and the
+   * association of a PE that has just registered is aborted (test/shard/request-order.test.ts).
+   */
+  private requestAll(body: ShardRequestBody): Promise<(ShardReply | null)[]> {
     if (this.flushScheduled) this.flush();
     return Promise.all(
       this.shards.map(
@@ -241,7 +267,7 @@ export class ShardSet {
             if (shard.port === null) return resolve(null);
             const id = this.nextRequestId++;
             this.pending.set(id, { shard: shard.index, resolve });
-            shard.port.postMessage(make(id));
+            shard.port.postMessage({ ...body, id });
           }),
       ),
     );
@@ -252,7 +278,7 @@ export class ShardSet {
    * ones'-complement sum, added with end-around carry, complemented.
    */
   async peChecksums(owners: number[]): Promise<number[]> {
-    const replies = await this.requestAll((id) => ({ op: 'checksums', id, owners }));
+    const replies = await this.requestAll({ op: 'checksums', owners });
     return owners.map((_, i) => {
       let sum = 0;
       for (const r of replies) if (r !== null && r.op === 'checksums') sum += r.sums[i]!;
@@ -263,7 +289,7 @@ export class ShardSet {
 
   /** Registrars owning at least one PE in some shard. */
   async owners(): Promise<number[]> {
-    const replies = await this.requestAll((id) => ({ op: 'owners', id }));
+    const replies = await this.requestAll({ op: 'owners' });
     const all = new Set<number>();
     for (const r of replies) if (r !== null && r.op === 'owners') for (const o of r.owners) all.add(o);
     return [...all];
@@ -271,7 +297,7 @@ export class ShardSet {
 
   /** Operator snapshot of every shard's pools (rserpool dump), sorted by pool handle. */
   async handlespace(): Promise<SnapshotPool[]> {
-    const replies = await this.requestAll((id) => ({ op: 'handlespace', id }));
+    const replies = await this.requestAll({ op: 'handlespace' });
     const pools: SnapshotPool[] = [];
     for (const r of replies) if (r !== null && r.op === 'handlespace') pools.push(...r.pools);
     return pools.sort((a, b) => (a.handleHex < b.handleHex ? -1 : a.handleHex > b.handleHex ? 1 : 0));
@@ -279,7 +305,7 @@ export class ShardSet {
 
   /** Every PE of every shard: [pool handle hex, PE ID, home], sorted. */
   async dump(): Promise<DumpRow[]> {
-    const replies = await this.requestAll((id) => ({ op: 'dump', id }));
+    const replies = await this.requestAll({ op: 'dump' });
     const rows: DumpRow[] = [];
     for (const r of replies) if (r !== null && r.op === 'dump') rows.push(...r.rows);
     return rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));

@@ -5,12 +5,11 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Partition } from '../handlespace/index.js';
 import type { PartitionLimits } from '../handlespace/index.js';
-import { AsapService, type AsapCounters } from '../registrar/asap-service.js';
-import { EnrpHandlespace, type DumpRow, type EnrpHandlespaceCounters } from '../registrar/enrp-handlespace.js';
-import { AsapTransportTable } from '../registrar/pe-asap-transport.js';
-import { snapshotPartition, type SnapshotPool } from '../registrar/handlespace-snapshot.js';
-import { BatchWriter, FromShard, ToShard, decodePageRequest, decodeRemote, encodeWords, readBatch, readWord } from './batch.js';
-import { shardOf } from './shard-set.js';
+import { AsapService } from './asap-service.js';
+import { EnrpHandlespace } from './enrp-handlespace.js';
+import { AsapTransportTable } from './pe-asap-transport.js';
+import { snapshotPartition } from './handlespace-snapshot.js';
+import { FromShardWriter, readToShard, shardOf, type ShardReply, type ShardRequest, type ToShardHandler } from './thread-protocol.js';
 
 export interface ShardConfig {
   registrarId: number;
@@ -29,27 +28,9 @@ export interface AttachTask {
   port: MessagePort;
 }
 
-/** Control messages (structured-cloned objects); batches travel as bare ArrayBuffers. */
-export type ShardRequest =
-  | { op: 'stats'; id: number }
-  | { op: 'associationElements'; id: number; associationId: number }
-  /** Ones'-complement sums behind the PE checksums of these owners (RFC 5353 §3.6.2). */
-  | { op: 'checksums'; id: number; owners: number[] }
-  | { op: 'owners'; id: number }
-  | { op: 'dump'; id: number }
-  | { op: 'handlespace'; id: number };
-export type ShardReply =
-  | { op: 'stats'; id: number; pools: number; poolElements: number; timers: number; counters: AsapCounters & EnrpHandlespaceCounters }
-  | { op: 'checksums'; id: number; sums: number[] }
-  | { op: 'owners'; id: number; owners: number[] }
-  | { op: 'dump'; id: number; rows: DumpRow[] }
-  | { op: 'handlespace'; id: number; pools: SnapshotPool[] }
-  | { op: 'associationElements'; id: number; count: number }
-  | { op: 'log'; level: 'info' | 'warn'; fields: object; message: string };
-
 export default function attach(task: AttachTask): number {
   const { port, config } = task;
-  const out = new BatchWriter();
+  const out = new FromShardWriter();
   let flushScheduled = false;
   const flush = (): void => {
     flushScheduled = false;
@@ -80,7 +61,7 @@ export default function attach(task: AttachTask): number {
     asapTransports,
     {
       handleUpdate(message) {
-        out.add(0, FromShard.EnrpHandleUpdate, message);
+        out.enrpHandleUpdate(message);
         scheduleFlush();
       },
     },
@@ -91,20 +72,16 @@ export default function attach(task: AttachTask): number {
     config.registrarId,
     {
       send(associationId, message) {
-        out.add(associationId, FromShard.SendAsap, message);
+        out.sendAsap(associationId, message);
         scheduleFlush();
       },
       abort(associationId) {
-        out.add(associationId, FromShard.AbortAssociation, null);
+        out.abortAssociation(associationId);
         scheduleFlush();
       },
       ...(config.enrp === false ? {} : { ownChange: (element, added) => enrp.ownChange(element, added) }),
       sendToTransport(asapTransport, message) {
-        const payload = new Uint8Array(4 + asapTransport.length + message.length);
-        payload.set(encodeWords(asapTransport.length));
-        payload.set(asapTransport, 4);
-        payload.set(message, 4 + asapTransport.length);
-        out.add(0, FromShard.SendAsapToTransport, payload);
+        out.sendAsapToTransport(asapTransport, message);
         scheduleFlush();
       },
     },
@@ -112,54 +89,33 @@ export default function attach(task: AttachTask): number {
     asapTransports,
   );
 
-  const visit = (associationId: number, kind: number, payload: Uint8Array): void => {
-    switch (kind) {
-      case ToShard.AsapMessage:
-        service.handle(associationId, payload);
-        return;
-      case ToShard.AssociationUp:
-        service.associationUp(associationId, decodeRemote(payload));
-        return;
-      case ToShard.AssociationDown:
-        service.associationDown(associationId);
-        return;
-      case ToShard.EnrpHandleUpdate:
-        enrp.applyHandleUpdate(payload);
-        return;
-      case ToShard.EnrpHandleTable:
-        enrp.applyHandleTable(payload);
-        return;
-      case ToShard.EnrpAuditBegin:
-        enrp.auditBegin(readWord(payload, 0));
-        return;
-      case ToShard.EnrpAuditEnd:
-        enrp.auditEnd(readWord(payload, 0));
-        return;
-      case ToShard.EnrpTakeOver:
-        enrp.takeOver(readWord(payload, 0), readWord(payload, 1));
-        return;
-      case ToShard.HandleTablePage: {
-        const r = decodePageRequest(payload);
-        const { message, more } = enrp.nextPage(associationId, r.owner, r.maxElements, r.maxBytes, r.senderId, r.receiverId);
-        const reply = new Uint8Array(4 + message.length);
-        reply.set(encodeWords(more ? 1 : 0));
-        reply.set(message, 4);
-        out.add(associationId, FromShard.HandleTablePage, reply);
-        scheduleFlush();
-        return;
-      }
-      case ToShard.HandleTableEnd:
-        enrp.endSession(associationId);
-        return;
-    }
+  const records: ToShardHandler = {
+    asapMessage: (associationId, message) => service.handle(associationId, message),
+    associationUp: (associationId, remote) => service.associationUp(associationId, remote),
+    associationDown: (associationId) => service.associationDown(associationId),
+    associationDetached: (associationId) => service.associationDetached(associationId),
+    enrpHandleUpdate: (message) => enrp.applyHandleUpdate(message),
+    enrpHandleTable: (message) => enrp.applyHandleTable(message),
+    enrpAuditBegin: (owner) => enrp.auditBegin(owner),
+    enrpAuditEnd: (owner) => void enrp.auditEnd(owner),
+    enrpTakeOver: (from, to) => void enrp.takeOver(from, to),
+    handleTablePage(session, r) {
+      const { message, more } = enrp.nextPage(session, r.owner, r.maxElements, r.maxBytes, r.senderId, r.receiverId);
+      out.handleTablePage(session, more, message);
+      scheduleFlush();
+    },
+    handleTableEnd: (session) => enrp.endSession(session),
   };
 
   port.on('message', (data: ArrayBuffer | ShardRequest) => {
     if (data instanceof ArrayBuffer) {
-      readBatch(data, visit);
+      readToShard(data, records);
       flush();
       return;
     }
+    // Records written before this request (timer events) go first: the I/O thread reads
+    // them before the reply, as the shard does with its batches and requests.
+    flush();
     if (data.op === 'stats') {
       const reply: ShardReply = {
         op: 'stats',

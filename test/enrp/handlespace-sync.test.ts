@@ -1,7 +1,7 @@
 // RFC 5353 §3.2.3 (a new registrar downloads the handlespace from its mentor, in pages) and
 // §3.6 (a PE checksum mismatch triggers an audit that ends with identical handlespaces).
 import { afterEach, describe, expect, it } from 'vitest';
-import { ToShard } from '../../src/shard/batch.js';
+import type { ShardSet } from '../../src/shard/shard-set.js';
 import { AsapType, EnrpType, UpdateAction } from '../../src/wire/constants.js';
 import { encodeMessage } from '../../src/wire/encode.js';
 import { AsapPeer, registration } from '../registrar/asap-peer.js';
@@ -62,7 +62,7 @@ describe('handlespace synchronisation', () => {
     // straight into B's shards so that A knows nothing of it.
     const dumpBefore = await b.registrar.dump();
     expect(dumpBefore).toEqual(await a.registrar.dump());
-    const enrp = b.registrar.enrp as unknown as { shards: { broadcast(id: number, kind: number, p: Uint8Array | null): void } };
+    const enrp = b.registrar.enrp as unknown as { shards: ShardSet };
     expect(enrp.shards).toBeDefined();
     const fake = registration('sync-stale', 0xabcdef);
     if (fake.type !== AsapType.Registration) throw new Error('x');
@@ -80,8 +80,8 @@ describe('handlespace synchronisation', () => {
         poolHandle: new TextEncoder().encode(pool),
         poolElement: { ...fake.poolElement, peId, homeRegistrarId: a.registrar.id },
       });
-    enrp.shards.broadcast(0, ToShard.EnrpHandleUpdate, update(UpdateAction.AddPe, 'sync-stale', 0xabcdef));
-    enrp.shards.broadcast(0, ToShard.EnrpHandleUpdate, update(UpdateAction.DelPe, 'sync-3', 3));
+    enrp.shards.toAll((batch) => batch.enrpHandleUpdate(update(UpdateAction.AddPe, 'sync-stale', 0xabcdef)));
+    enrp.shards.toAll((batch) => batch.enrpHandleUpdate(update(UpdateAction.DelPe, 'sync-3', 3)));
     await waitFor(async () => (await b.registrar.dump()).some((r) => r[1] === 0xabcdef), 2000, 'forged');
     // The next presence of A carries a checksum B no longer matches: audit, reconcile.
     await waitFor(async () => (await b.registrar.stats()).enrp.audits >= 1, 3000, 'audit started');

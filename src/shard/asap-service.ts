@@ -106,6 +106,16 @@ export class AsapService {
     if (removed.length > 0) this.log.info({ association: associationId, removed: removed.length }, 'association lost: its pool elements removed');
   }
 
+  /**
+   * The registrar aborted the association itself so that its PE re-registers at once (another
+   * shard that held some of its PEs restarted empty). This shard's PEs of that PE stay and go
+   * on being resolved: the re-registration moves each to the new association (RFC 5352 §3.1,
+   * same PE ID), and a PE that never comes back fails its keep-alive and is removed (§3.5).
+   */
+  associationDetached(associationId: number): void {
+    this.remotes.delete(associationId);
+  }
+
   /** One ASAP message from a PE or PU. */
   handle(associationId: number, bytes: Uint8Array): void {
     const result = decodeAsap(bytes);

@@ -1,0 +1,407 @@
+// Everything that crosses between the registrar's I/O thread and a shard worker, defined once:
+// the batch framing, every record kind in both directions with ONE encoder (a method of the
+// direction's writer) and ONE decoder (a case of the direction's reader, which hands typed
+// fields to a handler), and the structured-cloned control requests and replies.
+//
+// A batch is one ArrayBuffer, transferred (never copied) across the thread boundary:
+//
+//   u32 bytes used (this word included) | records...
+//   record: u32 association id | u16 kind | u16 reserved | u32 payload length | payload, padded to 4
+//
+// The writer hands out its own buffer and starts a new one, so a transferred batch is never
+// written again: payloads read from it (views) may be kept, e.g. by Association.send(), which
+// holds a message's bytes until they are acknowledged.
+//
+// This module is loaded by both threads: it imports nothing but types, and nothing of the
+// transport or the SCTP stack.
+import type { DumpRow, EnrpHandlespaceCounters } from './enrp-handlespace.js';
+import type { AsapCounters } from './asap-service.js';
+import type { SnapshotPool } from './handlespace-snapshot.js';
+import { poolHandleHash } from '../handlespace/pool-handle.js';
+
+/**
+ * shard = hash(pool handle) mod N (ARCHITECTURE.md "Shape"), with the handlespace's hash: the
+ * I/O thread routes by it, and a shard keeps only its pools' entries of a handle table by it.
+ */
+export function shardOf(poolHandle: Uint8Array, shards: number): number {
+  return poolHandleHash(poolHandle) % shards;
+}
+
+/** Record kinds, I/O thread → shard. */
+export const ToShard = {
+  /** An ASAP message received on the association (PPID 11). */
+  AsapMessage: 1,
+  /** An association came up; payload: u16 remote port, then the remote address as text. */
+  AssociationUp: 2,
+  /** An association went down: every PE registered over it goes (RFC 5352 §3.5). */
+  AssociationDown: 3,
+  /** A peer's ENRP_HANDLE_UPDATE for a pool of this shard (RFC 5353 §3.3). */
+  EnrpHandleUpdate: 4,
+  /** An ENRP_HANDLE_TABLE_RESPONSE: the shard takes its pools' entries (RFC 5353 §3.2.3). */
+  EnrpHandleTable: 5,
+  /** Audit of a peer begins: mark its PEs (RFC 5353 §3.6.3); payload: u32 owner. */
+  EnrpAuditBegin: 6,
+  /** Audit ends: remove its PEs still marked; payload: u32 owner. */
+  EnrpAuditEnd: 7,
+  /** Takeover (RFC 5353 §3.5.2); payload: u32 from, u32 to. */
+  EnrpTakeOver: 8,
+  /** Next handle table page; association id = session; payload: five u32 (PageRequest). */
+  HandleTablePage: 9,
+  /** A handle table session ended early; association id = session. */
+  HandleTableEnd: 10,
+  /**
+   * An association the registrar aborted itself so that its PE re-registers (a shard that
+   * held some of its PEs restarted empty): the shard forgets the association but keeps its
+   * PEs, which the re-registration moves to the new association (or the keep-alive timeout
+   * removes, if the PE never comes back).
+   */
+  AssociationDetached: 11,
+} as const;
+
+/** Record kinds, shard → I/O thread. */
+export const FromShard = {
+  /** Send this ASAP message on the association. */
+  SendAsap: 1,
+  /** Abort the association (e.g. a PE that failed its keep-alive, RFC 5352 §3.5). */
+  AbortAssociation: 2,
+  /** An ENRP_HANDLE_UPDATE about an own PE, for every peer (RFC 5353 §3.3). */
+  EnrpHandleUpdate: 3,
+  /** A handle table page; association id = session; payload: u32 more (0/1), message. */
+  HandleTablePage: 4,
+  /** An ASAP message for a PE reached at its ASAP transport: u32 TLV length, TLV, message. */
+  SendAsapToTransport: 5,
+} as const;
+
+/** ToShard.HandleTablePage: which page of a handle table session to produce. */
+export interface PageRequest {
+  /** 0: every PE; otherwise only this owner's (W flag, RFC 5353 §2.2). */
+  owner: number;
+  maxElements: number;
+  /** About this many bytes per response at most; 0: no byte cap. */
+  maxBytes: number;
+  senderId: number;
+  receiverId: number;
+}
+
+/** An association's remote transport address (primary). */
+export interface RemoteTransport {
+  address: string;
+  port: number;
+}
+
+// ---------------------------------------------------------------------------- framing
+
+const BATCH_HEADER = 4;
+const RECORD_HEADER = 12;
+const MIN_CAPACITY = 4096;
+
+/**
+ * Builds one batch at a time. Subclasses add one encoder method per record kind; nothing
+ * else writes records.
+ */
+export class BatchWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  private pos = BATCH_HEADER;
+  /** Records in the current batch. */
+  count = 0;
+
+  constructor(private readonly minCapacity = 16 * 1024) {
+    this.buf = new Uint8Array(minCapacity);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  get empty(): boolean {
+    return this.count === 0;
+  }
+
+  /**
+   * Hands out the batch, to be transferred, and starts the next one in a new buffer: the one
+   * handed out is never written again (its payloads may be kept as views by the receiver).
+   * The whole buffer is transferred (a transfer costs the same for any size; no copy to trim).
+   * The next buffer is sized for a batch like this one, so that it rarely grows.
+   */
+  take(): ArrayBuffer {
+    const used = this.pos;
+    this.view.setUint32(0, used);
+    const out = this.buf.buffer as ArrayBuffer;
+    let capacity = Math.max(MIN_CAPACITY, this.minCapacity);
+    while (capacity < used) capacity *= 2;
+    this.buf = new Uint8Array(capacity);
+    this.view = new DataView(this.buf.buffer);
+    this.pos = BATCH_HEADER;
+    this.count = 0;
+    return out;
+  }
+
+  /** Starts a record with `length` payload bytes; returns where the payload goes. */
+  protected record(associationId: number, kind: number, length: number): number {
+    const padded = (length + 3) & ~3;
+    this.ensure(RECORD_HEADER + padded);
+    const v = this.view;
+    const p = this.pos;
+    v.setUint32(p, associationId >>> 0);
+    v.setUint16(p + 4, kind);
+    v.setUint16(p + 6, 0);
+    v.setUint32(p + 8, length);
+    this.pos = p + RECORD_HEADER + padded;
+    this.count++;
+    return p + RECORD_HEADER;
+  }
+
+  /** A record whose payload is `parts` one after the other (each copied once, into the batch). */
+  protected bytesRecord(associationId: number, kind: number, ...parts: Uint8Array[]): void {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    let p = this.record(associationId, kind, length);
+    for (const part of parts) {
+      this.buf.set(part, p);
+      p += part.length;
+    }
+  }
+
+  /** A record whose payload is u32 words. */
+  protected wordsRecord(associationId: number, kind: number, ...words: number[]): void {
+    const p = this.record(associationId, kind, words.length * 4);
+    for (let i = 0; i < words.length; i++) this.view.setUint32(p + i * 4, words[i]! >>> 0);
+  }
+
+  /** A u32 then bytes. */
+  protected wordAndBytesRecord(associationId: number, kind: number, word: number, ...parts: Uint8Array[]): void {
+    let length = 4;
+    for (const part of parts) length += part.length;
+    let p = this.record(associationId, kind, length);
+    this.view.setUint32(p, word >>> 0);
+    p += 4;
+    for (const part of parts) {
+      this.buf.set(part, p);
+      p += part.length;
+    }
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+}
+
+/**
+ * Calls `visit` for each record of a batch; payloads are views into the batch buffer. A batch
+ * shorter than it claims, or a record running past its end, ends the walk (never an exception).
+ */
+function readBatch(batch: ArrayBuffer, visit: (associationId: number, kind: number, payload: Uint8Array, view: DataView, offset: number) => void): void {
+  if (batch.byteLength < BATCH_HEADER) return;
+  const view = new DataView(batch);
+  const end = Math.min(view.getUint32(0), batch.byteLength);
+  let p = BATCH_HEADER;
+  while (p + RECORD_HEADER <= end) {
+    const associationId = view.getUint32(p);
+    const kind = view.getUint16(p + 4);
+    const length = view.getUint32(p + 8);
+    const start = p + RECORD_HEADER;
+    if (length > end - start) return;
+    visit(associationId, kind, new Uint8Array(batch, start, length), view, start);
+    p = start + ((length + 3) & ~3);
+  }
+}
+
+// ---------------------------------------------------------------------------- I/O thread → shard
+
+export class ToShardWriter extends BatchWriter {
+  asapMessage(associationId: number, message: Uint8Array): void {
+    this.bytesRecord(associationId, ToShard.AsapMessage, message);
+  }
+
+  associationUp(associationId: number, remote: RemoteTransport): void {
+    const text = new TextEncoder().encode(remote.address);
+    const port = new Uint8Array([remote.port >>> 8, remote.port & 0xff]);
+    this.bytesRecord(associationId, ToShard.AssociationUp, port, text);
+  }
+
+  associationDown(associationId: number): void {
+    this.record(associationId, ToShard.AssociationDown, 0);
+  }
+
+  associationDetached(associationId: number): void {
+    this.record(associationId, ToShard.AssociationDetached, 0);
+  }
+
+  enrpHandleUpdate(message: Uint8Array): void {
+    this.bytesRecord(0, ToShard.EnrpHandleUpdate, message);
+  }
+
+  enrpHandleTable(message: Uint8Array): void {
+    this.bytesRecord(0, ToShard.EnrpHandleTable, message);
+  }
+
+  enrpAuditBegin(owner: number): void {
+    this.wordsRecord(0, ToShard.EnrpAuditBegin, owner);
+  }
+
+  enrpAuditEnd(owner: number): void {
+    this.wordsRecord(0, ToShard.EnrpAuditEnd, owner);
+  }
+
+  enrpTakeOver(from: number, to: number): void {
+    this.wordsRecord(0, ToShard.EnrpTakeOver, from, to);
+  }
+
+  handleTablePage(session: number, r: PageRequest): void {
+    this.wordsRecord(session, ToShard.HandleTablePage, r.owner, r.maxElements, r.maxBytes, r.senderId, r.receiverId);
+  }
+
+  handleTableEnd(session: number): void {
+    this.record(session, ToShard.HandleTableEnd, 0);
+  }
+}
+
+/** What a shard does with each record kind; payload views are valid while the batch lives. */
+export interface ToShardHandler {
+  asapMessage(associationId: number, message: Uint8Array): void;
+  associationUp(associationId: number, remote: RemoteTransport): void;
+  associationDown(associationId: number): void;
+  associationDetached(associationId: number): void;
+  enrpHandleUpdate(message: Uint8Array): void;
+  enrpHandleTable(message: Uint8Array): void;
+  enrpAuditBegin(owner: number): void;
+  enrpAuditEnd(owner: number): void;
+  enrpTakeOver(from: number, to: number): void;
+  handleTablePage(session: number, request: PageRequest): void;
+  handleTableEnd(session: number): void;
+}
+
+const textDecoder = new TextDecoder();
+
+/** Decodes a batch for a shard; records too short for their kind, and unknown kinds, are skipped. */
+export function readToShard(batch: ArrayBuffer, h: ToShardHandler): void {
+  readBatch(batch, (id, kind, payload, view, p) => {
+    const n = payload.length;
+    switch (kind) {
+      case ToShard.AsapMessage:
+        return h.asapMessage(id, payload);
+      case ToShard.AssociationUp:
+        if (n < 2) return;
+        return h.associationUp(id, { port: view.getUint16(p), address: textDecoder.decode(payload.subarray(2)) });
+      case ToShard.AssociationDown:
+        return h.associationDown(id);
+      case ToShard.AssociationDetached:
+        return h.associationDetached(id);
+      case ToShard.EnrpHandleUpdate:
+        return h.enrpHandleUpdate(payload);
+      case ToShard.EnrpHandleTable:
+        return h.enrpHandleTable(payload);
+      case ToShard.EnrpAuditBegin:
+        if (n < 4) return;
+        return h.enrpAuditBegin(view.getUint32(p));
+      case ToShard.EnrpAuditEnd:
+        if (n < 4) return;
+        return h.enrpAuditEnd(view.getUint32(p));
+      case ToShard.EnrpTakeOver:
+        if (n < 8) return;
+        return h.enrpTakeOver(view.getUint32(p), view.getUint32(p + 4));
+      case ToShard.HandleTablePage:
+        if (n < 20) return;
+        return h.handleTablePage(id, {
+          owner: view.getUint32(p),
+          maxElements: view.getUint32(p + 4),
+          maxBytes: view.getUint32(p + 8),
+          senderId: view.getUint32(p + 12),
+          receiverId: view.getUint32(p + 16),
+        });
+      case ToShard.HandleTableEnd:
+        return h.handleTableEnd(id);
+      default:
+        return;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------- shard → I/O thread
+
+export class FromShardWriter extends BatchWriter {
+  sendAsap(associationId: number, message: Uint8Array): void {
+    this.bytesRecord(associationId, FromShard.SendAsap, message);
+  }
+
+  abortAssociation(associationId: number): void {
+    this.record(associationId, FromShard.AbortAssociation, 0);
+  }
+
+  enrpHandleUpdate(message: Uint8Array): void {
+    this.bytesRecord(0, FromShard.EnrpHandleUpdate, message);
+  }
+
+  handleTablePage(session: number, more: boolean, message: Uint8Array): void {
+    this.wordAndBytesRecord(session, FromShard.HandleTablePage, more ? 1 : 0, message);
+  }
+
+  sendAsapToTransport(asapTransport: Uint8Array, message: Uint8Array): void {
+    this.wordAndBytesRecord(0, FromShard.SendAsapToTransport, asapTransport.length, asapTransport, message);
+  }
+}
+
+/**
+ * What the I/O thread does with each record kind. Message views point into a transferred
+ * batch that nobody writes again: they may be kept (sent without a copy).
+ */
+export interface FromShardHandler {
+  sendAsap(associationId: number, message: Uint8Array): void;
+  abortAssociation(associationId: number): void;
+  enrpHandleUpdate(message: Uint8Array): void;
+  handleTablePage(session: number, more: boolean, message: Uint8Array): void;
+  sendAsapToTransport(asapTransport: Uint8Array, message: Uint8Array): void;
+}
+
+export function readFromShard(batch: ArrayBuffer, h: FromShardHandler): void {
+  readBatch(batch, (id, kind, payload, view, p) => {
+    const n = payload.length;
+    switch (kind) {
+      case FromShard.SendAsap:
+        return h.sendAsap(id, payload);
+      case FromShard.AbortAssociation:
+        return h.abortAssociation(id);
+      case FromShard.EnrpHandleUpdate:
+        return h.enrpHandleUpdate(payload);
+      case FromShard.HandleTablePage:
+        if (n < 4) return;
+        return h.handleTablePage(id, view.getUint32(p) === 1, payload.subarray(4));
+      case FromShard.SendAsapToTransport: {
+        if (n < 4) return;
+        const length = view.getUint32(p);
+        if (length > n - 4) return;
+        return h.sendAsapToTransport(payload.subarray(4, 4 + length), payload.subarray(4 + length));
+      }
+      default:
+        return;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------- control messages
+
+/** Control requests (structured-cloned objects); batches travel as bare ArrayBuffers. */
+export type ShardRequest =
+  | { op: 'stats'; id: number }
+  | { op: 'associationElements'; id: number; associationId: number }
+  /** Ones'-complement sums behind the PE checksums of these owners (RFC 5353 §3.6.2). */
+  | { op: 'checksums'; id: number; owners: number[] }
+  | { op: 'owners'; id: number }
+  | { op: 'dump'; id: number }
+  | { op: 'handlespace'; id: number };
+
+export type ShardReply =
+  | { op: 'stats'; id: number; pools: number; poolElements: number; timers: number; counters: AsapCounters & EnrpHandlespaceCounters }
+  | { op: 'checksums'; id: number; sums: number[] }
+  | { op: 'owners'; id: number; owners: number[] }
+  | { op: 'dump'; id: number; rows: DumpRow[] }
+  | { op: 'handlespace'; id: number; pools: SnapshotPool[] }
+  | { op: 'associationElements'; id: number; count: number }
+  | { op: 'log'; level: 'info' | 'warn'; fields: object; message: string };
+
+/** A request without its id (the request path assigns ids). */
+export type ShardRequestBody = ShardRequest extends infer R ? (R extends ShardRequest ? Omit<R, 'id'> : never) : never;
