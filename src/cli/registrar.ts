@@ -1,9 +1,11 @@
 // `rserpool registrar`: run a registrar (ENRP server) until SIGINT/SIGTERM.
+import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CONTROL_PORT } from '../registrar/control.js';
 import { defaultRegistrarConfig, Registrar, type RegistrarConfig } from '../registrar/index.js';
 import type { StaticPeer } from '../registrar/config.js';
 import { parseMulticastGroup } from '../transport/index.js';
+import { addressToString, parseAddress } from '../wire/index.js';
 
 const integer = (min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -16,13 +18,43 @@ const serverId = (v: string): number => {
   return n;
 };
 
-/** `--peer host:port[:udpPort]`, repeatable. */
+/** An IPv6 literal in its canonical text (so that one peer is one string), an IPv4 literal as is. */
+function canonical(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const bytes = parseAddress(address);
+  return bytes === null ? address : addressToString(bytes);
+}
+
+/** `--peer host:port[:udpPort]` or `--peer [ipv6]:port[:udpPort]`, repeatable. */
 function collectPeer(value: string, previous: StaticPeer[]): StaticPeer[] {
-  const m = /^([^:]+):(\d{1,5})(?::(\d{1,5}))?$/.exec(value.trim());
-  const port = m ? Number(m[2]) : NaN;
-  const udpPort = m?.[3] !== undefined ? Number(m[3]) : undefined;
-  if (!m || port < 1 || port > 0xffff || (udpPort !== undefined && (udpPort < 1 || udpPort > 0xffff))) throw new InvalidArgumentError(`expected host:port[:udpPort], got ${value}`);
-  return [...previous, { address: m[1]!, port, ...(udpPort !== undefined ? { udpPort } : {}) }];
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})(?::(\d{1,5}))?$/.exec(value.trim());
+  const host = m?.[1] ?? m?.[2];
+  const port = m ? Number(m[3]) : NaN;
+  const udpPort = m?.[4] !== undefined ? Number(m[4]) : undefined;
+  if (!m || host === undefined || (m[1] !== undefined && isIP(m[1]) !== 6) || port < 1 || port > 0xffff || (udpPort !== undefined && (udpPort < 1 || udpPort > 0xffff))) {
+    throw new InvalidArgumentError(`expected host:port[:udpPort] or [ipv6]:port[:udpPort], got ${value}`);
+  }
+  return [...previous, { address: canonical(host), port, ...(udpPort !== undefined ? { udpPort } : {}) }];
+}
+
+/** `--address <ip>`, repeatable: IPv4 and IPv6 literals (0.0.0.0 or :: for all). */
+function collectAddress(value: string, previous: string[]): string[] {
+  const v = value.trim();
+  if (isIP(v) === 0) throw new InvalidArgumentError(`expected an IPv4 or IPv6 address, got ${value}`);
+  return [...previous, canonical(v)];
+}
+
+/** What an operator can do about a registrar that cannot start (by system error code). */
+function startHint(error: Error & { code?: string | undefined }): string {
+  const text = `${error.code ?? ''} ${error.message}`;
+  if (/EADDRINUSE|address already in use|in use/i.test(text)) {
+    return 'another process (another registrar?) already uses that port on this host: stop it, or give this registrar other ports (--udp-port, --asap-port, --enrp-port, --control-port; --control-port 0 turns the control channel off)';
+  }
+  if (/EPERM|EACCES|not permitted|permission/i.test(text)) {
+    return 'raw SCTP needs root or CAP_NET_RAW (setcap cap_net_raw+ep on node): run with it, or use --transport udp (SCTP over UDP, RFC 6951)';
+  }
+  if (/EADDRNOTAVAIL|cannot assign/i.test(text)) return '--address must be an address of this host';
+  return 'see the message above; --log-level debug tells more';
 }
 
 export function registerRegistrar(program: Command): void {
@@ -31,7 +63,7 @@ export function registerRegistrar(program: Command): void {
     .command('registrar')
     .description('run a registrar (ENRP server) that pool elements register with and pool users resolve at')
     .option('--id <id>', 'server ID (default: random)', serverId)
-    .option('--address <ip>', 'IPv4 address to bind and announce', d.address)
+    .option('--address <ip>', 'address to bind and announce, IPv4 or IPv6 (repeatable: every one is announced; default: all IPv4 addresses)', collectAddress, [])
     .option('--asap-port <port>', 'SCTP port for ASAP', integer(1, 65535), d.asapPort)
     .addOption(new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto').choices(['auto', 'raw', 'udp']).default(d.transport))
     .option('--udp-port <port>', 'UDP encapsulation port (udp mode)', integer(1, 65535), d.udpPort)
@@ -43,7 +75,7 @@ export function registerRegistrar(program: Command): void {
     .option('--announce <group|off>', 'ASAP_SERVER_ANNOUNCE multicast group:port, or off', `${d.announceGroup.address}:${d.announceGroup.port}`)
     .option('--announce-interval <ms>', 'announce cycle', integer(10, 3_600_000), d.announceInterval)
     .option('--enrp-port <port>', 'SCTP port for ENRP (RFC 5353: 9901)', integer(1, 65535), d.enrpPort)
-    .option('--peer <host:port[:udpPort]>', 'a peer registrar\'s ENRP address (repeatable)', collectPeer, [])
+    .option('--peer <host:port[:udpPort]>', 'a peer registrar\'s ENRP address, [ipv6]:port[:udpPort] for IPv6 (repeatable)', collectPeer, [])
     .option('--enrp-announce <group|off>', 'ENRP_PRESENCE multicast group:port, or off (default: on unless --announce off)')
     .option('--peer-udp-port <port>', 'UDP encapsulation port assumed for peers that do not tell theirs', integer(1, 65535), d.peerUdpPort)
     .option('--pe-udp-port <port>', 'UDP encapsulation port of PEs reached after a takeover', integer(1, 65535), d.peUdpPort)
@@ -54,13 +86,18 @@ export function registerRegistrar(program: Command): void {
     .option('--takeover-expiry <ms>', 'how long a takeover waits for acknowledgements', integer(10, 3_600_000), d.takeoverExpiry)
     .option('--max-handle-table-elements <n>', 'PEs per ENRP_HANDLE_TABLE_RESPONSE', integer(1, 100_000), d.maxHandleTableElements)
     .option('--max-handle-table-bytes <n>', 'byte cap per ENRP_HANDLE_TABLE_RESPONSE (0: none; RSPLIB ~1400)', integer(0, 60_000), d.maxHandleTableBytes)
+    .option('--max-send-queue <bytes>', 'bytes queued plus unacknowledged per association; answers beyond are dropped and counted', integer(4096, 1 << 30), d.maxSendQueueBytes)
+    .option('--send-queue-timeout <ms>', 'an association over --max-send-queue this long is aborted', integer(10, 3_600_000), d.sendQueueTimeout)
+    .option('--max-associations <n>', 'associations per SCTP endpoint (ASAP, ENRP); more INITs are refused', integer(1, 1_000_000), d.maxAssociations)
+    .option('--max-inbound-streams <n>', 'inbound streams an association may have', integer(1, 65535), d.maxInboundStreams)
+    .option('--max-reassembly-bytes <bytes>', 'bytes per association held for reassembly and ordering', integer(65536, 1 << 30), d.maxReassemblyBytes)
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
     .option('--control-port <port>', 'HTTP control channel on 127.0.0.1 for `rserpool dump` (GET /handlespace, /stats); 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
-    .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n')
+    .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n  rserpool registrar --address 10.0.0.1 --address 2001:db8::1 --peer 10.0.0.2:9901 --peer [2001:db8::2]:9901\n')
     .action(async (opts: Record<string, unknown>) => {
       const config: Partial<RegistrarConfig> = {
         registrarId: (opts.id as number | undefined) ?? 0,
-        address: opts.address as string,
+        addresses: opts.address as string[],
         asapPort: opts.asapPort as number,
         transport: opts.transport as RegistrarConfig['transport'],
         udpPort: opts.udpPort as number,
@@ -84,6 +121,11 @@ export function registerRegistrar(program: Command): void {
         takeoverExpiry: opts.takeoverExpiry as number,
         maxHandleTableElements: opts.maxHandleTableElements as number,
         maxHandleTableBytes: opts.maxHandleTableBytes as number,
+        maxSendQueueBytes: opts.maxSendQueue as number,
+        sendQueueTimeout: opts.sendQueueTimeout as number,
+        maxAssociations: opts.maxAssociations as number,
+        maxInboundStreams: opts.maxInboundStreams as number,
+        maxReassemblyBytes: opts.maxReassemblyBytes as number,
       };
       const enrpAnnounce = opts.enrpAnnounce as string | undefined;
       if (enrpAnnounce !== undefined) {
@@ -91,7 +133,15 @@ export function registerRegistrar(program: Command): void {
         if (enrpAnnounce !== 'off') config.enrpGroup = parseMulticastGroup(enrpAnnounce);
       }
       if (opts.announce !== 'off') config.announceGroup = parseMulticastGroup(opts.announce as string);
-      const registrar = await Registrar.start(config);
+      let registrar: Registrar;
+      try {
+        registrar = await Registrar.start(config);
+      } catch (error) {
+        // Fatal at start (a port taken, no privilege for raw sockets): say what and what to do.
+        const e = error as Error & { code?: string };
+        process.stderr.write(`rserpool registrar: cannot start: ${e.message}\n  hint: ${startHint(e)}\n`);
+        process.exit(1);
+      }
       const stop = (signal: string): void => {
         process.stderr.write(`rserpool registrar: ${signal}, stopping\n`);
         registrar.close().then(

@@ -1,4 +1,5 @@
 // Registrar settings, with RSPLIB's defaults (shared/notes/rsplib-facts.md) where it has one.
+import { isIP } from 'node:net';
 import { availableParallelism, networkInterfaces } from 'node:os';
 import { ASAP_ANNOUNCE_GROUP, DEFAULT_ANNOUNCE_TTL, ENRP_PRESENCE_GROUP, type MulticastGroup } from '../transport/index.js';
 import { PORT_ASAP, PORT_ENRP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
@@ -15,8 +16,16 @@ export interface StaticPeer {
 export interface RegistrarConfig {
   /** Server ID (RFC 5353 §2.1); 0 picks a random non-zero one at start. */
   registrarId: number;
-  /** Address to bind and to announce; 0.0.0.0 binds all and announces every IPv4 address. */
-  address: string;
+  /**
+   * Addresses to bind and to announce (IPv4 and IPv6 literals; `--address`, repeatable): the
+   * ASAP and ENRP endpoints use all of them (SCTP multi-homing, RFC 9260 §6.4), and
+   * ASAP_SERVER_ANNOUNCE and ENRP Server Information list all of them (advertisedAddresses).
+   * Empty, or only '0.0.0.0': bind all and announce every IPv4 address of the host; '::':
+   * every IPv4 and IPv6 address.
+   */
+  addresses: string[];
+  /** Shorthand for `addresses: [address]` (embedders, tests); `addresses` wins when both are given. */
+  address?: string;
   /** SCTP port of the ASAP endpoint (RFC 5352 §8: 3863). */
   asapPort: number;
   /** SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto. */
@@ -70,12 +79,27 @@ export interface RegistrarConfig {
   /** PEs per ENRP_HANDLE_TABLE_RESPONSE, and a byte cap per response (0: none; RSPLIB ~1400). */
   maxHandleTableElements: number;
   maxHandleTableBytes: number;
+  // ------------------------------------------------- limits (everything from the network is hostile)
+  /**
+   * Bytes queued plus unacknowledged per association (SCTP send-queue limit): what does not fit
+   * is dropped and counted (stats answersDropped, enrp.messagesDropped), so a peer that never
+   * acknowledges holds at most this much of our memory.
+   */
+  maxSendQueueBytes: number;
+  /** An association over its send-queue limit this long (no acknowledgement freed room) is aborted, ms. */
+  sendQueueTimeout: number;
+  /** Associations per SCTP endpoint (ASAP and ENRP each); further INITs are refused. */
+  maxAssociations: number;
+  /** Inbound streams an association may have (RFC 9260 §5.1.1 MIS cap). */
+  maxInboundStreams: number;
+  /** Bytes an association may hold for reassembly and ordering; DATA beyond it is dropped, not acknowledged. */
+  maxReassemblyBytes: number;
 }
 
 export function defaultRegistrarConfig(): RegistrarConfig {
   return {
     registrarId: 0,
-    address: '0.0.0.0',
+    addresses: [],
     asapPort: PORT_ASAP,
     transport: 'auto',
     udpPort: PORT_SCTP_OVER_UDP,
@@ -104,14 +128,44 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     takeoverExpiry: 5000,
     maxHandleTableElements: 128,
     maxHandleTableBytes: 0,
+    // An answer is at most a few KiB (a handle resolution response with 128 PEs); 1 MiB holds
+    // some 1,700 answers of 610 bytes, far more than a client that acknowledges ever leaves
+    // unacknowledged. Worst case held by hostile peers: maxAssociations × maxSendQueueBytes
+    // for sendQueueTimeout, then they are aborted.
+    maxSendQueueBytes: 1024 * 1024,
+    sendQueueTimeout: 10_000,
+    maxAssociations: 10_000,
+    maxInboundStreams: 2048,
+    // ASAP and ENRP messages are at most 65,535 bytes (16-bit Message Length, RFC 5352 §2,
+    // RFC 5353 §2): four of them fit.
+    maxReassemblyBytes: 256 * 1024,
   };
 }
 
-/** The IPv4 addresses a registrar bound to `address` tells others about (announces, Server Information). */
-export function advertisedAddresses(address: string): string[] {
-  if (address !== '0.0.0.0') return [address];
+/** The configured addresses: `addresses`, else the `address` shorthand; wildcards dropped (empty: bind all). */
+export function bindAddresses(config: Pick<RegistrarConfig, 'addresses' | 'address'>): string[] {
+  const list = config.addresses.length > 0 ? config.addresses : config.address !== undefined ? [config.address] : [];
+  return list.filter((a) => !isWildcard(a));
+}
+
+/** '0.0.0.0' or '::' (any spelling of the IPv6 unspecified address). */
+export function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || (isIP(address) === 6 && /^[0:]+$/.test(address));
+}
+
+/**
+ * The addresses a registrar tells others about (ASAP_SERVER_ANNOUNCE transport parameters,
+ * ENRP Server Information, RFC 5354 §3.3): every configured address; for the wildcard, every
+ * IPv4 address of the host, and with '::' configured its IPv6 addresses too (link-local ones
+ * excepted: a transport parameter cannot carry their zone).
+ */
+export function advertisedAddresses(config: Pick<RegistrarConfig, 'addresses' | 'address'>): string[] {
+  const bound = bindAddresses(config);
+  if (bound.length > 0) return bound;
+  const configured = config.addresses.length > 0 ? config.addresses : config.address !== undefined ? [config.address] : [];
+  const withIpv6 = configured.some((a) => isIP(a) === 6);
   return Object.values(networkInterfaces())
     .flat()
-    .filter((i) => i !== undefined && i.family === 'IPv4')
+    .filter((i) => i !== undefined && (i.family === 'IPv4' || (withIpv6 && i.family === 'IPv6' && !i.address.toLowerCase().startsWith('fe80:'))))
     .map((i) => i!.address);
 }
