@@ -5,7 +5,17 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { AsapFlag, PolicyType, policySettings } from '../../src/wire/index.js';
 import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { AsapPeer } from './asap-peer.js';
+import { createServer } from 'node:net';
 import { freeUdpPort } from './harness.js';
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 interface Running {
   child: ChildProcess;
@@ -72,6 +82,35 @@ describe('rserpool registrar', () => {
     }
   });
 
+  test('a second registrar on the same UDP port exits 1 with the reason and a hint', async () => {
+    const udpPort = await freeUdpPort();
+    const args = ['--transport', 'udp', '--udp-port', String(udpPort), '--address', '127.0.0.1', '--shards', '1', '--announce', 'off', '--control-port', '0'];
+    const first = startRegistrar(args);
+    await logRecord(first, 'registrar started');
+    const second = startRegistrar(args);
+    expect(await second.exited).toBe(1);
+    expect(second.stderr()).toMatch(/rserpool registrar: cannot start: cannot open the ASAP endpoint \(SCTP port 3863, UDP port \d+ in udp mode on 127\.0\.0\.1\): .*(EADDRINUSE|in use)/);
+    expect(second.stderr()).toMatch(/hint: another process \(another registrar\?\) already uses that port/);
+    expect(second.stderr()).not.toMatch(/\n\s+at /);
+    expect(first.child.exitCode).toBeNull(); // the first one serves on
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+  });
+
+  test('a taken control port is fatal too', async () => {
+    const udpPorts = [await freeUdpPort(), await freeUdpPort()];
+    const controlPort = await freeTcpPort();
+    const args = (udpPort: number): string[] => ['--transport', 'udp', '--udp-port', String(udpPort), '--address', '127.0.0.1', '--shards', '1', '--announce', 'off', '--control-port', String(controlPort)];
+    const first = startRegistrar(args(udpPorts[0]!));
+    await logRecord(first, 'registrar started');
+    const second = startRegistrar(args(udpPorts[1]!));
+    expect(await second.exited).toBe(1);
+    expect(second.stderr()).toMatch(new RegExp(`cannot start: cannot open the control channel \\(TCP 127\\.0\\.0\\.1:${controlPort}\\): .*EADDRINUSE`));
+    expect(second.stderr()).toContain('--control-port 0 turns the control channel off');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+  });
+
   test('--help lists every option', () => {
     const r = runCli(['registrar', '--help']);
     expect(r.status).toBe(0);
@@ -89,6 +128,11 @@ describe('rserpool registrar', () => {
       '--announce',
       '--announce-interval',
       '--log-level',
+      '--max-send-queue',
+      '--send-queue-timeout',
+      '--max-associations',
+      '--max-inbound-streams',
+      '--max-reassembly-bytes',
     ]) {
       expect(r.stdout).toContain(option);
     }
@@ -102,6 +146,9 @@ describe('rserpool registrar', () => {
     [['--id', '0'], /--id <id>.*'0' is invalid.*server ID in 1\.\.0xffffffff/],
     [['--keep-alive-interval', 'soon'], /--keep-alive-interval <ms>.*'soon' is invalid/],
     [['--announce', 'bogus'], /not an IPv4 group:port: bogus/],
+    [['--address', 'eth0'], /--address <ip>.*'eth0' is invalid.*IPv4 or IPv6 address/],
+    [['--peer', '2001:db8::2:9901'], /--peer .*is invalid.*\[ipv6\]:port/],
+    [['--max-send-queue', '10'], /--max-send-queue <bytes>.*'10' is invalid/],
   ])('a bad value %j exits non-zero with a clear message', (args, message) => {
     const r = runCli(['registrar', '--transport', 'udp', '--address', '127.0.0.1', ...args], 20_000);
     expect(r.status).not.toBe(0);
