@@ -6,6 +6,7 @@ import { parseMulticastGroup } from '../transport/index.js';
 import { parseAddress } from '../wire/address.js';
 import { PORT_ASAP, PORT_SCTP_OVER_UDP, policyFields, PolicyType, policyTypeName } from '../wire/index.js';
 import { policyByName } from '../policy/registry.js';
+import { startupErrorMessage } from './errors.js';
 
 export interface ClientCliOptions {
   registrar: RegistrarAddress[];
@@ -128,7 +129,7 @@ export async function runTool(body: () => Promise<number>): Promise<never> {
   try {
     code = await body();
   } catch (error) {
-    process.stderr.write(`rserpool: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`rserpool: ${startupErrorMessage(error)}\n`);
     code = 1;
   }
   return exitWhenFlushed(code);

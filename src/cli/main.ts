@@ -9,6 +9,7 @@ import { registerPe } from './pe.js';
 import { registerTerminal } from './terminal.js';
 import { registerResolve } from './resolve.js';
 import { registerDump } from './dump.js';
+import { startupErrorMessage } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -41,8 +42,11 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    process.stderr.write(`rserpool: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.stderr.write(`rserpool: ${startupErrorMessage(err)}\n`);
+    // Exit now: what a failed start left behind (a socket, a worker thread) must not keep the
+    // process alive, serving nothing.
+    await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+    process.exit(1);
   }
 }
 

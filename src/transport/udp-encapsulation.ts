@@ -14,6 +14,7 @@ import { handlePeerRestart } from './peer-restart.js';
 import type { SctpPackageAssociation } from './package-association.js';
 import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents } from './sctp-provider.js';
 import { PORT_SCTP_OVER_UDP } from '../wire/constants.js';
+import { LowerLayerBindError, udpBindErrorMessage } from '../sctp/udp-lower-layer.js';
 
 /** 4 MiB socket buffers: 256 KiB overflowed with ~1000 simultaneous INITs (package note 6). */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -131,10 +132,14 @@ export class UdpSctpEndpoint extends EventEmitter<SctpEndpointEvents> implements
       recvBufferSize: SOCKET_BUFFER_BYTES,
       sendBufferSize: SOCKET_BUFFER_BYTES,
     });
+    const udpPort = options.udpPort ?? PORT_SCTP_OVER_UDP;
     await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(options.udpPort ?? PORT_SCTP_OVER_UDP, options.address, () => {
-        socket.off('error', reject);
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        socket.close();
+        reject(new LowerLayerBindError(udpBindErrorMessage(error, udpPort, options.address === '0.0.0.0' ? undefined : options.address), error.code, udpPort));
+      });
+      socket.bind(udpPort, options.address, () => {
+        socket.removeAllListeners('error');
         resolve();
       });
     });
