@@ -107,7 +107,6 @@ export class RawLowerLayer implements LowerLayer {
   readonly #onError: ((error: Error) => void) | undefined;
   #queued = 0;
   #closing: Promise<void> | null = null;
-  #whenUnbound: (() => void) | null = null;
 
   private constructor(families: Family[], localAddresses: string[], options: RawLowerLayerOptions) {
     this.#families = families;
@@ -216,7 +215,6 @@ export class RawLowerLayer implements LowerLayer {
   unbind(port: number): void {
     this.#ports.delete(port);
     this.#release(port);
-    if (this.#ports.size === 0) this.#whenUnbound?.();
   }
 
   /**
@@ -245,16 +243,17 @@ export class RawLowerLayer implements LowerLayer {
     }
   }
 
-  /** Closes the raw socket(s) once every port is unbound (at once when none is). */
+  /**
+   * Releases the raw socket(s) when no port is bound; while some port still is, does nothing
+   * (each endpoint unbinds its port and calls close(): the last one closes the layer).
+   */
   close(): Promise<void> {
-    if (this.#closing !== null) return this.#closing;
-    this.#closing = new Promise<void>((resolve) => {
-      this.#whenUnbound = resolve;
-      if (this.#ports.size === 0) resolve();
-    }).then(() => {
+    if (this.#ports.size > 0) return Promise.resolve();
+    if (this.#closing === null) {
       for (const port of [...this.#claims.keys()]) this.#release(port);
       for (const f of this.#families) f.socket.close();
-    });
+      this.#closing = Promise.resolve();
+    }
     return this.#closing;
   }
 

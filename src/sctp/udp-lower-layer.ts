@@ -140,8 +140,6 @@ export class UdpLowerLayer implements LowerLayer {
   readonly #ports = new Map<number, PacketReceiver>();
   readonly #onError: ((error: Error) => void) | undefined;
   #closing: Promise<void> | null = null;
-  #closed = false;
-  #whenClosed: (() => void) | null = null;
 
   private constructor(sockets: BoundSocket[], udpPort: number, options: UdpLowerLayerOptions) {
     this.#sockets = sockets;
@@ -200,7 +198,7 @@ export class UdpLowerLayer implements LowerLayer {
   }
 
   bind(port: number, receiver: PacketReceiver): void {
-    if (this.#closed || this.#closing !== null) throw new Error('the UDP lower layer is closed');
+    if (this.#closing !== null) throw new Error('the UDP lower layer is closed');
     if (!Number.isInteger(port) || port <= 0 || port > 0xffff) throw new RangeError(`SCTP port ${port} is out of range`);
     if (this.#ports.has(port)) {
       throw new LowerLayerBindError(`SCTP port ${port} is already bound on UDP port ${this.udpPort}: choose another SCTP port`, 'EADDRINUSE', port);
@@ -210,7 +208,6 @@ export class UdpLowerLayer implements LowerLayer {
 
   unbind(port: number): void {
     this.#ports.delete(port);
-    if (this.#ports.size === 0 && this.#whenClosed !== null) this.#whenClosed();
   }
 
   send(packet: Uint8Array, to: PeerTransport, from?: string): void {
@@ -249,16 +246,13 @@ export class UdpLowerLayer implements LowerLayer {
     });
   }
 
-  /** Closes the sockets once every port is unbound (at once when none is). */
+  /**
+   * Releases the sockets when no port is bound; while some port still is, does nothing (each
+   * endpoint unbinds its port and calls close(): the last one closes the layer).
+   */
   close(): Promise<void> {
-    if (this.#closing !== null) return this.#closing;
-    this.#closing = new Promise<void>((resolve) => {
-      this.#whenClosed = resolve;
-      if (this.#ports.size === 0) resolve();
-    }).then(async () => {
-      this.#closed = true;
-      await Promise.all(this.#sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
-    });
+    if (this.#ports.size > 0) return Promise.resolve();
+    this.#closing ??= Promise.all(this.#sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve())))).then(() => undefined);
     return this.#closing;
   }
 
