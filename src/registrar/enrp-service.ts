@@ -5,7 +5,7 @@
 // shards: this side routes, fans out and merges, and never walks the handlespace itself.
 import type { Logger } from '../log.js';
 import type { ShardSet } from '../shard/shard-set.js';
-import { AnnounceReceiver, AnnounceSender, UdpSctpEndpoint, type Association, type RemoteAddress, type SctpEndpoint } from '../transport/index.js';
+import { AnnounceReceiver, AnnounceSender, type Association, type RemoteAddress, type SctpEndpoint } from '../transport/index.js';
 import {
   Cause,
   EnrpFlag,
@@ -23,8 +23,10 @@ import {
   type Message,
   type ServerInformation,
 } from '../wire/index.js';
-import { advertisedAddresses, type RegistrarConfig } from './config.js';
+import { isIP } from 'node:net';
+import { advertisedAddresses, bindAddresses, type RegistrarConfig } from './config.js';
 import { Peer, PeerStatus, PeerTable } from './enrp-peers.js';
+import { SendQueueGuard } from './send-queue.js';
 import { Takeover, yieldsTo } from './takeover.js';
 
 export interface EnrpCounters {
@@ -40,6 +42,12 @@ export interface EnrpCounters {
   takeoversStarted: number;
   takeoversWon: number;
   takeoversYielded: number;
+  /** Messages dropped because the association's send queue was full (maxSendQueueBytes). */
+  messagesDropped: number;
+  /** Associations aborted for staying over the send-queue limit longer than sendQueueTimeout. */
+  sendQueueAborts: number;
+  /** Associations restarted: up, but a request of ours unanswered for MAX-TIME-NO-RESPONSE. */
+  associationRestarts: number;
 }
 
 /** A handle table we serve to a peer, page by page (RFC 5353 §3.2.3 step 2). */
@@ -59,6 +67,8 @@ interface Download {
   /** Only this shard takes the table (a restarted shard reloads, reloadShard()); null: every shard. */
   shard: number | null;
   timer: NodeJS.Timeout | undefined;
+  /** The association was restarted once for this download already (see requestTable). */
+  restarted?: boolean;
 }
 
 const now = (): number => performance.now();
@@ -77,8 +87,19 @@ export class EnrpService {
     takeoversStarted: 0,
     takeoversWon: 0,
     takeoversYielded: 0,
+    messagesDropped: 0,
+    sendQueueAborts: 0,
+    associationRestarts: 0,
   };
   readonly peers = new PeerTable();
+  /** Every ENRP send: a full send queue drops the message, a peer stuck over it is aborted. */
+  private readonly sends: SendQueueGuard;
+  /**
+   * Requests of ours sent over an up association and not answered yet: the response type we
+   * wait for → when the oldest such request went out. One unanswered for MAX-TIME-NO-RESPONSE
+   * (RFC 5353 §3.1) restarts the association (see restartSilent()).
+   */
+  private readonly unanswered = new Map<Association, Map<number, number>>();
   private readonly takeovers = new Map<number, Takeover>();
   private readonly serving = new Map<number, ServeSession>();
   private nextSession = 1;
@@ -108,7 +129,15 @@ export class EnrpService {
     readonly endpoint: SctpEndpoint,
     private readonly shards: ShardSet,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.sends = new SendQueueGuard({
+      timeout: config.sendQueueTimeout,
+      protocol: 'ENRP',
+      log,
+      onDrop: () => this.counters.messagesDropped++,
+      onAbort: () => this.counters.sendQueueAborts++,
+    });
+  }
 
   /** True once the handlespace was loaded from the mentor, or no mentor was found in time. */
   get isReady(): boolean {
@@ -153,6 +182,7 @@ export class EnrpService {
       this.log.debug({ remote: where, peer: this.associationPeers.get(a), reason }, 'ENRP association down');
       const id = this.associationPeers.get(a);
       this.associationPeers.delete(a);
+      this.unanswered.delete(a);
       if (id !== undefined) {
         const peer = this.peers.get(id);
         if (peer !== undefined && peer.association === a) peer.association = null;
@@ -198,7 +228,7 @@ export class EnrpService {
       });
       this.attach(a);
       // A static peer we do not know by ID yet: tell it who we are (RFC 5353 §3.4.1).
-      a.send(this.presence(true, 0), PPID_ENRP);
+      this.transmit(a, this.presence(true, 0));
       return a;
     } catch (error) {
       this.log.debug({ peer: `${remote.address}:${remote.port}`, error: (error as Error).message }, 'ENRP association not started');
@@ -234,7 +264,9 @@ export class EnrpService {
       if (a !== null) this.bind(peer, a);
     }
     if (a !== null && a.state === 'up' && peer.pending.length === 0) {
-      a.send(message, PPID_ENRP);
+      // A message dropped for a full send queue counts as sent: the peer's monitoring and the
+      // send-queue timeout deal with a peer that does not acknowledge.
+      this.transmit(a, message);
       return true;
     }
     // Not up yet: held here rather than queued in the association, whose queue is lost if
@@ -279,7 +311,7 @@ export class EnrpService {
     if (this.closed || this.peers.get(peer.serverId) !== peer || peer.pending.length === 0) return;
     const a = peer.association;
     if (a !== null && a.state === 'up') {
-      for (const m of peer.pending.splice(0)) a.send(m, PPID_ENRP);
+      for (const m of peer.pending.splice(0)) this.transmit(a, m);
       return;
     }
     if (a !== null && a.state === 'connecting') return; // flushed on its 'up'
@@ -287,6 +319,103 @@ export class EnrpService {
     const next = found ?? (peer.transport === null || this.holding(peer) ? null : this.contact(peer.transport));
     if (next !== null) this.bind(peer, next);
     else if (!this.holding(peer)) peer.pending.length = 0; // cannot associate: drop (monitoring notices)
+  }
+
+  /**
+   * Sends over an association (the message is kept until acknowledged: bytes of its own) and
+   * notes a request that waits for an answer over this association (see restartSilent()).
+   */
+  private transmit(a: Association, message: Uint8Array): boolean {
+    if (!this.sends.send(a, message, PPID_ENRP)) return false;
+    const expected = a.state === 'up' ? expectedAnswer(message) : undefined;
+    if (expected !== undefined) {
+      let waiting = this.unanswered.get(a);
+      if (waiting === undefined) this.unanswered.set(a, (waiting = new Map()));
+      if (!waiting.has(expected)) waiting.set(expected, now()); // the oldest one counts
+    }
+    return true;
+  }
+
+  /** A message of `type` arrived over `a`: requests that wait for it are answered. */
+  private answered(a: Association, type: number): void {
+    const waiting = this.unanswered.get(a);
+    if (waiting === undefined) return;
+    // An ENRP_ERROR says the peer read what we sent: nothing is left waiting.
+    if (type === EnrpType.Error) waiting.clear();
+    else waiting.delete(type);
+    if (waiting.size === 0) this.unanswered.delete(a);
+  }
+
+  /**
+   * An association over which a request of ours stays unanswered for MAX-TIME-NO-RESPONSE
+   * (RFC 5353 §3.1) while SCTP calls it up: the peer's SCTP may answer HEARTBEATs and never
+   * acknowledge our DATA (seen with RSPLIB), so that our retransmissions would go on forever
+   * and the peer never hears us. It is aborted and associated anew (RFC 9260 §9.1), and the
+   * requests still wanted go out again on the new association.
+   */
+  private restartSilent(t: number): void {
+    for (const a of [...this.unanswered.keys()]) {
+      const since = this.unansweredSince(a);
+      if (since !== undefined && t - since > this.config.maxTimeNoResponse) this.restart(a, t - since);
+    }
+  }
+
+  /**
+   * When the oldest unanswered request on `a` went out, if the association is up and its peer
+   * was heard since (by any message, over any channel): the peer is alive and talking, so what
+   * goes missing is on the way to it. A peer heard from no more is not restarted: monitoring
+   * and takeover decide about it (RFC 5353 §3.4.3, §3.5).
+   */
+  private unansweredSince(a: Association, type?: number): number | undefined {
+    const waiting = this.unanswered.get(a);
+    if (waiting === undefined || a.state !== 'up') return undefined;
+    const id = this.associationPeers.get(a);
+    const peer = id === undefined ? undefined : this.peers.get(id);
+    if (peer === undefined) return undefined;
+    let oldest = Infinity;
+    if (type !== undefined) oldest = waiting.get(type) ?? Infinity;
+    else for (const at of waiting.values()) oldest = Math.min(oldest, at);
+    return oldest !== Infinity && peer.lastHeard > oldest ? oldest : undefined;
+  }
+
+  /** Returns true when a handle table download was asked again on the new association. */
+  private restart(a: Association, silentMs: number): boolean {
+    const id = this.associationPeers.get(a);
+    const peer = id === undefined ? undefined : this.peers.get(id);
+    const remote: RemoteAddress = peer?.transport ?? { address: a.remote.address, port: a.remote.port, ...(a.remote.udpPort !== undefined ? { udpPort: a.remote.udpPort } : {}) };
+    const waiting = [...(this.unanswered.get(a)?.keys() ?? [])];
+    this.unanswered.delete(a);
+    this.counters.associationRestarts++;
+    const where = `${remote.address.includes(':') ? `[${remote.address}]` : remote.address}:${remote.port}`;
+    this.log.warn(
+      { peer: id === undefined ? null : hex(id), association: a.id, addresses: a.remoteAddresses, unanswered: waiting.map((type) => enrpTypeName(type)), restarts: this.counters.associationRestarts },
+      `ENRP association to ${where} restarted: no response for ${Math.round(silentMs)} ms although up`,
+    );
+    a.abort('ENRP: no response although the association is up');
+    if (this.closed) return false;
+    // A handle table download is asked again once on the new association (its timer gives up
+    // after that, downloadFailed()); other requests repeat by themselves (presences) or only
+    // speed things up (list requests).
+    const d = peer === undefined ? undefined : this.downloads.get(peer.serverId);
+    const again = d !== undefined && d.restarted !== true && waiting.includes(EnrpType.HandleTableResponse);
+    if (again) {
+      d.restarted = true;
+      clearTimeout(d.timer);
+    }
+    // Associate anew once the ABORT has left (the transport sends it at the end of this turn; an
+    // INIT ahead of it would meet the old association at the peer), at once whoever started the
+    // old one: waiting for the peer to associate could last forever.
+    setImmediate(() => {
+      if (this.closed) return;
+      this.retryAfter.delete(remoteKey(remote));
+      const next = this.contact(remote);
+      const current = peer !== undefined && this.peers.get(peer.serverId) === peer;
+      if (current && next !== null) this.bind(peer, next);
+      if (!again || this.downloads.get(d.peer) !== d) return;
+      if (current && next !== null) this.requestTable(peer, d.ownOnly, d.shard);
+      else this.downloadFailed(d, 'the peer cannot be associated again');
+    });
+    return again;
   }
 
   // ------------------------------------------------------------------ receive
@@ -313,6 +442,7 @@ export class EnrpService {
     }
     const m = result.message;
     if (m.protocol !== 'enrp') return;
+    if (a !== null) this.answered(a, m.type);
     if (a !== null) for (const tlv of result.unrecognized) this.sendError(a, Cause.UnrecognizedParameter, tlv, m.senderId);
     if (result.discard) return;
     if (m.senderId === this.ownId || m.senderId === 0) return; // our own presence looped back, or nonsense
@@ -370,14 +500,15 @@ export class EnrpService {
     const carries = cause === Cause.UnrecognizedParameter || cause === Cause.UnrecognizedMessage || cause === Cause.InvalidValues;
     const info = offending !== null && carries ? offending : new Uint8Array(0);
     // RFC 5353 §2.10: our ID as sender, the offender's as receiver (RSPLIB swaps them).
-    a.send(enrp({ type: EnrpType.Error, flags: 0, senderId: this.ownId, receiverId: offender, error: { causes: [errorCause(cause, info)] } }), PPID_ENRP);
+    this.sends.send(a, enrp({ type: EnrpType.Error, flags: 0, senderId: this.ownId, receiverId: offender, error: { causes: [errorCause(cause, info)] } }), PPID_ENRP);
   }
 
   // ------------------------------------------------------------------ presence (§3.4)
 
   private async openPresenceChannel(): Promise<void> {
     const c = this.config;
-    this.presenceReceiver = await AnnounceReceiver.open({ group: c.enrpGroup, ...(c.address !== '0.0.0.0' ? { interfaceAddress: c.address } : {}) });
+    const ipv4 = bindAddresses(c).find((x) => isIP(x) === 4);
+    this.presenceReceiver = await AnnounceReceiver.open({ group: c.enrpGroup, ...(ipv4 !== undefined ? { interfaceAddress: ipv4 } : {}) });
     this.presenceReceiver.on('announce', (message, from) => {
       // The sender's UDP encapsulation port is the source port when it sends from its
       // encapsulation socket (as we do); RSPLIB sends from the group port: assume the default.
@@ -388,7 +519,9 @@ export class EnrpService {
       this.handle(message, null, { address: from.address, port, udpPort });
     });
     this.presenceReceiver.on('error', (error) => this.log.warn({ error: error.message }, 'ENRP presence channel error'));
-    if (!(this.endpoint instanceof UdpSctpEndpoint)) this.presenceSender = await AnnounceSender.open({ group: c.enrpGroup, ...(c.address !== '0.0.0.0' ? { interfaceAddress: c.address } : {}) });
+    // In udp mode presences leave from the encapsulation socket (its source port tells our UDP
+    // port, see multicastPresence); otherwise from a socket of their own.
+    if (this.endpoint.sendDatagram === undefined) this.presenceSender = await AnnounceSender.open({ group: c.enrpGroup, ...(ipv4 !== undefined ? { interfaceAddress: ipv4 } : {}) });
   }
 
   /** ENRP_PRESENCE with our PE checksum and Server Information (RFC 5353 §2.1, §3.6.1 step 2). */
@@ -404,8 +537,9 @@ export class EnrpService {
   }
 
   private serverInformation(): ServerInformation {
-    const addresses = advertisedAddresses(this.config.address);
-    return { serverId: this.ownId, transport: transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses.map((x) => parseAddress(x)!), TransportUse.DataOnly) };
+    // Every address we listen on (RFC 5353 §2.2.1 Server Information, RFC 5354 §3.3).
+    const addresses = advertisedAddresses(this.config).map((x) => parseAddress(x)).filter((x) => x !== null);
+    return { serverId: this.ownId, transport: transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses, TransportUse.DataOnly) };
   }
 
   /** PEER-HEARTBEAT-CYCLE (RFC 5353 §3.4.2), jittered like RSPLIB's cycles. */
@@ -440,7 +574,7 @@ export class EnrpService {
     const message = this.presence(false, 0);
     const g = this.config.enrpGroup;
     const sent =
-      this.endpoint instanceof UdpSctpEndpoint ? this.endpoint.sendDatagram(message, g.port, g.address, 30) : (this.presenceSender?.send(message) ?? Promise.resolve());
+      this.endpoint.sendDatagram !== undefined ? this.endpoint.sendDatagram(message, g.port, g.address, 30) : (this.presenceSender?.send(message) ?? Promise.resolve());
     sent.catch((error: Error) => this.log.debug({ error: error.message }, 'ENRP presence not multicast'));
   }
 
@@ -466,10 +600,11 @@ export class EnrpService {
     }
   }
 
-  /** RFC 5353 §3.4.3 and §3.5: ask silent peers, take over dead ones. */
+  /** RFC 5353 §3.4.3 and §3.5: ask silent peers, take over dead ones; restart associations that carry no answers. */
   private monitor(): void {
     const c = this.config;
     const t = now();
+    this.restartSilent(t);
     for (const peer of [...this.peers.all()]) {
       if (peer.status === PeerStatus.NotActive && t - peer.yieldedAt > 2 * c.takeoverExpiry) {
         // The initiator we acknowledged decides within its takeover expiry; no TAKEOVER_SERVER
@@ -524,8 +659,16 @@ export class EnrpService {
     }
     clearTimeout(d.timer);
     const download = d;
-    // RFC 5353 §3.2.3: a timer per request; a silent peer ends the download.
-    d.timer = setTimeout(() => this.downloadFailed(download, 'no handle table response in time'), this.config.maxTimeNoResponse);
+    // RFC 5353 §3.2.3: a timer per request; a silent peer ends the download, unless its
+    // association is up and was not restarted for this download yet: then restart it and ask
+    // again (restartSilent()), so a peer whose SCTP stopped acknowledging is asked over a
+    // working one before we give up.
+    d.timer = setTimeout(() => {
+      const a = this.peers.get(download.peer)?.association;
+      const since = a == null || download.restarted === true ? undefined : this.unansweredSince(a, EnrpType.HandleTableResponse);
+      if (a != null && since !== undefined && this.restart(a, now() - since)) return; // asked again
+      this.downloadFailed(download, 'no handle table response in time');
+    }, this.config.maxTimeNoResponse);
     this.sendTo(peer, enrp({ type: EnrpType.HandleTableRequest, flags: ownOnly ? EnrpFlag.OwnChildrenOnly : 0, senderId: this.ownId, receiverId: peer.serverId }));
   }
 
@@ -533,6 +676,9 @@ export class EnrpService {
     if (this.downloads.get(d.peer) !== d) return;
     this.downloads.delete(d.peer);
     clearTimeout(d.timer);
+    // Given up: its request no longer counts as waiting (restartSilent()).
+    const a = this.peers.get(d.peer)?.association;
+    if (a != null) this.answered(a, EnrpType.HandleTableResponse);
     this.log.warn({ peer: hex(d.peer), ownOnly: d.ownOnly }, `handle table download abandoned: ${why}`);
     // An audit without its table sweeps nothing (its marks are replaced by the next audit).
     if (!d.ownOnly && d.shard === null) this.becomeReady('mentor stopped answering; serving what was loaded');
@@ -637,7 +783,7 @@ export class EnrpService {
     }
     message[1] = more ? EnrpFlag.MoreToSend : 0;
     this.counters.tablePagesSent++;
-    s.association.send(message, PPID_ENRP);
+    this.transmit(s.association, message);
     if (!more) this.serving.delete(sessionId);
   }
 
@@ -783,6 +929,7 @@ export class EnrpService {
     clearTimeout(this.heartbeatTimer);
     clearInterval(this.monitorTimer);
     clearTimeout(this.discoveryTimer);
+    this.sends.close();
     for (const t of this.takeovers.values()) clearTimeout(t.timer);
     for (const d of this.downloads.values()) clearTimeout(d.timer);
     this.readyResolve?.();
@@ -803,6 +950,29 @@ function enrp(fields: EnrpInit): Uint8Array {
 function peekSender(payload: Uint8Array): number {
   if (payload.length < 8) return 0;
   return ((payload[4]! << 24) | (payload[5]! << 16) | (payload[6]! << 8) | payload[7]!) >>> 0;
+}
+
+/**
+ * The message type that answers an ENRP request of ours, from the encoded header (type, flags):
+ * a presence with the reply-required flag (RFC 5353 §3.4.2), a list or a handle table request
+ * (§3.2). Others are not answered (updates, presences) or have their own timers (takeover, §3.5).
+ */
+function expectedAnswer(message: Uint8Array): number | undefined {
+  switch (message[0]) {
+    case EnrpType.Presence:
+      return ((message[1] ?? 0) & EnrpFlag.ReplyRequired) !== 0 ? EnrpType.Presence : undefined;
+    case EnrpType.ListRequest:
+      return EnrpType.ListResponse;
+    case EnrpType.HandleTableRequest:
+      return EnrpType.HandleTableResponse;
+    default:
+      return undefined;
+  }
+}
+
+function enrpTypeName(type: number): string {
+  for (const [name, value] of Object.entries(EnrpType)) if (value === type) return name;
+  return String(type);
 }
 
 /** Messages held per peer while we wait for its association (presences repeat anyway). */

@@ -6,15 +6,16 @@ import { randomInt } from 'node:crypto';
 import { createLogger, type Logger } from '../log.js';
 import { ShardSet, type ShardStats } from '../shard/shard-set.js';
 import type { FromShardHandler } from '../shard/thread-protocol.js';
-import { AnnounceSender, UdpSctpEndpoint, openSctpEndpoint, type Association, type SctpEndpoint } from '../transport/index.js';
+import { AnnounceSender, openSctpEndpoint, type Association, type SctpEndpoint } from '../transport/index.js';
 import { AsapType, Cause, ParamType, PPID_ASAP, TransportUse, addressToString, decodeAsap, encodeMessage, parseAddress, transportParameter } from '../wire/index.js';
 import { asapError } from '../shard/asap-service.js';
-import { advertisedAddresses, defaultRegistrarConfig, type RegistrarConfig } from './config.js';
+import { advertisedAddresses, bindAddresses, defaultRegistrarConfig, type RegistrarConfig } from './config.js';
 import type { DumpRow } from '../shard/enrp-handlespace.js';
 import { EnrpService, type EnrpCounters } from './enrp-service.js';
 import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
 import { CONTROL_ADDRESS, ControlServer } from './control.js';
+import { SendQueueGuard } from './send-queue.js';
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
 
 export interface RegistrarAddress {
@@ -33,6 +34,10 @@ export interface RegistrarStats {
   droppedWrongPpid: number;
   /** ASAP_ERRORs sent by the I/O thread (messages without a readable pool handle); shards count theirs. */
   errorsSent: number;
+  /** ASAP answers dropped because the association's send queue was full (maxSendQueueBytes). */
+  answersDropped: number;
+  /** ASAP associations aborted for staying over the send-queue limit longer than sendQueueTimeout. */
+  sendQueueAborts: number;
   enrp: EnrpCounters;
   peers: number[];
   shards: ShardStats[];
@@ -54,6 +59,8 @@ export class Registrar {
   private readonly toPoolElements = new Map<string, Association>();
   private droppedWrongPpid = 0;
   private errorsSent = 0;
+  /** Every ASAP send: a full send queue drops the answer, a peer stuck over it is aborted. */
+  private readonly asapSends: SendQueueGuard;
   private control: ControlServer | null = null;
   private closed = false;
 
@@ -61,20 +68,30 @@ export class Registrar {
     this.config = config;
     this.id = config.registrarId || randomInt(1, 0xffffffff);
     this.log = log.child({ registrar: hex(this.id) });
+    this.asapSends = new SendQueueGuard({ timeout: config.sendQueueTimeout, protocol: 'ASAP', log: this.log });
   }
 
   static async start(config: Partial<RegistrarConfig> = {}, log?: Logger): Promise<Registrar> {
     const full: RegistrarConfig = { ...defaultRegistrarConfig(), ...config };
+    // `address` is the one-address shorthand of `addresses`.
+    if (config.addresses === undefined && config.address !== undefined) full.addresses = [config.address];
     // Without an explicit choice, the ENRP presence channel follows the ASAP announces: a
     // registrar told to stay off multicast (tests, unicast-only sites) stays off both.
     if (config.enrpAnnounce === undefined) full.enrpAnnounce = full.announce;
     const registrar = new Registrar(full, log ?? createLogger('registrar', full.logLevel));
-    await registrar.open();
+    try {
+      await registrar.open();
+    } catch (error) {
+      // Fatal at start (a port taken, raw sockets without privilege): nothing stays open
+      // behind the rejection (shard threads, sockets), so the caller can exit.
+      await registrar.close().catch(() => undefined);
+      throw error;
+    }
     return registrar;
   }
 
   get asapAddress(): RegistrarAddress {
-    const address = this.config.address === '0.0.0.0' ? '127.0.0.1' : this.config.address;
+    const address = bindAddresses(this.config)[0] ?? '127.0.0.1';
     return { address, port: this.endpoint.port, udpPort: this.endpoint.udpPort };
   }
 
@@ -108,13 +125,19 @@ export class Registrar {
       },
     );
     await this.shards.start();
-    this.endpoint = await openSctpEndpoint({
-      mode: c.transport,
-      port: c.asapPort,
-      udpPort: c.udpPort,
-      ...(c.address !== '0.0.0.0' ? { address: c.address } : {}),
-      log: (message) => this.log.info(message),
-    });
+    const addresses = bindAddresses(c);
+    const limits = { maxSendQueueBytes: c.maxSendQueueBytes, maxAssociations: c.maxAssociations, maxInboundStreams: c.maxInboundStreams, maxReassemblyBytes: c.maxReassemblyBytes };
+    this.endpoint = await fatal(
+      `cannot open the ASAP endpoint (SCTP port ${c.asapPort}${c.transport === 'raw' ? '' : `, UDP port ${c.udpPort} in udp mode`}${addresses.length > 0 ? ` on ${addresses.join(', ')}` : ''})`,
+      openSctpEndpoint({
+        mode: c.transport,
+        port: c.asapPort,
+        udpPort: c.udpPort,
+        ...(addresses.length > 0 ? { addresses } : {}),
+        ...limits,
+        log: (message) => this.log.info(message),
+      }),
+    );
     // RFC 5353 §3.2.3 step 5: ASAP is served once the handlespace is loaded; a PE that
     // associates earlier is turned away and hunts again (RFC 5352 §3.6).
     this.endpoint.on('association', (a) => {
@@ -124,10 +147,8 @@ export class Registrar {
     this.endpoint.on('error', (error) => this.log.error({ error: error.message }, 'SCTP endpoint error'));
     // ENRP on its own SCTP port; in udp mode on the same UDP socket as ASAP (as RSPLIB's
     // sctplib does on 9899), so one UDP port per registrar serves both.
-    this.enrpEndpoint =
-      this.endpoint instanceof UdpSctpEndpoint
-        ? this.endpoint.sibling({ port: c.enrpPort })
-        : await openSctpEndpoint({ mode: this.endpoint.mode, port: c.enrpPort, ...(c.address !== '0.0.0.0' ? { address: c.address } : {}) });
+    // In raw mode the same raw socket serves both ports (src/transport: openPort).
+    this.enrpEndpoint = await fatal(`cannot open the ENRP endpoint (SCTP port ${c.enrpPort})`, this.endpoint.openPort(c.enrpPort));
     // Outgoing ENRP associations start from this same port, as RSPLIB's do: RSPLIB keeps
     // only those Server Information addresses that match the association's address AND port
     // (a presence from any other port is "no usable ENRP endpoint addresses").
@@ -136,7 +157,7 @@ export class Registrar {
     if (c.announce) await this.startAnnounces();
     await this.openControl();
     this.log.info(
-      { asap: `${c.address}:${this.endpoint.port}`, mode: this.endpoint.mode, udpPort: this.endpoint.udpPort, shards: c.shards, announce: c.announce ? `${c.announceGroup.address}:${c.announceGroup.port}` : 'off' },
+      { asap: `${formatAddresses(bindAddresses(c))}:${this.endpoint.port}`, mode: this.endpoint.mode, udpPort: this.endpoint.udpPort, shards: c.shards, announce: c.announce ? `${c.announceGroup.address}:${c.announceGroup.port}` : 'off' },
       'registrar started',
     );
   }
@@ -188,15 +209,15 @@ export class Registrar {
 
   private sendError(a: Association, cause: number, offending: Uint8Array | null): void {
     this.errorsSent++;
-    a.send(asapError(cause, offending), PPID_ASAP);
+    // asapError() without a writer returns bytes of their own (the association keeps them).
+    this.asapSends.send(a, asapError(cause, offending), PPID_ASAP);
   }
 
   /** What the shards send back, record by record (src/shard/thread-protocol.ts). */
   private readonly shardOutput: FromShardHandler = {
     sendAsap: (associationId, message) => {
       const a = this.associations.get(associationId);
-      // A view into the transferred batch, which nobody writes again: the association may keep it.
-      if (a !== undefined) a.send(message, PPID_ASAP); // else: it went down meanwhile
+      if (a !== undefined) this.asapSends.send(a, owned(message), PPID_ASAP); // else: it went down meanwhile
     },
     abortAssociation: (associationId) => {
       const a = this.associations.get(associationId);
@@ -262,7 +283,7 @@ export class Registrar {
       }
       this.toPoolElements.set(key, a);
     }
-    a.send(message, PPID_ASAP);
+    this.asapSends.send(a, message, PPID_ASAP);
   }
 
   /**
@@ -294,10 +315,10 @@ export class Registrar {
     cycle();
   }
 
-  /** ASAP_SERVER_ANNOUNCE with our SCTP transport: every IPv4 address we listen on. */
+  /** ASAP_SERVER_ANNOUNCE with our SCTP transport: every address we listen on (RFC 5352 §2.2.7, RFC 5354 §3.3). */
   private announceMessage(): Uint8Array {
-    const addresses = advertisedAddresses(this.config.address);
-    const transport = transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses.map((a) => parseAddress(a)!), TransportUse.DataOnly);
+    const addresses = advertisedAddresses(this.config).map((a) => parseAddress(a)).filter((a) => a !== null);
+    const transport = transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses, TransportUse.DataOnly);
     return encodeMessage({ protocol: 'asap', type: AsapType.ServerAnnounce, flags: 0, paddedLength: false, unknownParams: null, serverId: this.id, transports: [transport] });
   }
 
@@ -308,6 +329,8 @@ export class Registrar {
       associations: this.associations.size,
       droppedWrongPpid: this.droppedWrongPpid,
       errorsSent: this.errorsSent,
+      answersDropped: this.asapSends.dropped,
+      sendQueueAborts: this.asapSends.aborted,
       enrp: { ...this.enrp.counters },
       peers: [...this.enrp.peers.all()].map((p) => p.serverId),
       shards: await this.shards.stats(),
@@ -329,21 +352,17 @@ export class Registrar {
     return this.control?.port ?? null;
   }
 
-  /** The operators' HTTP control channel on 127.0.0.1; a taken port is logged, not fatal. */
+  /** The operators' HTTP control channel on 127.0.0.1; a taken port is fatal at start, like the SCTP ports. */
   private async openControl(): Promise<void> {
     const port = this.config.controlPort ?? 0;
     if (port <= 0) return;
-    try {
-      this.control = await ControlServer.open(this, port);
-      this.log.info({ control: `${CONTROL_ADDRESS}:${this.control.port}` }, 'control channel listening (GET /handlespace, /stats)');
-    } catch (error) {
-      this.log.warn({ port, error: (error as Error).message }, 'control channel not available');
-    }
+    this.control = await fatal(`cannot open the control channel (TCP ${CONTROL_ADDRESS}:${port})`, ControlServer.open(this, port));
+    this.log.info({ control: `${CONTROL_ADDRESS}:${this.control.port}` }, 'control channel listening (GET /handlespace, /stats)');
   }
 
   /** Where peers reach our ENRP endpoint. */
   get enrpAddress(): RegistrarAddress {
-    const address = this.config.address === '0.0.0.0' ? '127.0.0.1' : this.config.address;
+    const address = bindAddresses(this.config)[0] ?? '127.0.0.1';
     return { address, port: this.enrpEndpoint.port, udpPort: this.enrpEndpoint.udpPort };
   }
 
@@ -351,14 +370,52 @@ export class Registrar {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.announceTimer);
+    this.asapSends.close();
     await this.control?.close();
     await this.announcer?.close();
     await this.enrp?.close();
     await this.enrpEndpoint?.close();
-    await this.endpoint.close();
-    await this.shards.close();
+    await this.endpoint?.close();
+    await this.shards?.close();
     this.log.info('registrar stopped');
   }
+}
+
+/** Addresses for the log: '0.0.0.0' for the wildcard, IPv6 in brackets before a port. */
+function formatAddresses(addresses: string[]): string {
+  if (addresses.length === 0) return '0.0.0.0';
+  return addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(',');
+}
+
+/** A start-up step whose failure ends the start: rejects with `what` and the cause's message. */
+async function fatal<T>(what: string, step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new RegistrarStartError(`${what}: ${(error as Error).message}`, code);
+  }
+}
+
+/** Why a registrar could not start; `code` is the system error code when there is one (EADDRINUSE, EPERM...). */
+export class RegistrarStartError extends Error {
+  override readonly name = 'RegistrarStartError';
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A shard's answer is a view into the batch the shard transferred. The association keeps what
+ * it is given until acknowledged, so a view would pin the whole batch (every other record of
+ * it) for as long as a slow peer leaves it unacknowledged: a view that is most of its buffer
+ * is kept as is, a smaller one is copied, so what a send queue holds is at most twice its bytes.
+ */
+function owned(payload: Uint8Array): Uint8Array {
+  return payload.byteLength * 2 >= payload.buffer.byteLength ? payload : payload.slice();
 }
 
 /** RSPLIB jitters every periodic cycle uniformly in [0.875x, 1.125x]. */
