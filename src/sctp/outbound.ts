@@ -291,7 +291,7 @@ export class Outbound {
       path.timedAt = now;
     }
     this.#paths.add(path);
-    if (path.t3 === undefined) this.#startT3(path); // §6.3.2 R1
+    if (path.t3Deadline === undefined) this.#startT3(path); // §6.3.2 R1
     return chunk;
   }
 
@@ -316,7 +316,11 @@ export class Outbound {
   /** Stops every timer (association ended). */
   stop(): void {
     this.#stopped = true;
-    for (const path of this.#paths) this.#stopT3(path);
+    for (const path of this.#paths) {
+      path.t3Deadline = undefined;
+      if (path.t3 !== undefined) this.#clock.clearTimer(path.t3);
+      path.t3 = undefined;
+    }
   }
 
   // ---- SACK processing -------------------------------------------------------------------
@@ -394,7 +398,7 @@ export class Outbound {
           this.#gapAckedCount--;
           const path = chunk.path!;
           path.outstandingChunks++;
-          if (path.t3 === undefined) this.#startT3(path); // §6.3.2 R4
+          if (path.t3Deadline === undefined) this.#startT3(path); // §6.3.2 R4
         } else if (start === 0x7fffffff && this.#gapAckedCount === 0) {
           break; // no more blocks and nothing acked above: the rest is simply outstanding
         }
@@ -435,8 +439,7 @@ export class Outbound {
         this.#stopT3(path);
         path.partialBytesAcked = 0;
       } else if (earliestAcked?.includes(path)) {
-        this.#stopT3(path);
-        this.#startT3(path);
+        this.#startT3(path); // R3
       }
       path.sackBytesAcked = 0;
       path.sackFlightBefore = 0;
@@ -573,28 +576,46 @@ export class Outbound {
     this.#paths.add(path);
     if (previous !== path && previous.outstandingChunks === 0) this.#stopT3(previous);
     // §6.3.2 R1, and §6.1: restart when the earliest outstanding chunk is retransmitted.
-    if (path.t3 === undefined) this.#startT3(path);
-    else if (lowest) {
-      this.#stopT3(path);
-      this.#startT3(path);
-    }
+    if (path.t3Deadline === undefined || lowest) this.#startT3(path);
   }
 
+  /** Starts or restarts T3-rtx with the path's RTO (§6.3.2 R1, R3). The clock timer already
+   *  armed is kept when it is due no later than the new deadline: it re-arms itself for the
+   *  rest when it fires early, so restarting per SACK costs no timer call. */
   #startT3(path: Path): void {
     if (this.#stopped) return;
-    path.t3 = this.#clock.setTimer(path.rto, () => this.#onT3(path));
+    const now = this.#clock.now();
+    const deadline = now + path.rto;
+    path.t3Deadline = deadline;
+    if (path.t3 !== undefined) {
+      if (path.t3Due <= deadline) return;
+      this.#clock.clearTimer(path.t3);
+    }
+    path.t3Due = deadline;
+    path.t3 = this.#clock.setTimer(path.rto, () => this.#onT3Timer(path));
   }
 
+  /** T3-rtx no longer runs (§6.3.2 R2); its clock timer, if armed, expires unnoticed. */
   #stopT3(path: Path): void {
-    if (path.t3 !== undefined) {
-      this.#clock.clearTimer(path.t3);
-      path.t3 = undefined;
+    path.t3Deadline = undefined;
+  }
+
+  #onT3Timer(path: Path): void {
+    path.t3 = undefined;
+    const deadline = path.t3Deadline;
+    if (this.#stopped || deadline === undefined) return;
+    const remaining = deadline - this.#clock.now();
+    if (remaining > 0) {
+      path.t3Due = deadline;
+      path.t3 = this.#clock.setTimer(remaining, () => this.#onT3Timer(path));
+      return;
     }
+    path.t3Deadline = undefined;
+    this.#onT3(path);
   }
 
   /** T3-rtx expired (§6.3.3 E1-E3, §7.2.3). */
   #onT3(path: Path): void {
-    path.t3 = undefined;
     if (this.#stopped || path.outstandingChunks === 0) return;
     this.retransmissionTimeouts++;
     path.backOff(); // E2

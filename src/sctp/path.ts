@@ -41,8 +41,11 @@ export class Path {
   /** clock.now() of the last DATA sent on this path (§7.2.1 idle rule). */
   lastSent: number;
   // Outbound's bookkeeping for this path (not part of the contract; read-only elsewhere):
-  /** T3-rtx timer (§6.3.2), undefined when not running. */
+  /** T3-rtx (§6.3.2): when it expires, undefined when not running. The clock timer behind it
+   *  (`t3`, due at `t3Due`) is re-armed lazily, so a restart per SACK arms no new timer. */
+  t3Deadline: number | undefined = undefined;
   t3: TimerHandle | undefined = undefined;
+  t3Due = 0;
   /** DATA chunks last sent here and not yet acknowledged (includes those marked for retransmission). */
   outstandingChunks = 0;
   /** The TSN being timed for an RTT measurement (§6.3.1 C4, C5), or undefined. */

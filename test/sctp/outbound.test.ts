@@ -159,11 +159,14 @@ describe('Outbound: retransmission (§6.3, §7.2.3, §7.2.4)', () => {
     outbound.onSack(sack(3));
     expect(path.srtt).toBeUndefined();
     expect(outbound.idle).toBe(true);
+    expect(path.t3Deadline).toBeUndefined();
+    clock.advance(60_000);
+    expect(timeouts.length).toBe(2);
     expect(clock.pendingTimers).toBe(0);
   });
 
   it('measures RTT on chunks sent once and restarts T3 per R3, stops it per R2', () => {
-    const { outbound, path, clock } = setup();
+    const { outbound, path, clock, timeouts } = setup();
     outbound.send(new Uint8Array(100), 0, 0, false);
     outbound.send(new Uint8Array(100), 0, 0, false);
     packet(outbound, path);
@@ -171,9 +174,28 @@ describe('Outbound: retransmission (§6.3, §7.2.3, §7.2.4)', () => {
     outbound.onSack(sack(0));
     expect(path.srtt).toBe(200);
     expect(path.rto).toBe(1000); // 200 + 4*100 < RTO.Min
-    expect(clock.pendingTimers).toBe(1);
+    expect(path.t3Deadline).toBe(1200); // restarted with the new RTO (R3)
+    expect(clock.pendingTimers).toBe(1); // the clock timer is re-armed, not duplicated
+    clock.advance(999);
+    expect(timeouts.length).toBe(0);
     outbound.onSack(sack(1));
+    expect(path.t3Deadline).toBeUndefined(); // R2
+    clock.advance(10_000);
+    expect(timeouts.length).toBe(0);
     expect(clock.pendingTimers).toBe(0);
+    // restarted per SACK without arming a timer per SACK; expiry still exact
+    outbound.send(new Uint8Array(100), 0, 0, false);
+    outbound.send(new Uint8Array(100), 0, 0, false);
+    packet(outbound, path);
+    const sentAt = clock.now();
+    clock.advance(500);
+    outbound.onSack(sack(2));
+    expect(clock.pendingTimers).toBe(1);
+    clock.advance(path.rto - 1);
+    expect(timeouts.length).toBe(0);
+    clock.advance(1);
+    expect(timeouts.length).toBe(1);
+    expect(clock.now() - sentAt).toBe(500 + 1000);
   });
 
   it('fast retransmit on the 3rd miss indication, once, with cwnd halved once (Fast Recovery)', () => {
@@ -239,9 +261,11 @@ describe('Outbound: retransmission (§6.3, §7.2.3, §7.2.4)', () => {
     expect(path.flightSize).toBe(0);
     expect(packet(outbound, other).map((c) => c.tsn)).toEqual([ITSN]);
     expect(other.flightSize).toBe(100);
-    expect(path.t3).toBeUndefined();
+    expect(path.t3Deadline).toBeUndefined();
     outbound.onSack(sack(0));
     expect(outbound.idle).toBe(true);
+    expect(other.t3Deadline).toBeUndefined();
+    outbound.stop();
     expect(clock.pendingTimers).toBe(0);
   });
 });
