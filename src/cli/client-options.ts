@@ -3,7 +3,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AsapEndpoint, type RegistrarAddress } from '../client/index.js';
 import { parseMulticastGroup } from '../transport/index.js';
-import { parseAddress } from '../wire/address.js';
+import type { SctpProtocolOptions } from '../transport/open-sctp-endpoint.js';
+import { isIP } from 'node:net';
 import { PORT_ASAP, PORT_SCTP_OVER_UDP, policyFields, PolicyType, policyTypeName } from '../wire/index.js';
 import { policyByName } from '../policy/registry.js';
 import { startupErrorMessage } from './errors.js';
@@ -16,15 +17,31 @@ export interface ClientCliOptions {
   udpPort?: number;
 }
 
-/** "host:port[:udpPort]" or "host" (ASAP port 3863, UDP encapsulation port 9899). */
+/**
+ * "host:port[:udpPort]", "host", "[v6]:port[:udpPort]", "[v6]" or a bare IPv6 literal (ASAP
+ * port 3863, UDP encapsulation port 9899 by default).
+ */
 export function parseRegistrarAddress(text: string): RegistrarAddress {
-  const parts = text.trim().split(':');
-  const address = parts[0] ?? '';
-  if (parts.length > 3 || parseAddress(address) === null || address.includes(':')) {
-    throw new InvalidArgumentError(`expected an IPv4 host:port[:udpPort], got "${text}"`);
+  const t = text.trim();
+  let address: string;
+  let rest: string[];
+  if (t.startsWith('[')) {
+    const close = t.indexOf(']');
+    address = close > 0 ? t.slice(1, close) : '';
+    const after = close > 0 ? t.slice(close + 1) : '';
+    if (close < 0 || (after !== '' && !after.startsWith(':'))) throw new InvalidArgumentError(`expected [IPv6]:port[:udpPort], got "${text}"`);
+    rest = after === '' ? [] : after.slice(1).split(':');
+  } else if (isIP(t) === 6) {
+    address = t;
+    rest = [];
+  } else {
+    [address = '', ...rest] = t.split(':');
   }
-  const port = parts[1] === undefined || parts[1] === '' ? PORT_ASAP : Number(parts[1]);
-  const udpPort = parts[2] === undefined || parts[2] === '' ? PORT_SCTP_OVER_UDP : Number(parts[2]);
+  if (isIP(address) === 0 || rest.length > 2) {
+    throw new InvalidArgumentError(`expected host:port[:udpPort] with an IPv4 host, or [IPv6]:port[:udpPort], got "${text}"`);
+  }
+  const port = rest[0] === undefined || rest[0] === '' ? PORT_ASAP : Number(rest[0]);
+  const udpPort = rest[1] === undefined || rest[1] === '' ? PORT_SCTP_OVER_UDP : Number(rest[1]);
   for (const [what, n] of [['port', port], ['UDP port', udpPort]] as const) {
     if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`${what} in "${text}" is not in 1..65535`);
   }
@@ -33,7 +50,7 @@ export function parseRegistrarAddress(text: string): RegistrarAddress {
 
 const collectRegistrar = (value: string, previous: RegistrarAddress[] = []): RegistrarAddress[] => [...previous, parseRegistrarAddress(value)];
 const collectAddress = (value: string, previous: string[] = []): string[] => {
-  if (parseAddress(value) === null || value.includes(':')) throw new InvalidArgumentError(`not an IPv4 address: ${value}`);
+  if (isIP(value) === 0) throw new InvalidArgumentError(`not an IPv4 or IPv6 address: ${value}`);
   return [...previous, value];
 };
 
@@ -81,10 +98,10 @@ export function isAdaptive(type: number): boolean {
 
 export function addClientOptions(command: Command): Command {
   return command
-    .option('--registrar <host:port[:udpPort]>', 'registrar to use (repeatable); default: hunt by ASAP announces', collectRegistrar)
+    .option('--registrar <host:port[:udpPort]>', 'registrar to use (repeatable; IPv6 as [::1]:3863); default: hunt by ASAP announces', collectRegistrar)
     .addOption(new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto (raw when root and no kernel SCTP, as the registrar decides)').choices(['auto', 'raw', 'udp']).default('auto'))
     .option('--announce <group>', 'ASAP announce group:port to hunt on when no --registrar is given', '239.0.0.50:3863')
-    .option('--local-address <ip>', 'address to register/advertise (repeatable); default: this host\'s IPv4 addresses', collectAddress)
+    .option('--local-address <ip>', 'IPv4 or IPv6 address to register/advertise (repeatable); default: this host\'s IPv4 addresses', collectAddress)
     // RFC 6951 §5.1: the UDP port is not part of ASAP transport parameters, so a peer that
     // reaches this endpoint by its registered address (a PU, or a registrar after a
     // takeover) sends to the well-known 9899. RSPLIB's stacks always do: a PE serving them
@@ -96,7 +113,7 @@ export function addClientOptions(command: Command): Command {
  * The tools' SCTP settings: heartbeats every second and few retransmissions, so a pool
  * element that died without a word is noticed in a few seconds and sessions fail over.
  */
-export const TOOL_SCTP_PROTOCOL = { hb_interval: 1000, association_max_retrans: 4, rto_initial: 1000, rto_max: 2000 };
+export const TOOL_SCTP_PROTOCOL: SctpProtocolOptions = { hbInterval: 1000, associationMaxRetrans: 4, rtoInitial: 1000, rtoMax: 2000 };
 
 export async function openClientEndpoint(options: ClientCliOptions): Promise<AsapEndpoint> {
   const registrars = options.registrar ?? [];

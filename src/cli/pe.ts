@@ -3,6 +3,7 @@
 // state after every answer (RFC 5352 §3.8) and a business card (§3.9), so pool users can
 // fail over to another PE of the pool and carry on.
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { SendQueueFullError } from '../transport/sctp-provider.js';
 import { loadFromFraction, PoolElementService, type PoolElementSession, type RegistrarConnection } from '../client/index.js';
 import { addClientOptions, runTool, fraction, hexId, integer, isAdaptive, note, openClientEndpoint, policyName, policyType, PolicyType, type ClientCliOptions } from './client-options.js';
 
@@ -195,18 +196,27 @@ function serve(session: PoolElementSession, opts: PeCliOptions, pe: string): voi
   if (opts.service === 'daytime') session.send(daytime());
   session.on('data', (payload) => {
     messages++;
-    switch (opts.service) {
-      case 'echo':
-        session.send(payload);
-        break;
-      case 'discard':
-        break;
-      case 'daytime':
-        session.send(daytime());
-        break;
-      case 'chargen':
-        session.send(chargenLine(messages - 1));
-        break;
+    try {
+      switch (opts.service) {
+        case 'echo':
+          // The received payload is memory of its own: sent back as it is (no copy).
+          session.send(payload);
+          break;
+        case 'discard':
+          break;
+        case 'daytime':
+          session.send(daytime());
+          break;
+        case 'chargen':
+          session.send(chargenLine(messages - 1));
+          break;
+      }
+    } catch (error) {
+      if (!(error instanceof SendQueueFullError)) throw error;
+      // A pool user that sends but does not acknowledge what it gets: it is not served further.
+      note('pe', `${who}: ${error.message}; aborting the session`);
+      session.abort();
+      return;
     }
     cookie();
   });

@@ -3,6 +3,7 @@
 // reached, cookies, failovers) goes to stderr.
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import { SendQueueFullError } from '../transport/sctp-provider.js';
 import { PoolUser, type ResolvedPoolElement, type Session } from '../client/index.js';
 import { addClientOptions, hexId, runTool, integer, note, openClientEndpoint, type ClientCliOptions } from './client-options.js';
 
@@ -91,6 +92,17 @@ async function runTerminal(pool: string, opts: TerminalCliOptions): Promise<numb
     if (lingerTimer === null) lingerTimer = setTimeout(() => void finish(0), opts.linger);
   };
 
+  /** A line to the PE; a PE that leaves the send-queue limit unacknowledged ends the session. */
+  const send = (line: string): void => {
+    try {
+      session.send(line);
+    } catch (error) {
+      if (!(error instanceof SendQueueFullError)) throw error;
+      note('terminal', `session ended: ${error.message}`);
+      void finish(1);
+    }
+  };
+
   session.on('data', (payload) => {
     const text = Buffer.from(payload).toString('utf8');
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -105,7 +117,7 @@ async function runTerminal(pool: string, opts: TerminalCliOptions): Promise<numb
   });
   session.on('failover', (from, to, reason) => {
     note('terminal', `failover: ${where(from)} failed (${reason}); now at ${where(to)}${session.cookie !== null ? ', cookie echoed' : ''}`);
-    if (opts.resend) for (const line of unanswered) session.send(line);
+    if (opts.resend) for (const line of unanswered) send(line);
   });
   session.on('close', (error) => {
     if (error !== null) {
@@ -119,7 +131,7 @@ async function runTerminal(pool: string, opts: TerminalCliOptions): Promise<numb
     if (finished) return;
     if (unanswered.length >= MAX_UNANSWERED) unanswered.shift();
     unanswered.push(line);
-    session.send(line);
+    send(line);
   });
   input.on('close', () => {
     inputDone = true;

@@ -8,9 +8,8 @@ import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { AsapFlag, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 import type { AsapEndpointKeepAlive } from '../wire/messages.js';
-import { openSctpEndpoint } from '../transport/open-sctp-endpoint.js';
+import { openSctpEndpoint, type SctpProtocolOptions, type SctpProvider } from '../transport/open-sctp-endpoint.js';
 import type { Association, SctpEndpoint, SctpMode } from '../transport/sctp-provider.js';
-import type { SctpProtocolParameters } from '../transport/sctp-package.js';
 import { ASAP_ANNOUNCE_GROUP, AnnounceReceiver, type MulticastGroup } from '../transport/udp-announce.js';
 import { asapTimers, type AsapTimers } from './asap-timers.js';
 import { ClosedError, NoRegistrarError } from './errors.js';
@@ -42,15 +41,19 @@ export interface AsapEndpointOptions {
   /** SCTP provider: mode (default 'auto'), local SCTP port (default random), UDP port (default 0: any). */
   sctp?: {
     mode?: SctpMode | 'auto';
+    /** 'stack' (default) or 'package' (see openSctpEndpoint). */
+    provider?: SctpProvider;
     port?: number;
     udpPort?: number;
-    address?: string;
+    /** Local address(es) to bind, IPv4 and/or IPv6; default the wildcard. */
+    address?: string | readonly string[];
     /**
-     * SCTP protocol parameters (RTO bounds, heartbeat interval, Association.Max.Retrans).
-     * Process-wide in the SCTP provider. Sessions detect a silently dead PE by heartbeats
-     * and retransmissions, so a short hb_interval and few retransmissions speed failover.
+     * SCTP protocol parameters (RTO bounds, HB.interval, Association.Max.Retrans) of this
+     * endpoint and the service endpoints opened beside it. Sessions detect a silently dead PE
+     * by heartbeats and retransmissions, so a short hbInterval and few retransmissions speed
+     * failover.
      */
-    protocol?: SctpProtocolParameters;
+    protocol?: SctpProtocolOptions;
   };
   /** Addresses a PE registers when its user transport names none; default: this host's IPv4 addresses. */
   localAddresses?: string[];
@@ -84,6 +87,8 @@ function hostAddresses(): string[] {
 
 export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
   readonly sctp: SctpEndpoint;
+  /** The provider and protocol parameters of `sctp`, for endpoints opened beside it (a PE's service). */
+  readonly sctpSettings: { provider?: SctpProvider; protocol?: SctpProtocolOptions };
   readonly timers: AsapTimers;
   readonly registrars: RegistrarTable;
   readonly localAddresses: readonly string[];
@@ -101,9 +106,11 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
   private constructor(sctp: SctpEndpoint, announces: AnnounceReceiver | null, options: AsapEndpointOptions) {
     super();
     this.sctp = sctp;
+    const s = options.sctp ?? {};
+    this.sctpSettings = { ...(s.provider !== undefined ? { provider: s.provider } : {}), ...(s.protocol !== undefined ? { protocol: s.protocol } : {}) };
     this.timers = asapTimers(options.timers);
     this.homeTimeout = options.homeTimeout ?? this.timers.t1EnrpRequest;
-    this.localAddresses = options.localAddresses ?? (options.sctp?.address !== undefined && options.sctp.address !== '0.0.0.0' ? [options.sctp.address] : hostAddresses());
+    this.localAddresses = options.localAddresses ?? (sctp.addresses.length > 0 ? sctp.addresses : hostAddresses());
     this.registrars = new RegistrarTable(this.timers.t7EnrpOutdate, options.registrarUdpPort ?? PORT_SCTP_OVER_UDP);
     for (const r of options.registrars ?? []) this.registrars.addConfigured(r);
     this.#hunt = new ServerHunt(sctp, this.registrars, { t5ServerHunt: this.timers.t5ServerHunt, retranMax: this.timers.retranMax });
@@ -133,6 +140,7 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
       udpPort: s.udpPort ?? 0,
       remoteUdpPort: options.registrarUdpPort ?? PORT_SCTP_OVER_UDP,
       ...(s.address !== undefined ? { address: s.address } : {}),
+      ...(s.provider !== undefined ? { provider: s.provider } : {}),
       ...(s.protocol !== undefined ? { protocol: s.protocol } : {}),
     });
     const wantAnnounces = options.announces ?? (options.registrars === undefined || options.registrars.length === 0);

@@ -6,6 +6,7 @@ import { decodeAsap } from '../wire/decode.js';
 import { encodeMessage } from '../wire/encode.js';
 import type { PoolElementParameter } from '../wire/parameters.js';
 import { policySettings } from '../wire/policy-settings.js';
+import { SendQueueFullError, type Association } from '../transport/sctp-provider.js';
 import type { ResolvedPoolElement } from './pool-user.js';
 import { fromTransportParameter, toTransportParameter } from './user-transport.js';
 
@@ -90,5 +91,15 @@ export function decodeControl(payload: Uint8Array): ControlMessage {
       return { kind: 'business-card', poolHandle: m.poolHandle.slice(), poolElements: m.poolElements.map(resolved) };
     default:
       return { kind: 'other', type: m.type };
+  }
+}
+
+/** A control-channel message (PPID 11, RFC 5352 §3.8-3.9): advisory, so a full send queue drops it (false). */
+export function sendControl(a: Association, message: Uint8Array): boolean {
+  try {
+    return a.send(message, PPID_ASAP);
+  } catch (error) {
+    if (error instanceof SendQueueFullError) return false;
+    throw error;
   }
 }

@@ -7,10 +7,9 @@ import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { PPID_ASAP } from '../wire/constants.js';
 import { openSctpEndpoint } from '../transport/open-sctp-endpoint.js';
-import { UdpSctpEndpoint } from '../transport/udp-encapsulation.js';
 import type { Association, AssociationDownReason, RemoteAddress, SctpEndpoint } from '../transport/sctp-provider.js';
 import type { AsapEndpoint } from './asap-endpoint.js';
-import { checkDataPpid, decodeControl, DEFAULT_DATA_PPID, encodeBusinessCard, encodeCookie } from './control-channel.js';
+import { checkDataPpid, decodeControl, DEFAULT_DATA_PPID, encodeBusinessCard, encodeCookie, sendControl } from './control-channel.js';
 import { ClosedError } from './errors.js';
 import { loadFromFraction, PoolElement, type PoolElementOptions } from './pool-element.js';
 import { PoolUser, type ResolvedPoolElement } from './pool-user.js';
@@ -112,19 +111,24 @@ export class PoolElementSession extends EventEmitter<PoolElementSessionEvents> {
     return this.#cookieEcho;
   }
 
-  /** Sends application data; false when queued beyond the high-water mark or the session is gone. */
+  /**
+   * Sends application data; false when queued beyond the high-water mark or the session is gone.
+   * Throws SendQueueFullError when the pool user left the send-queue limit unacknowledged
+   * (nothing was queued). A Uint8Array is kept, not copied, until acknowledged: do not reuse it
+   * (a received payload may be sent back as it is).
+   */
   send(data: Uint8Array | string, ppid = this.dataPpid): boolean {
     return this.association.send(typeof data === 'string' ? Buffer.from(data) : data, checkDataPpid(ppid));
   }
 
-  /** ASAP_COOKIE (RFC 5352 §3.8): state the pool user echoes to the next PE on failover. */
+  /** ASAP_COOKIE (RFC 5352 §3.8): state the pool user echoes to the next PE on failover; false when dropped. */
   sendCookie(cookie: Uint8Array | string): boolean {
-    return this.association.send(encodeCookie(typeof cookie === 'string' ? Buffer.from(cookie) : cookie), PPID_ASAP);
+    return sendControl(this.association, encodeCookie(typeof cookie === 'string' ? Buffer.from(cookie) : cookie));
   }
 
-  /** ASAP_BUSINESS_CARD (RFC 5352 §3.9): the pool handle and a preferred failover order. */
+  /** ASAP_BUSINESS_CARD (RFC 5352 §3.9): the pool handle and a preferred failover order; false when dropped. */
   sendBusinessCard(poolHandle: Uint8Array, failoverOrder: readonly ResolvedPoolElement[]): boolean {
-    return this.association.send(encodeBusinessCard(poolHandle, failoverOrder), PPID_ASAP);
+    return sendControl(this.association, encodeBusinessCard(poolHandle, failoverOrder));
   }
 
   /** Graceful SCTP shutdown after queued data. */
@@ -190,10 +194,18 @@ export class PoolElementService extends EventEmitter<PoolElementServiceEvents> {
     for (let attempt = 0; attempt < (options.port !== undefined ? 1 : 8) && endpoint === null; attempt++) {
       const port = options.port ?? randomPort();
       try {
-        const shared = asap.sctp instanceof UdpSctpEndpoint && options.udpPort !== undefined && options.udpPort === asap.sctp.udpPort ? asap.sctp : null;
-        endpoint = shared !== null
-          ? shared.sibling({ port })
-          : await openSctpEndpoint({ mode, port, udpPort: options.udpPort ?? port, ...(options.bindAddress !== undefined ? { address: options.bindAddress } : {}) });
+        // Another port on the ASAP endpoint's lower layer: always in raw mode (one raw socket
+        // serves every port), and in udp mode when asked for the ASAP endpoint's UDP port.
+        const share = options.bindAddress === undefined && (mode === 'raw' || (options.udpPort !== undefined && options.udpPort === asap.sctp.udpPort));
+        endpoint = share
+          ? await asap.sctp.openPort(port)
+          : await openSctpEndpoint({
+              mode,
+              port,
+              udpPort: options.udpPort ?? port,
+              ...asap.sctpSettings,
+              ...(options.bindAddress !== undefined ? { address: options.bindAddress } : {}),
+            });
       } catch (error) {
         lastError = error as Error;
       }

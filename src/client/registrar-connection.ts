@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { AsapFlag, AsapType, Cause, PPID_ASAP } from '../wire/constants.js';
 import { decodeMessage } from '../wire/decode.js';
 import { encodeMessage } from '../wire/encode.js';
+import { SendQueueFullError } from '../transport/sctp-provider.js';
 import type {
   AsapDeregistration,
   AsapEndpointKeepAlive,
@@ -163,8 +164,16 @@ export class RegistrarConnection extends EventEmitter<RegistrarConnectionEvents>
     if (this.#down !== null) return false;
     const w = this.#writer;
     w.reset();
-    // send() copies the payload, so one writer serves every message.
-    this.association.send(encodeMessage(message, w), PPID_ASAP);
+    // send() keeps the payload until the registrar acknowledges it, and the writer is reused:
+    // the association gets a copy of the encoded message (one copy, no allocation to encode).
+    try {
+      this.association.send(encodeMessage(message, w).slice(), PPID_ASAP);
+    } catch (error) {
+      // The registrar left maxSendQueueBytes unacknowledged: nothing was queued. The request's
+      // timer (T1-T3, RFC 5352 §3.7.2) then fails the home over like an unanswered one.
+      if (error instanceof SendQueueFullError) return false;
+      throw error;
+    }
     return true;
   }
 

@@ -7,8 +7,8 @@
 // (§3.8), and tells the application.
 import { EventEmitter } from 'node:events';
 import { PPID_ASAP } from '../wire/constants.js';
-import type { Association, AssociationDownReason } from '../transport/sctp-provider.js';
-import { checkDataPpid, decodeControl, DEFAULT_DATA_PPID, encodeBusinessCard, encodeCookieEcho } from './control-channel.js';
+import { SendQueueFullError, type Association, type AssociationDownReason } from '../transport/sctp-provider.js';
+import { checkDataPpid, decodeControl, DEFAULT_DATA_PPID, encodeBusinessCard, encodeCookieEcho, sendControl } from './control-channel.js';
 import { ClosedError, NoPoolElementError, SessionSendError } from './errors.js';
 import { poolHandleBytes, poolHandleText } from './pool-handle.js';
 import type { PoolUser, ResolvedPoolElement } from './pool-user.js';
@@ -140,7 +140,10 @@ export class Session extends EventEmitter<SessionEvents> {
    * Sends application data to the PE. While a failover runs the message is queued and goes
    * to the new PE (best effort, RFC 5352 §6.5.5: messages in flight to a failed PE may be
    * lost). Returns false when queued (or beyond the association's high-water mark).
-   * Throws ClosedError after close.
+   * Throws ClosedError after close, and SendQueueFullError when the PE left the association's
+   * send-queue limit unacknowledged (nothing was queued).
+   *
+   * Ownership: a Uint8Array is kept (not copied) until the PE acknowledges it: do not reuse it.
    */
   send(data: Uint8Array | string, ppid = this.dataPpid): boolean {
     if (this.#state === 'closed') throw new ClosedError('session');
@@ -159,7 +162,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** ASAP_BUSINESS_CARD to the PE, for a PU that is also a PE (RFC 5352 §3.9). */
   sendBusinessCard(poolHandle: string | Uint8Array, failoverOrder: readonly ResolvedPoolElement[]): boolean {
     if (this.#state !== 'up' || this.#association === null) return false;
-    return this.#association.send(encodeBusinessCard(poolHandleBytes(poolHandle), failoverOrder), PPID_ASAP);
+    return sendControl(this.#association, encodeBusinessCard(poolHandleBytes(poolHandle), failoverOrder));
   }
 
   /**
@@ -201,7 +204,12 @@ export class Session extends EventEmitter<SessionEvents> {
     if (a === null) return;
     const queued = this.#queue;
     this.#queue = [];
-    for (const m of queued) a.send(m.payload, m.ppid);
+    try {
+      for (const m of queued) a.send(m.payload, m.ppid);
+    } catch (error) {
+      // Best effort (RFC 5352 §6.5.5): what the new PE's send queue cannot take is dropped.
+      if (!(error instanceof SendQueueFullError)) throw error;
+    }
   }
 
   #attach(a: Association, pe: ResolvedPoolElement): void {
@@ -322,7 +330,7 @@ export class Session extends EventEmitter<SessionEvents> {
         }
         this.#attach(a, pe);
         // §3.8: the latest cookie goes first on the control channel of the new PE.
-        if (this.#cookie !== null) a.send(encodeCookieEcho(this.#cookie), PPID_ASAP);
+        if (this.#cookie !== null) sendControl(a, encodeCookieEcho(this.#cookie));
         return pe;
       }
       if (candidates.length === 0 && why === 'no pool element') why = 'the pool has no other element';
