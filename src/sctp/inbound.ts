@@ -39,7 +39,7 @@ export type DataVerdict = 'new' | 'duplicate' | 'dropped' | 'invalid-stream';
 
 /** What each held item (fragment, waiting message, SSN skip) costs beyond its bytes, against
  *  maxReassemblyBytes: keeps a flood of 1-byte fragments from holding a million objects. */
-const HELD_OVERHEAD = 64;
+const HELD_OVERHEAD = 128;
 const DEFAULT_TSN_SPAN = 16384;
 const DEFAULT_DUPLICATE_REPORTS = 64;
 /** SACK chunk header and fixed fields (§3.3.4); each gap block and duplicate TSN is 4 more. */

@@ -263,7 +263,8 @@ export class Outbound {
     const chunk = this.#queue.at(0);
     const size = chunkSize(chunk);
     if (size > room) return undefined;
-    if (path.flightSize === 0) path.decayIdleCwnd(this.#clock.now()); // §7.2.1
+    const now = this.#clock.now();
+    if (path.flightSize === 0) path.decayIdleCwnd(now); // §7.2.1
     if (path.flightSize >= path.cwnd) return undefined; // §6.1 B
     // §6.1 A: no new data into a closed window, except one chunk when nothing is in flight.
     if (this.#peerRwnd < chunk.userData.length && this.#flightBytes > 0) return undefined;
@@ -276,7 +277,6 @@ export class Outbound {
     this.#outstanding.push(chunk);
     this.#outstandingBytes += length;
     this.#burstBytes += size;
-    const now = this.#clock.now();
     chunk.sentAt = now;
     chunk.sendCount = 1;
     chunk.path = path;
