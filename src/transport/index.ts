@@ -7,8 +7,9 @@ export type {
   SctpEndpointEvents,
   SctpMode,
 } from './sctp-provider.js';
-export { openSctpEndpoint, chooseSctpMode } from './open-sctp-endpoint.js';
-export type { OpenSctpEndpointOptions, ModeDecision } from './open-sctp-endpoint.js';
+export { openSctpEndpoint, chooseSctpMode, sctpProvider, localAddresses } from './open-sctp-endpoint.js';
+export type { OpenSctpEndpointOptions, ModeDecision, SctpProvider, SctpProtocolOptions } from './open-sctp-endpoint.js';
+export { SendQueueFullError } from './sctp-provider.js';
 export { UdpSctpEndpoint } from './udp-encapsulation.js';
 export { RawSctpEndpoint } from './raw-endpoint.js';
 export { setProtocolParameters, isPackagePatched } from './sctp-package.js';
