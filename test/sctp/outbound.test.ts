@@ -40,6 +40,11 @@ function packet(outbound: Outbound, path: Path, room = MTU - 12): DataChunk[] {
   return chunks;
 }
 
+/** Offset of the highest TSN sent so far from the initial TSN. */
+function tsnDiffFromItsn(outbound: Outbound): number {
+  return (outbound.cumulativeTsnAck - ITSN + outbound.outstandingChunks) | 0;
+}
+
 function sack(cumOffset: number, gaps: Array<[number, number]> = [], aRwnd = 100_000): SackInfo {
   return { cumulativeTsnAck: tsnAdd(ITSN, cumOffset), advertisedReceiverWindow: aRwnd, gapAckBlocks: gaps, duplicateTsns: [] };
 }
@@ -91,6 +96,30 @@ describe('Outbound: congestion and flow control (§6.1, §7.2)', () => {
     outbound.onSack(sack(1));
     expect(path.cwnd).toBe(4380 + 1280); // min(2000 acked, MTU)
     expect(path.flightSize).toBe(3000);
+  });
+
+  it('does not grow cwnd when it is not fully used (§7.2.1), and grows by one MTU per cwnd acked in congestion avoidance (§7.2.2)', () => {
+    const { outbound, path } = setup();
+    outbound.send(new Uint8Array(500), 0, 0, false);
+    packet(outbound, path);
+    outbound.onSack(sack(0));
+    expect(path.cwnd).toBe(4380);
+    // congestion avoidance: cwnd > ssthresh
+    path.ssthresh = 2000;
+    path.cwnd = 3000;
+    for (let i = 0; i < 12; i++) outbound.send(new Uint8Array(1000), 0, 0, false);
+    outbound.beginFlush();
+    expect(packet(outbound, path, 100_000).length).toBe(3); // flight 3000 >= cwnd
+    outbound.onSack(sack(2)); // 2000 acked, flight was 3000 >= cwnd
+    expect(path.partialBytesAcked).toBe(2000);
+    expect(path.cwnd).toBe(3000);
+    packet(outbound, path, 100_000);
+    outbound.onSack(sack(3)); // pba 3000 >= cwnd: +1 MTU, pba - cwnd
+    expect(path.cwnd).toBe(3000 + MTU);
+    expect(path.partialBytesAcked).toBe(0);
+    packet(outbound, path, 100_000);
+    outbound.onSack(sack(tsnDiffFromItsn(outbound)));
+    expect(path.partialBytesAcked).toBe(0); // everything acked: reset (§7.2.2)
   });
 
   it('honours Max.Burst per flush', () => {
