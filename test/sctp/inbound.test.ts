@@ -254,6 +254,15 @@ describe('Inbound: reassembly (§6.9)', () => {
 });
 
 describe('Inbound: hostile input', () => {
+  it('keeps a TSN exactly maxTsnSpan ahead, drops one further', () => {
+    const { inbound } = setup({ maxTsnSpan: 1000 });
+    expect(inbound.onData(data(1000, 'x', { unordered: true }))).toBe('dropped'); // cum + 1001
+    expect(inbound.onData(data(999, 'x', { unordered: true }))).toBe('new'); // cum + 1000
+    expect(inbound.sack(1200).gapAckBlocks).toEqual([[1000, 1000]]);
+    expect(inbound.onData(data(0, 'x', { unordered: true }))).toBe('new');
+    expect(inbound.onData(data(1000, 'x', { unordered: true }))).toBe('new');
+  });
+
   it('drops a TSN 100,000 ahead and holds nothing (the old "gap interval too big" crash)', () => {
     const { inbound } = setup();
     expect(inbound.onData(data(100_000, 'far', { beginning: true, ending: false }))).toBe('dropped');
@@ -288,6 +297,44 @@ describe('Inbound: hostile input', () => {
     const { inbound } = setup();
     for (let i = 0; i < 1000; i++) expect(inbound.onData(data(-1000 - i * 1000, 'x'))).toBe('duplicate');
     expect(inbound.sack(100_000).duplicateTsns.length).toBe(64);
+  });
+
+  it('property: SACKs report exactly the TSNs accepted (cumulative TSN and gap blocks)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ offset: fc.integer({ min: -3, max: 40 }), unordered: fc.boolean(), b: fc.boolean(), e: fc.boolean(), size: fc.integer({ min: 1, max: 900 }) }), { maxLength: 200 }),
+        (chunks) => {
+          const { inbound } = setup({ receiveWindow: 3000, maxReassemblyBytes: 9000, maxTsnSpan: 30 });
+          const accepted = new Set<number>();
+          for (const c of chunks) {
+            const verdict = inbound.onData(data(c.offset, 'x'.repeat(c.size), { unordered: c.unordered, beginning: c.b, ending: c.e, ssn: 0 }));
+            if (verdict === 'new' || verdict === 'invalid-stream') {
+              if (accepted.has(c.offset) || c.offset < 0) return false;
+              accepted.add(c.offset);
+            } else if (verdict === 'duplicate') {
+              if (!accepted.has(c.offset) && c.offset >= 0) return false;
+            } else if (accepted.has(c.offset)) {
+              return false; // 'dropped' is never a TSN received before
+            }
+            const sack = inbound.sack(100_000);
+            const cum = (sack.cumulativeTsnAck - ITSN) | 0;
+            for (let t = 0; t <= cum; t++) if (!accepted.has(t)) return false;
+            if (accepted.has(cum + 1)) return false;
+            const reported = new Set<number>();
+            let previous = 0;
+            for (const [start, end] of sack.gapAckBlocks) {
+              if (start <= previous + 1 && previous !== 0) return false; // separated by a gap
+              for (let t = start; t <= end; t++) reported.add(cum + t);
+              previous = end;
+            }
+            for (const t of accepted) if (t > cum && !reported.has(t)) return false;
+            for (const t of reported) if (!accepted.has(t)) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 300, seed: 1982 },
+    );
   });
 
   it('property: random chunk sequences never throw and stay within the caps', () => {

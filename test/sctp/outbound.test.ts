@@ -376,105 +376,128 @@ function prng(seed: number): () => number {
 describe('Outbound to Inbound through a lossy channel', () => {
   for (const [seed, window] of [[1, 30_000], [2, 30_000], [3, 30_000], [42, 30_000], [7, 6000], [8, 3000]] as const) {
     it(`every message arrives once, complete, in order per stream; memory returns to 0 (seed ${seed}, window ${window})`, () => {
-      const random = prng(seed);
-      const clock = new VirtualClock();
-      const path = new Path({ address: '192.0.2.1' }, { rtoInitial: 1000, rtoMin: 200, rtoMax: 4000, mtu: MTU, pathMaxRetrans: 1000 }, clock);
-      const received: Map<number, string[]> = new Map();
-      const unordered = new Set<string>();
-      const inbound = new Inbound({
-        peerInitialTsn: 0xfffffff0,
-        inboundStreams: 3,
-        receiveWindow: window,
-        maxReassemblyBytes: window + 40_000,
-        deliver: (payload, ppid, streamId) => {
-          const text = checkPayload(payload, ppid);
-          if (ppid === 1) {
-            expect(unordered.has(text)).toBe(false);
-            unordered.add(text);
-          } else {
-            const list = received.get(streamId) ?? [];
-            list.push(text);
-            received.set(streamId, list);
-          }
-        },
-      });
-      let flushQueued = false;
-      const outbound = new Outbound({
-        clock,
-        initialTsn: 0xfffffff0,
-        peerReceiveWindow: window,
-        outboundStreams: 3,
-        maxQueueBytes: 10_000_000,
-        maxFragmentSize: 1200,
-        maxBurst: 4,
-        onRetransmissionTimeout: () => {},
-        onSendable: () => {
-          if (!flushQueued) {
-            flushQueued = true;
-            clock.defer(() => {
-              flushQueued = false;
-              flush();
-            });
-          }
-        },
-      });
-      // payload: "<stream>:<n>:" then filler bytes that encode their own position
-      const sent: Map<number, string[]> = new Map([[0, []], [1, []], [2, []]]);
-      const sentUnordered = new Set<string>();
-      const messages = 300;
-      for (let n = 0; n < messages; n++) {
-        const streamId = Math.floor(random() * 3);
-        const isUnordered = random() < 0.15;
-        const id = `${streamId}:${n}`;
-        const size = random() < 0.2 ? 1200 + Math.floor(random() * 6000) : 1 + Math.floor(random() * 300);
-        outbound.send(makePayload(id, size), isUnordered ? 1 : 0, streamId, isUnordered);
-        if (isUnordered) sentUnordered.add(id);
-        else sent.get(streamId)!.push(id);
-      }
-      const channel = (action: () => void) => {
-        const r = random();
-        if (r < 0.1) return; // lost
-        const delay = 5 + Math.floor(random() * 30); // reordering through varied delays
-        clock.setTimer(delay, action);
-        if (r > 0.95) clock.setTimer(delay + 7, action); // duplicated
-      };
-      let sackTimer: unknown;
-      const sendSack = () => {
-        if (sackTimer !== undefined) clock.clearTimer(sackTimer);
-        sackTimer = undefined;
-        const s = inbound.sack(1200);
-        const copy: SackInfo = { ...s, gapAckBlocks: s.gapAckBlocks.map(([a, b]) => [a, b]), duplicateTsns: [...s.duplicateTsns] };
-        channel(() => {
-          outbound.onSack(copy);
-          flush(); // as the association does after every SACK
-        });
-      };
-      const flush = () => {
-        outbound.beginFlush();
-        for (let p = packet(outbound, path); p.length > 0; p = packet(outbound, path)) {
-          const chunks = p.map((c) => ({ ...c }));
-          channel(() => {
-            for (const c of chunks) inbound.onData(c);
-            if (inbound.packetDone()) sendSack();
-            else if (sackTimer === undefined) sackTimer = clock.setTimer(200, sendSack);
-          });
-        }
-      };
-      flush();
-      for (let i = 0; i < 2000 && !outbound.idle; i++) clock.advance(50);
-      expect(outbound.idle).toBe(true);
-      expect(outbound.bufferedAmount).toBe(0);
-      expect(inbound.bufferedBytes).toBe(0);
-      expect(inbound.heldItems).toBe(0);
-      for (const [streamId, list] of sent) expect(received.get(streamId) ?? []).toEqual(list);
-      expect(unordered).toEqual(sentUnordered);
-      expect(inbound.abandonedMessages).toBe(0);
+      const outbound = lossyRun(seed, window, 300, 0.1, 0.05);
       expect(outbound.retransmissions).toBeGreaterThan(0);
       if (window > 3000) expect(outbound.fastRetransmits).toBeGreaterThan(0);
-      outbound.stop();
     });
   }
+
+  it('property: the same over random seeds, windows, loss and duplication rates', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0x7fffffff }),
+        fc.integer({ min: 2000, max: 60_000 }),
+        fc.double({ min: 0, max: 0.3, noNaN: true }),
+        fc.double({ min: 0, max: 0.2, noNaN: true }),
+        (seed, window, loss, duplication) => {
+          lossyRun(seed, window, 60, loss, duplication);
+        },
+      ),
+      { numRuns: 25, seed: 6951, examples: [[0, 2000, 0.27395062451250857, 0]] },
+    );
+  });
 });
+
+/** Sends `messages` random messages (some fragmented, some unordered, three streams) from an
+ *  Outbound to an Inbound through a channel that loses, duplicates and reorders DATA and SACK
+ *  packets; asserts exactly-once, complete, in-order delivery and that all memory is freed. */
+function lossyRun(seed: number, window: number, messages: number, loss: number, duplication: number): Outbound {
+    const random = prng(seed);
+    const clock = new VirtualClock();
+    const path = new Path({ address: '192.0.2.1' }, { rtoInitial: 1000, rtoMin: 200, rtoMax: 4000, mtu: MTU, pathMaxRetrans: 1000 }, clock);
+    const received: Map<number, string[]> = new Map();
+    const unordered = new Set<string>();
+    const inbound = new Inbound({
+      peerInitialTsn: 0xfffffff0,
+      inboundStreams: 3,
+      receiveWindow: window,
+      maxReassemblyBytes: window + 40_000,
+      deliver: (payload, ppid, streamId) => {
+        const text = checkPayload(payload, ppid);
+        if (ppid === 1) {
+          expect(unordered.has(text)).toBe(false);
+          unordered.add(text);
+        } else {
+          const list = received.get(streamId) ?? [];
+          list.push(text);
+          received.set(streamId, list);
+        }
+      },
+    });
+    let flushQueued = false;
+    const outbound = new Outbound({
+      clock,
+      initialTsn: 0xfffffff0,
+      peerReceiveWindow: window,
+      outboundStreams: 3,
+      maxQueueBytes: 10_000_000,
+      maxFragmentSize: 1200,
+      maxBurst: 4,
+      onRetransmissionTimeout: () => {},
+      onSendable: () => {
+        if (!flushQueued) {
+          flushQueued = true;
+          clock.defer(() => {
+            flushQueued = false;
+            flush();
+          });
+        }
+      },
+    });
+    // payload: "<stream>:<n>:" then filler bytes that encode their own position
+    const sent: Map<number, string[]> = new Map([[0, []], [1, []], [2, []]]);
+    const sentUnordered = new Set<string>();
+    
+    for (let n = 0; n < messages; n++) {
+      const streamId = Math.floor(random() * 3);
+      const isUnordered = random() < 0.15;
+      const id = `${streamId}:${n}`;
+      const size = random() < 0.2 ? 1200 + Math.floor(random() * 6000) : 1 + Math.floor(random() * 300);
+      outbound.send(makePayload(id, size), isUnordered ? 1 : 0, streamId, isUnordered);
+      if (isUnordered) sentUnordered.add(id);
+      else sent.get(streamId)!.push(id);
+    }
+    const channel = (action: () => void) => {
+      const r = random();
+      if (r < loss) return; // lost
+      const delay = 5 + Math.floor(random() * 30); // reordering through varied delays
+      clock.setTimer(delay, action);
+      if (r > 1 - duplication) clock.setTimer(delay + 7, action); // duplicated
+    };
+    let sackTimer: unknown;
+    const sendSack = () => {
+      if (sackTimer !== undefined) clock.clearTimer(sackTimer);
+      sackTimer = undefined;
+      const s = inbound.sack(1200);
+      const copy: SackInfo = { ...s, gapAckBlocks: s.gapAckBlocks.map(([a, b]) => [a, b]), duplicateTsns: [...s.duplicateTsns] };
+      channel(() => {
+        outbound.onSack(copy);
+        flush(); // as the association does after every SACK
+      });
+    };
+    const flush = () => {
+      outbound.beginFlush();
+      for (let p = packet(outbound, path); p.length > 0; p = packet(outbound, path)) {
+        const chunks = p.map((c) => ({ ...c }));
+        channel(() => {
+          for (const c of chunks) inbound.onData(c);
+          if (inbound.packetDone()) sendSack();
+          else if (sackTimer === undefined) sackTimer = clock.setTimer(200, sendSack);
+        });
+      }
+    };
+    flush();
+    for (let i = 0; i < 20_000 && !outbound.idle; i++) clock.advance(50);
+    expect(outbound.idle).toBe(true);
+    expect(outbound.bufferedAmount).toBe(0);
+    expect(inbound.bufferedBytes).toBe(0);
+    expect(inbound.heldItems).toBe(0);
+    for (const [streamId, list] of sent) expect(received.get(streamId) ?? []).toEqual(list);
+    expect(unordered).toEqual(sentUnordered);
+    expect(inbound.abandonedMessages).toBe(0);
+    outbound.stop();
+  return outbound;
+}
 
 function makePayload(id: string, size: number): Uint8Array {
   const head = new TextEncoder().encode(`${id}|`);
