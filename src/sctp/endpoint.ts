@@ -131,9 +131,11 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
     const address = canonicalAddress(remote.address);
     if (address === undefined) throw new RangeError(`${remote.address} is not an IPv4 or IPv6 address`);
     if (!Number.isInteger(remote.port) || remote.port <= 0 || remote.port > 0xffff) throw new RangeError(`SCTP port ${remote.port} is invalid`);
-    const existing = this.#byPeer.get(key(address, remote.port));
+    // udp mode: the peer's encapsulation port is part of the peer's identity (see key()).
+    const udpPort = this.lower.mode === 'udp' ? (remote.udpPort ?? this.lower.remoteUdpPort) : undefined;
+    const existing = this.#byPeer.get(key(address, remote.port, udpPort));
     if (existing !== undefined && existing.state !== 'down') return existing;
-    const association = new StackAssociation(this, { ...remote, address });
+    const association = new StackAssociation(this, { ...remote, address, ...(udpPort !== undefined ? { udpPort } : {}) });
     this.#associations.add(association);
     association.start();
     return association;
@@ -237,7 +239,7 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
   }
 
   claimAddress(association: StackAssociation, address: string): boolean {
-    const k = key(address, association.remote.port);
+    const k = key(address, association.remote.port, association.remote.udpPort);
     const owner = this.#byPeer.get(k);
     if (owner !== undefined && owner !== association) return false;
     this.#byPeer.set(k, association);
@@ -246,12 +248,12 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
 
   released(association: StackAssociation): void {
     if (!this.#associations.delete(association)) return;
-    const port = association.remote.port;
+    const { port, udpPort } = association.remote;
     for (const a of association.remoteAddresses) {
-      const k = key(a, port);
+      const k = key(a, port, udpPort);
       if (this.#byPeer.get(k) === association) this.#byPeer.delete(k);
     }
-    const k = key(association.remote.address, port);
+    const k = key(association.remote.address, port, udpPort);
     if (this.#byPeer.get(k) === association) this.#byPeer.delete(k);
   }
 
@@ -291,7 +293,7 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
       this.stats.packetsDropped++;
       return;
     }
-    const association = this.#byPeer.get(key(from.address, r.sourcePort));
+    const association = this.#byPeer.get(key(from.address, r.sourcePort, from.udpPort));
     if (association !== undefined) {
       try {
         association.receive(r, from);
@@ -429,8 +431,15 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
   }
 }
 
-function key(address: string, port: number): string {
-  return `${address}|${port}`;
+/**
+ * An association's peer: address and SCTP port (RFC 9260 §1.4), and in udp mode also the
+ * peer's UDP encapsulation port. RFC 6951 §5.4 looks up by address and SCTP port alone and then
+ * follows the UDP port; keying by it as well lets several SCTP stacks on one host share an SCTP
+ * port on distinct UDP ports (registrars of a scope on one machine, as RSPLIB's sctplib cannot),
+ * at the price that a peer whose UDP port changes (NAT rebinding) is a new peer and associates anew.
+ */
+function key(address: string, port: number, udpPort: number | undefined): string {
+  return `${address}|${port}|${udpPort ?? 0}`;
 }
 
 /** The canonical text of an IP literal (as addresses from INIT are written), or undefined. */

@@ -20,6 +20,8 @@ export interface LowerLayer {
   readonly mode: 'raw' | 'udp';
   /** Local UDP encapsulation port (udp mode), else undefined. */
   readonly udpPort: number | undefined;
+  /** The UDP encapsulation port of peers whose port is not given (udp mode; RFC 6951: 9899). */
+  readonly remoteUdpPort?: number;
   /**
    * The local IP addresses this layer sends from and that INIT/INIT-ACK may list (RFC 9260
    * §5.1.2); empty when bound to the wildcard address (then INIT lists none and the peer uses

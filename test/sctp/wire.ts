@@ -92,6 +92,7 @@ export class Network {
 
 export class MemoryLowerLayer implements LowerLayer {
   readonly receivers = new Map<number, PacketReceiver>();
+  readonly remoteUdpPort = 9899;
   closed = false;
 
   constructor(
