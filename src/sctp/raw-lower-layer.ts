@@ -24,6 +24,8 @@ const RECEIVE_BUFFER_BYTES = 65_535;
 /** Packets waiting for the addon's send readiness beyond this are dropped (a stalled socket). */
 const MAX_SEND_QUEUE = 4096;
 const COMMON_HEADER_BYTES = 12;
+/** close() waits at most this long for packets still queued in the addon. */
+const CLOSE_DRAIN_MS = 1000;
 
 export const RAW_PRIVILEGE_HINT = 'raw SCTP needs the raw-socket addon and root or CAP_NET_RAW; or use --transport udp';
 
@@ -107,6 +109,7 @@ export class RawLowerLayer implements LowerLayer {
   readonly #onError: ((error: Error) => void) | undefined;
   #queued = 0;
   #closing: Promise<void> | null = null;
+  #drained: (() => void) | null = null;
 
   private constructor(families: Family[], localAddresses: string[], options: RawLowerLayerOptions) {
     this.#families = families;
@@ -225,7 +228,7 @@ export class RawLowerLayer implements LowerLayer {
   send(packet: Uint8Array, to: PeerTransport, _from?: string): void {
     const family = isIP(to.address);
     const f = this.#families.find((x) => x.family === family);
-    if (f === undefined || this.#closing !== null || this.#queued >= MAX_SEND_QUEUE) {
+    if (f === undefined || this.#queued >= MAX_SEND_QUEUE) {
       this.stats.sendErrors++;
       return;
     }
@@ -233,8 +236,8 @@ export class RawLowerLayer implements LowerLayer {
     this.#queued++;
     try {
       f.socket.send(copy, 0, copy.length, to.address, (error) => {
-        this.#queued--;
         if (error) this.stats.sendErrors++;
+        if (--this.#queued === 0) this.#drained?.();
       });
       this.stats.sent++;
     } catch {
@@ -251,8 +254,21 @@ export class RawLowerLayer implements LowerLayer {
     if (this.#ports.size > 0) return Promise.resolve();
     if (this.#closing === null) {
       for (const port of [...this.#claims.keys()]) this.#release(port);
-      for (const f of this.#families) f.socket.close();
-      this.#closing = Promise.resolve();
+      // The addon sends once the socket is writable: let queued packets (a closing endpoint's
+      // ABORTs) leave first, for at most CLOSE_DRAIN_MS.
+      const drained =
+        this.#queued === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, CLOSE_DRAIN_MS);
+              this.#drained = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+      this.#closing = drained.then(() => {
+        for (const f of this.#families) f.socket.close();
+      });
     }
     return this.#closing;
   }

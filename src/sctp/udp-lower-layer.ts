@@ -16,6 +16,8 @@ export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 const PICK_PORT_TRIES = 8;
 /** The SCTP common header (RFC 9260 §3.1): anything shorter is not SCTP. */
 const COMMON_HEADER_BYTES = 12;
+/** close() waits at most this long for packets still being sent. */
+const CLOSE_DRAIN_MS = 1000;
 
 export interface UdpLowerLayerOptions {
   /**
@@ -140,6 +142,9 @@ export class UdpLowerLayer implements LowerLayer {
   readonly #ports = new Map<number, PacketReceiver>();
   readonly #onError: ((error: Error) => void) | undefined;
   #closing: Promise<void> | null = null;
+  /** Packets handed to dgram whose send has not completed. */
+  #inFlight = 0;
+  #drained: (() => void) | null = null;
 
   private constructor(sockets: BoundSocket[], udpPort: number, options: UdpLowerLayerOptions) {
     this.#sockets = sockets;
@@ -219,11 +224,14 @@ export class UdpLowerLayer implements LowerLayer {
     try {
       // RFC 6951 §5.3: the SCTP packet is the UDP payload. dgram keeps `packet` until the kernel
       // has it (no copy): the caller gives it up.
+      this.#inFlight++;
       socket.socket.send(packet, to.udpPort ?? this.remoteUdpPort, to.address, (error) => {
         if (error) this.stats.sendErrors++;
+        if (--this.#inFlight === 0) this.#drained?.();
       });
       this.stats.sent++;
     } catch {
+      this.#inFlight--;
       // A bad address or a closed socket: counted, never thrown (LowerLayer.send).
       this.stats.sendErrors++;
     }
@@ -252,8 +260,23 @@ export class UdpLowerLayer implements LowerLayer {
    */
   close(): Promise<void> {
     if (this.#ports.size > 0) return Promise.resolve();
-    this.#closing ??= Promise.all(this.#sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve())))).then(() => undefined);
+    this.#closing ??= this.#drain().then(() => Promise.all(this.#sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve())))).then(() => undefined));
     return this.#closing;
+  }
+
+  /**
+   * Waits for the packets handed to dgram to leave (dgram sends on a later tick; closing the
+   * socket first would drop the ABORTs of a closing endpoint), at most CLOSE_DRAIN_MS.
+   */
+  #drain(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CLOSE_DRAIN_MS);
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   #receive(datagram: Buffer, rinfo: dgram.RemoteInfo, s: BoundSocket): void {

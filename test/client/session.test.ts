@@ -13,12 +13,12 @@ import {
   type ResolvedPoolElement,
   type Session,
 } from '../../src/client/index.js';
-import { setProtocolParameters } from '../../src/transport/index.js';
+import type { SctpProtocolOptions } from '../../src/transport/index.js';
 import { CLI, REPO_ROOT } from '../helpers/cli.js';
 import { LOOPBACK, asapEndpoint, registrar, sleep, until } from './harness.js';
 
 // Heartbeats every 300 ms, 3 misses: a silently dead PE is noticed in about a second.
-setProtocolParameters({ hb_interval: 300, association_max_retrans: 3, rto_initial: 500, rto_min: 200, rto_max: 1000 });
+const FAST_SCTP: SctpProtocolOptions = { hbInterval: 300, associationMaxRetrans: 3, rtoInitial: 500, rtoMin: 200, rtoMax: 1000 };
 
 const open: { close(): Promise<void> | void }[] = [];
 const children: ChildProcess[] = [];
@@ -34,7 +34,7 @@ async function startRegistrar(): Promise<Registrar> {
 }
 
 async function service(r: Registrar, pool: string, options: { businessCard?: number; echo?: boolean } = {}): Promise<{ service: PoolElementService; sessions: PoolElementSession[]; echoes: Uint8Array[] }> {
-  const asap = await asapEndpoint({ registrars: [r.asapAddress] });
+  const asap = await asapEndpoint({ registrars: [r.asapAddress], sctp: { protocol: FAST_SCTP } });
   open.push(asap);
   const s = await PoolElementService.open(asap, { poolHandle: pool, registrationLife: 30_000, businessCard: options.businessCard ?? 0 });
   open.push({ close: () => s.close() });
@@ -54,7 +54,7 @@ async function service(r: Registrar, pool: string, options: { businessCard?: num
 }
 
 async function user(r: Registrar): Promise<PoolUser> {
-  const asap = await asapEndpoint({ registrars: [r.asapAddress] });
+  const asap = await asapEndpoint({ registrars: [r.asapAddress], sctp: { protocol: FAST_SCTP } });
   open.push(asap);
   return new PoolUser(asap, { staleCacheValue: 0 });
 }

@@ -188,6 +188,19 @@ describe('UdpLowerLayer', () => {
     rx.close();
   });
 
+  it('packets sent just before close() still leave (a closing endpoint\'s ABORTs)', async () => {
+    const b = await layer({ addresses: ['127.0.0.1'], udpPort: 0 });
+    const atB: Received[] = [];
+    collector(b, 3863, atB);
+    const a = await UdpLowerLayer.open({ addresses: ['127.0.0.1'], udpPort: 0 });
+    a.bind(5000, () => {});
+    a.send(packet(5000, 3863, 'abort 1'), { address: '127.0.0.1', udpPort: b.udpPort });
+    a.send(packet(5000, 3863, 'abort 2'), { address: '127.0.0.1', udpPort: b.udpPort });
+    a.unbind(5000);
+    await a.close();
+    await until(() => atB.length === 2);
+  });
+
   it('close() releases the socket once no port is bound (the last endpoint to close closes it)', async () => {
     const a = await UdpLowerLayer.open({ addresses: ['127.0.0.1'], udpPort: 0 });
     a.bind(1, () => {});
