@@ -281,6 +281,28 @@ describe('Outbound: retransmission (§6.3, §7.2.3, §7.2.4)', () => {
     expect(outbound.idle).toBe(true);
   });
 
+  it('multi-homed: T3 on one path marks only its chunks, retransmitted on an alternate path (§6.4, §6.3.3)', () => {
+    const { outbound, path, clock, timeouts } = setup();
+    const other = new Path({ address: '192.0.2.2' }, { rtoInitial: 5000, rtoMin: 1000, rtoMax: 60000, mtu: MTU, pathMaxRetrans: 5 }, clock);
+    for (let i = 0; i < 4; i++) outbound.send(new Uint8Array(100), 0, 0, false);
+    expect(packet(outbound, path, 2 * 116).length).toBe(2); // TSNs 0, 1 to path
+    expect(packet(outbound, other, 2 * 116).length).toBe(2); // TSNs 2, 3 to other
+    clock.advance(3000);
+    expect(timeouts).toEqual([path]);
+    expect(outbound.retransmitPending).toBe(2);
+    expect(other.flightSize).toBe(200);
+    const resent = packet(outbound, other);
+    expect(resent.map((c) => c.tsn)).toEqual([ITSN, tsnAdd(ITSN, 1)]);
+    expect(other.flightSize).toBe(400);
+    expect(path.flightSize).toBe(0);
+    expect(path.t3Deadline).toBeUndefined(); // nothing left outstanding there
+    expect(path.rto).toBe(6000);
+    expect(other.rto).toBe(5000);
+    outbound.onSack(sack(3));
+    expect(outbound.idle).toBe(true);
+    expect(other.t3Deadline).toBeUndefined();
+  });
+
   it('pathFailed moves outstanding chunks to another path (§6.4.1)', () => {
     const { outbound, path, clock } = setup();
     const other = new Path({ address: '192.0.2.2' }, { rtoInitial: 1000, rtoMin: 1000, rtoMax: 60000, mtu: MTU, pathMaxRetrans: 5 }, clock);
