@@ -1,7 +1,7 @@
 // Test harness: two package Endpoints joined by an in-memory link (no sockets), with a
 // log of every packet and a drop filter, plus a UDP relay for tests of real endpoints.
 import dgram from 'node:dgram';
-import { Endpoint, Packet } from '../../src/transport/sctp-package.js';
+import { Packet, sctpPackage } from '../../src/transport/sctp-package.js';
 import type { PackageAssociation, PackageEndpoint, PackagePacket } from '../../src/transport/sctp-package.js';
 
 /** SCTP chunk type codes (RFC 9260 §3.2) used by the filters. */
@@ -44,8 +44,8 @@ export const ADDRESS_A = '127.0.0.1';
 export const ADDRESS_B = '127.0.0.2';
 
 export function makeLink(portA = 5001, portB = 5002): Link {
-  const a = new Endpoint({ localPort: portA, MIS: 4, OS: 4 });
-  const b = new Endpoint({ localPort: portB, MIS: 4, OS: 4 });
+  const a = new (sctpPackage().Endpoint)({ localPort: portA, MIS: 4, OS: 4 });
+  const b = new (sctpPackage().Endpoint)({ localPort: portB, MIS: 4, OS: 4 });
   const link: Link = {
     a,
     b,

@@ -1,7 +1,7 @@
 // Real associations over loopback through the provider interface, in SCTP-over-UDP
 // mode (always) and raw IP mode (when running with CAP_NET_RAW and raw-socket loads).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chooseSctpMode, openSctpEndpoint, setProtocolParameters } from '../../src/transport/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chooseSctpMode, openSctpEndpoint, type SctpProtocolOptions } from '../../src/transport/index.js';
 import type { Association, AssociationDownReason, SctpEndpoint, SctpMode } from '../../src/transport/index.js';
 import { UdpSctpEndpoint } from '../../src/transport/udp-encapsulation.js';
 import { PPID_ASAP, PPID_ENRP } from '../../src/wire/constants.js';
@@ -16,8 +16,11 @@ else console.warn(`raw-mode SCTP tests skipped: ${rawDecision.reason}`);
 let nextPort = 40000 + (process.pid % 1000) * 10;
 const open: SctpEndpoint[] = [];
 
-async function endpoint(mode: SctpMode): Promise<SctpEndpoint> {
-  const e = await openSctpEndpoint({ mode, port: nextPort++, udpPort: 0, address: '127.0.0.1' });
+/** Short timers so retransmission paths run within the test budget (per endpoint). */
+const BASE: SctpProtocolOptions = { rtoInitial: 500, rtoMin: 200, rtoMax: 2000 };
+
+async function endpoint(mode: SctpMode, protocol: SctpProtocolOptions = {}, provider?: 'stack' | 'package'): Promise<SctpEndpoint> {
+  const e = await openSctpEndpoint({ mode, port: nextPort++, udpPort: 0, address: '127.0.0.1', protocol: { ...BASE, ...protocol }, ...(provider !== undefined ? { provider } : {}) });
   open.push(e);
   return e;
 }
@@ -39,10 +42,6 @@ function nextDown(a: Association): Promise<AssociationDownReason> {
 function nextAssociation(server: SctpEndpoint): Promise<Association> {
   return new Promise((resolve) => server.once('association', resolve));
 }
-
-beforeAll(() => {
-  setProtocolParameters({ rto_initial: 500, rto_min: 200, rto_max: 2000 });
-});
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((e) => e.close()));
@@ -178,20 +177,20 @@ describe.each(modes)('SCTP endpoint in %s mode', (mode) => {
 });
 
 describe('SCTP over UDP specifics', () => {
-  afterAll(() => setProtocolParameters({ hb_interval: 30_000, association_max_retrans: 10 }));
-
-  it('demultiplexes one UDP socket: one peer entry per remote UDP address and port', async () => {
-    const server = (await endpoint('udp')) as UdpSctpEndpoint;
-    const clients = await Promise.all([0, 1, 2].map(() => endpoint('udp')));
+  it('demultiplexes one UDP socket: one peer entry per remote UDP address and port (package provider)', async () => {
+    const server = (await endpoint('udp', {}, 'package')) as UdpSctpEndpoint;
+    const clients = await Promise.all([0, 1, 2].map(() => endpoint('udp', {}, 'package')));
     await Promise.all(clients.map((c) => c.connect(remoteOf(server))));
     expect(server.peerCount).toBe(3);
     expect(new Set(server.associations.map((a) => a.remote.udpPort)).size).toBe(3);
   });
 
   it('detects a dead peer by heartbeats and reports timeout', async () => {
-    setProtocolParameters({ hb_interval: 100, association_max_retrans: 3 });
-    const server = await endpoint('udp');
-    const client = await endpoint('udp');
+    // Each unanswered HEARTBEAT doubles the RTO (RFC 9260 §8.3, §6.3.3 E2): RTO.Max bounds the
+    // wait, 4 misses of at most RTO.Max + HB.interval.
+    const fast = { hbInterval: 100, associationMaxRetrans: 3, rtoMin: 200, rtoMax: 400 };
+    const server = await endpoint('udp', fast);
+    const client = await endpoint('udp', fast);
     const relay = await UdpRelay.open(server.udpPort!);
     try {
       const a = await client.connect({ address: '127.0.0.1', port: server.port, udpPort: relay.port });
@@ -206,16 +205,11 @@ describe('SCTP over UDP specifics', () => {
   });
 
   it('rejects connect() when the peer never answers', async () => {
-    setProtocolParameters({ max_init_retransmits: 1, rto_initial: 100 });
-    try {
-      const client = await endpoint('udp');
-      const relay = await UdpRelay.open(1); // nothing behind it
-      relay.drop = () => true;
-      await expect(client.connect({ address: '127.0.0.1', port: 9, udpPort: relay.port })).rejects.toThrow(/timeout/);
-      relay.close();
-    } finally {
-      setProtocolParameters({ max_init_retransmits: 8, rto_initial: 500 });
-    }
+    const client = await endpoint('udp', { maxInitRetransmits: 1, rtoInitial: 100, rtoMin: 100 });
+    const relay = await UdpRelay.open(1); // nothing behind it
+    relay.drop = () => true;
+    await expect(client.connect({ address: '127.0.0.1', port: 9, udpPort: relay.port })).rejects.toThrow(/timeout/);
+    relay.close();
   });
 
   // INIT collision (RFC 9260 §5.2.1): two ends on one SCTP port pair associate to each other,
@@ -224,7 +218,8 @@ describe('SCTP over UDP specifics', () => {
   describe('INIT collision on one SCTP port pair', () => {
     const port = () => 30000 + (process.pid % 1000) * 10 + Math.floor(Math.random() * 9);
     const pair = async (sctpPort: number, udpPort = 0) => {
-      const e = await openSctpEndpoint({ mode: 'udp', port: sctpPort, udpPort, address: '127.0.0.1' });
+      // A long first INIT retransmission, so that only the settlement can bring the pair up quickly.
+      const e = await openSctpEndpoint({ mode: 'udp', port: sctpPort, udpPort, address: '127.0.0.1', protocol: { rtoInitial: 3000, rtoMin: 200, rtoMax: 60_000 } });
       open.push(e);
       return e;
     };
@@ -237,13 +232,6 @@ describe('SCTP over UDP specifics', () => {
       expect(ups(x)).toHaveLength(1);
       expect(ups(y)).toHaveLength(1);
     };
-    let saved: ReturnType<typeof setProtocolParameters>;
-    beforeAll(() => {
-      // A long first INIT retransmission, so that only the settlement can bring the pair up quickly.
-      saved = setProtocolParameters({});
-      setProtocolParameters({ rto_initial: 3000 });
-    });
-    afterAll(() => setProtocolParameters({ rto_initial: saved.rto_initial }));
 
     it('both ends send INIT at the same moment: one association, up on both ends', async () => {
       const sctpPort = port();
