@@ -8,19 +8,20 @@
 //     {"event":"ready"}, and on a line on stdin associates to the peer's same SCTP port after the
 //     delay ("passive": never). Prints {"event":"up","ms":...} per association up (ms since the
 //     line), {"event":"down","reason":...} per one lost, and {"event":"not associated"} when
-//     the peer's association came first; runs until killed.
+//     the peer's association came first (associate() threw, or returned that association);
+//     runs until killed.
 import { createInterface } from 'node:readline';
-import { openSctpEndpoint, setProtocolParameters, type Association } from '../../src/transport/index.js';
+import { openSctpEndpoint, type Association } from '../../src/transport/index.js';
 
 const [mode, local, portText, peer, delayText, udpText, peerUdpText] = process.argv.slice(2);
 const port = Number(portText);
 const out = (event: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(event)}\n`);
 // A long first INIT retransmission: only the rules under test can bring associations up quickly.
-setProtocolParameters({ rto_initial: 3000 });
+const protocol = { rtoInitial: 3000 };
 const endpoint =
   mode === 'udp'
-    ? await openSctpEndpoint({ mode: 'udp', port, address: local!, udpPort: Number(udpText) })
-    : await openSctpEndpoint({ mode: 'raw', port, address: local! });
+    ? await openSctpEndpoint({ mode: 'udp', port, address: local!, udpPort: Number(udpText), protocol })
+    : await openSctpEndpoint({ mode: 'raw', port, address: local!, protocol });
 let started = performance.now();
 const watched = new WeakSet<Association>();
 const watch = (a: Association): void => {
@@ -38,7 +39,10 @@ createInterface({ input: process.stdin }).once('line', () => {
   if (delayText === 'passive') return;
   setTimeout(() => {
     try {
-      watch(endpoint.associate({ address: peer!, port, ...(mode === 'udp' ? { udpPort: Number(peerUdpText) } : {}) }));
+      const a = endpoint.associate({ address: peer!, port, ...(mode === 'udp' ? { udpPort: Number(peerUdpText) } : {}) });
+      // Our stack hands back the association the peer made (one per port pair, RFC 9260 §1.4).
+      if (watched.has(a)) out({ event: 'not associated', error: 'the peer\'s association exists' });
+      else watch(a);
     } catch (error) {
       out({ event: 'not associated', error: (error as Error).message }); // the peer's came first
     }

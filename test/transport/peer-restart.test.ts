@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSctpMode, openSctpEndpoint, type Association, type AssociationDownReason, type SctpEndpoint } from '../../src/transport/index.js';
 import { writeSctpChecksum } from '../../src/sctp/crc32c.js';
-import { UdpSctpEndpoint } from '../../src/transport/udp-encapsulation.js';
 import { PPID_ENRP } from '../../src/wire/constants.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { jsonRecords, keepLines, NetnsLab, netnsUnavailable, type LabProcess } from '../helpers/netns.js';
@@ -73,7 +72,7 @@ describe('peer restart on the same port pair', () => {
     const sctpPort = 30000 + (process.pid % 1000) * 10 + 8;
     const ours = await openSctpEndpoint({ mode: 'udp', port: sctpPort, udpPort: 0, address: '127.0.0.1' });
     cleanups.push(() => ours.close());
-    const peer = (await openSctpEndpoint({ mode: 'udp', port: sctpPort, udpPort: 0, address: '127.0.0.1' })) as UdpSctpEndpoint;
+    const peer = await openSctpEndpoint({ mode: 'udp', port: sctpPort, udpPort: 0, address: '127.0.0.1' });
     cleanups.push(() => peer.close());
     const downs: AssociationDownReason[] = [];
     const received: string[] = [];
@@ -94,7 +93,7 @@ describe('peer restart on the same port pair', () => {
     init.writeUInt16BE(10, 26); // MIS
     init.writeUInt32BE(1, 28); // initial TSN
     writeSctpChecksum(init);
-    await peer.sendDatagram(init, ours.udpPort!, '127.0.0.1');
+    await peer.sendDatagram!(init, ours.udpPort!, '127.0.0.1');
     await sleep(300);
     expect(a.state).toBe('up');
     expect(downs).toEqual([]);
