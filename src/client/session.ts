@@ -343,8 +343,10 @@ export class Session extends EventEmitter<SessionEvents> {
   async #connect(pe: ResolvedPoolElement): Promise<Association | null> {
     const t = pe.userTransport!;
     const sctp = this.pu.asap.sctp;
-    for (const address of t.addresses) {
-      if (address.includes(':')) continue; // the SCTP provider is IPv4 only
+    // IPv4 first: an endpoint bound to IPv4 only cannot reach the IPv6 ones (associate() throws
+    // or the attempt times out), so those come last.
+    const addresses = [...t.addresses.filter((x) => !x.includes(':')), ...t.addresses.filter((x) => x.includes(':'))];
+    for (const address of addresses) {
       let a: Association;
       try {
         a = sctp.associate({ address, port: t.port, udpPort: this.#remoteUdpPort === 'sctp-port' ? t.port : this.#remoteUdpPort });
