@@ -26,8 +26,8 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((x) => x.close()));
 });
 
-async function connect(peer: ScriptedRegistrar, timers = {}): Promise<RegistrarConnection> {
-  const client: SctpEndpoint = await openSctpEndpoint({ mode: 'udp', port: sctpPort(), udpPort: 0, address: LOOPBACK });
+async function connect(peer: ScriptedRegistrar, timers = {}, protocol = {}): Promise<RegistrarConnection> {
+  const client: SctpEndpoint = await openSctpEndpoint({ mode: 'udp', port: sctpPort(), udpPort: 0, address: LOOPBACK, protocol });
   open.push(client);
   const association = await client.connect(peer.address);
   return new RegistrarConnection(association, { timers });
@@ -163,5 +163,22 @@ describe('RegistrarConnection', () => {
     await until(() => peer.received.some((m) => m.type === AsapType.EndpointKeepAliveAck), 2000, 'ack');
     const ack = peer.received.find((m) => m.type === AsapType.EndpointKeepAliveAck)!;
     expect(ack.type === AsapType.EndpointKeepAliveAck && [Buffer.from(ack.poolHandle).toString(), ack.peId]).toEqual(['ka', 77]);
+  });
+  it('a send queue at its limit fails no request outright: what was not queued is sent again by its timer', async () => {
+    const peer = await ScriptedRegistrar.open();
+    open.push(peer);
+    peer.onMessage = (m, a) => {
+      if (m.type !== AsapType.HandleResolution) return;
+      a.send(encodeMessage({ ...base, type: AsapType.HandleResolutionResponse, poolHandle: m.poolHandle, policy: null, poolElements: [element(1)], error: null }), PPID_ASAP);
+    };
+    // Room for about two requests in flight: the others in this turn meet SendQueueFullError.
+    const c = await connect(peer, { t1EnrpRequest: 400, maxRequestRetransmit: 8 }, { maxSendQueueBytes: 64 });
+    const started = performance.now();
+    const requests = Array.from({ length: 8 }, (_, i) => c.resolveHandle(poolHandleBytes(`pool-${i}`), 1));
+    const answers = await Promise.all(requests);
+    // Without the limit all eight are answered within milliseconds; here some waited for T1.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(380);
+    expect(answers.map((r) => Buffer.from(r.poolHandle).toString())).toEqual(Array.from({ length: 8 }, (_, i) => `pool-${i}`));
+    expect(c.isUp).toBe(true);
   });
 });
