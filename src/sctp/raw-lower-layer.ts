@@ -222,8 +222,8 @@ export class RawLowerLayer implements LowerLayer {
 
   /**
    * Sends one SCTP packet; the kernel adds the IP header (source: its route's choice, `from` is
-   * not honoured without IP_HDRINCL). The packet is copied: the addon queues until the socket is
-   * writable.
+   * not honoured without IP_HDRINCL). The addon queues `packet` until the socket is writable:
+   * it is kept, not copied (the stack hands over memory of its own, PacketWriter.finish()).
    */
   send(packet: Uint8Array, to: PeerTransport, _from?: string): void {
     const family = isIP(to.address);
@@ -232,10 +232,10 @@ export class RawLowerLayer implements LowerLayer {
       this.stats.sendErrors++;
       return;
     }
-    const copy = Buffer.from(packet);
+    const buffer = Buffer.isBuffer(packet) ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
     this.#queued++;
     try {
-      f.socket.send(copy, 0, copy.length, to.address, (error) => {
+      f.socket.send(buffer, 0, buffer.length, to.address, (error) => {
         if (error) this.stats.sendErrors++;
         if (--this.#queued === 0) this.#drained?.();
       });
