@@ -34,6 +34,8 @@ export {
   type AsapRequestKind,
 } from './errors.js';
 export { Session, type SessionOptions, type SessionEvents } from './session.js';
+/** Session.send() and PoolElementSession.send() throw it when the peer left the send-queue limit unacknowledged. */
+export { SendQueueFullError } from '../transport/sctp-provider.js';
 export {
   PoolElementService,
   PoolElementSession,
