@@ -1,6 +1,7 @@
 // The narrow interface between the registrar/client code and an SCTP provider.
-// Today's provider is the userland `sctp` package (raw IP or SCTP over UDP, RFC 6951);
-// a kernel SCTP binding can implement the same interface without touching callers
+// The provider is our own SCTP stack (src/sctp/, RFC 9260) on raw IP or SCTP over UDP
+// (RFC 6951); the patched `sctp` package stays selectable ('package') until it is retired.
+// A kernel SCTP binding could implement the same interface without touching callers
 // (the Aedes model: protocol above, pluggable transport below).
 import type { EventEmitter } from 'node:events';
 
