@@ -135,7 +135,7 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
     const udpPort = this.lower.mode === 'udp' ? (remote.udpPort ?? this.lower.remoteUdpPort) : undefined;
     const existing = this.#byPeer.get(key(address, remote.port, udpPort));
     if (existing !== undefined && existing.state !== 'down') return existing;
-    const association = new StackAssociation(this, { ...remote, address, ...(udpPort !== undefined ? { udpPort } : {}) });
+    const association = new StackAssociation(this, { address, port: remote.port, ...(udpPort !== undefined ? { udpPort } : {}) });
     this.#associations.add(association);
     association.start();
     return association;

@@ -2,7 +2,9 @@
 // on one host may use the same SCTP port on distinct UDP ports (registrars of a scope on one
 // machine all on ENRP port 9901), and each gets its own association.
 import { afterEach, describe, expect, it } from 'vitest';
+import { SctpStackEndpoint } from '../../src/sctp/index.js';
 import { openSctpEndpoint, type Association, type SctpEndpoint } from '../../src/transport/index.js';
+import { Network } from './wire.js';
 
 const opened: SctpEndpoint[] = [];
 afterEach(async () => {
@@ -31,5 +33,17 @@ describe('udp mode: peers on one address and SCTP port, distinct UDP ports', () 
     const end = Date.now() + 3000;
     while ((got.t!.length === 0 || got.f!.length === 0) && Date.now() < end) await new Promise((res) => setTimeout(res, 10));
     expect(got).toEqual({ t: ['for t'], f: ['for f'] });
+  });
+});
+
+describe('raw mode: a UDP port in the remote address means nothing', () => {
+  it('associate() with a udpPort (as the client library passes in every mode) still comes up', () => {
+    const net = new Network();
+    const a = SctpStackEndpoint.open(net.host(['10.0.0.1'], 'raw'), { port: 5000, clock: net.clock });
+    SctpStackEndpoint.open(net.host(['10.0.0.2'], 'raw'), { port: 5000, clock: net.clock });
+    const association = a.associate({ address: '10.0.0.2', port: 5000, udpPort: 9899 });
+    net.run(100);
+    expect(association.state).toBe('up');
+    expect(association.remote.udpPort).toBeUndefined();
   });
 });

@@ -71,7 +71,7 @@ export class Network {
     for (let c = 0; c < copies; c++) {
       const delay = this.latency + (im.reorder && this.random() < im.reorder ? 1 + Math.floor(this.random() * 5) : 0);
       const copy = Uint8Array.from(bytes);
-      this.clock.setTimer(delay, () => target.deliver(copy, { address: from, udpPort: sender.udpPort }, to.address));
+      this.clock.setTimer(delay, () => target.deliver(copy, sender.mode === 'udp' ? { address: from, udpPort: sender.udpPort } : { address: from }, to.address));
     }
   }
 
