@@ -3,7 +3,7 @@
 // keeps many requests in flight on each of a few associations, sends pre-encoded messages, and
 // reads of each response only what matches it to its request (type, flags, PE ID or pool handle).
 import { createSocket } from 'node:dgram';
-import { openSctpEndpoint, type Association, type SctpEndpoint } from '../src/transport/index.js';
+import { openSctpEndpoint, type Association, type SctpEndpoint, type SctpProvider } from '../src/transport/index.js';
 import {
   AsapFlag,
   AsapType,
@@ -35,12 +35,15 @@ function poolIndexOf(message: Uint8Array, valueOffset: number, valueLength: numb
 }
 
 /**
- * PE i (PE ID i + 1) registers in pool i mod pools. Policy values vary per PE so that load-
- * and weight-based policies have something to order; the pool's policy type is the same for all.
+ * PE i (PE ID i + 1) registers in pool i mod pools, at `peAddress` (the generator's own, so
+ * that the registrar may check it against the association's, RFC 5352 §3.1). Policy values
+ * vary per PE so that load- and weight-based policies have something to order; the pool's
+ * policy type is the same for all.
  */
-export function registrationMessages(pes: number, pools: number, policyType: number): Uint8Array[] {
+export function registrationMessages(pes: number, pools: number, policyType: number, peAddress = '127.0.0.1'): Uint8Array[] {
   const handles = Array.from({ length: pools }, (_, p) => poolHandle(p));
-  const address = parseAddress('127.0.0.1')!;
+  const address = parseAddress(peAddress);
+  if (address === null) throw new Error(`PE address ${peAddress} is not an IPv4 or IPv6 literal`);
   const out: Uint8Array[] = new Array<Uint8Array>(pes);
   for (let i = 0; i < pes; i++) {
     const policy: PolicySettings = policySettings(policyType, {
@@ -159,8 +162,14 @@ export class BenchClient {
     });
   }
 
-  static async connect(target: RegistrarTarget, localPort: number): Promise<BenchClient> {
-    const endpoint = await openSctpEndpoint({ mode: 'udp', port: localPort, udpPort: 0, address: '127.0.0.1' });
+  static async connect(target: RegistrarTarget, localPort: number, local: ClientSettings = {}): Promise<BenchClient> {
+    const endpoint = await openSctpEndpoint({
+      mode: 'udp',
+      port: localPort,
+      udpPort: 0,
+      address: local.address ?? '127.0.0.1',
+      ...(local.provider !== undefined ? { provider: local.provider } : {}),
+    });
     const association = await endpoint.connect({ address: target.address, port: target.port, udpPort: target.udpPort });
     return new BenchClient(endpoint, association);
   }
@@ -187,8 +196,16 @@ export class BenchClient {
   }
 }
 
-export async function connectClients(target: RegistrarTarget, count: number, firstLocalPort: number): Promise<BenchClient[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => BenchClient.connect(target, firstLocalPort + i)));
+/** How the generator's endpoints are opened. */
+export interface ClientSettings {
+  /** Local address to bind (the registrar's family); default 127.0.0.1. */
+  address?: string;
+  /** SCTP provider under test; default the environment's (RSERPOOL_SCTP_PROVIDER) or 'stack'. */
+  provider?: SctpProvider;
+}
+
+export async function connectClients(target: RegistrarTarget, count: number, firstLocalPort: number, local: ClientSettings = {}): Promise<BenchClient[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => BenchClient.connect(target, firstLocalPort + i, local)));
 }
 
 // ------------------------------------------------------------------ phases
@@ -253,8 +270,24 @@ export function registerAll(clients: BenchClient[], messages: Uint8Array[], wind
       sentAt[i] = performance.now();
       clients[j]!.send(messages[i]!);
     };
+    const count = (now: number, j: number): void => {
+      if (++progress.done === total) {
+        stop();
+        resolve({ operations: total, seconds: (now - start) / 1000, failed, latency });
+        return;
+      }
+      sendNext(j);
+    };
     clients.forEach((client, j) => {
       client.onResponse = (m, now) => {
+        // RFC 5352 §2.2.13: the registrar could not process a message (malformed, over a limit).
+        // It names no PE ID we could read cheaply, so it counts as a failed request of this
+        // association and frees its slot (without it the phase stalled until the stall guard).
+        if (m[0] === AsapType.Error) {
+          failed++;
+          count(now, j);
+          return;
+        }
         if (m[0] !== AsapType.RegistrationResponse) return;
         const at = findParameter(m, ParamType.PeIdentifier, scratch);
         if (at < 0 || scratch.length !== 4) return;
@@ -262,12 +295,7 @@ export function registerAll(clients: BenchClient[], messages: Uint8Array[], wind
         if (i < 0 || i >= total) return;
         if ((m[1]! & AsapFlag.Reject) !== 0) failed++;
         latency.add(now - sentAt[i]!);
-        if (++progress.done === total) {
-          stop();
-          resolve({ operations: total, seconds: (now - start) / 1000, failed, latency });
-          return;
-        }
-        sendNext(j);
+        count(now, j);
       };
       for (let w = 0; w < window; w++) sendNext(j);
     });

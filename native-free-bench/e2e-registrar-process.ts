@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ProbeReply, RegistrarMemory } from './e2e-memory-probe.js';
 
 export interface RegistrarProcessOptions {
   shards: number;
@@ -12,6 +13,10 @@ export interface RegistrarProcessOptions {
   keepAliveInterval: number;
   /** Directory for `node --cpu-prof` profiles of the registrar (every thread), or none. */
   cpuProfileDir?: string;
+  /** SCTP provider of the registrar (RSERPOOL_SCTP_PROVIDER of the child); default: inherited. */
+  provider?: string;
+  /** Local address of the registrar; default 127.0.0.1. */
+  address?: string;
 }
 
 /** Clock ticks per second of /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on Linux). */
@@ -26,8 +31,18 @@ function compiledCli(): string {
   throw new Error('compiled CLI dist/src/cli/main.js not found: run "npm run build"');
 }
 
+/** The compiled memory probe, preloaded into every thread of the registrar. */
+function compiledProbe(): string {
+  for (const relative of ['./e2e-memory-probe.js', '../dist/native-free-bench/e2e-memory-probe.js']) {
+    const path = fileURLToPath(new URL(relative, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error('compiled dist/native-free-bench/e2e-memory-probe.js not found: run "npm run build"');
+}
+
 export class RegistrarProcess {
   private exited: Promise<number | null>;
+  private probeId = 0;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -42,7 +57,9 @@ export class RegistrarProcess {
 
   /** Starts `rserpool registrar` and resolves once it logged "registrar started". */
   static async start(options: RegistrarProcessOptions): Promise<RegistrarProcess> {
-    const nodeArgs: string[] = [];
+    // --expose-gc for the probe: heap figures are of live objects, after a full GC (asked for
+    // only outside the measured phases).
+    const nodeArgs: string[] = ['--expose-gc', '-r', compiledProbe()];
     if (options.cpuProfileDir !== undefined) {
       mkdirSync(options.cpuProfileDir, { recursive: true });
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
@@ -52,7 +69,7 @@ export class RegistrarProcess {
       compiledCli(),
       'registrar',
       '--transport', 'udp',
-      '--address', '127.0.0.1',
+      '--address', options.address ?? '127.0.0.1',
       '--asap-port', String(options.asapPort),
       '--udp-port', String(options.udpPort),
       '--shards', String(options.shards),
@@ -61,8 +78,11 @@ export class RegistrarProcess {
       // info only to see "registrar started"; at info it logs nothing per message.
       '--log-level', 'info',
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
-    const registrar = new RegistrarProcess(child, { address: '127.0.0.1', port: options.asapPort, udpPort: options.udpPort });
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
+    if (options.provider !== undefined) env.RSERPOOL_SCTP_PROVIDER = options.provider;
+    // The IPC channel is the memory probe's.
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], env });
+    const registrar = new RegistrarProcess(child, { address: options.address ?? '127.0.0.1', port: options.asapPort, udpPort: options.udpPort });
     await new Promise<void>((resolve, reject) => {
       let started = false;
       let pending = '';
@@ -104,6 +124,28 @@ export class RegistrarProcess {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
     const m = /VmRSS:\s+(\d+) kB/.exec(status);
     return m === null ? NaN : Number(m[1]) * 1024;
+  }
+
+  /**
+   * What the registrar's memory is made of now, after a full GC in every thread: RSS, the I/O
+   * thread's heap, external and ArrayBuffer memory, and each of the `workers` shard workers' heaps.
+   */
+  memory(workers: number): Promise<RegistrarMemory> {
+    const id = ++this.probeId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.child.off('message', onMessage);
+        reject(new Error('registrar memory probe: no answer in 10 s'));
+      }, 10_000);
+      const onMessage = (message: ProbeReply): void => {
+        if (message?.kind !== 'e2e-memory' || message.id !== id) return;
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        resolve(message.memory);
+      };
+      this.child.on('message', onMessage);
+      this.child.send({ kind: 'e2e-memory', id, workers });
+    });
   }
 
   /** SIGTERM (the registrar closes and exits, writing CPU profiles if asked), SIGKILL after 10 s. */

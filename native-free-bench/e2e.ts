@@ -3,11 +3,18 @@
 // re-registration of every PE, handle resolutions for a while (closed loop), then handle
 // resolutions paced at half the measured rate. Per phase: rate, p50/p99 latency, and the
 // registrar's CPU time per operation (its /proc times, all threads, over the phase).
-// Run: rserpool bench e2e [--shards 1,2,4] [--pes N] [--pools N] [--pus N] [--policy NAME]
-//      [--duration S] [--runs N] [--json]; RSERPOOL_BENCH_CPU_PROF=dir profiles the registrar.
+// With --providers package,stack both the registrar child and the generator run on each SCTP
+// provider in turn, runs strictly alternating, and the medians are compared. Each run also
+// reports what the registrar's memory is made of, empty and with every PE registered
+// (e2e-memory-probe.ts, preloaded into every thread of the child).
+// Run: rserpool bench e2e [--shards 1,2,4] [--providers package,stack] [--pes N] [--pools N]
+//      [--pus N] [--policy NAME] [--duration S] [--runs N] [--address IP] [--json];
+//      RSERPOOL_BENCH_CPU_PROF=dir profiles the registrar.
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { policyByName } from '../src/policy/registry.js';
+import type { SctpProvider } from '../src/transport/index.js';
+import type { RegistrarMemory } from './e2e-memory-probe.js';
 import {
   connectClients,
   freeUdpPort,
@@ -25,6 +32,13 @@ import { RegistrarProcess, threadSchedule, type ThreadSchedule } from './e2e-reg
 export interface E2eBenchOptions {
   /** One shard count or several ("1,2,4"); default: available cores. */
   shards?: number | string;
+  /**
+   * SCTP providers to compare ("package,stack"): registrar and generator both use the one under
+   * test; runs alternate between them. Default: the environment's (RSERPOOL_SCTP_PROVIDER) or 'stack'.
+   */
+  providers?: string;
+  /** Address of the registrar, the generator's endpoints and every PE; default 127.0.0.1 (::1 works with the stack). */
+  address?: string;
   pes?: number;
   pools?: number;
   pus?: number;
@@ -77,28 +91,75 @@ export interface PhaseResult {
   generatorRunQueueWaitMsPerS: number;
 }
 
+/** The registrar's memory at one moment, after a full GC in every thread (bytes). */
+export interface MemoryBreakdown {
+  rss: number;
+  /** The I/O thread's heap: live objects, and what the isolate holds. */
+  ioHeapUsed: number;
+  ioHeapTotal: number;
+  /** C++ memory bound to the I/O thread's objects, ArrayBuffers included (process.memoryUsage().external). */
+  ioExternal: number;
+  ioArrayBuffers: number;
+  /** The shard workers' heaps, summed, and external memory summed. */
+  workersHeapUsed: number;
+  workersHeapTotal: number;
+  workersExternal: number;
+  /** RSS not accounted for by any heap's total or external memory: V8 isolates, code, stacks, libuv, the allocator. */
+  unaccounted: number;
+}
+
 export interface E2eRunResult {
   shards: number;
+  provider: string;
   registration: PhaseResult;
   reregistration: PhaseResult;
   resolution: PhaseResult;
   /** Paced at half of `resolution.perSecond`. */
   pacedResolution: PhaseResult & { targetPerSecond: number };
   registrarRssBytes: number;
+  /** Registrar memory just started (shards up, no association), and after the phases (every PE registered). */
+  memoryEmpty: MemoryBreakdown;
+  memoryLoaded: MemoryBreakdown;
+  /** (loaded - empty) / PEs, of RSS and of the heaps. */
+  rssBytesPerPe: number;
+  workersHeapBytesPerPe: number;
+  ioHeapBytesPerPe: number;
   /** 1-minute load average of the machine before and after the run (others share the cores). */
   loadAverage: [before: number, after: number];
 }
 
 export interface E2eBenchResult {
-  settings: { pes: number; pools: number; pus: number; policy: string; duration: number; peAssociations: number; window: number; runs: number; keepAliveInterval: number; cores: number };
-  /** Per shard count: every run, and the median of each number over the runs. */
-  results: Array<{ shards: number; runs: E2eRunResult[]; median: E2eRunResult }>;
+  settings: {
+    pes: number;
+    pools: number;
+    pus: number;
+    policy: string;
+    duration: number;
+    peAssociations: number;
+    window: number;
+    runs: number;
+    keepAliveInterval: number;
+    cores: number;
+    providers: string[];
+    address: string;
+  };
+  /** Per shard count and provider: every run, and the median of each number over the runs. */
+  results: Array<{ shards: number; provider: string; runs: E2eRunResult[]; median: E2eRunResult }>;
+  /** With two providers: per shard count, the second's median over the first's, for each number. */
+  ratios: Array<{ shards: number; of: string; over: string; ratio: Record<string, number> }>;
 }
 
 function resolvePolicy(name: string): { type: number; name: string } {
   const def = policyByName(name);
   if (def === undefined) throw new Error(`unknown policy ${name}`);
   return { type: def.type, name: def.name };
+}
+
+function providerList(value: string | undefined): string[] {
+  if (value === undefined) return [process.env.RSERPOOL_SCTP_PROVIDER ?? 'stack'];
+  const list = value.split(',').map((s) => s.trim());
+  if (list.length === 0 || list.some((p) => p !== 'stack' && p !== 'package')) throw new Error(`--providers: expected "stack" and/or "package", got "${value}"`);
+  return list;
 }
 
 function shardCounts(value: number | string | undefined): number[] {
@@ -157,8 +218,26 @@ interface CpuMark {
   at: number;
 }
 
+function breakdown(m: RegistrarMemory): MemoryBreakdown {
+  const sum = (f: (w: RegistrarMemory['workers'][number]) => number): number => m.workers.reduce((t, w) => t + f(w), 0);
+  const out: MemoryBreakdown = {
+    rss: m.rss,
+    ioHeapUsed: m.main.heapUsed,
+    ioHeapTotal: m.main.heapTotal,
+    ioExternal: m.main.external,
+    ioArrayBuffers: m.main.arrayBuffers,
+    workersHeapUsed: sum((w) => w.heapUsed),
+    workersHeapTotal: sum((w) => w.heapTotal),
+    workersExternal: sum((w) => w.external),
+    unaccounted: 0,
+  };
+  out.unaccounted = out.rss - out.ioHeapTotal - out.ioExternal - out.workersHeapTotal - out.workersExternal;
+  return out;
+}
+
 async function runOnce(
   shards: number,
+  provider: string,
   s: E2eBenchResult['settings'],
   messages: { registrations: Uint8Array[]; resolutions: Uint8Array[] },
   options: E2eBenchOptions,
@@ -167,6 +246,8 @@ async function runOnce(
   const cpuProf = options.cpuProf ?? process.env.RSERPOOL_BENCH_CPU_PROF;
   const registrar = await RegistrarProcess.start({
     shards,
+    provider,
+    address: s.address,
     asapPort: 3863,
     udpPort: await freeUdpPort(),
     keepAliveInterval: s.keepAliveInterval,
@@ -208,9 +289,13 @@ async function runOnce(
         generatorRunQueueWaitMsPerS: ((to.generatorSchedule.waitMs - from.generatorSchedule.waitMs) * 1000) / (to.at - from.at),
       };
     };
-    const pes = await connectClients(registrar.address, s.peAssociations, 40_000);
+    // Empty: shards started, no association yet (a moment for the workers to settle).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const memoryEmpty = breakdown(await registrar.memory(shards));
+    const local = { address: s.address, provider: provider as SctpProvider };
+    const pes = await connectClients(registrar.address, s.peAssociations, 40_000, local);
     clients.push(...pes);
-    const pus = await connectClients(registrar.address, s.pus, 40_000 + s.peAssociations);
+    const pus = await connectClients(registrar.address, s.pus, 40_000 + s.peAssociations, local);
     clients.push(...pus);
     const live: PhaseProgress = { done: 0 };
 
@@ -247,7 +332,23 @@ async function runOnce(
     progress.note(`paced at ${fmt(target)}/s: p50 ${pacedResolution.p50Ms.toFixed(2)} ms, p99 ${pacedResolution.p99Ms.toFixed(2)} ms`);
 
     const registrarRssBytes = registrar.rssBytes();
-    return { shards, registration, reregistration, resolution, pacedResolution, registrarRssBytes, loadAverage: [loadBefore, loadavg()[0]!] };
+    const memoryLoaded = breakdown(await registrar.memory(shards));
+    const perPe = (f: (m: MemoryBreakdown) => number): number => (f(memoryLoaded) - f(memoryEmpty)) / s.pes;
+    return {
+      shards,
+      provider,
+      registration,
+      reregistration,
+      resolution,
+      pacedResolution,
+      registrarRssBytes,
+      memoryEmpty,
+      memoryLoaded,
+      rssBytesPerPe: perPe((m) => m.rss),
+      workersHeapBytesPerPe: perPe((m) => m.workersHeapUsed),
+      ioHeapBytesPerPe: perPe((m) => m.ioHeapUsed),
+      loadAverage: [loadBefore, loadavg()[0]!],
+    };
   } finally {
     progress.end();
     await Promise.all(clients.map((c) => c.close()));
@@ -288,11 +389,12 @@ function printTable(result: E2eBenchResult): void {
     `e2e: ${fmt(s.pes)} PEs in ${s.pools} pools (${s.policy}) over ${s.peAssociations} associations, ${s.pus} PU associations, ` +
       `${s.window} in flight each, ${s.duration} s resolutions; ${s.cores} cores; ${s.runs === 1 ? 'one run' : `median of ${s.runs} runs`}`,
   );
-  const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'run-queue wait ms/s reg / gen', 'failed'];
+  const head = ['shards', 'provider', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'run-queue wait ms/s reg / gen', 'failed'];
   const rows: string[][] = [];
-  for (const { shards, median: m } of result.results) {
+  for (const { shards, provider, median: m } of result.results) {
     const row = (name: string, p: PhaseResult): string[] => [
       String(shards),
+      provider,
       name,
       fmt(p.perSecond),
       p.p50Ms.toFixed(2),
@@ -310,12 +412,38 @@ function printTable(result: E2eBenchResult): void {
     rows.push(row(`resolution paced ${fmt(m.pacedResolution.targetPerSecond)}/s`, m.pacedResolution));
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string => cells.map((c, i) => (i <= 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
-  for (const { shards, median: m } of result.results) {
-    console.log(`shards ${shards}: registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
+  const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  for (const { shards, provider, median: m } of result.results) {
+    console.log(`shards ${shards}, ${provider}: registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
+    for (const [when, b] of [['empty', m.memoryEmpty], [`${fmt(s.pes)} PEs`, m.memoryLoaded]] as const) {
+      console.log(
+        `  memory ${when} (after GC): RSS ${mib(b.rss)} = I/O thread heap ${mib(b.ioHeapUsed)} used / ${mib(b.ioHeapTotal)} total, ` +
+          `external ${mib(b.ioExternal)} (array buffers ${mib(b.ioArrayBuffers)}); shard heaps ${mib(b.workersHeapUsed)} used / ${mib(b.workersHeapTotal)} total, ` +
+          `external ${mib(b.workersExternal)}; rest ${mib(b.unaccounted)}`,
+      );
+    }
+    console.log(`  per PE: RSS ${m.rssBytesPerPe.toFixed(0)} B, shard heap ${m.workersHeapBytesPerPe.toFixed(0)} B, I/O thread heap ${m.ioHeapBytesPerPe.toFixed(0)} B`);
   }
+  for (const { shards, of, over, ratio } of result.ratios) {
+    const r = (key: string): string => (ratio[key] ?? NaN).toFixed(2);
+    console.log(
+      `shards ${shards}, ${of} / ${over} (medians): resolutions/s x${r('resolution.perSecond')}, registrations/s x${r('registration.perSecond')}, ` +
+        `re-registrations/s x${r('reregistration.perSecond')}, paced p99 x${r('pacedResolution.p99Ms')}, ` +
+        `registrar CPU/resolution x${r('resolution.registrarCpuPerOpUs')}, generator CPU/resolution x${r('resolution.generatorCpuPerOpUs')}, RSS x${r('memoryLoaded.rss')}`,
+    );
+  }
+}
+
+/** Every number of `a` over the same number of `b`, by dotted path. */
+function ratioOf(a: unknown, b: unknown, prefix = '', out: Record<string, number> = {}): Record<string, number> {
+  if (typeof a === 'number' && typeof b === 'number') out[prefix] = a / b;
+  else if (a !== null && typeof a === 'object' && b !== null && typeof b === 'object') {
+    for (const key of Object.keys(a)) ratioOf((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], prefix === '' ? key : `${prefix}.${key}`, out);
+  }
+  return out;
 }
 
 export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult> {
@@ -331,16 +459,34 @@ export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult
     runs: options.runs ?? 1,
     keepAliveInterval: options.keepAliveInterval ?? 600_000,
     cores: availableParallelism(),
+    providers: providerList(options.providers),
+    address: options.address ?? '127.0.0.1',
   };
   settings.peAssociations = Math.min(settings.peAssociations, settings.pes);
-  const messages = { registrations: registrationMessages(settings.pes, settings.pools, type), resolutions: handleResolutionMessages(settings.pools) };
-  const result: E2eBenchResult = { settings, results: [] };
+  const messages = {
+    registrations: registrationMessages(settings.pes, settings.pools, type, settings.address),
+    resolutions: handleResolutionMessages(settings.pools),
+  };
+  const result: E2eBenchResult = { settings, results: [], ratios: [] };
   for (const shards of shardCounts(options.shards)) {
-    const runs: E2eRunResult[] = [];
+    // Strictly alternating (run 1 of each provider, then run 2 of each...): drift in the
+    // machine's load (others share the cores) falls on both providers alike.
+    const runs = new Map<string, E2eRunResult[]>(settings.providers.map((p) => [p, []]));
     for (let r = 0; r < settings.runs; r++) {
-      runs.push(await runOnce(shards, settings, messages, options, new Progress(`[shards ${shards}, run ${r + 1}/${settings.runs}]`)));
+      for (const provider of settings.providers) {
+        const label = settings.providers.length > 1 ? `, ${provider}` : '';
+        runs.get(provider)!.push(await runOnce(shards, provider, settings, messages, options, new Progress(`[shards ${shards}${label}, run ${r + 1}/${settings.runs}]`)));
+      }
     }
-    result.results.push({ shards, runs, median: medianRun(runs) });
+    for (const provider of settings.providers) {
+      const list = runs.get(provider)!;
+      result.results.push({ shards, provider, runs: list, median: medianRun(list) });
+    }
+    if (settings.providers.length === 2) {
+      const [over, of] = settings.providers as [string, string];
+      const median = (p: string): E2eRunResult => result.results.find((x) => x.shards === shards && x.provider === p)!.median;
+      result.ratios.push({ shards, of, over, ratio: ratioOf(median(of), median(over)) });
+    }
   }
   if (options.json) console.log(JSON.stringify(result, null, 2));
   else printTable(result);
@@ -354,6 +500,8 @@ function parseArgs(argv: string[]): E2eBenchOptions {
     const value = (): string => argv[++i] ?? '';
     if (a === '--json') o.json = true;
     else if (a === '--shards') o.shards = value();
+    else if (a === '--providers') o.providers = value();
+    else if (a === '--address') o.address = value();
     else if (a === '--pes') o.pes = Number(value());
     else if (a === '--pools') o.pools = Number(value());
     else if (a === '--pus') o.pus = Number(value());
