@@ -69,13 +69,19 @@ export class RsplibHost {
     this.#dir = dir;
   }
 
-  /** Boots a UML kernel on the lab's bridge with `address`/24; resolves when its shell is ready. */
-  static async boot(lab: NetnsLab, name: string, hostNumber: number): Promise<RsplibHost> {
+  /**
+   * Boots a UML kernel on the lab's bridge with `address`/24; resolves when its shell is ready.
+   * `eth1Address` ("10.77.6.10/24") gives it a second interface, on a second TAP on the same
+   * bridge (a multi-homed host: kernel-sctp.test.ts).
+   */
+  static async boot(lab: NetnsLab, name: string, hostNumber: number, options: { eth1Address?: string } = {}): Promise<RsplibHost> {
     const modules = umlModules();
     if (modules === null) throw new Error('no UML sctp.ko');
     const address = lab.address(hostNumber);
     const dir = mkdtempSync(join(tmpdir(), `rsplib-${name}-`));
     const tap = lab.addTap(name);
+    const tap1 = options.eth1Address !== undefined ? lab.addTap(`${name}1`) : undefined;
+    const eth1 = options.eth1Address !== undefined ? `ip addr add ${options.eth1Address} dev eth1\nip link set eth1 up\n` : '';
     const init = join(dir, 'init.sh');
     writeFileSync(
       init,
@@ -89,7 +95,7 @@ ip link set lo up
 ip addr add ${address}/24 dev eth0
 ip link set eth0 up multicast on
 ip route add 224.0.0.0/4 dev eth0
-sysctl -q -w net.sctp.udp_port=9899 net.sctp.encap_port=9899 || echo "@@ERROR sysctl"
+${eth1}sysctl -q -w net.sctp.udp_port=9899 net.sctp.encap_port=9899 || echo "@@ERROR sysctl"
 echo "@@READY"
 while read -r cmd; do eval "$cmd"; done
 halt -f
@@ -98,7 +104,7 @@ halt -f
     chmodSync(init, 0o755);
     const child: ChildProcess = spawn(
       'ip',
-      ['netns', 'exec', lab.bridgeNs, 'linux.uml', 'mem=96M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${init}`, `eth0=tuntap,${tap}`, 'con=null', 'con0=fd:0,fd:1', `umid=rsp${lab.tag}${name}`, `uml_dir=${dir}`],
+      ['netns', 'exec', lab.bridgeNs, 'linux.uml', 'mem=96M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${init}`, `eth0=tuntap,${tap}`, ...(tap1 !== undefined ? [`eth1=tuntap,${tap1}`] : []), 'con=null', 'con0=fd:0,fd:1', `umid=rsp${lab.tag}${name}`, `uml_dir=${dir}`],
       { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     const uml = keepLines(child);
