@@ -1,41 +1,38 @@
-// Ping-pong over SCTP-over-UDP (RFC 6951) through the provider interface, on loopback,
-// two endpoints in one process: 100-byte messages, 1 and 32 outstanding. Both ends run
-// here, so the CPU per round trip is what the `sctp` package (and dgram) cost for two
-// sends and two receives; "per message" is half of that.
+// SCTP over UDP (RFC 6951) on loopback through the provider interface, two endpoints in one
+// process, 100-byte messages: ping-pong with 1 and 32 outstanding, and one-way (one
+// association, the sender kept at its high-water mark). Both ends run here, so the CPU per
+// round trip is two sends and two receives of the provider plus dgram; per message is half.
 //
-// Run: npx tsx native-free-bench/sctp-pingpong.ts [seconds-per-case] [--runs N] [--json]
-//        [--baseline-rev REV | --baseline-dir DIR] [--outstanding 1,32]
-// --runs N runs N times (one child process each) and reports medians.
-// --baseline-rev REV compares, in ONE invocation, the installed package against the same
-// package with `patches/sctp+1.0.0.patch` as of git revision REV: the runs alternate
-// (baseline, current, baseline, ...) so that load from other processes hits both alike.
-// --baseline-dir DIR does the same with a ready copy of the package directory.
-import { spawn, execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+// Run: npx tsx native-free-bench/sctp-pingpong.ts [seconds-per-case] [--providers package,stack]
+//        [--runs N] [--outstanding 1,32] [--one-way | --no-one-way] [--json]
+// Each run is one child process per provider; the providers alternate (package, stack,
+// package, ...) so that load from other processes hits both alike, and the medians and the
+// ratio (second provider / first) are printed. Without --providers (or with one provider and
+// --runs 1) it runs in this process with the environment's provider (RSERPOOL_SCTP_PROVIDER).
+import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Association } from '../src/transport/index.js';
+import type { Association, SctpProvider } from '../src/transport/index.js';
 import { PPID_ASAP } from '../src/wire/constants.js';
 
 export interface PingPongResult {
+  /** 'one-way' for the one-way case. */
+  kind: 'ping-pong' | 'one-way';
   outstanding: number;
-  /** Round trips (request + response) completed. */
+  /** Round trips (ping-pong) or messages received (one-way). */
   messages: number;
   seconds: number;
   messagesPerSecond: number;
   p50Ms: number;
   p99Ms: number;
-  /** Process CPU (user + system) per round trip: both endpoints, two sends and two receives. */
-  cpuUsPerRoundTrip: number;
+  /** Process CPU (user + system) per round trip (ping-pong: both endpoints, two sends and two
+   *  receives) or per message (one-way: one send and one receive, plus the SACKs). */
+  cpuUs: number;
 }
 
-/** Environment variable naming a copy of the `sctp` package to load instead of node_modules/sctp. */
-const PACKAGE_DIR_ENV = 'RSERPOOL_SCTP_PACKAGE_DIR';
+const MESSAGE_BYTES = 100;
 
 async function pingPong(client: Association, outstanding: number, seconds: number): Promise<PingPongResult> {
-  const payload = Buffer.alloc(100, 0x5a);
+  const payload = Buffer.alloc(MESSAGE_BYTES, 0x5a);
   const sentAt: number[] = [];
   const rtts: number[] = [];
   let done = 0;
@@ -69,44 +66,90 @@ async function pingPong(client: Association, outstanding: number, seconds: numbe
   const elapsed = (performance.now() - start) / 1000;
   rtts.sort((a, b) => a - b);
   return {
+    kind: 'ping-pong',
     outstanding,
     messages: done,
     seconds: elapsed,
     messagesPerSecond: done / elapsed,
     p50Ms: rtts[Math.floor(rtts.length * 0.5)] ?? NaN,
     p99Ms: rtts[Math.floor(rtts.length * 0.99)] ?? NaN,
-    cpuUsPerRoundTrip: (cpu.user + cpu.system) / Math.max(done, 1),
+    cpuUs: (cpu.user + cpu.system) / Math.max(done, 1),
   };
 }
 
 /**
- * Load the `sctp` package from `dir` instead of node_modules/sctp: requests that resolve
- * into node_modules/sctp are redirected (its own dependencies still come from
- * node_modules through NODE_PATH, set by the parent).
+ * One-way: the client sends 100-byte messages as fast as send() accepts them (until it returns
+ * false, then on 'drain'), the server counts them. Messages/s counts what arrived; the sender
+ * stops at the deadline and the clock stops when the last message has arrived.
  */
-function redirectSctpPackage(dir: string): void {
-  const require = createRequire(import.meta.url);
-  const installed = dirname(require.resolve('sctp/package.json'));
-  const Module = require('node:module') as { _resolveFilename: (...args: unknown[]) => string };
-  const original = Module._resolveFilename;
-  Module._resolveFilename = function resolveFilename(this: unknown, ...args: unknown[]): string {
-    const resolved = original.apply(this, args);
-    return resolved.startsWith(installed + '/') ? join(dir, resolved.slice(installed.length + 1)) : resolved;
+async function oneWay(client: Association, counter: { received: number; onChange?: () => void }, seconds: number): Promise<PingPongResult> {
+  const payload = Buffer.alloc(MESSAGE_BYTES, 0x5a);
+  counter.received = 0;
+  let sent = 0;
+  const start = performance.now();
+  const cpuStart = process.cpuUsage();
+  const deadline = start + seconds * 1000;
+  await new Promise<void>((resolve) => {
+    let stopped = false;
+    const pump = (): void => {
+      if (stopped) return;
+      if (performance.now() >= deadline) {
+        stopped = true;
+        client.off('drain', pump);
+        if (counter.received === sent) resolve();
+        else counter.onChange = () => counter.received === sent && resolve();
+        return;
+      }
+      // At most a few thousand per turn, so a provider whose send() never says false still
+      // lets the event loop run.
+      for (let i = 0; i < 4096; i++) {
+        sent++;
+        if (!client.send(payload, PPID_ASAP)) return; // 'drain' calls pump again
+      }
+      setImmediate(pump);
+    };
+    client.on('drain', pump);
+    pump();
+  });
+  counter.onChange = undefined;
+  const cpu = process.cpuUsage(cpuStart);
+  const elapsed = (performance.now() - start) / 1000;
+  return {
+    kind: 'one-way',
+    outstanding: 0,
+    messages: counter.received,
+    seconds: elapsed,
+    messagesPerSecond: counter.received / elapsed,
+    p50Ms: NaN,
+    p99Ms: NaN,
+    cpuUs: (cpu.user + cpu.system) / Math.max(counter.received, 1),
   };
 }
 
-export async function run(seconds = 3, outstandingCases: readonly number[] = [1, 32]): Promise<PingPongResult[]> {
-  const packageDir = process.env[PACKAGE_DIR_ENV];
-  if (packageDir) redirectSctpPackage(packageDir);
-  // Imported here, after the redirection, because the transport loads the package on import.
+export async function run(seconds = 3, outstandingCases: readonly number[] = [1, 32], withOneWay = true, provider?: SctpProvider): Promise<PingPongResult[]> {
   const { openSctpEndpoint } = await import('../src/transport/index.js');
-  const server = await openSctpEndpoint({ mode: 'udp', port: 3863, udpPort: 0, address: '127.0.0.1' });
-  const client = await openSctpEndpoint({ mode: 'udp', port: 3864, udpPort: 0, address: '127.0.0.1' });
-  server.on('association', (a) => a.on('message', (p, ppid, stream) => a.send(p, ppid, stream)));
+  const common = { mode: 'udp' as const, udpPort: 0, address: '127.0.0.1', ...(provider !== undefined ? { provider } : {}) };
+  const server = await openSctpEndpoint({ ...common, port: 3863 });
+  const client = await openSctpEndpoint({ ...common, port: 3864 });
+  let echo = true;
+  const counter: { received: number; onChange?: (() => void) | undefined } = { received: 0 };
+  server.on('association', (a) =>
+    a.on('message', (p, ppid, stream) => {
+      if (echo) a.send(p, ppid, stream);
+      else {
+        counter.received++;
+        counter.onChange?.();
+      }
+    }),
+  );
   try {
     const association = await client.connect({ address: '127.0.0.1', port: server.port, udpPort: server.udpPort! });
     const results: PingPongResult[] = [];
     for (const outstanding of outstandingCases) results.push(await pingPong(association, outstanding, seconds));
+    if (withOneWay) {
+      echo = false;
+      results.push(await oneWay(association, counter, seconds));
+    }
     return results;
   } finally {
     await client.close();
@@ -114,48 +157,20 @@ export async function run(seconds = 3, outstandingCases: readonly number[] = [1,
   }
 }
 
-/** Run this script once in a child process (optionally with another package copy); its results. */
-function runChild(seconds: number, outstanding: readonly number[], packageDir?: string): Promise<PingPongResult[]> {
+/** Runs this script once in a child process with `provider`; its results. */
+function runChild(provider: SctpProvider, seconds: number, outstanding: readonly number[], withOneWay: boolean): Promise<PingPongResult[]> {
   const script = fileURLToPath(import.meta.url);
-  const repoModules = join(dirname(script), '..', 'node_modules');
-  const env = { ...process.env };
-  delete env[PACKAGE_DIR_ENV];
-  if (packageDir) {
-    env[PACKAGE_DIR_ENV] = packageDir;
-    env['NODE_PATH'] = [repoModules, env['NODE_PATH']].filter(Boolean).join(':');
-  }
+  const args = [...process.execArgv, script, String(seconds), '--json', '--outstanding', outstanding.join(','), withOneWay ? '--one-way' : '--no-one-way'];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, script, String(seconds), '--json', '--outstanding', outstanding.join(',')], {
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(process.execPath, args, { env: { ...process.env, RSERPOOL_SCTP_PROVIDER: provider }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`ping-pong child exited with ${code}`));
+      if (code !== 0) reject(new Error(`ping-pong child (${provider}) exited with ${code}`));
       else resolve(JSON.parse(out) as PingPongResult[]);
     });
   });
-}
-
-/** A copy of the installed package with the patch file of git revision `rev` instead of the current one. */
-function packageAtRevision(rev: string): { dir: string; cleanup(): void } {
-  const require = createRequire(import.meta.url);
-  const installed = dirname(require.resolve('sctp/package.json'));
-  const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const root = mkdtempSync(join(tmpdir(), 'sctp-baseline-'));
-  const dir = join(root, 'sctp');
-  cpSync(installed, dir, { recursive: true });
-  const current = join(root, 'current.patch');
-  const old = join(root, 'old.patch');
-  writeFileSync(current, execFileSync('git', ['-C', repo, 'show', 'HEAD:patches/sctp+1.0.0.patch']));
-  writeFileSync(old, execFileSync('git', ['-C', repo, 'show', `${rev}:patches/sctp+1.0.0.patch`]));
-  // node_modules/sctp carries the working-tree patch; the committed HEAD patch is what is
-  // reversed, so commit (or pass --baseline-dir) before comparing.
-  execFileSync('git', ['apply', '-R', '-p3', current], { cwd: dir });
-  execFileSync('git', ['apply', '-p3', old], { cwd: dir });
-  return { dir, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
 function median(values: number[]): number {
@@ -169,28 +184,37 @@ function medians(runs: PingPongResult[][]): PingPongResult[] {
     const cases = runs.map((r) => r[i]!);
     const m = (pick: (r: PingPongResult) => number): number => median(cases.map(pick));
     return {
+      kind: first.kind,
       outstanding: first.outstanding,
       messages: m((r) => r.messages),
       seconds: m((r) => r.seconds),
       messagesPerSecond: m((r) => r.messagesPerSecond),
       p50Ms: m((r) => r.p50Ms),
       p99Ms: m((r) => r.p99Ms),
-      cpuUsPerRoundTrip: m((r) => r.cpuUsPerRoundTrip),
+      cpuUs: m((r) => r.cpuUs),
     };
   });
 }
 
+function caseName(r: PingPongResult): string {
+  return r.kind === 'one-way' ? 'one-way        ' : `${String(r.outstanding).padStart(2)} outstanding ping-pong`.slice(0, 15);
+}
+
 function format(label: string, r: PingPongResult): string {
+  if (r.kind === 'one-way') {
+    return `${label}udp one-way: ${Math.round(r.messagesPerSecond)} messages/s, CPU ${r.cpuUs.toFixed(2)} µs/message`;
+  }
   return (
     `${label}udp ping-pong, ${String(r.outstanding).padStart(2)} outstanding: ` +
     `${Math.round(r.messagesPerSecond)} round trips/s, ` +
-    `CPU ${r.cpuUsPerRoundTrip.toFixed(1)} µs/round trip (${(r.cpuUsPerRoundTrip / 2).toFixed(1)} µs/message), ` +
+    `CPU ${r.cpuUs.toFixed(2)} µs/round trip (${(r.cpuUs / 2).toFixed(2)} µs/message), ` +
     `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`
   );
 }
 
 async function main(argv: string[]): Promise<void> {
-  const positional = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.match(/^--(runs|baseline-rev|baseline-dir|outstanding)$/));
+  const valued = /^--(runs|providers|outstanding)$/;
+  const positional = argv.filter((a, i) => !a.startsWith('--') && !valued.test(argv[i - 1] ?? ''));
   const option = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -198,39 +222,40 @@ async function main(argv: string[]): Promise<void> {
   const seconds = Number(positional[0] ?? 3);
   const runs = Number(option('--runs') ?? 1);
   const json = argv.includes('--json');
-  const outstanding = (option('--outstanding') ?? '1,32').split(',').map(Number);
-  const rev = option('--baseline-rev');
-  let baselineDir = option('--baseline-dir');
+  const outstanding = (option('--outstanding') ?? '1,32').split(',').filter(Boolean).map(Number);
+  const withOneWay = !argv.includes('--no-one-way');
+  const providersOption = option('--providers');
+  const providers = (providersOption ?? '').split(',').filter(Boolean) as SctpProvider[];
+  for (const p of providers) if (p !== 'stack' && p !== 'package') throw new Error(`--providers: "${p}" is neither 'stack' nor 'package'`);
 
-  if (!rev && !baselineDir && runs === 1) {
-    const results = await run(seconds, outstanding);
+  if (providers.length === 0 || (providers.length === 1 && runs === 1 && !providersOption)) {
+    const results = await run(seconds, outstanding, withOneWay, providers[0]);
     if (json) console.log(JSON.stringify(results));
     else for (const r of results) console.log(format('', r));
     return;
   }
-  const built = rev ? packageAtRevision(rev) : undefined;
-  if (built) baselineDir = built.dir;
-  try {
-    const current: PingPongResult[][] = [];
-    const baseline: PingPongResult[][] = [];
-    for (let i = 0; i < runs; i++) {
-      if (baselineDir) {
-        baseline.push(await runChild(seconds, outstanding, baselineDir));
-        if (!json) for (const r of baseline.at(-1)!) console.error(format(`run ${i + 1} baseline: `, r));
-      }
-      current.push(await runChild(seconds, outstanding));
-      if (!json) for (const r of current.at(-1)!) console.error(format(`run ${i + 1} current:  `, r));
+  const raw = new Map<SctpProvider, PingPongResult[][]>(providers.map((p) => [p, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const p of providers) {
+      const results = await runChild(p, seconds, outstanding, withOneWay);
+      raw.get(p)!.push(results);
+      if (!json) for (const r of results) console.error(format(`run ${i + 1} ${p.padEnd(7)} `, r));
     }
-    const summary = { runs, seconds, current: medians(current), ...(baselineDir ? { baseline: medians(baseline) } : {}) };
-    if (json) {
-      console.log(JSON.stringify({ ...summary, raw: { current, baseline } }));
-      return;
-    }
-    console.log(`median of ${runs} run(s), ${seconds} s per case`);
-    if (summary.baseline) for (const r of summary.baseline) console.log(format('baseline ', r));
-    for (const r of summary.current) console.log(format(baselineDir ? 'current  ' : '', r));
-  } finally {
-    built?.cleanup();
+  }
+  const summary = Object.fromEntries(providers.map((p) => [p, medians(raw.get(p)!)]));
+  if (json) {
+    console.log(JSON.stringify({ runs, seconds, medians: summary, raw: Object.fromEntries(raw) }));
+    return;
+  }
+  console.log(`median of ${runs} run(s) per provider, ${seconds} s per case, alternating ${providers.join(', ')}`);
+  for (const p of providers) for (const r of summary[p]!) console.log(format(`${p.padEnd(7)} `, r));
+  if (providers.length === 2) {
+    const [a, b] = providers as [SctpProvider, SctpProvider];
+    console.log(`ratio ${b} / ${a}:`);
+    summary[a]!.forEach((ra, i) => {
+      const rb = summary[b]![i]!;
+      console.log(`  ${caseName(ra)}  CPU ${(rb.cpuUs / ra.cpuUs).toFixed(2)}x, rate ${(rb.messagesPerSecond / ra.messagesPerSecond).toFixed(2)}x`);
+    });
   }
 }
 
