@@ -3,6 +3,16 @@
 // family on the wildcard) carries every SCTP port of this process that was bound on it, as
 // RSPLIB's sctplib serves ASAP and ENRP on one UDP port; packets are told apart by the SCTP
 // destination port in the common header (RFC 9260 §3.1). Needs no privilege and no addon.
+//
+// Source address: with several local addresses of one family there is a socket per address,
+// and the kernel no longer picks the source for us (a bound socket always sends from its own
+// address). A packet must leave from the address the kernel's route to the destination would
+// use, or a multi-homed peer's second path gets packets from the first link's address (dropped
+// by reverse-path filtering, and answered over the first link: RFC 9260 §6.4 failover never
+// works). So the layer asks the kernel once per destination: an unbound UDP socket connect()ed
+// to it has, in address(), the source the route gives (no packet is sent), cached for a while.
+// Packets for a destination still being looked up wait (in order) for the answer: one or two
+// event-loop turns.
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -18,6 +28,14 @@ const PICK_PORT_TRIES = 8;
 const COMMON_HEADER_BYTES = 12;
 /** close() waits at most this long for packets still being sent. */
 const CLOSE_DRAIN_MS = 1000;
+/** A cached route source is asked again after this long (routes change; interfaces go down). */
+export const ROUTE_CACHE_MS = 10_000;
+/** Destinations whose route source is cached (peers' addresses come from INITs: hostile input). */
+export const MAX_ROUTES = 4096;
+/** Route lookups in progress at most; beyond, a packet leaves from the family's first socket. */
+export const MAX_ROUTE_LOOKUPS = 64;
+/** Packets waiting for one destination's lookup at most; beyond, they are dropped (counted). */
+const MAX_WAITING_PER_LOOKUP = 128;
 
 export interface UdpLowerLayerOptions {
   /**
@@ -42,6 +60,8 @@ export interface UdpLowerLayerStats {
   ignored: number;
   sent: number;
   sendErrors: number;
+  /** Route lookups (which local address the kernel sends from to a destination) made. */
+  routeLookups: number;
 }
 
 /** A bind failure with the port, the address and what to do about it in the message. */
@@ -111,6 +131,59 @@ function plan(addresses: readonly string[]): SocketPlan[] {
   return plans;
 }
 
+/** What a connected, unbound UDP socket says the kernel's source address to `address` is. */
+function routeSource(address: string, family: 4 | 6, port: number): Promise<string | undefined> {
+  const probe = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (source: string | undefined): void => {
+      if (settled) return;
+      settled = true;
+      try {
+        probe.close();
+      } catch {
+        /* already closed */
+      }
+      resolve(source);
+    };
+    // ENETUNREACH and the like: no route, the send will fail (and be counted) whatever the socket.
+    probe.once('error', () => done(undefined));
+    try {
+      // connect() on UDP sends nothing: it only binds the socket to the route's source (RFC 768
+      // has no handshake; Linux ip4_datagram_connect / ip6_datagram_connect pick the source).
+      probe.connect(port, address, () => {
+        let source: string | undefined;
+        try {
+          source = probe.address().address;
+        } catch {
+          source = undefined;
+        }
+        done(source);
+      });
+    } catch {
+      done(undefined);
+    }
+  });
+}
+
+/** An IPv6 literal's scope suffix (%eth0) is not part of the address our sockets are bound to. */
+function withoutScope(address: string): string {
+  const i = address.indexOf('%');
+  return i < 0 ? address : address.slice(0, i);
+}
+
+interface Route {
+  socket: BoundSocket;
+  /** performance.now() after which the route is asked again (while still used). */
+  refreshAt: number;
+}
+
+interface Lookup {
+  done: Promise<BoundSocket>;
+  /** Packets waiting for it. */
+  waiting: number;
+}
+
 function bindSocket(p: SocketPlan, port: number, bufferBytes: number): Promise<BoundSocket> {
   const socket = dgram.createSocket({
     type: p.family === 4 ? 'udp4' : 'udp6',
@@ -137,8 +210,12 @@ export class UdpLowerLayer implements LowerLayer {
   readonly udpPort: number;
   readonly localAddresses: readonly string[];
   readonly remoteUdpPort: number;
-  readonly stats: UdpLowerLayerStats = { received: 0, ignored: 0, sent: 0, sendErrors: 0 };
+  readonly stats: UdpLowerLayerStats = { received: 0, ignored: 0, sent: 0, sendErrors: 0, routeLookups: 0 };
   readonly #sockets: readonly BoundSocket[];
+  /** Destination address -> the socket of the source address the kernel's route picks. */
+  readonly #routes = new Map<string, Route>();
+  /** Destination address -> its route lookup in progress. */
+  readonly #lookups = new Map<string, Lookup>();
   readonly #ports = new Map<number, PacketReceiver>();
   readonly #onError: ((error: Error) => void) | undefined;
   #closing: Promise<void> | null = null;
@@ -215,17 +292,43 @@ export class UdpLowerLayer implements LowerLayer {
     this.#ports.delete(port);
   }
 
+  /**
+   * Sends one SCTP packet from the socket of `from` if given, else of the source address the
+   * kernel's route to `to` uses (see the header); keeps `packet` until dgram has handed it to the
+   * kernel (it is not copied).
+   */
   send(packet: Uint8Array, to: PeerTransport, from?: string): void {
-    const socket = this.#socketFor(to.address, from);
-    if (socket === undefined) {
+    const port = to.udpPort ?? this.remoteUdpPort;
+    const chosen = this.#socketFor(to.address, from, port);
+    if (chosen === undefined) {
       this.stats.sendErrors++;
       return;
     }
+    if (!(chosen instanceof Promise)) {
+      this.#transmit(chosen, packet, port, to.address);
+      return;
+    }
+    const lookup = this.#lookups.get(to.address);
+    if (lookup === undefined || lookup.waiting >= MAX_WAITING_PER_LOOKUP) {
+      this.stats.sendErrors++;
+      return;
+    }
+    // Counted as in flight now, so close() waits for it too.
+    lookup.waiting++;
+    this.#inFlight++;
+    void chosen.then((socket) => {
+      this.#inFlight--;
+      this.#transmit(socket, packet, port, to.address);
+      if (this.#inFlight === 0) this.#drained?.();
+    });
+  }
+
+  #transmit(socket: BoundSocket, packet: Uint8Array, port: number, address: string): void {
     try {
       // RFC 6951 §5.3: the SCTP packet is the UDP payload. dgram keeps `packet` until the kernel
       // has it (no copy): the caller gives it up.
       this.#inFlight++;
-      socket.socket.send(packet, to.udpPort ?? this.remoteUdpPort, to.address, (error) => {
+      socket.socket.send(packet, port, address, (error) => {
         if (error) this.stats.sendErrors++;
         if (--this.#inFlight === 0) this.#drained?.();
       });
@@ -241,9 +344,9 @@ export class UdpLowerLayer implements LowerLayer {
    * A plain datagram from the encapsulation socket of `address`'s family, so its source port is
    * our encapsulation port (ENRP presence tells peers where to reach us this way).
    */
-  sendDatagram(payload: Uint8Array, port: number, address: string, multicastTtl?: number): Promise<void> {
-    const socket = this.#socketFor(address, undefined);
-    if (socket === undefined) return Promise.reject(new Error(`no UDP socket of this layer reaches ${address}`));
+  async sendDatagram(payload: Uint8Array, port: number, address: string, multicastTtl?: number): Promise<void> {
+    const socket = await this.#socketFor(address, undefined, port);
+    if (socket === undefined) throw new Error(`no UDP socket of this layer reaches ${address}`);
     return new Promise((resolve, reject) => {
       try {
         if (multicastTtl !== undefined) socket.socket.setMulticastTTL(multicastTtl);
@@ -295,14 +398,58 @@ export class UdpLowerLayer implements LowerLayer {
     receiver(datagram, { address: rinfo.address, udpPort: rinfo.port }, s.address);
   }
 
-  #socketFor(address: string, from: string | undefined): BoundSocket | undefined {
+  /**
+   * The socket to send to `address` from: the one bound to `from` when given; the family's only
+   * socket; else the one of the route's source address (cached, or a lookup to wait for).
+   * Undefined: no socket of that family.
+   */
+  #socketFor(address: string, from: string | undefined, port: number): BoundSocket | Promise<BoundSocket> | undefined {
     const family = isIP(address);
+    if (family !== 4 && family !== 6) return undefined;
     let first: BoundSocket | undefined;
+    let several = false;
     for (const s of this.#sockets) {
       if (s.family !== family) continue;
       if (from !== undefined && s.address === from) return s;
-      first ??= s;
+      if (first === undefined) first = s;
+      else several = true;
     }
-    return first;
+    // One socket of the family (one address, or the wildcard where the kernel picks): no choice.
+    if (first === undefined || !several) return first;
+    const route = this.#routes.get(address);
+    if (route !== undefined) {
+      // A stale answer is still used while it is asked again (no packet waits for a refresh).
+      if (performance.now() >= route.refreshAt && !this.#lookups.has(address)) void this.#lookup(address, family, port, first);
+      return route.socket;
+    }
+    const pending = this.#lookups.get(address);
+    if (pending !== undefined) return pending.done;
+    // Too many lookups at once (a flood of INITs from many addresses): the old behaviour.
+    if (this.#lookups.size >= MAX_ROUTE_LOOKUPS) return first;
+    return this.#lookup(address, family, port, first);
+  }
+
+  #lookup(address: string, family: 4 | 6, port: number, fallback: BoundSocket): Promise<BoundSocket> {
+    this.stats.routeLookups++;
+    const done = routeSource(address, family, port).then((source) => {
+      const bare = source === undefined ? undefined : withoutScope(source);
+      // A source we have no socket for (the route leaves by an interface whose address we were
+      // not given): the first socket, as before; the kernel routes it anyway.
+      const socket = this.#sockets.find((s) => s.family === family && s.address === bare) ?? fallback;
+      this.#lookups.delete(address);
+      // Bounded: the oldest entry goes (Map keeps insertion order; a refresh re-inserts).
+      this.#routes.delete(address);
+      if (this.#routes.size >= MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value!);
+      this.#routes.set(address, { socket, refreshAt: performance.now() + ROUTE_CACHE_MS });
+      return socket;
+    });
+    this.#lookups.set(address, { done, waiting: 0 });
+    return done;
+  }
+
+  /** The local address packets to `address` leave from (after a lookup when several; tests, logs). */
+  async sourceFor(address: string): Promise<string | undefined> {
+    const socket = await this.#socketFor(address, undefined, this.remoteUdpPort);
+    return socket?.address;
   }
 }

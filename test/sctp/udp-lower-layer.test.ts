@@ -2,6 +2,7 @@
 // nobody bound, and the bind errors users see.
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PeerTransport } from '../../src/sctp/lower-layer.js';
 import { LowerLayerBindError, UdpLowerLayer } from '../../src/sctp/udp-lower-layer.js';
@@ -42,6 +43,11 @@ const hasIpv6Loopback = ((): boolean => {
     return false;
   }
 })();
+
+/** A non-loopback IPv4 address of this host (for a layer with two addresses), if it has one. */
+const otherIpv4 = Object.values(networkInterfaces())
+  .flatMap((list) => list ?? [])
+  .find((i) => i.family === 'IPv4' && !i.internal)?.address;
 
 const open: UdpLowerLayer[] = [];
 async function layer(options: Parameters<typeof UdpLowerLayer.open>[0]): Promise<UdpLowerLayer> {
@@ -214,5 +220,60 @@ describe('UdpLowerLayer', () => {
     expect(() => a.bind(4, () => {})).toThrow(/closed/);
     const again = await layer({ addresses: ['127.0.0.1'], udpPort: a.udpPort });
     expect(again.udpPort).toBe(a.udpPort);
+  });
+
+  it.runIf(otherIpv4 !== undefined)('with several addresses, a packet leaves from the address the route to its destination uses (multi-homing)', async () => {
+    // The first socket is 127.0.0.1's; the kernel's route to the host's other address has that
+    // address as its source. Before: every packet left from the first socket (127.0.0.1).
+    const other = otherIpv4!;
+    const a = await layer({ addresses: ['127.0.0.1', other], udpPort: 0 });
+    const b = await layer({ addresses: [other], udpPort: 0 });
+    const c = await layer({ addresses: ['127.0.0.1'], udpPort: 0 });
+    const atB: Received[] = [];
+    const atC: Received[] = [];
+    collector(b, 3863, atB);
+    collector(c, 3863, atC);
+    // Sent at once, before any lookup finished: they wait for it and keep their order.
+    for (let i = 0; i < 20; i++) a.send(packet(5000, 3863, `b${i}`), { address: other, udpPort: b.udpPort });
+    a.send(packet(5000, 3863, 'c'), { address: '127.0.0.1', udpPort: c.udpPort });
+    await until(() => atB.length === 20 && atC.length === 1);
+    expect(atB.map((r) => r.body)).toEqual(Array.from({ length: 20 }, (_, i) => `b${i}`));
+    expect(atB.every((r) => r.from.address === other && r.from.udpPort === a.udpPort)).toBe(true);
+    expect(atC[0]!.from.address).toBe('127.0.0.1');
+    // One lookup per destination, then the cached answer.
+    expect(a.stats.routeLookups).toBe(2);
+    a.send(packet(5000, 3863, 'again'), { address: other, udpPort: b.udpPort });
+    await until(() => atB.length === 21);
+    expect(atB[20]!.from.address).toBe(other);
+    expect(a.stats.routeLookups).toBe(2);
+    expect(await a.sourceFor(other)).toBe(other);
+    expect(await a.sourceFor('127.0.0.1')).toBe('127.0.0.1');
+    // sendDatagram follows the route too.
+    const rx = dgram.createSocket('udp4');
+    await new Promise<void>((r) => rx.bind(0, other, () => r()));
+    const got = new Promise<dgram.RemoteInfo>((r) => rx.once('message', (_m, info) => r(info)));
+    await a.sendDatagram(Buffer.from('presence'), rx.address().port, other);
+    expect((await got).address).toBe(other);
+    rx.close();
+    // A family without a socket is still a counted error, and an explicit `from` wins.
+    a.send(packet(5000, 3863, 'x'), { address: '::1', udpPort: b.udpPort });
+    expect(a.stats.sendErrors).toBe(1);
+    a.send(packet(5000, 3863, 'from'), { address: '127.0.0.1', udpPort: c.udpPort }, other);
+    await until(() => atC.length === 2);
+    expect(atC[1]!.from.address).toBe(other);
+  });
+
+  it.runIf(otherIpv4 !== undefined)('packets waiting for a route lookup still leave when the layer closes at once', async () => {
+    const other = otherIpv4!;
+    const b = await layer({ addresses: [other], udpPort: 0 });
+    const atB: Received[] = [];
+    collector(b, 3863, atB);
+    const a = await UdpLowerLayer.open({ addresses: ['127.0.0.1', other], udpPort: 0 });
+    a.bind(5000, () => {});
+    a.send(packet(5000, 3863, 'abort'), { address: other, udpPort: b.udpPort });
+    a.unbind(5000);
+    await a.close();
+    await until(() => atB.length === 1);
+    expect(atB[0]!.from.address).toBe(other);
   });
 });
