@@ -163,12 +163,10 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
     });
   }
 
-  openPort(port: number): Promise<SctpEndpoint> {
-    try {
-      return Promise.resolve(SctpStackEndpoint.open(this.lower, { ...this.#inputOptions, port }));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async openPort(port: number): Promise<SctpEndpoint> {
+    // Raw mode: the host-wide claim first, race-free (LowerLayer.claim), then bind() uses it.
+    await this.lower.claim?.(port);
+    return SctpStackEndpoint.open(this.lower, { ...this.#inputOptions, port });
   }
 
   async close(): Promise<void> {
