@@ -78,8 +78,14 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
   readonly #cookies: CookieSigner;
   readonly #reader = new PacketReader();
   #receiving = false;
-  /** "address|port" of each peer address -> its association. */
-  readonly #byPeer = new Map<string, StackAssociation>();
+  /** Each peer transport address (address, SCTP port, UDP port) -> its association. */
+  readonly #byPeer = new PeerTable();
+  /** The association of the last packet and where it came from: consecutive packets from one
+   *  peer (the usual case) skip the table. Cleared when any association is released. */
+  #lastAddress = '';
+  #lastPort = -1;
+  #lastUdpPort: number | undefined = undefined;
+  #lastAssociation: StackAssociation | undefined = undefined;
   readonly #associations = new Set<StackAssociation>();
   #closed = false;
   #ootbWindow = 0;
@@ -131,9 +137,9 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
     const address = canonicalAddress(remote.address);
     if (address === undefined) throw new RangeError(`${remote.address} is not an IPv4 or IPv6 address`);
     if (!Number.isInteger(remote.port) || remote.port <= 0 || remote.port > 0xffff) throw new RangeError(`SCTP port ${remote.port} is invalid`);
-    // udp mode: the peer's encapsulation port is part of the peer's identity (see key()).
+    // udp mode: the peer's encapsulation port is part of the peer's identity (see PeerTable).
     const udpPort = this.lower.mode === 'udp' ? (remote.udpPort ?? this.lower.remoteUdpPort) : undefined;
-    const existing = this.#byPeer.get(key(address, remote.port, udpPort));
+    const existing = this.#byPeer.get(address, remote.port, udpPort);
     if (existing !== undefined && existing.state !== 'down') return existing;
     const association = new StackAssociation(this, { address, port: remote.port, ...(udpPort !== undefined ? { udpPort } : {}) });
     this.#associations.add(association);
@@ -237,22 +243,19 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
   }
 
   claimAddress(association: StackAssociation, address: string): boolean {
-    const k = key(address, association.remote.port, association.remote.udpPort);
-    const owner = this.#byPeer.get(k);
+    const { port, udpPort } = association.remote;
+    const owner = this.#byPeer.get(address, port, udpPort);
     if (owner !== undefined && owner !== association) return false;
-    this.#byPeer.set(k, association);
+    this.#byPeer.set(address, port, udpPort, association);
     return true;
   }
 
   released(association: StackAssociation): void {
     if (!this.#associations.delete(association)) return;
+    this.#lastAssociation = undefined;
     const { port, udpPort } = association.remote;
-    for (const a of association.remoteAddresses) {
-      const k = key(a, port, udpPort);
-      if (this.#byPeer.get(k) === association) this.#byPeer.delete(k);
-    }
-    const k = key(association.remote.address, port, udpPort);
-    if (this.#byPeer.get(k) === association) this.#byPeer.delete(k);
+    for (const a of association.remoteAddresses) this.#byPeer.delete(a, port, udpPort, association);
+    this.#byPeer.delete(association.remote.address, port, udpPort, association);
   }
 
   restart(old: StackAssociation, cookie: StateCookie, from: PeerTransport): StackAssociation | undefined {
@@ -291,7 +294,21 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
       this.stats.packetsDropped++;
       return;
     }
-    const association = this.#byPeer.get(key(from.address, r.sourcePort, from.udpPort));
+    const address = from.address;
+    const port = r.sourcePort;
+    const udpPort = from.udpPort;
+    let association: StackAssociation | undefined;
+    if (this.#lastAssociation !== undefined && port === this.#lastPort && udpPort === this.#lastUdpPort && address === this.#lastAddress) {
+      association = this.#lastAssociation;
+    } else {
+      association = this.#byPeer.get(address, port, udpPort);
+      if (association !== undefined) {
+        this.#lastAddress = address;
+        this.#lastPort = port;
+        this.#lastUdpPort = udpPort;
+        this.#lastAssociation = association;
+      }
+    }
     if (association !== undefined) {
       try {
         association.receive(r, from);
@@ -430,14 +447,42 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
 }
 
 /**
- * An association's peer: address and SCTP port (RFC 9260 §1.4), and in udp mode also the
+ * An association's peers: address and SCTP port (RFC 9260 §1.4), and in udp mode also the
  * peer's UDP encapsulation port. RFC 6951 §5.4 looks up by address and SCTP port alone and then
  * follows the UDP port; keying by it as well lets several SCTP stacks on one host share an SCTP
  * port on distinct UDP ports (registrars of a scope on one machine, as RSPLIB's sctplib cannot),
  * at the price that a peer whose UDP port changes (NAT rebinding) is a new peer and associates anew.
+ * By address first, then by the two ports as one number: no key string is built per packet.
  */
-function key(address: string, port: number, udpPort: number | undefined): string {
-  return `${address}|${port}|${udpPort ?? 0}`;
+class PeerTable {
+  readonly #byAddress = new Map<string, Map<number, StackAssociation>>();
+
+  static #ports(port: number, udpPort: number | undefined): number {
+    return port * 0x10000 + (udpPort ?? 0);
+  }
+
+  get(address: string, port: number, udpPort: number | undefined): StackAssociation | undefined {
+    return this.#byAddress.get(address)?.get(PeerTable.#ports(port, udpPort));
+  }
+
+  set(address: string, port: number, udpPort: number | undefined, association: StackAssociation): void {
+    let ports = this.#byAddress.get(address);
+    if (ports === undefined) {
+      ports = new Map();
+      this.#byAddress.set(address, ports);
+    }
+    ports.set(PeerTable.#ports(port, udpPort), association);
+  }
+
+  /** Forgets the entry if `association` owns it. */
+  delete(address: string, port: number, udpPort: number | undefined, association: StackAssociation): void {
+    const ports = this.#byAddress.get(address);
+    if (ports === undefined) return;
+    const k = PeerTable.#ports(port, udpPort);
+    if (ports.get(k) !== association) return;
+    ports.delete(k);
+    if (ports.size === 0) this.#byAddress.delete(address);
+  }
 }
 
 /** The canonical text of an IP literal (as addresses from INIT are written), or undefined. */
