@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ProbeReply, RegistrarMemory } from './e2e-memory-probe.js';
+import type { ProbeReply, ProbeRequest, RegistrarMemory } from './e2e-memory-probe.js';
 
 export interface RegistrarProcessOptions {
   shards: number;
@@ -130,13 +130,13 @@ export class RegistrarProcess {
    * What the registrar's memory is made of now, after a full GC in every thread: RSS, the I/O
    * thread's heap, external and ArrayBuffer memory, and each of the `workers` shard workers' heaps.
    */
-  memory(workers: number): Promise<RegistrarMemory> {
+  memory(workers: number, snapshotDir?: string): Promise<RegistrarMemory> {
     const id = ++this.probeId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.child.off('message', onMessage);
-        reject(new Error('registrar memory probe: no answer in 10 s'));
-      }, 10_000);
+        reject(new Error('registrar memory probe: no answer'));
+      }, snapshotDir !== undefined ? 300_000 : 10_000);
       const onMessage = (message: ProbeReply): void => {
         if (message?.kind !== 'e2e-memory' || message.id !== id) return;
         clearTimeout(timer);
@@ -144,7 +144,7 @@ export class RegistrarProcess {
         resolve(message.memory);
       };
       this.child.on('message', onMessage);
-      this.child.send({ kind: 'e2e-memory', id, workers });
+      this.child.send({ kind: 'e2e-memory', id, workers, ...(snapshotDir !== undefined ? { snapshotDir } : {}) } satisfies ProbeRequest);
     });
   }
 

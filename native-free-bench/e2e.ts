@@ -10,6 +10,7 @@
 // Run: rserpool bench e2e [--shards 1,2,4] [--providers package,stack] [--pes N] [--pools N]
 //      [--pus N] [--policy NAME] [--duration S] [--runs N] [--address IP] [--json];
 //      RSERPOOL_BENCH_CPU_PROF=dir profiles the registrar.
+import { mkdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { policyByName } from '../src/policy/registry.js';
@@ -56,6 +57,8 @@ export interface E2eBenchOptions {
   keepAliveInterval?: number;
   /** Directory for `node --cpu-prof` profiles of the registrar child. */
   cpuProf?: string;
+  /** Directory for heap snapshots of every registrar thread with every PE registered (after the phases). */
+  heapSnapshot?: string;
   json?: boolean;
 }
 
@@ -100,9 +103,12 @@ export interface MemoryBreakdown {
   /** C++ memory bound to the I/O thread's objects, ArrayBuffers included (process.memoryUsage().external). */
   ioExternal: number;
   ioArrayBuffers: number;
+  /** Of ioHeapTotal, the young generation (semi-spaces grown under load, kept after GC). */
+  ioNewSpace: number;
   /** The shard workers' heaps, summed, and external memory summed. */
   workersHeapUsed: number;
   workersHeapTotal: number;
+  workersNewSpace: number;
   workersExternal: number;
   /** RSS not accounted for by any heap's total or external memory: V8 isolates, code, stacks, libuv, the allocator. */
   unaccounted: number;
@@ -226,8 +232,10 @@ function breakdown(m: RegistrarMemory): MemoryBreakdown {
     ioHeapTotal: m.main.heapTotal,
     ioExternal: m.main.external,
     ioArrayBuffers: m.main.arrayBuffers,
+    ioNewSpace: m.main.newSpace,
     workersHeapUsed: sum((w) => w.heapUsed),
     workersHeapTotal: sum((w) => w.heapTotal),
+    workersNewSpace: sum((w) => w.newSpace),
     workersExternal: sum((w) => w.external),
     unaccounted: 0,
   };
@@ -332,7 +340,8 @@ async function runOnce(
     progress.note(`paced at ${fmt(target)}/s: p50 ${pacedResolution.p50Ms.toFixed(2)} ms, p99 ${pacedResolution.p99Ms.toFixed(2)} ms`);
 
     const registrarRssBytes = registrar.rssBytes();
-    const memoryLoaded = breakdown(await registrar.memory(shards));
+    if (options.heapSnapshot !== undefined) mkdirSync(options.heapSnapshot, { recursive: true });
+    const memoryLoaded = breakdown(await registrar.memory(shards, options.heapSnapshot));
     const perPe = (f: (m: MemoryBreakdown) => number): number => (f(memoryLoaded) - f(memoryEmpty)) / s.pes;
     return {
       shards,
@@ -420,8 +429,8 @@ function printTable(result: E2eBenchResult): void {
     console.log(`shards ${shards}, ${provider}: registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
     for (const [when, b] of [['empty', m.memoryEmpty], [`${fmt(s.pes)} PEs`, m.memoryLoaded]] as const) {
       console.log(
-        `  memory ${when} (after GC): RSS ${mib(b.rss)} = I/O thread heap ${mib(b.ioHeapUsed)} used / ${mib(b.ioHeapTotal)} total, ` +
-          `external ${mib(b.ioExternal)} (array buffers ${mib(b.ioArrayBuffers)}); shard heaps ${mib(b.workersHeapUsed)} used / ${mib(b.workersHeapTotal)} total, ` +
+        `  memory ${when} (after GC): RSS ${mib(b.rss)} = I/O thread heap ${mib(b.ioHeapUsed)} used / ${mib(b.ioHeapTotal)} total (young ${mib(b.ioNewSpace)}), ` +
+          `external ${mib(b.ioExternal)} (array buffers ${mib(b.ioArrayBuffers)}); shard heaps ${mib(b.workersHeapUsed)} used / ${mib(b.workersHeapTotal)} total (young ${mib(b.workersNewSpace)}), ` +
           `external ${mib(b.workersExternal)}; rest ${mib(b.unaccounted)}`,
       );
     }
@@ -513,6 +522,7 @@ function parseArgs(argv: string[]): E2eBenchOptions {
     else if (a === '--rate') o.rate = Number(value());
     else if (a === '--keep-alive-interval') o.keepAliveInterval = Number(value());
     else if (a === '--cpu-prof') o.cpuProf = value();
+    else if (a === '--heap-snapshot') o.heapSnapshot = value();
   }
   return o;
 }

@@ -68,6 +68,7 @@ export function registerBench(program: Command): void {
     .option('--rate <n>', 'requests/s of the paced resolution phase (default: half the measured rate)', number)
     .option('--keep-alive-interval <ms>', "registrar's keep-alive interval (default 600000: no keep-alives during the phases)", number)
     .option('--cpu-prof <dir>', 'write node --cpu-prof profiles of the registrar child here (also: RSERPOOL_BENCH_CPU_PROF)')
+    .option('--heap-snapshot <dir>', 'write a heap snapshot of every registrar thread here once every PE is registered (summary: dist/native-free-bench/e2e-heap-summary.js)')
     .option('--json', 'print results as JSON')
     .action(async (opts: import('../../native-free-bench/e2e.js').E2eBenchOptions) => {
       const { run } = await import('../../native-free-bench/e2e.js');
