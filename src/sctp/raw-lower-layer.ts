@@ -8,12 +8,16 @@
 //   processes cannot both answer INITs on one port (package note 14).
 // The addon is not context-aware (package note 15): main thread only. It receives into one
 // shared buffer (package note 7): each packet is copied out before the stack sees it.
+// The addon reads one packet per readiness event (uv_poll, level-triggered: a socket with
+// more packets is polled again on the next loop turn); the layer instead reads until the
+// socket is empty, up to MAX_PACKETS_PER_READINESS, so a burst of SACKs is handled in one turn
+// (and the association flushes once for them) instead of one packet per event-loop turn.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net, { isIP } from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import type { LowerLayer, PacketReceiver, PeerTransport } from './lower-layer.js';
-import { hostHasIpv6, LowerLayerBindError } from './udp-lower-layer.js';
+import { hostHasIpv6, LowerLayerBindError, SOCKET_BUFFER_BYTES } from './udp-lower-layer.js';
 
 const require = createRequire(import.meta.url);
 
@@ -26,6 +30,10 @@ const MAX_SEND_QUEUE = 4096;
 const COMMON_HEADER_BYTES = 12;
 /** close() waits at most this long for packets still queued in the addon. */
 const CLOSE_DRAIN_MS = 1000;
+/** Packets read per readiness event at most (other sockets and timers get their turn). */
+export const MAX_PACKETS_PER_READINESS = 64;
+/** What the addon throws (strerror) when a non-blocking recvfrom finds the socket empty. */
+const EMPTY = /temporarily unavailable|would block/i;
 
 export const RAW_PRIVILEGE_HINT = 'raw SCTP needs the raw-socket addon and root or CAP_NET_RAW; or use --transport udp';
 
@@ -35,10 +43,22 @@ interface RawSocket {
   on(event: 'error', listener: (error: Error) => void): void;
   send(buffer: Buffer, offset: number, length: number, address: string, callback: (error: Error | null, bytes: number) => void): void;
   close(): void;
+  setOption(level: number, option: number, value: number): void;
+  /** The addon's receive buffer (reused for every packet). */
+  buffer?: Buffer;
+  /** The native socket: emits 'recvReady' per readiness event; recv() reads one packet (non-blocking, throws when empty). */
+  wrap?: RawSocketWrap;
+}
+interface RawSocketWrap {
+  recv(buffer: Buffer, callback: (buffer: Buffer, bytes: number, source: string) => void): void;
+  on(event: 'recvReady', listener: () => void): void;
+  removeAllListeners(event: 'recvReady'): void;
 }
 interface RawSocketModule {
   createSocket(options: { protocol: number; addressFamily?: number; bufferSize?: number }): RawSocket;
   AddressFamily: { IPv4: number; IPv6: number };
+  SocketLevel: { SOL_SOCKET: number };
+  SocketOption: { SO_RCVBUF: number; SO_SNDBUF: number };
 }
 
 /** The addon, or a clear Error (not installed, not built, wrong thread). */
@@ -54,6 +74,10 @@ export function loadRawSocket(): RawSocketModule {
 export interface RawLowerLayerOptions {
   /** Local IPv4/IPv6 literals listed in INIT; empty: the wildcard (IPv4, and IPv6 when the host has it). */
   addresses?: readonly string[];
+  /** Packets read per readiness event at most; default MAX_PACKETS_PER_READINESS (1: the addon's own one per event). */
+  packetsPerReadiness?: number;
+  /** SO_RCVBUF/SO_SNDBUF of the raw sockets; default 4 MiB, as in udp mode (capped by net.core.rmem_max/wmem_max). */
+  socketBufferBytes?: number;
   /** A socket error after start-up; default: counted only. */
   onError?: (error: Error) => void;
 }
@@ -63,6 +87,8 @@ export interface RawLowerLayerStats {
   ignored: number;
   sent: number;
   sendErrors: number;
+  /** Readiness events that found packets (received + ignored over this: packets per event). */
+  readinessEvents: number;
 }
 
 /** The abstract-namespace name that claims `port` on this host. */
@@ -101,7 +127,7 @@ export class RawLowerLayer implements LowerLayer {
   readonly mode = 'raw' as const;
   readonly udpPort = undefined;
   readonly localAddresses: readonly string[];
-  readonly stats: RawLowerLayerStats = { received: 0, ignored: 0, sent: 0, sendErrors: 0 };
+  readonly stats: RawLowerLayerStats = { received: 0, ignored: 0, sent: 0, sendErrors: 0, readinessEvents: 0 };
   readonly #families: Family[];
   readonly #ports = new Map<number, PacketReceiver>();
   /** The host-wide claims we hold or are taking, by port (a listening abstract Unix socket each). */
@@ -115,9 +141,21 @@ export class RawLowerLayer implements LowerLayer {
     this.#families = families;
     this.localAddresses = localAddresses;
     this.#onError = options.onError;
+    const perEvent = options.packetsPerReadiness ?? MAX_PACKETS_PER_READINESS;
     for (const f of families) {
-      f.socket.on('message', (buffer, source) => this.#receive(buffer, source, f.family));
       f.socket.on('error', (error) => this.#onError?.(error));
+      const wrap = f.socket.wrap;
+      const buffer = f.socket.buffer;
+      if (perEvent > 1 && wrap !== undefined && buffer !== undefined && typeof wrap.recv === 'function' && typeof wrap.removeAllListeners === 'function') {
+        // Our own readiness handler in place of the addon's one-packet one (see the header).
+        wrap.removeAllListeners('recvReady');
+        wrap.on('recvReady', () => this.#drain(wrap, buffer, f.family, perEvent));
+      } else {
+        f.socket.on('message', (packet, source) => {
+          this.stats.readinessEvents++;
+          this.#receive(packet, source, f.family);
+        });
+      }
     }
   }
 
@@ -139,12 +177,23 @@ export class RawLowerLayer implements LowerLayer {
     const optionalV6 = addresses.length === 0 && hostHasIpv6();
     if (addresses.length === 0) wanted.add(4);
     const families: Family[] = [];
-    const open = (family: 4 | 6): RawSocket =>
-      raw.createSocket({
+    const bufferBytes = options.socketBufferBytes ?? SOCKET_BUFFER_BYTES;
+    const open = (family: 4 | 6): RawSocket => {
+      const socket = raw.createSocket({
         protocol: IPPROTO_SCTP,
         addressFamily: family === 4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6,
         bufferSize: RECEIVE_BUFFER_BYTES,
       });
+      // The default (about 200 KiB) overflows with a burst of INITs or SACKs (package note 6);
+      // a raw socket also gets every SCTP packet of the host, not only ours.
+      try {
+        socket.setOption(raw.SocketLevel.SOL_SOCKET, raw.SocketOption.SO_RCVBUF, bufferBytes);
+        socket.setOption(raw.SocketLevel.SOL_SOCKET, raw.SocketOption.SO_SNDBUF, bufferBytes);
+      } catch {
+        /* the kernel's default then */
+      }
+      return socket;
+    };
     try {
       for (const family of wanted) families.push({ family, socket: open(family) });
     } catch (error) {
@@ -280,6 +329,28 @@ export class RawLowerLayer implements LowerLayer {
       (server) => server.close(),
       () => {},
     );
+  }
+
+  /** Reads up to `max` packets of one readiness event, until the socket is empty. */
+  #drain(wrap: RawSocketWrap, buffer: Buffer, family: 4 | 6, max: number): void {
+    let got = 0;
+    const deliver = (b: Buffer, bytes: number, source: string): void => {
+      got++;
+      this.#receive(b.subarray(0, bytes), source, family);
+    };
+    for (let i = 0; i < max; i++) {
+      const before = got;
+      try {
+        wrap.recv(buffer, deliver);
+      } catch (error) {
+        // Empty (a spurious wake-up, or everything read): the normal end. Anything else is
+        // reported as the addon would have.
+        if (!EMPTY.test((error as Error).message)) this.#onError?.(error as Error);
+        break;
+      }
+      if (got === before) break;
+    }
+    if (got > 0) this.stats.readinessEvents++;
   }
 
   #receive(buffer: Buffer, source: string, family: 4 | 6): void {

@@ -2,10 +2,13 @@
 // processes, ports nobody bound, the IPv4 header stripped and each packet its own memory.
 // Needs root (or CAP_NET_RAW) and the addon; otherwise skipped with the reason.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PeerTransport } from '../../src/sctp/lower-layer.js';
+import { SctpStackEndpoint } from '../../src/sctp/endpoint.js';
 import { RawLowerLayer } from '../../src/sctp/raw-lower-layer.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
@@ -162,5 +165,55 @@ describe.skipIf(SKIP !== null)('RawLowerLayer', () => {
     expect(atA[0]!.body).toBe('six');
     expect(atA[0]!.from.address).toBe('::1');
     expect(atA[0]!.local).toBe('::1');
+  });
+
+  it('openPort() takes the host-wide claim before binding: refused while another process holds the port', async () => {
+    const [first, taken, free] = [randomPort(), randomPort(), randomPort()];
+    await claimInChild(taken);
+    const lower = open(['127.0.0.1']);
+    await lower.claim(first);
+    const endpoint = SctpStackEndpoint.open(lower, { port: first });
+    await expect(endpoint.openPort(taken)).rejects.toThrow(`SCTP port ${taken} is in use by another process on this host`);
+    expect(lower.boundPorts).toEqual([first]);
+    const other = await endpoint.openPort(free);
+    expect(lower.boundPorts.sort()).toEqual([first, free].sort());
+    // The claim was taken before bind: another layer (as another process would) is refused.
+    await expect(open(['127.0.0.1']).claim(free)).rejects.toThrow(/in use by another process/);
+    await other.close();
+    await endpoint.close();
+  });
+
+  it('reads every packet waiting on the socket in one readiness event, in order', async () => {
+    const port = randomPort();
+    const a = open(['127.0.0.1']);
+    const got: string[] = [];
+    a.bind(port, (p) => got.push(Buffer.from(p.subarray(12)).toString('latin1')));
+    // Another process sends 40 packets while this one is busy (the loop does not turn): they
+    // wait in the socket buffer. The child says it is done with a file, seen without the loop.
+    const flag = join(tmpdir(), `raw-drain-${process.pid}-${port}`);
+    rmSync(flag, { force: true });
+    const script = `
+      const raw = require('raw-socket');
+      const fs = require('node:fs');
+      const s = raw.createSocket({ protocol: 132 });
+      let sent = 0;
+      for (let i = 0; i < 40; i++) {
+        const b = Buffer.alloc(15);
+        b.writeUInt16BE(9, 0);
+        b.writeUInt16BE(${port}, 2);
+        b.write('p' + String(i).padStart(2, '0'), 12, 'latin1');
+        s.send(b, 0, b.length, '127.0.0.1', () => { if (++sent === 40) { fs.writeFileSync(${JSON.stringify(flag)}, 'sent'); s.close(); } });
+      }
+    `;
+    const child = spawn(process.execPath, ['-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(child);
+    const end = Date.now() + 10_000;
+    while (!existsSync(flag) && Date.now() < end);
+    rmSync(flag, { force: true });
+    expect(got).toEqual([]);
+    await until(() => got.length === 40);
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => `p${String(i).padStart(2, '0')}`));
+    // The addon alone would have needed one event per packet.
+    expect(a.stats.readinessEvents).toBeLessThanOrEqual(2);
   });
 });
