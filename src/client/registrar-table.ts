@@ -28,6 +28,17 @@ export interface KnownRegistrar {
 
 const now = (): number => performance.now();
 
+/**
+ * Announced registrars kept at most (announces are unauthenticated multicast: a flood of them
+ * listing made-up addresses must not grow the table without bound); configured ones don't count.
+ */
+export const MAX_ANNOUNCED_REGISTRARS = 256;
+
+/** fe80::/10: meaningless without the interface (scope) it was heard on, which an announce lacks. */
+function isLinkLocalIpv6(a: Uint8Array): boolean {
+  return a.length === 16 && a[0] === 0xfe && (a[1]! & 0xc0) === 0x80;
+}
+
 export class RegistrarTable {
   readonly #entries = new Map<string, KnownRegistrar>();
 
@@ -74,27 +85,34 @@ export class RegistrarTable {
 
   /**
    * An ASAP_SERVER_ANNOUNCE datagram from `from` (RFC 5352 §3.6): inserts new transport
-   * addresses, restarts T7 of known ones. Without transport parameters (RSPLIB's form) the
-   * UDP source address and port are the registrar's SCTP address and ASAP port. Returns the
-   * number of registrars not known before, or -1 if the datagram is no usable announce.
+   * addresses, restarts T7 of known ones. The registrar announces every address it has, IPv4
+   * and IPv6 (RFC 5352 §2.2.10: an SCTP transport parameter lists them all); each becomes an
+   * entry, IPv4 ones first (the hunt tries entries in table order among equals, and IPv6 is the
+   * second choice where both work). Link-local IPv6 addresses are skipped (no scope).
+   * Without transport parameters (RSPLIB's form) the UDP source address and port are the
+   * registrar's SCTP address and ASAP port. Returns the number of registrars not known before,
+   * or -1 if the datagram is no usable announce.
    */
   heardAnnounce(datagram: Uint8Array, from: { address: string; port: number }): number {
     const result = decodeMessage('asap', datagram);
     if (!result.ok || result.discard) return -1;
     const m = result.message;
     if (m.protocol !== 'asap' || m.type !== AsapType.ServerAnnounce) return -1;
-    const remotes: RegistrarAddress[] = [];
+    const v4: RegistrarAddress[] = [];
+    const v6: RegistrarAddress[] = [];
     for (const t of m.transports) {
       // §2.2.10: only SCTP and TCP transports appear; this client speaks SCTP.
       if (t.type !== ParamType.SctpTransport) continue;
       for (const a of t.addresses) {
-        if (a.length !== 4) continue; // the SCTP provider is IPv4 only
-        remotes.push({ address: addressToString(a), port: t.port, udpPort: this.defaultUdpPort });
+        if (a.length === 4) v4.push({ address: addressToString(a), port: t.port, udpPort: this.defaultUdpPort });
+        else if (a.length === 16 && !isLinkLocalIpv6(a)) v6.push({ address: addressToString(a), port: t.port, udpPort: this.defaultUdpPort });
       }
     }
+    const remotes = [...v4, ...v6];
     if (m.transports.length === 0) remotes.push({ address: from.address, port: from.port, udpPort: this.defaultUdpPort });
     let added = 0;
     const t = now();
+    let announced = -1;
     for (const remote of remotes) {
       const key = RegistrarTable.key(remote);
       const entry = this.#entries.get(key);
@@ -103,7 +121,14 @@ export class RegistrarTable {
         if (!entry.configured) entry.expiresAt = t + this.outdateMs;
         continue;
       }
+      if (announced < 0) {
+        this.#purge(t);
+        announced = 0;
+        for (const e of this.#entries.values()) if (!e.configured) announced++;
+      }
+      if (announced >= MAX_ANNOUNCED_REGISTRARS) continue;
       this.#entries.set(key, { key, remote, serverId: m.serverId, configured: false, expiresAt: t + this.outdateMs, lastTried: 0, lastFailed: 0 });
+      announced++;
       added++;
     }
     return added;
