@@ -40,6 +40,7 @@ import {
 import type { Clock, TimerHandle } from './clock.js';
 import type { StateCookie } from './cookie.js';
 import { Inbound } from './inbound.js';
+import type { DataChunk } from './data-chunk.js';
 import type { LowerLayer, PeerTransport } from './lower-layer.js';
 import type { ResolvedSctpOptions } from './options.js';
 import { Outbound } from './outbound.js';
@@ -106,10 +107,14 @@ class PathEntry {
   hbSentAt = 0;
   hbNonceHi = 0;
   hbNonceLo = 0;
+  /** IP header bytes of this address family (v4 20, v6 40), worked out once. */
+  readonly ipHeader: number;
   constructor(
     readonly path: Path,
     readonly index: number,
-  ) {}
+  ) {
+    this.ipHeader = isIPv6(path.peer.address) ? 40 : 20;
+  }
   get address(): string {
     return this.path.peer.address;
   }
@@ -156,11 +161,17 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   #t2: TimerHandle | undefined = undefined;
   #sackTimer: TimerHandle | undefined = undefined;
   #flushScheduled = false;
+  /** A SACK goes in the next packet (§6.2: every sackFrequency-th packet, gaps, duplicates). */
   #sackNeeded = false;
+  /** DATA arrived that no SACK reported yet: it rides with the next packet we send, or the
+   *  delayed-SACK timer sends it (§6.2: within sackDelay). */
+  #sackOwed = false;
   #cookieAckNeeded = false;
   #shutdownNeeded = false;
   #shutdownAckNeeded = false;
   #pendingControl: PendingChunk[] = [];
+  /** The DATA chunk being handled (Inbound keeps no reference to the record itself). */
+  readonly #scratchData: DataChunk = { tsn: 0, streamId: 0, ssn: 0, ppid: 0, unordered: false, beginning: false, ending: false, immediate: false, userData: new Uint8Array(0) };
   /** Our INIT (parameters kept for retransmission and collisions, §5.2.1). */
   #initParameters: Uint8Array[] = [];
   /** The COOKIE ECHO to retransmit on T1-cookie, and an ERROR bundled with it (§3.3.3). */
@@ -367,6 +378,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       inboundStreams,
       receiveWindow: o.receiveWindow,
       maxReassemblyBytes: o.maxReassemblyBytes,
+      sackFrequency: o.sackFrequency,
       deliver: this.#deliver,
     });
     this.#outbound = new Outbound({
@@ -400,9 +412,8 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
 
   /** Bytes of SCTP packet that fit the path MTU: minus IP (v4 20, v6 40) and UDP (8) headers. */
   #packetLimit(e: PathEntry): number {
-    const ip = isIPv6(e.address) ? 40 : 20;
     const udp = this.#host.lower.mode === 'udp' ? 8 : 0;
-    return e.path.mtu - ip - udp;
+    return e.path.mtu - e.ipHeader - udp;
   }
 
   #becameUp(): void {
@@ -509,8 +520,11 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       }
     }
     if (gotData && this.#inbound) {
+      this.#sackOwed = true;
       if (this.#inbound.packetDone()) this.#sackNow();
-      else if (this.#sackTimer === undefined) this.#sackTimer = this.#clock.setTimer(this.#options.sackDelay, this.#onSackTimer);
+      // A flush already scheduled in this turn (the upper layer answered at once) carries the
+      // SACK with its DATA; otherwise the delayed-SACK timer (§6.2) runs.
+      else if (!this.#flushScheduled) this.#armSackTimer();
     }
   }
 
@@ -561,7 +575,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
     // §6: DATA is received in ESTABLISHED, SHUTDOWN-PENDING and SHUTDOWN-SENT only.
     const s = this.#state;
     if (s !== State.ESTABLISHED && s !== State.SHUTDOWN_PENDING && s !== State.SHUTDOWN_SENT) return false;
-    const chunk = decodeData(b, o, len);
+    const chunk = decodeData(b, o, len, this.#scratchData);
     if (chunk === undefined) return false;
     if (chunk.userData.length === 0) {
       // §6.2: a DATA chunk without user data ABORTs the association with "No User Data".
@@ -592,6 +606,10 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       this.#needDrain = false;
       this.emit('drain');
     }
+  }
+
+  #armSackTimer(): void {
+    if (this.#sackTimer === undefined) this.#sackTimer = this.#clock.setTimer(this.#options.sackDelay, this.#onSackTimer);
   }
 
   readonly #onSackTimer = (): void => {
@@ -1018,7 +1036,11 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   /** One packet train per turn: control chunks first (§6.10), the SACK, then DATA. */
   readonly #flush = (): void => {
     this.#flushScheduled = false;
-    this.#guard(() => this.#flushNow());
+    try {
+      this.#flushNow();
+    } catch (error) {
+      this.failed(error);
+    }
   };
 
   #flushNow(): void {
@@ -1046,10 +1068,18 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       if (w.room() < 4) this.#transmit(e, limit);
       w.addEmpty(ChunkType.SHUTDOWN_ACK);
     }
-    if (this.#sackNeeded && this.#inbound) {
+    const s = this.#state;
+    const out = this.#outbound;
+    const dataAllowed = out !== undefined && (s === State.ESTABLISHED || s === State.SHUTDOWN_PENDING || s === State.SHUTDOWN_RECEIVED);
+    // A SACK owed rides with whatever this turn sends (§6.2: "the SACK SHOULD be bundled with
+    // outbound DATA"), which also spares the delayed-SACK timer.
+    if (this.#inbound && (this.#sackNeeded || (this.#sackOwed && (w.chunkCount > 0 || this.#shutdownNeeded || (dataAllowed && out!.hasSendable))))) {
       this.#sackNeeded = false;
-      this.#clock.clearTimer(this.#sackTimer);
-      this.#sackTimer = undefined;
+      this.#sackOwed = false;
+      if (this.#sackTimer !== undefined) {
+        this.#clock.clearTimer(this.#sackTimer);
+        this.#sackTimer = undefined;
+      }
       if (w.room() < 64 && w.chunkCount > 0) this.#transmit(e, limit);
       w.addSack(this.#inbound.sack(Math.max(16, w.room())));
     }
@@ -1058,9 +1088,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       if (w.room() < 8) this.#transmit(e, limit);
       w.addShutdown((this.#inbound.cumulativeTsn) >>> 0);
     }
-    const s = this.#state;
-    const out = this.#outbound;
-    if (out !== undefined && (s === State.ESTABLISHED || s === State.SHUTDOWN_PENDING || s === State.SHUTDOWN_RECEIVED)) {
+    if (out !== undefined && dataAllowed) {
       out.beginFlush();
       const path = e.path;
       for (;;) {
@@ -1077,6 +1105,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       }
     }
     if (w.chunkCount > 0) this.#transmit(e, limit);
+    if (this.#sackOwed) this.#armSackTimer();
   }
 
   #transmit(e: PathEntry, limit: number): void {
@@ -1136,6 +1165,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
     this.#clock.clearTimer(this.#t2);
     this.#clock.clearTimer(this.#sackTimer);
     this.#t1 = this.#t2 = this.#sackTimer = undefined;
+    this.#sackOwed = this.#sackNeeded = false;
     for (const e of this.#paths) {
       this.#clock.clearTimer(e.hbTimer);
       e.hbTimer = undefined;

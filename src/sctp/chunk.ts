@@ -135,10 +135,23 @@ export function writeU32(b: Uint8Array, o: number, v: number): void {
 // Decoders. Each takes the packet bytes, the chunk's offset and its Chunk Length (already
 // checked by the packet reader to be >= 4 and within the packet).
 
-/** DATA (§3.3.1). `userData` is a view into the packet. Undefined when shorter than the header. */
-export function decodeData(b: Uint8Array, o: number, length: number): DataChunk | undefined {
+/** DATA (§3.3.1). `userData` is a view into the packet. Undefined when shorter than the header.
+ *  With `into`, that record is filled in and returned (no allocation but the view). */
+export function decodeData(b: Uint8Array, o: number, length: number, into?: DataChunk): DataChunk | undefined {
   if (length < DATA_CHUNK_HEADER) return undefined;
   const flags = b[o + 1]!;
+  if (into !== undefined) {
+    into.tsn = readU32(b, o + 4);
+    into.streamId = readU16(b, o + 8);
+    into.ssn = readU16(b, o + 10);
+    into.ppid = readU32(b, o + 12);
+    into.unordered = (flags & ChunkFlag.U) !== 0;
+    into.beginning = (flags & ChunkFlag.B) !== 0;
+    into.ending = (flags & ChunkFlag.E) !== 0;
+    into.immediate = (flags & ChunkFlag.I) !== 0;
+    into.userData = b.subarray(o + DATA_CHUNK_HEADER, o + length);
+    return into;
+  }
   return {
     tsn: readU32(b, o + 4),
     streamId: readU16(b, o + 8),

@@ -33,6 +33,9 @@ export interface InboundOptions {
   maxTsnSpan?: number;
   /** Most duplicate TSNs reported in one SACK (default 64). */
   maxDuplicateReports?: number;
+  /** A SACK at least every this many packets carrying DATA (§6.2: default 2, "at least every
+   *  second packet"; 1 acknowledges every packet at once). */
+  sackFrequency?: number;
 }
 
 export type DataVerdict = 'new' | 'duplicate' | 'dropped' | 'invalid-stream';
@@ -80,6 +83,7 @@ export class Inbound {
   readonly #cap: number;
   readonly #maxSpan: number;
   readonly #maxDups: number;
+  readonly #sackFrequency: number;
 
   #cum: number;
   /** Highest TSN received (equals #cum while nothing is out of sequence). */
@@ -117,6 +121,7 @@ export class Inbound {
     this.#cap = Math.max(0, options.maxReassemblyBytes);
     this.#maxSpan = Math.max(1, Math.min(65535, Math.floor(options.maxTsnSpan ?? DEFAULT_TSN_SPAN)));
     this.#maxDups = Math.max(0, Math.floor(options.maxDuplicateReports ?? DEFAULT_DUPLICATE_REPORTS));
+    this.#sackFrequency = Math.max(1, Math.floor(options.sackFrequency ?? 2));
     this.#cum = tsnAdd(options.peerInitialTsn, -1);
     this.#highest = this.#cum;
     this.#nextSsn = new Uint16Array(this.#streams);
@@ -147,6 +152,7 @@ export class Inbound {
     return this.#highest !== this.#cum;
   }
 
+  /** The record `chunk` is not kept (the caller may reuse it); `chunk.userData` is, as a view. */
   onData(chunk: DataChunk): DataVerdict {
     if (!this.#packetOpen) {
       this.#packetOpen = true;
@@ -225,13 +231,13 @@ export class Inbound {
   }
 
   /** Call once after all chunks of a received packet that carried DATA. True: SACK now (every
-   *  2nd packet with DATA, any gap, duplicate, drop or I bit, §6.2/§6.7); false: arm the
-   *  delayed-SACK timer. */
+   *  sackFrequency-th packet with DATA, any gap, duplicate, drop or I bit, §6.2/§6.7); false:
+   *  the SACK may wait for the delayed-SACK timer (or go with the next packet we send). */
   packetDone(): boolean {
     this.#packetsSinceSack++;
     const now =
       this.#sackNow ||
-      this.#packetsSinceSack >= 2 ||
+      this.#packetsSinceSack >= this.#sackFrequency ||
       this.#highest !== this.#cum ||
       this.#gapAtPacketStart; // a gap just filled: tell the sender at once (§7.2.4)
     this.#sackNow = false;
@@ -448,6 +454,8 @@ export class Inbound {
 
   #addFragment(tsn: number, chunk: DataChunk): void {
     const fragments = this.#fragments;
+    // The caller may reuse its DataChunk record (only userData, a view of the packet, is kept).
+    chunk = { ...chunk };
     fragments.set(tsn, chunk);
     this.#bufferedBytes += chunk.userData.length;
     this.#heldItems++;

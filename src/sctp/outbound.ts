@@ -163,6 +163,11 @@ export class Outbound {
     return this.#queue.length === 0 && this.#outstanding.length === 0;
   }
 
+  /** Chunks wait to be sent or retransmitted (whether cwnd and rwnd allow it now or not). */
+  get hasSendable(): boolean {
+    return this.#queue.length > 0 || this.#retransmitCount > 0;
+  }
+
   /** Bytes queued not yet sent plus outstanding unacknowledged. */
   get bufferedAmount(): number {
     return this.#queuedBytes + this.#outstandingBytes;
