@@ -91,6 +91,44 @@ export interface InitAckTags {
 
 let nextAssociationId = 1;
 
+/** Lines a peer's packets can make us log per LOG_INTERVAL_MS, per association (or endpoint). */
+const LOG_LINES_PER_INTERVAL = 5;
+const LOG_INTERVAL_MS = 10_000;
+
+/**
+ * A log a peer must not be able to flood (every line costs us, and a log that grows without
+ * bound is memory and disk the peer controls): at most LOG_LINES_PER_INTERVAL lines per
+ * interval; what was left out is counted and said on the next line that goes out.
+ */
+export class RateLimitedLog {
+  #windowStart = -Infinity;
+  #lines = 0;
+  #suppressed = 0;
+  constructor(
+    readonly clock: Clock,
+    readonly log: ((message: string) => void) | undefined,
+  ) {}
+
+  write(message: string): void {
+    if (this.log === undefined) return;
+    const now = this.clock.now();
+    if (now - this.#windowStart >= LOG_INTERVAL_MS) {
+      this.#windowStart = now;
+      this.#lines = 0;
+    }
+    if (this.#lines >= LOG_LINES_PER_INTERVAL) {
+      this.#suppressed++;
+      return;
+    }
+    this.#lines++;
+    if (this.#suppressed > 0) {
+      message += ` (${this.#suppressed} similar line(s) left out before)`;
+      this.#suppressed = 0;
+    }
+    this.log(message);
+  }
+}
+
 /** A random 32-bit value other than 0 (§5.3.1). */
 export function randomTag(): number {
   for (;;) {
@@ -183,12 +221,17 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   readonly #host: AssociationHost;
   readonly #options: ResolvedSctpOptions;
   readonly #clock: Clock;
+  /** What the peer's packets make us log (ERROR chunks...), rate-limited. */
+  readonly #peerLog: RateLimitedLog;
+  /** Error causes received in ERROR chunks (§3.3.10), each counted even when not logged. */
+  peerErrorCauses = 0;
 
   constructor(host: AssociationHost, remote: RemoteAddress) {
     super();
     this.#host = host;
     this.#options = host.options;
     this.#clock = host.clock;
+    this.#peerLog = new RateLimitedLog(host.clock, host.options.log);
     this.localPort = host.port;
     this.#remote = { ...remote };
   }
@@ -791,7 +834,8 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
         this.#armT1();
         return;
       }
-      this.#options.log?.(`association ${this.id}: ERROR from the peer: ${ERROR_CAUSE_NAMES[c.code] ?? `cause ${c.code}`}`);
+      this.peerErrorCauses++;
+      this.#peerLog.write(`association ${this.id}: ERROR from the peer: ${ERROR_CAUSE_NAMES[c.code] ?? `cause ${c.code}`}`);
     }
   }
 
@@ -880,7 +924,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   /** §8.2: an error on a path; an inactive primary hands over to another active path. */
   #pathError(e: PathEntry): void {
     if (e.path.countError()) {
-      this.#options.log?.(`association ${this.id}: path ${e.address} inactive`);
+      this.#peerLog.write(`association ${this.id}: path ${e.address} inactive`);
       if (e === this.#current) this.#selectPath();
       this.#outbound?.pathFailed(e.path);
       this.#scheduleFlush();

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Association, RemoteAddress, SctpEndpoint, SctpEndpointEvents, SctpMode } from '../transport/sctp-provider.js';
 import { addressToString, parseAddress } from '../wire/address.js';
-import { StackAssociation, randomTag, type AssociationHost, type InitAckTags } from './association.js';
+import { RateLimitedLog, StackAssociation, randomTag, type AssociationHost, type InitAckTags } from './association.js';
 import {
   addressParameter,
   ChunkFlag,
@@ -88,6 +88,8 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
   #lastAssociation: StackAssociation | undefined = undefined;
   readonly #associations = new Set<StackAssociation>();
   #closed = false;
+  /** Lines packets make us log (internal errors), rate-limited per endpoint. */
+  readonly #packetLog: RateLimitedLog;
   #ootbWindow = 0;
   #ootbCount = 0;
   #initWindow = 0;
@@ -106,6 +108,7 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
     this.port = options.port;
     this.#inputOptions = options;
     this.#cookies = new CookieSigner(this.options.validCookieLife, this.clock.now());
+    this.#packetLog = new RateLimitedLog(this.clock, this.options.log);
     const params: Uint8Array[] = [];
     for (const a of lower.localAddresses) {
       const p = addressParameter(a);
@@ -277,7 +280,7 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
     } catch (error) {
       // The association's own handler aborts it; here only the endpoint's code remains.
       this.stats.internalErrors++;
-      this.options.log?.(`SCTP endpoint ${this.port}: packet from ${from.address} dropped after an internal error: ${String(error)}`);
+      this.#packetLog.write(`SCTP endpoint ${this.port}: packet from ${from.address} dropped after an internal error: ${String(error)}`);
     } finally {
       this.#receiving = nested;
     }
