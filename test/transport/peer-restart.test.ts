@@ -12,7 +12,7 @@ import { PPID_ENRP } from '../../src/wire/constants.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { jsonRecords, keepLines, NetnsLab, netnsUnavailable, type LabProcess } from '../helpers/netns.js';
 import { freeUdpPort } from '../registrar/harness.js';
-import { sleep, until } from './harness.js';
+import { sleep, until } from './udp-relay.js';
 
 const AGENT = new URL('./association-agent.ts', import.meta.url).pathname;
 const raw = chooseSctpMode();

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSctpMode } from '../../src/transport/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { jsonRecords, NetnsLab, netnsUnavailable, type LabProcess } from '../helpers/netns.js';
-import { sleep, until } from './harness.js';
+import { sleep, until } from './udp-relay.js';
 
 const AGENT = new URL('./association-agent.ts', import.meta.url).pathname;
 const raw = chooseSctpMode();

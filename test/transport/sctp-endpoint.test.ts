@@ -6,7 +6,7 @@ import type { Association, AssociationDownReason, SctpEndpoint, SctpMode } from 
 import { UdpSctpEndpoint } from '../../src/transport/udp-encapsulation.js';
 import { PPID_ASAP, PPID_ENRP } from '../../src/wire/constants.js';
 import { freeUdpPort } from '../registrar/harness.js';
-import { UdpRelay, sleep, until } from './harness.js';
+import { UdpRelay, sleep, until } from './udp-relay.js';
 
 const rawDecision = chooseSctpMode();
 const modes: SctpMode[] = ['udp'];
