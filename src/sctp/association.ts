@@ -204,6 +204,10 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   /** DATA arrived that no SACK reported yet: it rides with the next packet we send, or the
    *  delayed-SACK timer sends it (§6.2: within sackDelay). */
   #sackOwed = false;
+  /** Where the replies of this turn go: the source of the last packet that asked for one (§6.4). */
+  #replyPath: PathEntry | undefined;
+  /** An active address other than the one whose T3-rtx expired, for the retransmissions (§6.4.1). */
+  #retransmitPath: PathEntry | undefined;
   #cookieAckNeeded = false;
   #shutdownNeeded = false;
   #shutdownAckNeeded = false;
@@ -286,6 +290,15 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   /** The path data goes to now. */
   get currentPath(): Path | undefined {
     return this.#current?.path;
+  }
+
+  /** The peer transport address data goes to now: `remote` (the primary) until a failover
+   *  moves data to another active address (§6.4.1), and back when the primary recovers. */
+  get currentRemote(): RemoteAddress {
+    const e = this.#current;
+    if (e === undefined || e.address === this.#remote.address) return this.#remote;
+    const udpPort = e.path.peer.udpPort;
+    return { address: e.address, port: this.#remote.port, ...(udpPort !== undefined ? { udpPort } : {}) };
   }
 
   send(payload: Uint8Array, ppid: number, stream = 0): boolean {
@@ -489,7 +502,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
     if (this.#state === State.CLOSED) return;
     const vtag = r.verificationTag;
     const type0 = r.types[first]!;
-    this.#notePeer(from);
+    const source = this.#notePeer(from);
     if (!tagChecked) {
       if (type0 === ChunkType.INIT) {
         // §8.5.1 A: an INIT is alone in its packet, with Verification Tag 0.
@@ -562,6 +575,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
           if (!this.#unrecognizedChunk(r, i)) i = r.count;
       }
     }
+    if (source !== undefined && (gotData || this.#pendingControl.length > 0)) this.#replyPath = source;
     if (gotData && this.#inbound) {
       this.#sackOwed = true;
       if (this.#inbound.packetDone()) this.#sackNow();
@@ -572,14 +586,16 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   }
 
   /** RFC 6951 §5.4: the UDP port of a path follows the peer's last packet from it. */
-  #notePeer(from: PeerTransport): void {
-    if (from.udpPort === undefined) return;
-    for (const e of this.#paths) {
+  #notePeer(from: PeerTransport): PathEntry | undefined {
+    const paths = this.#paths;
+    for (let i = 0; i < paths.length; i++) {
+      const e = paths[i]!;
       if (e.path.peer.address === from.address) {
-        if (e.path.peer.udpPort !== from.udpPort) e.path.peer.udpPort = from.udpPort;
-        return;
+        if (from.udpPort !== undefined && e.path.peer.udpPort !== from.udpPort) e.path.peer.udpPort = from.udpPort;
+        return e;
       }
     }
+    return undefined;
   }
 
   /** A packet whose Verification Tag is not ours (§8.5, §8.5.1 B, C, E). */
@@ -953,6 +969,17 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       if (this.#countAssociationError()) return;
       const e = this.#paths.find((x) => x.path === path);
       if (e) this.#pathError(e);
+      // §6.4.1: retransmit to an active address other than the one that timed out, if any
+      // (the current path when the failed one is no longer in use).
+      this.#retransmitPath = undefined;
+      if (e !== undefined && this.#paths.length > 1) {
+        const current = this.#current;
+        if (current !== undefined && current !== e && current.path.active && current.path.confirmed) this.#retransmitPath = current;
+        else for (const x of this.#paths) if (x !== e && x.path.active && x.path.confirmed) {
+          this.#retransmitPath = x;
+          break;
+        }
+      }
       this.#scheduleFlush();
     });
   };
@@ -1092,7 +1119,13 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
     const e = this.#current;
     if (e === undefined) return;
     const w = this.#host.writer;
-    const limit = this.#packetLimit(e);
+    // §6.4: replies (SACK, COOKIE ACK, SHUTDOWN ACK, ERROR) go to the source address of the
+    // packet they answer; with DATA bundled too when that is where data goes anyway.
+    const replyPath = this.#replyPath;
+    this.#replyPath = undefined;
+    // Never to an UNCONFIRMED address (§5.4: only HEARTBEATs and their ACKs go there).
+    let to = replyPath !== undefined && replyPath !== e && replyPath.path.confirmed && replyPath.path.active ? replyPath : e;
+    let limit = this.#packetLimit(to);
     w.begin(this.localPort, this.#remote.port, this.#peerTag, limit);
     if (this.#cookieAckNeeded) {
       this.#cookieAckNeeded = false;
@@ -1102,14 +1135,14 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       const pending = this.#pendingControl;
       this.#pendingControl = [];
       for (const c of pending) {
-        if (w.chunkCount > 0 && w.room() < 4 + (c.value?.length ?? 0) + (c.causes ? c.causes.reduce((n, x) => n + x.length + 3, 0) : 0)) this.#transmit(e, limit);
+        if (w.chunkCount > 0 && w.room() < 4 + (c.value?.length ?? 0) + (c.causes ? c.causes.reduce((n, x) => n + x.length + 3, 0) : 0)) this.#transmit(to, limit);
         if (c.causes) w.addCauses(c.type, c.flags, c.causes);
         else w.addChunk(c.type, c.flags, c.value);
       }
     }
     if (this.#shutdownAckNeeded) {
       this.#shutdownAckNeeded = false;
-      if (w.room() < 4) this.#transmit(e, limit);
+      if (w.room() < 4) this.#transmit(to, limit);
       w.addEmpty(ChunkType.SHUTDOWN_ACK);
     }
     const s = this.#state;
@@ -1124,8 +1157,15 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
         this.#clock.clearTimer(this.#sackTimer);
         this.#sackTimer = undefined;
       }
-      if (w.room() < 64 && w.chunkCount > 0) this.#transmit(e, limit);
+      if (w.room() < 64 && w.chunkCount > 0) this.#transmit(to, limit);
       w.addSack(this.#inbound.sack(Math.max(16, w.room())));
+    }
+    if (to !== e) {
+      // The replies leave on their own; what follows is not a reply and goes where data goes.
+      if (w.chunkCount > 0) this.#send(to);
+      to = e;
+      limit = this.#packetLimit(e);
+      w.begin(this.localPort, this.#remote.port, this.#peerTag, limit);
     }
     if (this.#shutdownNeeded && this.#inbound) {
       this.#shutdownNeeded = false;
@@ -1134,24 +1174,50 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
     }
     if (out !== undefined && dataAllowed) {
       out.beginFlush();
-      const path = e.path;
-      for (;;) {
-        const chunk = out.nextChunk(path, w.room());
-        if (chunk !== undefined) {
-          w.addData(chunk);
-          continue;
+      // §6.4.1: chunks that timed out go to another active address when the peer has one.
+      const alternate = this.#retransmitPath;
+      if (alternate !== undefined) {
+        if (out.retransmitPending === 0 || !alternate.path.active || alternate === e) this.#retransmitPath = undefined;
+        else {
+          if (w.chunkCount > 0) this.#send(e);
+          const altLimit = this.#packetLimit(alternate);
+          w.begin(this.localPort, this.#remote.port, this.#peerTag, altLimit);
+          this.#fill(out, alternate, altLimit, true);
+          if (w.chunkCount > 0) this.#send(alternate);
+          w.begin(this.localPort, this.#remote.port, this.#peerTag, limit);
         }
-        if (w.chunkCount === 0) break;
-        this.#transmit(e, limit);
-        const next = out.nextChunk(path, w.room());
-        if (next === undefined) break;
-        w.addData(next);
       }
+      this.#fill(out, e, limit, false);
     }
-    if (w.chunkCount > 0) this.#transmit(e, limit);
+    if (w.chunkCount > 0) this.#send(e);
     if (this.#sackOwed) this.#armSackTimer();
   }
 
+  /** DATA for `e` into the writer's packet and as many more packets as Outbound allows; the
+   *  last packet is left open (it may be empty). */
+  #fill(out: Outbound, e: PathEntry, limit: number, retransmissionsOnly: boolean): void {
+    const w = this.#host.writer;
+    const path = e.path;
+    for (;;) {
+      const chunk = out.nextChunk(path, w.room(), retransmissionsOnly);
+      if (chunk !== undefined) {
+        w.addData(chunk);
+        continue;
+      }
+      if (w.chunkCount === 0) return;
+      this.#transmit(e, limit);
+      const next = out.nextChunk(path, w.room(), retransmissionsOnly);
+      if (next === undefined) return;
+      w.addData(next);
+    }
+  }
+
+  /** Sends the writer's packet to `e`. */
+  #send(e: PathEntry): void {
+    this.#host.lower.send(this.#host.writer.finish(), e.path.peer);
+  }
+
+  /** Sends the writer's packet to `e` and begins the next one to it. */
   #transmit(e: PathEntry, limit: number): void {
     const w = this.#host.writer;
     this.#host.lower.send(w.finish(), e.path.peer);

@@ -249,8 +249,8 @@ export class Outbound {
 
   /** The next DATA chunk for a packet to `path` with `room` bytes of chunk space left,
    *  retransmissions first (§6.1 C); undefined when cwnd, the peer's rwnd, Max.Burst or room
-   *  allow nothing. */
-  nextChunk(path: Path, room: number): DataChunk | undefined {
+   *  allow nothing. `retransmissionsOnly`: no new data (a packet to an alternate path, §6.4.1). */
+  nextChunk(path: Path, room: number, retransmissionsOnly = false): DataChunk | undefined {
     if (this.#stopped) return undefined;
     if (this.#retransmitCount > 0) {
       const chunk = this.#nextRetransmission();
@@ -264,7 +264,7 @@ export class Outbound {
         return chunk;
       }
     }
-    if (this.#queue.length === 0) return undefined;
+    if (retransmissionsOnly || this.#queue.length === 0) return undefined;
     const chunk = this.#queue.at(0);
     const size = chunkSize(chunk);
     if (size > room) return undefined;

@@ -72,8 +72,14 @@ export class SendQueueFullError extends Error {
 export interface Association extends EventEmitter<AssociationEvents> {
   /** Unique per process, never reused. */
   readonly id: number;
-  /** The peer's primary transport address. */
+  /** The peer's primary transport address (the association's identity; it does not change). */
   readonly remote: RemoteAddress;
+  /**
+   * The peer transport address data goes to now: `remote` until the primary becomes inactive
+   * and another address takes over (RFC 9260 §6.4.1), and again once the primary recovers.
+   * Undefined for a provider that does not track paths (the 'package' provider).
+   */
+  readonly currentRemote?: RemoteAddress;
   /** Every address of the peer (multi-homing, RFC 9260 §6.4), the primary first. */
   readonly remoteAddresses: readonly string[];
   readonly localPort: number;

@@ -422,10 +422,146 @@ describe('multi-homing', () => {
     }
     expect(net.until(() => server.messages.length === 200, 60_000)).toBe(true);
     expect(server.messages).toEqual(expected);
-    expect(a.currentPath!.peer.address).toBe(B2);
+    // Retransmissions already went to B2 (§6.4.1) while B still counted errors; B fails on its
+    // next T3 or unanswered HEARTBEAT (Path.Max.Retrans 1), and data then goes to B2.
+    expect(net.until(() => a.currentPath!.peer.address === B2, 10_000)).toBe(true);
+    expect(a.paths[0]!.active).toBe(false);
     net.cut.delete(B);
     net.run(10_000);
     expect(a.currentPath!.peer.address).toBe(B);
     expect(ra.downs).toEqual([]);
+  });
+});
+
+describe('sending rules', () => {
+  /** Packets from `source` to `to` that carry a chunk of `type`. */
+  const carrying = (net: Network, source: string, type: number) => net.sent.filter((p) => p.from === source && chunkTypes(p.bytes).includes(type));
+
+  it('a SACK goes to the source address of the DATA it acknowledges (§6.4), data still to the primary', () => {
+    const net = new Network(3);
+    const B2 = '10.0.1.2';
+    const ha = net.host([A]);
+    const hb = net.host([B, B2]);
+    // RTO.Min above the delayed-SACK time: no T3 expiry (and retransmission) in between.
+    const { ea, eb } = endpoints(net, { hbInterval: 500, rtoInitial: 1000, rtoMin: 1000 }, [ha, hb]);
+    const server = passive(eb);
+    const a = ea.associate({ address: B, port: 5000 }) as StackAssociation;
+    const ra = record(a);
+    net.run(2000); // B2 confirmed by heartbeat
+    expect(a.paths.every((p) => p.confirmed)).toBe(true);
+    hb.addresses.reverse(); // from now on B's packets leave from B2
+    const from = net.sent.length;
+    server.list[0]!.send(Buffer.from('to A'), 0);
+    a.send(Buffer.from('to B'), 0);
+    net.run(1000);
+    expect(ra.messages).toEqual(['to A']);
+    expect(server.messages).toEqual(['to B']);
+    const sent = net.sent.slice(from).filter((p) => p.from === A);
+    const sacks = sent.filter((p) => chunkTypes(p.bytes).includes(ChunkType.SACK));
+    const data = sent.filter((p) => chunkTypes(p.bytes).includes(ChunkType.DATA));
+    expect(sacks.length).toBeGreaterThan(0);
+    expect(sacks.every((p) => p.to === B2)).toBe(true);
+    expect(data.length).toBeGreaterThan(0);
+    expect(data.every((p) => p.to === B)).toBe(true);
+  });
+
+  it('a chunk whose T3-rtx expired is retransmitted to another active address (§6.4.1)', () => {
+    const net = new Network(4);
+    const B2 = '10.0.1.2';
+    const ha = net.host([A]);
+    const hb = net.host([B, B2]);
+    const { ea, eb } = endpoints(net, { hbInterval: 500, rtoInitial: 200, rtoMin: 100, rtoMax: 400, pathMaxRetrans: 5 }, [ha, hb]);
+    const server = passive(eb);
+    const a = ea.associate({ address: B, port: 5000 }) as StackAssociation;
+    net.run(2000);
+    expect(a.paths.every((p) => p.confirmed)).toBe(true);
+    // DATA to B is lost; everything else (SACKs, heartbeats) passes.
+    net.filter = (p) => p.to === B && chunkTypes(p.bytes).includes(ChunkType.DATA);
+    const from = net.sent.length;
+    a.send(Buffer.from('once'), 0);
+    expect(net.until(() => server.messages.length === 1, 2000)).toBe(true);
+    const data = net.sent.slice(from).filter((p) => p.from === A && chunkTypes(p.bytes).includes(ChunkType.DATA));
+    expect(data.map((p) => p.to)).toEqual([B, B2]); // the first retransmission already avoids B
+    expect(a.paths[0]!.active).toBe(true); // one timeout does not make B inactive
+    expect(a.currentRemote.address).toBe(B);
+  });
+
+  it('currentRemote follows a failover and comes back; remote stays the primary', () => {
+    const net = new Network(5);
+    const B2 = '10.0.1.2';
+    const ha = net.host([A]);
+    const hb = net.host([B, B2]);
+    const { ea } = endpoints(net, { hbInterval: 300, rtoInitial: 100, rtoMin: 100, rtoMax: 200, pathMaxRetrans: 1, associationMaxRetrans: 50 }, [ha, hb]);
+    const a = ea.associate({ address: B, port: 5000 }) as StackAssociation;
+    net.run(2000);
+    expect(a.currentRemote).toEqual(a.remote);
+    net.cut.add(B);
+    expect(net.until(() => a.currentRemote.address === B2, 10_000)).toBe(true);
+    expect(a.remote.address).toBe(B);
+    expect(a.currentRemote.port).toBe(5000);
+    net.cut.delete(B);
+    expect(net.until(() => a.currentRemote.address === B, 10_000)).toBe(true);
+  });
+
+  it('delayed SACK: one DATA packet is acknowledged after sackDelay, every sackFrequency-th at once, and an answer carries the SACK', () => {
+    for (const sackFrequency of [1, 2]) {
+      const net = new Network(6);
+      const { ea, eb } = endpoints(net, { sackDelay: 200, sackFrequency });
+      const server = passive(eb);
+      const a = ea.associate({ address: B, port: 5000 });
+      net.run(50);
+      net.run(1000);
+      const from = net.sent.length;
+      a.send(Buffer.from('one'), 0);
+      net.run(5);
+      expect(server.messages).toEqual(['one']);
+      const early = carrying(net, B, ChunkType.SACK).filter((p) => net.sent.indexOf(p) >= from);
+      expect(early.length).toBe(sackFrequency === 1 ? 1 : 0);
+      net.run(250);
+      expect(carrying(net, B, ChunkType.SACK).filter((p) => net.sent.indexOf(p) >= from).length).toBe(1);
+    }
+    // An answer in the same turn carries the SACK: no packet with a SACK alone.
+    const net = new Network(7);
+    const { ea, eb } = endpoints(net, { sackDelay: 200 });
+    eb.on('association', (s) => s.on('message', (p) => s.send(p, 0)));
+    const a = ea.associate({ address: B, port: 5000 });
+    const ra = record(a);
+    net.run(1000);
+    const from = net.sent.length;
+    for (let i = 0; i < 5; i++) {
+      a.send(Buffer.from(`m${i}`), 0);
+      net.run(20);
+    }
+    expect(ra.messages).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    const fromB = net.sent.slice(from).filter((p) => p.from === B);
+    expect(fromB.length).toBe(5);
+    for (const p of fromB) expect(chunkTypes(p.bytes)).toEqual([ChunkType.SACK, ChunkType.DATA]);
+  });
+
+  it('ERROR chunks from the peer are counted, and logged at most a few lines per interval', () => {
+    const net = new Network(8);
+    const { ea, eb, log } = endpoints(net);
+    passive(eb);
+    const a = ea.associate({ address: B, port: 5000 }) as StackAssociation;
+    net.run(100);
+    const server = eb.associations[0] as StackAssociation;
+    const w = new PacketWriter();
+    for (let i = 0; i < 1000; i++) {
+      w.begin(5000, 5000, a.tags.local, 0xffff);
+      w.addCauses(ChunkType.ERROR, 0, [new Uint8Array([0, 13, 0, 4]), new Uint8Array([0, 13, 0, 4])]); // Protocol Violation x2
+      net.transmit(net.hosts.get(B)!, w.finish(), { address: A, udpPort: 9899 });
+      net.run(1);
+    }
+    expect(a.peerErrorCauses).toBe(2000);
+    expect(a.state).toBe('up');
+    expect(server.state).toBe('up');
+    const lines = log.filter((m) => m.includes('ERROR from the peer'));
+    expect(lines.length).toBeLessThanOrEqual(5);
+    net.run(10_000);
+    net.transmit(net.hosts.get(B)!, (w.begin(5000, 5000, a.tags.local, 0xffff), w.addCauses(ChunkType.ERROR, 0, [new Uint8Array([0, 13, 0, 4])]), w.finish()), { address: A, udpPort: 9899 });
+    net.run(5);
+    const after = log.filter((m) => m.includes('ERROR from the peer'));
+    expect(after.length).toBe(lines.length + 1);
+    expect(after.at(-1)).toMatch(/left out before/);
   });
 });
