@@ -1173,7 +1173,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       w.addShutdown((this.#inbound.cumulativeTsn) >>> 0);
     }
     if (out !== undefined && dataAllowed) {
-      out.beginFlush();
+      out.beginFlush(this.#clock.now());
       // §6.4.1: chunks that timed out go to another active address when the peer has one.
       const alternate = this.#retransmitPath;
       if (alternate !== undefined) {
@@ -1188,6 +1188,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
         }
       }
       this.#fill(out, e, limit, false);
+      out.endFlush();
     }
     if (w.chunkCount > 0) this.#send(e);
     if (this.#sackOwed) this.#armSackTimer();

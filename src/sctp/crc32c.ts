@@ -52,6 +52,11 @@ function fold16(t: Int32Array, a: number, b: number, c: number, d: number): numb
   );
 }
 
+/** The last buffer read by words and its Int32Array view: a packet writer's own buffer is
+ *  checksummed packet after packet without a new view each time. */
+let viewedBuffer: ArrayBufferLike | undefined;
+let view: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
 /** Continues a running (not yet finalised) CRC over `bytes[start, end)`. */
 function update(crc: number, bytes: Uint8Array, start: number, end: number): number {
   const t = TABLES;
@@ -61,8 +66,15 @@ function update(crc: number, bytes: Uint8Array, start: number, end: number): num
       // Bytes up to a 4-byte boundary of the underlying buffer, then aligned words.
       for (; ((bytes.byteOffset + i) & 3) !== 0; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
       const words = ((end - i) >>> 4) << 2;
-      const w = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
-      for (let j = 0; j < words; j += 4) crc = fold16(t, crc ^ w[j]!, w[j + 1]!, w[j + 2]!, w[j + 3]!);
+      const buffer = bytes.buffer;
+      if (buffer !== viewedBuffer) {
+        viewedBuffer = buffer;
+        view = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+      }
+      const w = view;
+      const first = (bytes.byteOffset + i) >>> 2;
+      const last = first + words;
+      for (let j = first; j < last; j += 4) crc = fold16(t, crc ^ w[j]!, w[j + 1]!, w[j + 2]!, w[j + 3]!);
       i += words << 2;
     } else {
       for (const end16 = end - 15; i < end16; i += 16) {
@@ -87,10 +99,10 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number
 
 /**
  * The SCTP packet checksum: CRC32c over the whole packet with the checksum field (bytes 8-11)
- * taken as zero (RFC 9260 §6.8).
+ * taken as zero (RFC 9260 §6.8). `length`: the packet is bytes [0, length) of `packet`.
  */
-export function sctpChecksum(packet: Uint8Array): number {
-  if (packet.length < 12) return crc32c(packet);
+export function sctpChecksum(packet: Uint8Array, length = packet.length): number {
+  if (length < 12) return crc32c(packet, 0, length);
   const t = TABLES;
   let crc = update(0xffffffff, packet, 0, 8);
   // four zero bytes in place of the checksum field
@@ -98,7 +110,7 @@ export function sctpChecksum(packet: Uint8Array): number {
   crc = t[crc & 0xff]! ^ (crc >>> 8);
   crc = t[crc & 0xff]! ^ (crc >>> 8);
   crc = t[crc & 0xff]! ^ (crc >>> 8);
-  crc = update(crc, packet, 12, packet.length);
+  crc = update(crc, packet, 12, length);
   return (crc ^ 0xffffffff) >>> 0;
 }
 

@@ -140,6 +140,8 @@ export class Outbound {
   #fastRetransmitBudget = 0;
   /** New data bytes sent in this flush (Max.Burst, §6.1). */
   #burstBytes = 0;
+  /** The time of the flush in progress, when the association gave one. */
+  #flushTime: number | undefined = undefined;
   readonly #paths = new Set<Path>();
   readonly #touched: Path[] = [];
   #stopped = false;
@@ -242,9 +244,16 @@ export class Outbound {
     return true;
   }
 
-  /** A new flush begins (resets the burst count, §6.1). */
-  beginFlush(): void {
+  /** A new flush begins (resets the burst count, §6.1). `now`, when given, is the time of
+   *  every chunk sent until endFlush() (one clock read per flush instead of one per chunk). */
+  beginFlush(now?: number): void {
     this.#burstBytes = 0;
+    this.#flushTime = now;
+  }
+
+  /** The flush begun with a time is over: the clock is read again. */
+  endFlush(): void {
+    this.#flushTime = undefined;
   }
 
   /** The next DATA chunk for a packet to `path` with `room` bytes of chunk space left,
@@ -268,7 +277,7 @@ export class Outbound {
     const chunk = this.#queue.at(0);
     const size = chunkSize(chunk);
     if (size > room) return undefined;
-    const now = this.#clock.now();
+    const now = this.#flushTime ?? this.#clock.now();
     if (path.flightSize === 0) path.decayIdleCwnd(now); // §7.2.1
     if (path.flightSize >= path.cwnd) return undefined; // §6.1 B
     // §6.1 A: no new data into a closed window, except one chunk when nothing is in flight.

@@ -258,15 +258,22 @@ export class PacketWriter {
     return true;
   }
 
-  /** Sets the checksum and returns the packet as memory of its own (the buffer is reused). */
+  /**
+   * Sets the checksum and returns the packet as memory of its own: the lower layer keeps it
+   * until the kernel has it (dgram may queue it), while this buffer is reused at once. The
+   * copy costs ~0.1 µs per 1,200-byte packet (Buffer.allocUnsafe slices a shared pool); the
+   * checksum is computed over this buffer, whose word view the CRC code keeps.
+   */
   finish(): Uint8Array {
-    const out = Buffer.allocUnsafe(this.#pos);
-    out.set(this.buffer.subarray(0, this.#pos));
-    const crc = sctpChecksum(out);
-    out[8] = crc & 0xff;
-    out[9] = (crc >>> 8) & 0xff;
-    out[10] = (crc >>> 16) & 0xff;
-    out[11] = crc >>> 24;
+    const n = this.#pos;
+    const b = this.buffer;
+    const crc = sctpChecksum(b, n);
+    b[8] = crc & 0xff;
+    b[9] = (crc >>> 8) & 0xff;
+    b[10] = (crc >>> 16) & 0xff;
+    b[11] = crc >>> 24;
+    const out = Buffer.allocUnsafe(n);
+    out.set(n === b.length ? b : b.subarray(0, n));
     return out;
   }
 }
