@@ -1,5 +1,5 @@
 // Summary of V8 .cpuprofile files (from `rserpool bench e2e --cpu-prof DIR`): self time by
-// area (the sctp package, our transport, wire codec, handlespace, shard batches, Node's
+// area (the sctp package or our SCTP stack, our transport, wire codec, handlespace, shard batches, Node's
 // internals, GC, idle) and the heaviest functions, so a benchmark note can say what bounds it.
 // Run: npx tsx native-free-bench/e2e-profile.ts DIR-or-FILES... [--top N]
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -28,6 +28,7 @@ export interface ProfileSummary {
 
 const AREAS: Array<[RegExp, string]> = [
   [/node_modules\/sctp\//, 'sctp package (userland SCTP)'],
+  [/\/src\/sctp\//, 'sctp stack (src/sctp, ours)'],
   [/\/src\/transport\//, 'transport (UDP encapsulation, association wrapper)'],
   [/\/src\/wire\//, 'wire codec'],
   [/\/src\/handlespace\/|\/src\/policy\//, 'handlespace + policy'],
