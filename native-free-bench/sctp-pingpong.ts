@@ -4,7 +4,8 @@
 // round trip is two sends and two receives of the provider plus dgram; per message is half.
 //
 // Run: npx tsx native-free-bench/sctp-pingpong.ts [seconds-per-case] [--providers package,stack]
-//        [--runs N] [--outstanding 1,32] [--one-way | --no-one-way] [--json]
+//        [--runs N] [--outstanding 1,32] [--one-way | --no-one-way] [--mtu BYTES] [--json]
+// --mtu gives both providers one path MTU (defaults: our stack 1280, the package 1500).
 // Each run is one child process per provider; the providers alternate (package, stack,
 // package, ...) so that load from other processes hits both alike, and the medians and the
 // ratio (second provider / first) are printed. Without --providers (or with one provider and
@@ -27,14 +28,28 @@ export interface PingPongResult {
   /** Process CPU (user + system) per round trip (ping-pong: both endpoints, two sends and two
    *  receives) or per message (one-way: one send and one receive, plus the SACKs). */
   cpuUs: number;
+  /** UDP datagrams sent by both ends per round trip / message (our stack only: its lower
+   *  layer counts them; NaN for the package). */
+  packets: number;
 }
+
+/** Datagrams sent so far through both endpoints' lower layers (our stack), else NaN. */
+type PacketCounter = () => number;
 
 const MESSAGE_BYTES = 100;
 
-async function pingPong(client: Association, outstanding: number, seconds: number): Promise<PingPongResult> {
+async function pingPong(client: Association, outstanding: number, seconds: number, packets: PacketCounter): Promise<PingPongResult> {
+  const packetsStart = packets();
   const payload = Buffer.alloc(MESSAGE_BYTES, 0x5a);
-  const sentAt: number[] = [];
-  const rtts: number[] = [];
+  // The bench's own bookkeeping stays small and typed (no arrays growing to millions of boxed
+  // numbers for the GC to walk): send times in a ring (answers come back in order, one
+  // stream), round-trip times in a Float64Array doubled when full, one clock read per answer.
+  let ringSize = 1;
+  while (ringSize < outstanding) ringSize *= 2;
+  const sentAt = new Float64Array(ringSize);
+  const mask = ringSize - 1;
+  let rtts = new Float64Array(1 << 16);
+  let sent = 0;
   let done = 0;
   const start = performance.now();
   const cpuStart = process.cpuUsage();
@@ -43,11 +58,16 @@ async function pingPong(client: Association, outstanding: number, seconds: numbe
     let inFlight = 0;
     const onMessage = (): void => {
       const now = performance.now();
-      rtts.push(now - sentAt[done]!);
+      if (done === rtts.length) {
+        const bigger = new Float64Array(rtts.length * 2);
+        bigger.set(rtts);
+        rtts = bigger;
+      }
+      rtts[done] = now - sentAt[done & mask]!;
       done++;
       inFlight--;
       if (now < deadline) {
-        sentAt.push(performance.now());
+        sentAt[sent++ & mask] = now;
         client.send(payload, PPID_ASAP);
         inFlight++;
       } else if (inFlight === 0) {
@@ -57,23 +77,24 @@ async function pingPong(client: Association, outstanding: number, seconds: numbe
     };
     client.on('message', onMessage);
     for (let i = 0; i < outstanding; i++) {
-      sentAt.push(performance.now());
+      sentAt[sent++ & mask] = performance.now();
       client.send(payload, PPID_ASAP);
       inFlight++;
     }
   });
   const cpu = process.cpuUsage(cpuStart);
   const elapsed = (performance.now() - start) / 1000;
-  rtts.sort((a, b) => a - b);
+  const sorted = rtts.subarray(0, done).sort();
   return {
     kind: 'ping-pong',
     outstanding,
     messages: done,
     seconds: elapsed,
     messagesPerSecond: done / elapsed,
-    p50Ms: rtts[Math.floor(rtts.length * 0.5)] ?? NaN,
-    p99Ms: rtts[Math.floor(rtts.length * 0.99)] ?? NaN,
+    p50Ms: sorted[Math.floor(done * 0.5)] ?? NaN,
+    p99Ms: sorted[Math.floor(done * 0.99)] ?? NaN,
     cpuUs: (cpu.user + cpu.system) / Math.max(done, 1),
+    packets: (packets() - packetsStart) / Math.max(done, 1),
   };
 }
 
@@ -82,7 +103,8 @@ async function pingPong(client: Association, outstanding: number, seconds: numbe
  * false, then on 'drain'), the server counts them. Messages/s counts what arrived; the sender
  * stops at the deadline and the clock stops when the last message has arrived.
  */
-async function oneWay(client: Association, counter: { received: number; onChange?: () => void }, seconds: number): Promise<PingPongResult> {
+async function oneWay(client: Association, counter: { received: number; onChange?: (() => void) | undefined }, seconds: number, packets: PacketCounter): Promise<PingPongResult> {
+  const packetsStart = packets();
   const payload = Buffer.alloc(MESSAGE_BYTES, 0x5a);
   counter.received = 0;
   let sent = 0;
@@ -123,12 +145,20 @@ async function oneWay(client: Association, counter: { received: number; onChange
     p50Ms: NaN,
     p99Ms: NaN,
     cpuUs: (cpu.user + cpu.system) / Math.max(counter.received, 1),
+    packets: (packets() - packetsStart) / Math.max(counter.received, 1),
   };
 }
 
-export async function run(seconds = 3, outstandingCases: readonly number[] = [1, 32], withOneWay = true, provider?: SctpProvider): Promise<PingPongResult[]> {
+export async function run(seconds = 3, outstandingCases: readonly number[] = [1, 32], withOneWay = true, provider?: SctpProvider, mtu?: number): Promise<PingPongResult[]> {
   const { openSctpEndpoint } = await import('../src/transport/index.js');
-  const common = { mode: 'udp' as const, udpPort: 0, address: '127.0.0.1', ...(provider !== undefined ? { provider } : {}) };
+  const common = {
+    mode: 'udp' as const,
+    udpPort: 0,
+    address: '127.0.0.1',
+    ...(provider !== undefined ? { provider } : {}),
+    // Path MTU (IP packet bytes) of both providers; default each its own (stack 1280, package 1500).
+    ...(mtu !== undefined ? { protocol: { mtu } } : {}),
+  };
   const server = await openSctpEndpoint({ ...common, port: 3863 });
   const client = await openSctpEndpoint({ ...common, port: 3864 });
   let echo = true;
@@ -142,13 +172,15 @@ export async function run(seconds = 3, outstandingCases: readonly number[] = [1,
       }
     }),
   );
+  const sentBy = (e: object): number => (e as { lower?: { stats?: { sent?: number } } }).lower?.stats?.sent ?? NaN;
+  const packets: PacketCounter = () => sentBy(server) + sentBy(client);
   try {
     const association = await client.connect({ address: '127.0.0.1', port: server.port, udpPort: server.udpPort! });
     const results: PingPongResult[] = [];
-    for (const outstanding of outstandingCases) results.push(await pingPong(association, outstanding, seconds));
+    for (const outstanding of outstandingCases) results.push(await pingPong(association, outstanding, seconds, packets));
     if (withOneWay) {
       echo = false;
-      results.push(await oneWay(association, counter, seconds));
+      results.push(await oneWay(association, counter, seconds, packets));
     }
     return results;
   } finally {
@@ -158,9 +190,10 @@ export async function run(seconds = 3, outstandingCases: readonly number[] = [1,
 }
 
 /** Runs this script once in a child process with `provider`; its results. */
-function runChild(provider: SctpProvider, seconds: number, outstanding: readonly number[], withOneWay: boolean): Promise<PingPongResult[]> {
+function runChild(provider: SctpProvider, seconds: number, outstanding: readonly number[], withOneWay: boolean, mtu: number | undefined): Promise<PingPongResult[]> {
   const script = fileURLToPath(import.meta.url);
   const args = [...process.execArgv, script, String(seconds), '--json', '--outstanding', outstanding.join(','), withOneWay ? '--one-way' : '--no-one-way'];
+  if (mtu !== undefined) args.push('--mtu', String(mtu));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, RSERPOOL_SCTP_PROVIDER: provider }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -192,6 +225,7 @@ function medians(runs: PingPongResult[][]): PingPongResult[] {
       p50Ms: m((r) => r.p50Ms),
       p99Ms: m((r) => r.p99Ms),
       cpuUs: m((r) => r.cpuUs),
+      packets: m((r) => r.packets),
     };
   });
 }
@@ -202,18 +236,22 @@ function caseName(r: PingPongResult): string {
 
 function format(label: string, r: PingPongResult): string {
   if (r.kind === 'one-way') {
-    return `${label}udp one-way: ${Math.round(r.messagesPerSecond)} messages/s, CPU ${r.cpuUs.toFixed(2)} µs/message`;
+    return `${label}udp one-way: ${Math.round(r.messagesPerSecond)} messages/s, CPU ${r.cpuUs.toFixed(2)} µs/message${packetsText(r, 'message')}`;
   }
   return (
     `${label}udp ping-pong, ${String(r.outstanding).padStart(2)} outstanding: ` +
     `${Math.round(r.messagesPerSecond)} round trips/s, ` +
     `CPU ${r.cpuUs.toFixed(2)} µs/round trip (${(r.cpuUs / 2).toFixed(2)} µs/message), ` +
-    `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`
+    `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms${packetsText(r, 'round trip')}`
   );
 }
 
+function packetsText(r: PingPongResult, per: string): string {
+  return Number.isFinite(r.packets) ? `, ${r.packets.toFixed(2)} packets/${per}` : '';
+}
+
 async function main(argv: string[]): Promise<void> {
-  const valued = /^--(runs|providers|outstanding)$/;
+  const valued = /^--(runs|providers|outstanding|mtu)$/;
   const positional = argv.filter((a, i) => !a.startsWith('--') && !valued.test(argv[i - 1] ?? ''));
   const option = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -224,12 +262,14 @@ async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const outstanding = (option('--outstanding') ?? '1,32').split(',').filter(Boolean).map(Number);
   const withOneWay = !argv.includes('--no-one-way');
+  const mtuOption = option('--mtu');
+  const mtu = mtuOption !== undefined ? Number(mtuOption) : undefined;
   const providersOption = option('--providers');
   const providers = (providersOption ?? '').split(',').filter(Boolean) as SctpProvider[];
   for (const p of providers) if (p !== 'stack' && p !== 'package') throw new Error(`--providers: "${p}" is neither 'stack' nor 'package'`);
 
   if (providers.length === 0 || (providers.length === 1 && runs === 1 && !providersOption)) {
-    const results = await run(seconds, outstanding, withOneWay, providers[0]);
+    const results = await run(seconds, outstanding, withOneWay, providers[0], mtu);
     if (json) console.log(JSON.stringify(results));
     else for (const r of results) console.log(format('', r));
     return;
@@ -237,7 +277,7 @@ async function main(argv: string[]): Promise<void> {
   const raw = new Map<SctpProvider, PingPongResult[][]>(providers.map((p) => [p, []]));
   for (let i = 0; i < runs; i++) {
     for (const p of providers) {
-      const results = await runChild(p, seconds, outstanding, withOneWay);
+      const results = await runChild(p, seconds, outstanding, withOneWay, mtu);
       raw.get(p)!.push(results);
       if (!json) for (const r of results) console.error(format(`run ${i + 1} ${p.padEnd(7)} `, r));
     }
@@ -247,7 +287,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(JSON.stringify({ runs, seconds, medians: summary, raw: Object.fromEntries(raw) }));
     return;
   }
-  console.log(`median of ${runs} run(s) per provider, ${seconds} s per case, alternating ${providers.join(', ')}`);
+  console.log(`median of ${runs} run(s) per provider, ${seconds} s per case, alternating ${providers.join(', ')}${mtu !== undefined ? `, MTU ${mtu}` : ', default MTUs'}`);
   for (const p of providers) for (const r of summary[p]!) console.log(format(`${p.padEnd(7)} `, r));
   if (providers.length === 2) {
     const [a, b] = providers as [SctpProvider, SctpProvider];
