@@ -35,7 +35,9 @@ export interface E2eBenchOptions {
   shards?: number | string;
   /**
    * SCTP providers to compare ("package,stack"): registrar and generator both use the one under
-   * test; runs alternate between them. Default: the environment's (RSERPOOL_SCTP_PROVIDER) or 'stack'.
+   * test; runs alternate between them. "stack/package" runs the registrar on the first and the
+   * generator on the second (to tell which side a difference comes from). Default: the
+   * environment's (RSERPOOL_SCTP_PROVIDER) or 'stack'.
    */
   providers?: string;
   /** Address of the registrar, the generator's endpoints and every PE; default 127.0.0.1 (::1 works with the stack). */
@@ -164,7 +166,8 @@ function resolvePolicy(name: string): { type: number; name: string } {
 function providerList(value: string | undefined): string[] {
   if (value === undefined) return [process.env.RSERPOOL_SCTP_PROVIDER ?? 'stack'];
   const list = value.split(',').map((s) => s.trim());
-  if (list.length === 0 || list.some((p) => p !== 'stack' && p !== 'package')) throw new Error(`--providers: expected "stack" and/or "package", got "${value}"`);
+  const valid = (p: string): boolean => p.split('/').length <= 2 && p.split('/').every((q) => q === 'stack' || q === 'package');
+  if (list.length === 0 || !list.every(valid)) throw new Error(`--providers: expected "stack", "package" or "registrar/generator" pairs of them, got "${value}"`);
   return list;
 }
 
@@ -252,9 +255,10 @@ async function runOnce(
   progress: Progress,
 ): Promise<E2eRunResult> {
   const cpuProf = options.cpuProf ?? process.env.RSERPOOL_BENCH_CPU_PROF;
+  const [registrarProvider, generatorProvider = registrarProvider] = provider.split('/') as [string, string?];
   const registrar = await RegistrarProcess.start({
     shards,
-    provider,
+    provider: registrarProvider,
     address: s.address,
     asapPort: 3863,
     udpPort: await freeUdpPort(),
@@ -300,7 +304,7 @@ async function runOnce(
     // Empty: shards started, no association yet (a moment for the workers to settle).
     await new Promise((resolve) => setTimeout(resolve, 500));
     const memoryEmpty = breakdown(await registrar.memory(shards));
-    const local = { address: s.address, provider: provider as SctpProvider };
+    const local = { address: s.address, provider: generatorProvider as SctpProvider };
     const pes = await connectClients(registrar.address, s.peAssociations, 40_000, local);
     clients.push(...pes);
     const pus = await connectClients(registrar.address, s.pus, 40_000 + s.peAssociations, local);

@@ -55,7 +55,7 @@ export function registerBench(program: Command): void {
     .command('e2e')
     .description('end to end: a registrar child process, PEs registering and re-registering, PUs resolving handles over SCTP/UDP on loopback')
     .option('--shards <n[,n...]>', 'registrar shard count, or a list run one after another (default: available cores)')
-    .option('--providers <p[,p]>', "SCTP providers to compare, runs alternating: 'package,stack' (default: RSERPOOL_SCTP_PROVIDER or 'stack')")
+    .option('--providers <p[,p]>', "SCTP providers to compare, runs alternating: 'package,stack'; 'stack/package' = registrar on the stack, generator on the package (default: RSERPOOL_SCTP_PROVIDER or 'stack')")
     .option('--address <ip>', 'address of the registrar, the load generator and every PE (default 127.0.0.1)')
     .option('--pes <n>', 'pool elements (default 100000)', number)
     .option('--pools <n>', 'pools the PEs are spread over (default 100)', number)
