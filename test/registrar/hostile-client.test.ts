@@ -34,6 +34,7 @@ import {
 } from '../../src/wire/index.js';
 import { AsapPeer, handleResolution, registration } from './asap-peer.js';
 import { LogLevel, poolsOverShards, startTestRegistrar, type LogRecord } from './harness.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const SHARDS = 3;
 const VICTIM_PES = 3;
@@ -109,17 +110,6 @@ function brokenTlv(bytes: Uint8Array, cut: number): Uint8Array | null {
   return null;
 }
 
-/** A seeded generator (mulberry32), so a failing random message can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function victimMembers(pu: AsapPeer, pool: string): Promise<number[]> {
   return (await pu.resolve(pool, 128)).poolElements.map((e) => e.peId).sort((a, b) => a - b);
@@ -186,7 +176,7 @@ describe('a hostile client', () => {
   });
 
   test('random bytes (seeded): each is answered as its decoding says, or dropped', async () => {
-    const random = mulberry32(5354);
+    const random = seededRandom(5354);
     let answered = 0;
     for (let k = 0; k < 150; k++) {
       const bytes = new Uint8Array(1 + Math.floor(random() * 96));

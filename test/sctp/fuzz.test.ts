@@ -20,6 +20,7 @@ import { ChunkType } from '../../src/sctp/chunk.js';
 import { writeSctpChecksum } from '../../src/sctp/crc32c.js';
 import type { Association } from '../../src/transport/sctp-provider.js';
 import { Network, type MemoryLowerLayer } from './wire.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const A = '10.0.0.1';
 const B = '10.0.0.2';
@@ -29,16 +30,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 /** TSNs the receiver tracks ahead of its cumulative TSN (inbound.ts DEFAULT_TSN_SPAN): inside it, forged DATA would take a TSN of the real stream. */
 const TSN_SPAN = 16384;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gc(): void {
   setFlagsFromString('--expose-gc');
@@ -94,7 +85,7 @@ class Fuzzer {
   counts = { flip: 0, length: 0, checksum: 0, data: 0, types: 0, junk: 0, wrongTag: 0 };
 
   constructor(seed: number) {
-    this.random = prng(seed);
+    this.random = seededRandom(seed);
   }
 
   int(n: number): number {
@@ -250,7 +241,7 @@ describe(`fuzzing live associations (${PACKETS} packets, seed ${SEED})`, () => {
     server!.on('down', (r) => downs.push(`server ${r}`));
 
     const fuzzer = new Fuzzer(SEED);
-    const traffic = prng(SEED + 1);
+    const traffic = seededRandom(SEED + 1);
     // Templates: the handshake and a first exchange of valid traffic, as seen on the wire.
     let sentToB = 0;
     let sentToA = 0;

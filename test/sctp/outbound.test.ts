@@ -6,6 +6,7 @@ import { Inbound } from '../../src/sctp/inbound.js';
 import { Outbound, type OutboundOptions } from '../../src/sctp/outbound.js';
 import { Path } from '../../src/sctp/path.js';
 import { tsnAdd } from '../../src/sctp/serial.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const MTU = 1280;
 const ITSN = 0xfffffffd;
@@ -383,17 +384,6 @@ describe('Outbound: hostile SACKs', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('Outbound to Inbound through a lossy channel', () => {
   for (const [seed, window] of [[1, 30_000], [2, 30_000], [3, 30_000], [42, 30_000], [7, 6000], [8, 3000]] as const) {
@@ -424,7 +414,7 @@ describe('Outbound to Inbound through a lossy channel', () => {
  *  Outbound to an Inbound through a channel that loses, duplicates and reorders DATA and SACK
  *  packets; asserts exactly-once, complete, in-order delivery and that all memory is freed. */
 function lossyRun(seed: number, window: number, messages: number, loss: number, duplication: number): Outbound {
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const clock = new VirtualClock();
     const path = new Path({ address: '192.0.2.1' }, { rtoInitial: 1000, rtoMin: 200, rtoMax: 4000, mtu: MTU, pathMaxRetrans: 1000 }, clock);
     const received: Map<number, string[]> = new Map();

@@ -3,6 +3,7 @@
 // reordering, corruption, and addresses that can be cut.
 import type { LowerLayer, PacketReceiver, PeerTransport } from '../../src/sctp/lower-layer.js';
 import { VirtualClock } from '../../src/sctp/clock.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 export interface Impairments {
   loss?: number;
@@ -17,16 +18,6 @@ export interface WirePacket {
   bytes: Uint8Array;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Network {
   readonly clock = new VirtualClock();
@@ -42,7 +33,7 @@ export class Network {
   readonly random: () => number;
 
   constructor(seed = 1) {
-    this.random = mulberry32(seed);
+    this.random = seededRandom(seed);
   }
 
   host(addresses: string[], mode: 'udp' | 'raw' = 'udp', udpPort = 9899): MemoryLowerLayer {
