@@ -110,7 +110,10 @@ describe('ENRP association restart', () => {
     expect(restart, JSON.stringify(logs.map((l) => l.msg))).toBeDefined();
     expect(restart!.level).toBe(40); // warn
     const ms = Number(restarted.exec(restart!.msg)![1]);
-    expect(ms).toBeGreaterThanOrEqual(FAST_ENRP.maxTimeNoResponse!);
+    // Timers run on libuv's loop time, cached per turn in whole milliseconds, while the request
+    // was stamped with performance.now(): the timer may fire a millisecond or two before the
+    // stamp is MAX-TIME-NO-RESPONSE old (CI saw 499 for 500).
+    expect(ms).toBeGreaterThanOrEqual(FAST_ENRP.maxTimeNoResponse! - 5);
     expect(ms).toBeLessThan(FAST_ENRP.maxTimeNoResponse! * 3);
     expect(restart!['unanswered']).toContain('HandleTableResponse');
 
