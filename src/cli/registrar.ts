@@ -44,6 +44,18 @@ function collectAddress(value: string, previous: string[]): string[] {
   return [...previous, canonical(v)];
 }
 
+/** `--enrp-allow <cidr>`, repeatable: an IPv4 or IPv6 network (an address alone is a /32 or /128). */
+function collectCidr(value: string, previous: string[]): string[] {
+  const [address, bits, extra] = value.trim().split('/');
+  const family = isIP(address ?? '');
+  const max = family === 6 ? 128 : 32;
+  const n = bits === undefined ? max : Number(bits);
+  if (family === 0 || extra !== undefined || !Number.isInteger(n) || n < 0 || n > max) {
+    throw new InvalidArgumentError(`expected a network like 10.0.0.0/24 or 2001:db8::/32, got ${value}`);
+  }
+  return [...previous, `${canonical(address!)}/${n}`];
+}
+
 /** What an operator can do about a registrar that cannot start (by system error code). */
 function startHint(error: Error & { code?: string | undefined }): string {
   const text = `${error.code ?? ''} ${error.message}`;
@@ -91,6 +103,15 @@ export function registerRegistrar(program: Command): void {
     .option('--max-associations <n>', 'associations per SCTP endpoint (ASAP, ENRP); more INITs are refused', integer(1, 1_000_000), d.maxAssociations)
     .option('--max-inbound-streams <n>', 'inbound streams an association may have', integer(1, 65535), d.maxInboundStreams)
     .option('--max-reassembly-bytes <bytes>', 'bytes per association held for reassembly and ordering', integer(65536, 1 << 30), d.maxReassemblyBytes)
+    .option('--max-pes-per-association <n>', 'PEs one association may register (beyond: Lack of Resources)', integer(1, 10_000_000), d.maxElementsPerAssociation)
+    .option('--max-pes-per-pool <n>', 'PEs in one pool (beyond: Lack of Resources)', integer(1, 100_000_000), d.maxElementsPerPool)
+    .option('--max-pes <n>', 'PEs in the handlespace (beyond: Lack of Resources)', integer(1, 100_000_000), d.maxElements)
+    .option('--allow-foreign-addresses', 'accept PE transports naming addresses other than the association\'s (NAT, separate data networks)', d.allowForeignAddresses)
+    .option('--registration-rate <n>', 'registrations and deregistrations per second per association (0: unlimited)', integer(0, 100_000_000), d.registrationRate)
+    .option('--resolution-rate <n>', 'handle resolutions per second per association (0: unlimited)', integer(0, 100_000_000), d.resolutionRate)
+    .option('--report-rate <n>', 'ENDPOINT_UNREACHABLE reports per second per association (0: unlimited)', integer(0, 100_000_000), d.unreachableReportRate)
+    .option('--enrp-allow <cidr>', 'network whose ENRP is heard, e.g. 10.0.0.0/24 (repeatable; default: any)', collectCidr, [])
+    .option('--max-takeovers <n>', 'takeovers started per MAX-TIME-LAST-HEARD interval', integer(1, 100_000), d.maxTakeoversPerInterval)
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
     .option('--control-port <port>', 'HTTP control channel on 127.0.0.1 for `rserpool dump` (GET /handlespace, /stats); 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
     .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n  rserpool registrar --address 10.0.0.1 --address 2001:db8::1 --peer 10.0.0.2:9901 --peer [2001:db8::2]:9901\n')
@@ -126,6 +147,15 @@ export function registerRegistrar(program: Command): void {
         maxAssociations: opts.maxAssociations as number,
         maxInboundStreams: opts.maxInboundStreams as number,
         maxReassemblyBytes: opts.maxReassemblyBytes as number,
+        maxElementsPerAssociation: opts.maxPesPerAssociation as number,
+        maxElementsPerPool: opts.maxPesPerPool as number,
+        maxElements: opts.maxPes as number,
+        allowForeignAddresses: opts.allowForeignAddresses as boolean,
+        registrationRate: opts.registrationRate as number,
+        resolutionRate: opts.resolutionRate as number,
+        unreachableReportRate: opts.reportRate as number,
+        enrpAllow: opts.enrpAllow as string[],
+        maxTakeoversPerInterval: opts.maxTakeovers as number,
       };
       const enrpAnnounce = opts.enrpAnnounce as string | undefined;
       if (enrpAnnounce !== undefined) {

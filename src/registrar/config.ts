@@ -94,6 +94,32 @@ export interface RegistrarConfig {
   maxInboundStreams: number;
   /** Bytes an association may hold for reassembly and ordering; DATA beyond it is dropped, not acknowledged. */
   maxReassemblyBytes: number;
+  // ------------------------------------------- who may change what (RFC 5355 §5-6, issue 11)
+  /** PEs one association may have registered at a time (beyond: Lack of Resources). */
+  maxElementsPerAssociation: number;
+  /** PEs in one pool (beyond: Lack of Resources). */
+  maxElementsPerPool: number;
+  /** PEs in the whole handlespace, own and peers' (beyond: Lack of Resources). */
+  maxElements: number;
+  /**
+   * Accept a PE's user transport naming addresses that are not its association's peer
+   * addresses (NAT, separate data networks). Off: such a registration is rejected.
+   */
+  allowForeignAddresses: boolean;
+  /**
+   * Token-bucket rates per association, messages per second (the bucket holds one second's
+   * worth); beyond: the message is dropped and counted. 0: unlimited.
+   */
+  registrationRate: number;
+  resolutionRate: number;
+  unreachableReportRate: number;
+  /**
+   * Networks (CIDR, IPv4 or IPv6) whose ENRP is heard; empty: any (an open scope, which trusts
+   * its network). With --peer, a closed scope: ENRP from anywhere else is ignored and counted.
+   */
+  enrpAllow: string[];
+  /** Takeovers this registrar starts per MAX-TIME-LAST-HEARD interval, at most. */
+  maxTakeoversPerInterval: number;
 }
 
 export function defaultRegistrarConfig(): RegistrarConfig {
@@ -139,6 +165,19 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     // ASAP and ENRP messages are at most 65,535 bytes (16-bit Message Length, RFC 5352 §2,
     // RFC 5353 §2): four of them fit.
     maxReassemblyBytes: 256 * 1024,
+    // A PE registers one PE ID per association (RSPLIB, our client); proxies registering many
+    // raise it. Totals sized for a large deployment: 1,000,000 PEs take ~730 MiB (docs/benchmarks.md).
+    maxElementsPerAssociation: 100,
+    maxElementsPerPool: 100_000,
+    maxElements: 1_000_000,
+    allowForeignAddresses: false,
+    // A PE re-registers every few seconds at most, a PU resolves per session or failover: these
+    // are 2-3 orders of magnitude above what a well-behaved client sends.
+    registrationRate: 100,
+    resolutionRate: 10_000,
+    unreachableReportRate: 100,
+    enrpAllow: [],
+    maxTakeoversPerInterval: 16,
   };
 }
 
