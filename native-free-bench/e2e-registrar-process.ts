@@ -17,6 +17,10 @@ export interface RegistrarProcessOptions {
   provider?: string;
   /** Local address of the registrar; default 127.0.0.1. */
   address?: string;
+  /** TCP port of its control channel (GET /stats); default 0: off. */
+  controlPort?: number;
+  /** More `rserpool registrar` flags, after the defaults here (a later flag wins). */
+  extraArgs?: string[];
 }
 
 /** Clock ticks per second of /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on Linux). */
@@ -75,6 +79,14 @@ export class RegistrarProcess {
       '--shards', String(options.shards),
       '--keep-alive-interval', String(options.keepAliveInterval),
       '--announce', 'off',
+      // The generator does 100,000s of registrations and resolutions per second over a few
+      // associations: far over the per-association rates a real client is held to.
+      '--registration-rate', '0',
+      '--resolution-rate', '0',
+      // 100,000 PEs over 10 associations (--pe-associations) is 10,000 per association.
+      '--max-pes-per-association', '10000000',
+      '--control-port', String(options.controlPort ?? 0),
+      ...(options.extraArgs ?? []),
       // info only to see "registrar started"; at info it logs nothing per message.
       '--log-level', 'info',
     ];

@@ -16,6 +16,7 @@ import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
 import { CONTROL_ADDRESS, ControlServer } from './control.js';
 import { SendQueueGuard } from './send-queue.js';
+import { AssociationRates, type RateLimitCounters } from './rate-limit.js';
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
 
 export interface RegistrarAddress {
@@ -38,6 +39,8 @@ export interface RegistrarStats {
   answersDropped: number;
   /** ASAP associations aborted for staying over the send-queue limit longer than sendQueueTimeout. */
   sendQueueAborts: number;
+  /** ASAP requests dropped over the per-association rates (registrationRate, resolutionRate, unreachableReportRate). */
+  rateLimited: RateLimitCounters;
   enrp: EnrpCounters;
   peers: number[];
   shards: ShardStats[];
@@ -58,6 +61,9 @@ export class Registrar {
   /** Associations we started to PEs' ASAP transports (takeover keep-alives), by address:port. */
   private readonly toPoolElements = new Map<string, Association>();
   private droppedWrongPpid = 0;
+  /** Per-association token buckets (src/registrar/rate-limit.ts); gone with the association. */
+  private readonly rates = new WeakMap<Association, AssociationRates>();
+  private readonly rateLimited: RateLimitCounters = { registrations: 0, resolutions: 0, unreachableReports: 0 };
   private errorsSent = 0;
   /** Every ASAP send: a full send queue drops the answer, a peer stuck over it is aborted. */
   private readonly asapSends: SendQueueGuard;
@@ -184,12 +190,27 @@ export class Registrar {
       if (this.droppedWrongPpid++ % 1000 === 0) this.log.warn({ association: a.id, ppid, dropped: this.droppedWrongPpid }, 'message with a PPID other than ASAP dropped');
       return;
     }
+    // RFC 5355 §6: registrations, resolutions and unreachable reports beyond the association's
+    // rate are dropped here, before a shard spends anything on them; counted, logged sparingly.
+    if (!this.admit(a, payload[0])) return;
     const handle = peekPoolHandle(payload);
     if (handle !== null) {
       this.shards.asapMessage(this.shards.route(handle), a.id, payload);
       return;
     }
     this.withoutPoolHandle(a, payload);
+  }
+
+  /** Charges a message of ASAP type `type` to its association's bucket; false: dropped. */
+  private admit(a: Association, type: number | undefined): boolean {
+    let rates = this.rates.get(a);
+    if (rates === undefined) {
+      rates = new AssociationRates(this.config, performance.now.bind(performance), this.rateLimited);
+      this.rates.set(a, rates);
+    }
+    return rates.admit(type, (n) =>
+      this.log.warn({ association: a.id, remote: `${a.remote.address}:${a.remote.port}`, kind: n.kind, dropped: n.dropped }, 'ASAP requests over the association\'s rate dropped'),
+    );
   }
 
   /** A message with no readable pool handle: decode it here and answer (RFC 5354 §3-4). */
@@ -331,6 +352,7 @@ export class Registrar {
       errorsSent: this.errorsSent,
       answersDropped: this.asapSends.dropped,
       sendQueueAborts: this.asapSends.aborted,
+      rateLimited: { ...this.rateLimited },
       enrp: { ...this.enrp.counters },
       peers: [...this.enrp.peers.all()].map((p) => p.serverId),
       shards: await this.shards.stats(),
