@@ -110,7 +110,7 @@ halt -f
     const uml = keepLines(child);
     const host = new RsplibHost(name, address, uml, dir);
     lab.onCleanup(() => host.shutdown());
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     while (!uml.lines.some((l) => l.includes('@@READY'))) {
       if (uml.process.exitCode !== null || Date.now() > deadline) throw new Error(`UML host ${name} did not boot: ${uml.lines.slice(-20).join(' | ')}`);
       await new Promise((r) => setTimeout(r, 50));
