@@ -9,16 +9,19 @@ import { AsapType } from '../wire/constants.js';
 /** Milliseconds, monotonic (performance.now in the registrar, a counter in tests). */
 export type Clock = () => number;
 
-/** One token bucket: `rate` tokens per second, at most `rate` held; rate 0 = unlimited. */
+/** One token bucket: `rate` tokens per second, at most `capacity` (default: one second's worth) held; rate 0 = unlimited. */
 export class TokenBucket {
   private tokens: number;
   private last: number;
+  private readonly capacity: number;
 
   constructor(
     private readonly rate: number,
     private readonly clock: Clock,
+    capacity = rate,
   ) {
-    this.tokens = rate;
+    this.capacity = Math.max(rate, capacity);
+    this.tokens = this.capacity;
     this.last = clock();
   }
 
@@ -27,7 +30,7 @@ export class TokenBucket {
     if (this.rate <= 0) return true;
     const now = this.clock();
     if (now > this.last) {
-      this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) * this.rate) / 1000);
+      this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) * this.rate) / 1000);
       this.last = now;
     }
     if (this.tokens < 1) return false;
@@ -56,6 +59,11 @@ export function ratedKind(type: number | undefined): RatedKind | null {
 
 export interface AssociationRateSettings {
   registrationRate: number;
+  /**
+   * PEs an association may hold: its registration bucket holds at least this many, so that an
+   * association may (re-)register everything it is allowed at once (a PE proxy reconnecting).
+   */
+  maxElementsPerAssociation?: number;
   resolutionRate: number;
   unreachableReportRate: number;
 }
@@ -109,7 +117,7 @@ export class AssociationRates {
     const s = this.settings;
     switch (kind) {
       case 'registrations':
-        return (this.registration ??= new TokenBucket(s.registrationRate, this.clock));
+        return (this.registration ??= new TokenBucket(s.registrationRate, this.clock, s.maxElementsPerAssociation));
       case 'resolutions':
         return (this.resolution ??= new TokenBucket(s.resolutionRate, this.clock));
       case 'unreachableReports':

@@ -66,6 +66,16 @@ describe('TokenBucket', () => {
     expect(ok).toBe(1000);
   });
 
+  test('a larger capacity allows a larger burst at the same rate', () => {
+    const clock = virtualClock();
+    const bucket = new TokenBucket(100, clock.now, 1000);
+    expect(takeMany(bucket, 5000)).toBe(1000);
+    clock.advance(1000);
+    expect(takeMany(bucket, 5000)).toBe(100);
+    // A capacity below one second's worth is raised to it.
+    expect(takeMany(new TokenBucket(100, clock.now, 10), 500)).toBe(100);
+  });
+
   test('rate 0 is unlimited', () => {
     const clock = virtualClock();
     expect(takeMany(new TokenBucket(0, clock.now), 1_000_000)).toBe(1_000_000);
@@ -125,6 +135,20 @@ describe('AssociationRates', () => {
     expect(counters.resolutions).toBeGreaterThan(total);
     expect(counters.resolutions - total).toBeLessThan((RATE_LOG_INTERVAL / 10) * 10);
     expect(notices[0]!.dropped).toBe(1);
+  });
+
+  test('the registration bucket holds the association\'s PE allowance when that is larger than a second\'s worth', () => {
+    const clock = virtualClock();
+    const counters: RateLimitCounters = { registrations: 0, resolutions: 0, unreachableReports: 0 };
+    const rates = new AssociationRates({ registrationRate: 100, resolutionRate: 0, unreachableReportRate: 0, maxElementsPerAssociation: 10_000 }, clock.now, counters);
+    let ok = 0;
+    for (let i = 0; i < 20_000; i++) if (rates.admit(AsapType.Registration, () => undefined)) ok++;
+    expect(ok).toBe(10_000);
+    clock.advance(1000);
+    ok = 0;
+    for (let i = 0; i < 20_000; i++) if (rates.admit(AsapType.Registration, () => undefined)) ok++;
+    expect(ok).toBe(100);
+    expect(counters.registrations).toBe(40_000 - 10_100);
   });
 
   test('ratedKind maps the message types RFC 5352 §2.2 names', () => {
