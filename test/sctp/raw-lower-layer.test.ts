@@ -11,6 +11,7 @@ import type { PeerTransport } from '../../src/sctp/lower-layer.js';
 import { SctpStackEndpoint } from '../../src/sctp/endpoint.js';
 import { RawLowerLayer } from '../../src/sctp/raw-lower-layer.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { minimalSctpPacket as packet } from '../helpers/sctp-packets.js';
 
 const SKIP = ((): string | null => {
   if (process.getuid?.() !== 0) return 'not root (raw sockets need root or CAP_NET_RAW)';
@@ -24,14 +25,6 @@ const SKIP = ((): string | null => {
 if (SKIP !== null) console.warn(`raw lower layer tests skipped: ${SKIP}`);
 /** With kernel SCTP loaded the kernel itself answers stray packets: the no-answer check is moot. */
 const KERNEL_SCTP = existsSync('/proc/net/sctp');
-
-function packet(srcPort: number, dstPort: number, body: string): Uint8Array {
-  const b = Buffer.alloc(12 + body.length);
-  b.writeUInt16BE(srcPort, 0);
-  b.writeUInt16BE(dstPort, 2);
-  b.write(body, 12, 'latin1');
-  return b;
-}
 
 interface Received {
   body: string;

@@ -6,15 +6,7 @@ import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PeerTransport } from '../../src/sctp/lower-layer.js';
 import { LowerLayerBindError, UdpLowerLayer } from '../../src/sctp/udp-lower-layer.js';
-
-/** A minimal SCTP packet: the common header (RFC 9260 §3.1) and `body`; the layer reads ports only. */
-function packet(srcPort: number, dstPort: number, body: string): Uint8Array {
-  const b = Buffer.alloc(12 + body.length);
-  b.writeUInt16BE(srcPort, 0);
-  b.writeUInt16BE(dstPort, 2);
-  b.write(body, 12, 'latin1');
-  return b;
-}
+import { minimalSctpPacket as packet } from '../helpers/sctp-packets.js';
 
 interface Received {
   port: number;
