@@ -1,0 +1,87 @@
+// Active opens of ASAP associations over TCP or TLS (RFC 5352 §6): a PE or PU that reaches
+// its registrar over a stream. It has the one method of an SCTP endpoint the server hunt
+// uses (associate: an association at once, 'up' once connected and, for TLS, once the
+// handshake authenticated the registrar by the PSK or by a certificate of the CA).
+import net from 'node:net';
+import tls from 'node:tls';
+import { StreamAssociation } from './stream-association.js';
+import { MAX_FRAMED_MESSAGE_BYTES } from './stream-framing.js';
+import { tlsClientOptions, type TlsCredentials } from './tls-credentials.js';
+import type { Association, RemoteAddress } from './sctp-provider.js';
+import type { StreamProtocol } from './stream-endpoint.js';
+
+export interface StreamConnectorOptions {
+  protocol: StreamProtocol;
+  /** PPID of the protocol (ASAP: 11). */
+  ppid: number;
+  /** Required for 'tls'. */
+  tls?: TlsCredentials;
+  /** Bytes queued before send() throws SendQueueFullError; default 1 MiB. */
+  maxSendQueueBytes?: number;
+  maxMessageBytes?: number;
+  /** A connection (and handshake) not up after this long is abandoned, ms; default 10 s. */
+  connectTimeout?: number;
+  /** A connection or handshake failed: the reason, for the tool's output. */
+  onError?: (remote: RemoteAddress, error: Error) => void;
+}
+
+export class StreamConnector {
+  readonly protocol: StreamProtocol;
+  readonly #options: StreamConnectorOptions;
+  readonly #tls: tls.ConnectionOptions | null;
+  readonly #associations = new Set<StreamAssociation>();
+
+  constructor(options: StreamConnectorOptions) {
+    if (options.protocol === 'tls' && options.tls === undefined) throw new TypeError('TLS needs credentials');
+    this.protocol = options.protocol;
+    this.#options = options;
+    this.#tls = options.protocol === 'tls' ? tlsClientOptions(options.tls!) : null;
+  }
+
+  /** Live associations. */
+  get associations(): ReadonlyArray<Association> {
+    return [...this.#associations];
+  }
+
+  /** Starts a connection and returns its association, 'connecting'; 'up' or 'down' follows. */
+  associate(remote: RemoteAddress): Association {
+    const o = this.#options;
+    const socket = this.#tls !== null ? tls.connect({ ...this.#tls, host: remote.address, port: remote.port }) : net.connect({ host: remote.address, port: remote.port });
+    const a = new StreamAssociation(socket, remote, {
+      ppid: o.ppid,
+      protocol: o.protocol,
+      maxMessageBytes: o.maxMessageBytes ?? MAX_FRAMED_MESSAGE_BYTES,
+      maxSendQueueBytes: o.maxSendQueueBytes ?? 1024 * 1024,
+    });
+    this.#associations.add(a);
+    const timer = setTimeout(() => {
+      o.onError?.(remote, new Error(`${o.protocol.toUpperCase()} connection to ${a.peer} not up within ${o.connectTimeout ?? 10_000} ms`));
+      a.abort();
+    }, o.connectTimeout ?? 10_000);
+    timer.unref();
+    socket.once(this.#tls !== null ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      a.markUp();
+    });
+    socket.once('error', (error) => o.onError?.(remote, error));
+    a.once('down', () => {
+      clearTimeout(timer);
+      this.#associations.delete(a);
+    });
+    return a;
+  }
+
+  /** associate() and wait for 'up'; rejects with the socket's error on 'down' before it. */
+  connect(remote: RemoteAddress): Promise<Association> {
+    const a = this.associate(remote) as StreamAssociation;
+    return new Promise((resolve, reject) => {
+      a.once('up', () => resolve(a));
+      a.once('down', (reason) => reject(a.socketError ?? new Error(`${this.protocol.toUpperCase()} association to ${a.peer} down before up: ${reason}`)));
+    });
+  }
+
+  /** Aborts every association. */
+  close(): void {
+    for (const a of [...this.#associations]) a.abort();
+  }
+}

@@ -1,0 +1,130 @@
+// Message framing on a byte stream (ASAP/ENRP over TCP or TLS, RFC 5352 §6, RFC 5353 §6): TCP
+// has no message boundaries, so each message is delimited by its own Message Length field
+// (common header: type 1 byte, flags 1 byte, length 2 bytes, RFC 5352 §2, RFC 5353 §2). The
+// length counts the header, so a length under 4 cannot frame anything; a length above the
+// configured limit is refused before a byte of the body is held. What the framer holds is at
+// most one message (≤ the limit): a peer that stalls mid-message holds no more than that.
+
+/** Bytes of the common header; its Message Length field is at offset 2. */
+export const COMMON_HEADER_BYTES = 4;
+
+/** The largest message a 16-bit Message Length can describe. */
+export const MAX_FRAMED_MESSAGE_BYTES = 0xffff;
+
+/** Why a stream cannot be framed any more: the connection has to go. */
+export interface FramingError {
+  kind: 'short-length' | 'oversize';
+  /** The Message Length the peer sent. */
+  length: number;
+  /** The message type byte of the bad header. */
+  type: number;
+}
+
+export class MessageFramer {
+  readonly maxMessageBytes: number;
+  /** Header bytes collected so far while fewer than 4 have arrived. */
+  readonly #head = new Uint8Array(COMMON_HEADER_BYTES);
+  #headHave = 0;
+  /** The message being collected across chunks, once its header is known. */
+  #message: Uint8Array | null = null;
+  #have = 0;
+  #error: FramingError | null = null;
+
+  constructor(maxMessageBytes: number = MAX_FRAMED_MESSAGE_BYTES) {
+    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < COMMON_HEADER_BYTES || maxMessageBytes > MAX_FRAMED_MESSAGE_BYTES) {
+      throw new RangeError(`maxMessageBytes must be in ${COMMON_HEADER_BYTES}..${MAX_FRAMED_MESSAGE_BYTES}`);
+    }
+    this.maxMessageBytes = maxMessageBytes;
+  }
+
+  /** Bytes held for an incomplete message (at most maxMessageBytes). */
+  get buffered(): number {
+    return this.#message !== null ? this.#have : this.#headHave;
+  }
+
+  /** The error that stopped the framer, if one did. */
+  get error(): FramingError | null {
+    return this.#error;
+  }
+
+  /**
+   * Feeds bytes from the stream; every complete message goes to `deliver` (a view into
+   * `chunk` when the message lies within it, else a copy of its own). Returns the error that
+   * makes the rest of the stream unframeable (and every later call returns it again), or null.
+   * Messages before the bad header in the same chunk are delivered.
+   */
+  push(chunk: Uint8Array, deliver: (message: Uint8Array) => void): FramingError | null {
+    if (this.#error !== null) return this.#error;
+    let offset = 0;
+    const end = chunk.byteLength;
+    while (offset < end) {
+      if (this.#message !== null) {
+        // Continue a message that spans chunks.
+        const n = Math.min(this.#message.byteLength - this.#have, end - offset);
+        this.#message.set(chunk.subarray(offset, offset + n), this.#have);
+        this.#have += n;
+        offset += n;
+        if (this.#have === this.#message.byteLength) {
+          const message = this.#message;
+          this.#message = null;
+          this.#have = 0;
+          deliver(message);
+        }
+        continue;
+      }
+      if (this.#headHave === 0 && end - offset >= COMMON_HEADER_BYTES) {
+        // Fast path: the header is in this chunk.
+        const length = (chunk[offset + 2]! << 8) | chunk[offset + 3]!;
+        const bad = this.#check(chunk[offset]!, length);
+        if (bad !== null) return bad;
+        if (end - offset >= length) {
+          deliver(chunk.subarray(offset, offset + length));
+          offset += length;
+        } else {
+          this.#message = new Uint8Array(length);
+          this.#message.set(chunk.subarray(offset, end));
+          this.#have = end - offset;
+          offset = end;
+        }
+        continue;
+      }
+      // Collect a header split over chunks.
+      const n = Math.min(COMMON_HEADER_BYTES - this.#headHave, end - offset);
+      this.#head.set(chunk.subarray(offset, offset + n), this.#headHave);
+      this.#headHave += n;
+      offset += n;
+      if (this.#headHave < COMMON_HEADER_BYTES) continue;
+      this.#headHave = 0;
+      const length = (this.#head[2]! << 8) | this.#head[3]!;
+      const bad = this.#check(this.#head[0]!, length);
+      if (bad !== null) return bad;
+      this.#message = new Uint8Array(length);
+      this.#message.set(this.#head);
+      this.#have = COMMON_HEADER_BYTES;
+      if (length === COMMON_HEADER_BYTES) {
+        const message = this.#message;
+        this.#message = null;
+        this.#have = 0;
+        deliver(message);
+      }
+    }
+    return null;
+  }
+
+  #check(type: number, length: number): FramingError | null {
+    if (length < COMMON_HEADER_BYTES) this.#error = { kind: 'short-length', length, type };
+    else if (length > this.maxMessageBytes) this.#error = { kind: 'oversize', length, type };
+    else return null;
+    this.#message = null;
+    this.#have = 0;
+    this.#headHave = 0;
+    return this.#error;
+  }
+}
+
+/** "Message Length 2 is under the 4-byte common header" and the like, for logs. */
+export function describeFramingError(e: FramingError, maxMessageBytes: number): string {
+  return e.kind === 'short-length'
+    ? `Message Length ${e.length} is under the ${COMMON_HEADER_BYTES}-byte common header (message type ${e.type}): the stream cannot be framed`
+    : `Message Length ${e.length} is over the limit of ${maxMessageBytes} bytes (message type ${e.type})`;
+}
