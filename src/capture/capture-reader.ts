@@ -6,6 +6,7 @@ import { readCaptureFrames, type CaptureFileError, type CaptureFormat, type Capt
 import { DataReassembler } from './data-reassembly.js';
 import { IpProtocol, readIpPacket, type IpPacket, type SkipReason } from './network-layer.js';
 import { DataChunkFlag, readSctpPacket, type SctpDataChunk } from './sctp-packet.js';
+import { sctpChecksum } from '../sctp/crc32c.js';
 
 export type RSerPoolProtocol = 'asap' | 'enrp';
 export type CaptureTransport = 'sctp' | 'sctp/udp' | 'udp';
@@ -34,6 +35,11 @@ export interface CapturedMessage {
    * retransmission, which the receiver delivers only once. Only reported when asked for.
    */
   retransmission: boolean;
+  /**
+   * True when a packet the message came in has a wrong SCTP checksum (RFC 9260 §6.8); only
+   * reported with `ignoreChecksums`, otherwise such packets are discarded as a receiver would.
+   */
+  badChecksum: boolean;
   /** The ASAP/ENRP message bytes: a view into the capture unless it was reassembled. */
   payload: Uint8Array;
 }
@@ -54,11 +60,29 @@ export interface CaptureStatistics {
   incompleteFragments: number;
   /** DATA chunks carrying a TSN already seen on their association direction. */
   retransmissions: number;
+  /** Complete SCTP packets whose CRC32c checksum is wrong (RFC 9260 §6.8). */
+  badChecksums: number;
+}
+
+/** An SCTP packet whose checksum is wrong: a receiver discards it (RFC 9260 §6.8). */
+export interface BadChecksumPacket {
+  frame: number;
+  time: CaptureTime;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  transport: 'sctp' | 'sctp/udp';
+  /** The checksum in the packet and the one its bytes give, as unsigned 32-bit numbers. */
+  stored: number;
+  computed: number;
 }
 
 export interface CaptureReading {
   format: CaptureFormat | null;
   messages: CapturedMessage[];
+  /** SCTP packets with a wrong checksum, in frame order (with `ignoreChecksums` too). */
+  badChecksums: BadChecksumPacket[];
   statistics: CaptureStatistics;
   /** Why the file could not be read to its end (the messages before that point are kept). */
   error: CaptureFileError | null;
@@ -93,6 +117,12 @@ export interface CaptureReadOptions {
    * deployments that run registrars on other encapsulation ports.
    */
   sctpOverUdpPorts?: readonly number[];
+  /**
+   * Read the DATA chunks of SCTP packets whose checksum is wrong (their messages are marked
+   * `badChecksum`), e.g. in a capture taken on a host with SCTP checksum offload. By default
+   * such packets are discarded, as the receiving SCTP discards them, and listed in `badChecksums`.
+   */
+  ignoreChecksums?: boolean;
 }
 
 /** Reads a pcap or pcapng file held in memory and returns the ASAP/ENRP messages in it. */
@@ -109,12 +139,15 @@ export function readRSerPoolCapture(file: Uint8Array, options: CaptureReadOption
     truncatedSctpPackets: 0,
     incompleteFragments: 0,
     retransmissions: 0,
+    badChecksums: 0,
   };
   const seenTsns = new Map<string, Set<number>>();
   const messages: CapturedMessage[] = [];
+  const badChecksums: BadChecksumPacket[] = [];
   const reassembler = new DataReassembler();
 
-  const readSctp = (ip: IpPacket, sctpBytes: Uint8Array, transport: 'sctp' | 'sctp/udp', frame: number, time: CaptureTime): void => {
+  /** `complete`: the capture holds the whole SCTP packet, so its checksum can be verified. */
+  const readSctp = (ip: IpPacket, sctpBytes: Uint8Array, transport: 'sctp' | 'sctp/udp', frame: number, time: CaptureTime, complete: boolean): void => {
     const sctp = readSctpPacket(sctpBytes);
     if (sctp === null) {
       statistics.truncatedSctpPackets++;
@@ -122,6 +155,16 @@ export function readRSerPoolCapture(file: Uint8Array, options: CaptureReadOption
     }
     statistics.sctpPackets++;
     if (sctp.truncated) statistics.truncatedSctpPackets++;
+    let badChecksum = false;
+    if (complete) {
+      const computed = sctpChecksum(sctpBytes);
+      if (computed !== sctp.checksum) {
+        badChecksum = true;
+        statistics.badChecksums++;
+        badChecksums.push({ frame, time, src: ip.src, dst: ip.dst, sport: sctp.sourcePort, dport: sctp.destinationPort, transport, stored: sctp.checksum, computed });
+        if (!options.ignoreChecksums) return;
+      }
+    }
     // The verification tag tells associations between the same addresses and ports apart.
     const direction = `${transport}|${ip.src}|${sctp.sourcePort}|${ip.dst}|${sctp.destinationPort}|${sctp.verificationTag}`;
     for (const chunk of sctp.dataChunks) {
@@ -165,6 +208,7 @@ export function readRSerPoolCapture(file: Uint8Array, options: CaptureReadOption
         tsn: message.tsn,
         fragments: message.fragments,
         retransmission,
+        badChecksum,
         payload: message.userData,
       });
     }
@@ -178,7 +222,7 @@ export function readRSerPoolCapture(file: Uint8Array, options: CaptureReadOption
     }
     const ip = network.packet;
     if (ip.protocol === IpProtocol.Sctp) {
-      readSctp(ip, ip.payload, 'sctp', frame.number, frame.time);
+      readSctp(ip, ip.payload, 'sctp', frame.number, frame.time, !ip.truncated);
     } else if (ip.protocol === IpProtocol.Udp) {
       if (ip.payload.length < UDP_HEADER_LENGTH) {
         statistics.skipped.truncated++;
@@ -190,7 +234,7 @@ export function readRSerPoolCapture(file: Uint8Array, options: CaptureReadOption
       const end = udpLength >= UDP_HEADER_LENGTH ? Math.min(udpLength, ip.payload.length) : ip.payload.length;
       const body = ip.payload.subarray(UDP_HEADER_LENGTH, end);
       if (sport === PORT_SCTP_OVER_UDP || dport === PORT_SCTP_OVER_UDP || extraPorts.has(sport) || extraPorts.has(dport)) {
-        readSctp(ip, body, 'sctp/udp', frame.number, frame.time);
+        readSctp(ip, body, 'sctp/udp', frame.number, frame.time, !ip.truncated && udpLength >= UDP_HEADER_LENGTH && udpLength <= ip.payload.length);
         continue;
       }
       const protocol = classifyMessage(null, sport, dport);
@@ -209,12 +253,13 @@ export function readRSerPoolCapture(file: Uint8Array, options: CaptureReadOption
         tsn: null,
         fragments: 1,
         retransmission: false,
+        badChecksum: false,
         payload: body,
       });
     }
   }
   statistics.incompleteFragments = reassembler.pendingFragments;
-  return { format, messages, statistics, error };
+  return { format, messages, badChecksums, statistics, error };
 }
 
 function isWhole(flags: number): boolean {

@@ -13,6 +13,7 @@ export {
   classifyMessage,
   formatCaptureTime,
   readRSerPoolCapture,
+  type BadChecksumPacket,
   type CaptureReadOptions,
   type CaptureReading,
   type CaptureStatistics,

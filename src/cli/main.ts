@@ -29,7 +29,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A reader that stops early (`rserpool decode big.pcap | head`) closes the pipe: the next write
+ * fails with EPIPE, which ends the command quietly with the status it has so far (0 unless a
+ * failure was already set), as a command killed by SIGPIPE would stop, without a stack trace.
+ */
+export function endQuietlyWhenOutputCloses(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit();
+    throw err;
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
+  endQuietlyWhenOutputCloses(process.stdout);
+  endQuietlyWhenOutputCloses(process.stderr);
   const program = buildProgram();
   if (argv.length <= 2) {
     program.outputHelp();

@@ -50,10 +50,10 @@ describe('capture writer → reader', () => {
       expect(reading.error).toBeNull();
       expect(reading.format).toBe('pcap');
       expect(reading.messages.map(strip)).toEqual([
-        { frame: 1, src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: PORT_ASAP, transport: 'sctp/udp', ppid: 11, protocol: 'asap', stream: 3, tsn: 100, fragments: 1, retransmission: false, payload: [...reg] },
-        { frame: 2, src: '10.0.0.2', dst: '10.0.0.3', sport: PORT_ENRP, dport: PORT_ENRP, transport: 'sctp', ppid: 12, protocol: 'enrp', stream: 0, tsn: 7, fragments: 1, retransmission: false, payload: [...enrp] },
-        { frame: 3, src: '10.0.0.2', dst: '239.0.0.50', sport: 50000, dport: PORT_ASAP, transport: 'udp', ppid: null, protocol: 'asap', stream: null, tsn: null, fragments: 1, retransmission: false, payload: [...announce] },
-        { frame: 4, src: 'fd00::1', dst: 'fd00::2:0:0:3', sport: 3000, dport: 4000, transport: 'sctp/udp', ppid: 11, protocol: 'asap', stream: 0, tsn: 0xffffffff, fragments: 1, retransmission: false, payload: [...v6] },
+        { frame: 1, src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: PORT_ASAP, transport: 'sctp/udp', ppid: 11, protocol: 'asap', stream: 3, tsn: 100, fragments: 1, retransmission: false, badChecksum: false, payload: [...reg] },
+        { frame: 2, src: '10.0.0.2', dst: '10.0.0.3', sport: PORT_ENRP, dport: PORT_ENRP, transport: 'sctp', ppid: 12, protocol: 'enrp', stream: 0, tsn: 7, fragments: 1, retransmission: false, badChecksum: false, payload: [...enrp] },
+        { frame: 3, src: '10.0.0.2', dst: '239.0.0.50', sport: 50000, dport: PORT_ASAP, transport: 'udp', ppid: null, protocol: 'asap', stream: null, tsn: null, fragments: 1, retransmission: false, badChecksum: false, payload: [...announce] },
+        { frame: 4, src: 'fd00::1', dst: 'fd00::2:0:0:3', sport: 3000, dport: 4000, transport: 'sctp/udp', ppid: 11, protocol: 'asap', stream: 0, tsn: 0xffffffff, fragments: 1, retransmission: false, badChecksum: false, payload: [...v6] },
       ]);
       // Frames follow 1 ms apart from the start time; microsecond files lose the nanoseconds.
       const ns = options.nanoseconds ? 123_456_789 : 123_456_000;
