@@ -5,7 +5,7 @@ import { DEFAULT_CONTROL_PORT } from '../registrar/control.js';
 import { defaultRegistrarConfig, Registrar, type RegistrarConfig } from '../registrar/index.js';
 import type { StaticPeer } from '../registrar/config.js';
 import { parseMulticastGroup } from '../transport/index.js';
-import { addressToString, parseAddress } from '../wire/index.js';
+import { addressToString, parseAddress, PORT_ASAP } from '../wire/index.js';
 
 const integer = (min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -57,10 +57,11 @@ function collectCidr(value: string, previous: string[]): string[] {
 }
 
 /** What an operator can do about a registrar that cannot start (by system error code). */
-function startHint(error: Error & { code?: string | undefined }): string {
+function startHint(error: Error & { code?: string | undefined; hint?: string }): string {
+  if (typeof error.hint === 'string') return error.hint; // TLS files: what is wrong with which one
   const text = `${error.code ?? ''} ${error.message}`;
   if (/EADDRINUSE|address already in use|in use/i.test(text)) {
-    return 'another process (another registrar?) already uses that port on this host: stop it, or give this registrar other ports (--udp-port, --asap-port, --enrp-port, --control-port; --control-port 0 turns the control channel off)';
+    return 'another process (another registrar?) already uses that port on this host: stop it, or give this registrar other ports (--udp-port, --asap-port, --enrp-port, --tcp-port, --tls-port, --control-port; --control-port 0 turns the control channel off, --tcp-port 0 ASAP over TCP)';
   }
   if (/EPERM|EACCES|not permitted|permission/i.test(text)) {
     return 'raw SCTP needs root or CAP_NET_RAW (setcap cap_net_raw+ep on node): run with it, or use --transport udp (SCTP over UDP, RFC 6951)';
@@ -112,10 +113,18 @@ export function registerRegistrar(program: Command): void {
     .option('--report-rate <n>', 'ENDPOINT_UNREACHABLE reports per second per association (0: unlimited)', integer(0, 100_000_000), d.unreachableReportRate)
     .option('--enrp-allow <cidr>', 'network whose ENRP is heard, e.g. 10.0.0.0/24 (repeatable; default: any)', collectCidr, [])
     .option('--max-takeovers <n>', 'takeovers started per MAX-TIME-LAST-HEARD interval', integer(1, 100_000), d.maxTakeoversPerInterval)
+    .option('--tcp-port <port>', 'TCP port for ASAP over plain TCP (RFC 5352 §6, IANA asap-tcp); 0: off', integer(0, 65535), PORT_ASAP)
+    .option('--tls-port <port>', 'TCP port for ASAP over TLS (IANA asap-tcp-tls), served when --tls-psk or --tls-cert is given; 0: off', integer(0, 65535), d.tlsPort)
+    .option('--tls-psk <file>', 'TLS pre-shared keys, one identity:hex-key a line (e.g. pe-1:<openssl rand -hex 32>)')
+    .option('--tls-cert <file>', 'TLS certificate of this registrar (PEM); needs --tls-key and --tls-ca')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM, unencrypted)')
+    .option('--tls-ca <file>', 'CA certificate(s) (PEM) that PE and PU certificates must chain to (mutual authentication)')
+    .option('--tls-handshake-timeout <ms>', 'a TLS handshake not complete by then is cut', integer(100, 600_000), d.tlsHandshakeTimeout)
+    .option('--stream-idle-timeout <ms>', 'a TCP/TLS association silent this long is closed (0: never)', integer(0, 86_400_000), d.streamIdleTimeout)
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
     .option('--control-port <port>', 'HTTP control channel on 127.0.0.1 for `rserpool dump` (GET /handlespace, /stats); 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
     .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n  rserpool registrar --address 10.0.0.1 --address 2001:db8::1 --peer 10.0.0.2:9901 --peer [2001:db8::2]:9901\n')
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, command: Command) => {
       const config: Partial<RegistrarConfig> = {
         registrarId: (opts.id as number | undefined) ?? 0,
         addresses: opts.address as string[],
@@ -156,6 +165,16 @@ export function registerRegistrar(program: Command): void {
         unreachableReportRate: opts.reportRate as number,
         enrpAllow: opts.enrpAllow as string[],
         maxTakeoversPerInterval: opts.maxTakeovers as number,
+        tcpPort: opts.tcpPort as number,
+        // The default 3863 gives way to another registrar on this host; a port asked for does not.
+        tcpPortOptional: command.getOptionValueSource('tcpPort') === 'default',
+        tlsPort: opts.tlsPort as number,
+        tlsHandshakeTimeout: opts.tlsHandshakeTimeout as number,
+        streamIdleTimeout: opts.streamIdleTimeout as number,
+        ...(opts.tlsPsk !== undefined ? { tlsPsk: opts.tlsPsk as string } : {}),
+        ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert as string } : {}),
+        ...(opts.tlsKey !== undefined ? { tlsKey: opts.tlsKey as string } : {}),
+        ...(opts.tlsCa !== undefined ? { tlsCa: opts.tlsCa as string } : {}),
       };
       const enrpAnnounce = opts.enrpAnnounce as string | undefined;
       if (enrpAnnounce !== undefined) {

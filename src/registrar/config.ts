@@ -4,6 +4,9 @@ import { availableParallelism, networkInterfaces } from 'node:os';
 import { ASAP_ANNOUNCE_GROUP, DEFAULT_ANNOUNCE_TTL, ENRP_PRESENCE_GROUP, type MulticastGroup } from '../transport/index.js';
 import { PORT_ASAP, PORT_ENRP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 
+/** IANA asap-tcp-tls (RFC 5352 §8). */
+export const PORT_ASAP_TLS = 3864;
+
 /** A peer registrar given by configuration (RFC 5353 §3.2.2.1 "administrative means"). */
 export interface StaticPeer {
   address: string;
@@ -120,6 +123,27 @@ export interface RegistrarConfig {
   enrpAllow: string[];
   /** Takeovers this registrar starts per MAX-TIME-LAST-HEARD interval, at most. */
   maxTakeoversPerInterval: number;
+  // ------------------------------------ ASAP over TCP and TLS (RFC 5352 §6, issue 12)
+  /**
+   * TCP port of plain ASAP (IANA asap-tcp 3863; not in the way of SCTP's 3863 nor UDP 9899);
+   * 0 or absent: off. `rserpool registrar` serves it on 3863 by default.
+   */
+  tcpPort?: number;
+  /** A taken tcpPort is logged and skipped instead of ending the start (the CLI's default port, not one asked for). */
+  tcpPortOptional?: boolean;
+  /** TCP port of ASAP over TLS (IANA asap-tcp-tls 3864); served when tlsPsk or tlsCert is given; 0: off. */
+  tlsPort: number;
+  /** PSK file, one `identity:hex-key` a line; certificate, its key, and the CA clients' certificates chain to (PEM files). */
+  tlsPsk?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  /** A TLS handshake not complete this long after the connection is cut, ms. */
+  tlsHandshakeTimeout: number;
+  /** A TCP/TLS association without a byte either way this long is closed, ms (0: never). */
+  streamIdleTimeout: number;
+  /** Largest ASAP message a TCP/TLS peer may send (≤ 65,535); a larger Message Length aborts it. */
+  maxStreamMessageBytes: number;
 }
 
 export function defaultRegistrarConfig(): RegistrarConfig {
@@ -178,6 +202,11 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     unreachableReportRate: 100,
     enrpAllow: [],
     maxTakeoversPerInterval: 16,
+    tlsPort: PORT_ASAP_TLS,
+    tlsHandshakeTimeout: 10_000,
+    // A PE sends keep-alive acks every few seconds; a PU that stays silent this long hunts again on its next request.
+    streamIdleTimeout: 600_000,
+    maxStreamMessageBytes: 0xffff,
   };
 }
 

@@ -18,6 +18,8 @@ import { CONTROL_ADDRESS, ControlServer } from './control.js';
 import { SendQueueGuard } from './send-queue.js';
 import { AssociationRates, type RateLimitCounters } from './rate-limit.js';
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
+import { openAsapStreamPorts } from '../transport/stream-asap-ports.js';
+import type { StreamEndpoint, StreamEndpointCounters } from '../transport/stream-endpoint.js';
 
 export interface RegistrarAddress {
   /** Address PEs and PUs connect to. */
@@ -44,6 +46,8 @@ export interface RegistrarStats {
   enrp: EnrpCounters;
   peers: number[];
   shards: ShardStats[];
+  /** ASAP over TCP and TLS: each open port and what it turned away (framing, handshakes, idle, limit). */
+  streams: Array<{ protocol: 'tcp' | 'tls'; port: number; associations: number } & StreamEndpointCounters>;
 }
 
 export class Registrar {
@@ -68,6 +72,8 @@ export class Registrar {
   /** Every ASAP send: a full send queue drops the answer, a peer stuck over it is aborted. */
   private readonly asapSends: SendQueueGuard;
   private control: ControlServer | null = null;
+  /** ASAP over TCP and TLS (RFC 5352 §6): associations from these go the way of SCTP ones. */
+  private streamPorts: StreamEndpoint[] = [];
   private closed = false;
 
   private constructor(config: RegistrarConfig, log: Logger) {
@@ -160,6 +166,14 @@ export class Registrar {
     // (a presence from any other port is "no usable ENRP endpoint addresses").
     this.enrp = new EnrpService(this.id, c, this.enrpEndpoint, this.shards, this.log);
     await this.enrp.start();
+    this.streamPorts = await openAsapStreamPorts(c, addresses, (level, fields, message) => this.log[level](fields, message));
+    for (const ports of this.streamPorts) {
+      ports.on('association', (a) => {
+        if (this.enrp?.isReady === true) this.accept(a);
+        else a.abort('registrar still starting (ENRP handlespace download)');
+      });
+      ports.on('error', (error) => this.log.error({ error: error.message, protocol: ports.protocol }, 'ASAP stream endpoint error'));
+    }
     if (c.announce) await this.startAnnounces();
     await this.openControl();
     this.log.info(
@@ -356,6 +370,7 @@ export class Registrar {
       enrp: { ...this.enrp.counters },
       peers: [...this.enrp.peers.all()].map((p) => p.serverId),
       shards: await this.shards.stats(),
+      streams: this.streamPorts.map((ports) => ({ protocol: ports.protocol, port: ports.port, associations: ports.associations.length, ...ports.counters })),
     };
   }
 
@@ -397,6 +412,7 @@ export class Registrar {
     await this.announcer?.close();
     await this.enrp?.close();
     await this.enrpEndpoint?.close();
+    await Promise.all(this.streamPorts.map((ports) => ports.close()));
     await this.endpoint?.close();
     await this.shards?.close();
     this.log.info('registrar stopped');
