@@ -8,4 +8,6 @@ export { computePeChecksum, finishPeChecksum, peWordSum, wordSum } from './pe-ch
 export { TimerSchedule, systemScheduler } from './timer-schedule.js';
 export type { Scheduler } from './timer-schedule.js';
 export { HANDLE_RESOLUTION_ITEMS_LIMIT, defaultPartitionLimits } from './registration.js';
-export type { PartitionLimits, Registration, RegistrationRejection, UserTransport } from './registration.js';
+export type { PartitionLimits, Registration, RegistrationRejection, ResourceLimit, UserTransport } from './registration.js';
+export { SharedElementCensus, censusBuffer } from './element-census.js';
+export type { ElementCensus } from './element-census.js';

@@ -8,6 +8,7 @@
 import { createSelection, policyDefinition } from '../policy/registry.js';
 import type { RandomSource } from '../policy/policy.js';
 import { Cause, ParamType, TransportUse } from '../wire/constants.js';
+import type { ElementCensus } from './element-census.js';
 import { HandleTableCursor } from './handle-table-cursor.js';
 import { computePeChecksum, finishPeChecksum, peWordSum, wordSum } from './pe-checksum.js';
 import { PoolElement, TimerKind } from './pool-element.js';
@@ -51,6 +52,11 @@ export interface PartitionOptions {
   /** Random source for jitter and the random policies (tests inject a seeded one). */
   random?: RandomSource;
   onEvent?: PartitionEventHandler;
+  /**
+   * The handlespace's PE count over every partition (shards): limits.maxPoolElements is then
+   * the limit of the whole handlespace, not of this partition. Without: of this partition.
+   */
+  census?: ElementCensus;
 }
 
 export interface RegistrationAcceptance {
@@ -64,9 +70,12 @@ export type RegistrationResult = RegistrationAcceptance | RegistrationRejection;
 /** Outcome of an ENDPOINT_UNREACHABLE report (RFC 5352 §3.5). */
 export const UnreachableOutcome = {
   UnknownElement: 0,
+  /** A new reporter: counted. */
   Counted: 1,
-  /** The report count reached MAX-BAD-PE-REPORT: the PE has been removed. */
+  /** The count of distinct reporters reached MAX-BAD-PE-REPORT: the PE has been removed. */
   Removed: 2,
+  /** This reporter has reported the PE already (since its last keep-alive ACK): not counted again. */
+  Duplicate: 3,
 } as const;
 export type UnreachableOutcome = (typeof UnreachableOutcome)[keyof typeof UnreachableOutcome];
 
@@ -111,8 +120,9 @@ const Rejected = {
   inconsistentPolicy: rejection(Cause.InconsistentPoolingPolicy, "policy type differs from the pool's"),
   inconsistentTransport: rejection(Cause.InconsistentTransportType, "user transport protocol differs from the pool's"),
   inconsistentUse: rejection(Cause.InconsistentDataControlConfiguration, "transport use differs from the pool's"),
-  poolFull: rejection(Cause.LackOfResources, 'pool element limit of the pool reached'),
-  partitionFull: rejection(Cause.LackOfResources, 'pool element limit of the partition reached'),
+  poolFull: rejection(Cause.LackOfResources, 'pool element limit of the pool reached', 'pool'),
+  partitionFull: rejection(Cause.LackOfResources, 'pool element limit of the handlespace reached', 'total'),
+  associationFull: rejection(Cause.LackOfResources, 'pool element limit of the association reached', 'association'),
 };
 
 export class Partition {
@@ -132,6 +142,7 @@ export class Partition {
   private readonly timers = new TimerSchedule();
   private readonly scheduler: Scheduler;
   private readonly random: RandomSource;
+  private readonly census: ElementCensus | undefined;
   private elementTotal = 0;
   private wakeAt = Number.POSITIVE_INFINITY;
   private wakeHandle: unknown = undefined;
@@ -152,6 +163,7 @@ export class Partition {
     this.scheduler = options.scheduler ?? systemScheduler;
     this.random = options.random ?? Math.random;
     this.onEvent = options.onEvent;
+    this.census = options.census;
   }
 
   get poolCount(): number {
@@ -199,14 +211,18 @@ export class Partition {
       if (pool.transportUse !== t.use) return Rejected.inconsistentUse;
       const existing = pool.elements.get(peId);
       if (existing !== undefined) {
+        // Moving to another association counts against that association's limit.
+        if (r.associationId !== 0 && existing.associationId !== r.associationId && this.associationFull(r.associationId)) return Rejected.associationFull;
         this.update(existing, r);
         return { ok: true, element: existing, created: false };
       }
       if (pool.elements.size >= limits.maxPoolElementsPerPool) return Rejected.poolFull;
-      if (this.elementTotal >= limits.maxPoolElements) return Rejected.partitionFull;
+      if (this.handlespaceFull()) return Rejected.partitionFull;
+      if (r.associationId !== 0 && this.associationFull(r.associationId)) return Rejected.associationFull;
     } else {
       if (policyDefinition(policyType) === undefined) return Rejected.policy;
-      if (this.elementTotal >= limits.maxPoolElements) return Rejected.partitionFull;
+      if (this.handlespaceFull()) return Rejected.partitionFull;
+      if (r.associationId !== 0 && this.associationFull(r.associationId)) return Rejected.associationFull;
       const selection = createSelection(policyType, { random: this.random })!;
       // Copy the handle: the caller's bytes may be a view of a reused receive buffer.
       const own = handle.slice();
@@ -234,6 +250,7 @@ export class Partition {
     pool.elements.set(peId, element);
     pool.selection.add(element);
     this.elementTotal++;
+    this.census?.report(this.elementTotal);
     const owner = this.ownerSet(home);
     owner.elements.add(element);
     owner.wordSum += peWordSum(pool.handleWordSum, peId);
@@ -250,7 +267,7 @@ export class Partition {
     element.transportPort = t.port;
     element.addressCount = t.addressCount;
     element.encoded = r.encoded;
-    element.unreachableReports = 0;
+    element.clearReports();
     if (element.associationId !== r.associationId) {
       if (element.associationId !== 0) this.leaveAssociation(element);
       element.associationId = r.associationId;
@@ -288,6 +305,7 @@ export class Partition {
     if (element.associationId !== 0) this.leaveAssociation(element);
     this.timers.discard(element);
     this.elementTotal--;
+    this.census?.report(this.elementTotal);
   }
 
   /** A lost association removes every PE registered over it (RSPLIB behaviour). */
@@ -304,19 +322,41 @@ export class Partition {
     return list;
   }
 
+  /** PEs registered over an association in this partition. O(1). */
+  associationElementCount(associationId: number): number {
+    return this.associations.get(associationId)?.count ?? 0;
+  }
+
   /**
-   * ASAP_ENDPOINT_UNREACHABLE (RFC 5352 §3.5): counts the report; at MAX-BAD-PE-REPORT reports
-   * the PE is removed. The registrar sends the point-to-point keep-alive itself.
+   * ASAP_ENDPOINT_UNREACHABLE (RFC 5352 §3.5) from association `reporter`: each reporter counts
+   * once (until the PE's next keep-alive ACK clears the reports), so one pool user cannot
+   * evict a PE alone; at MAX-BAD-PE-REPORT distinct reporters the PE is removed. The reporters
+   * a PE remembers are bounded by that threshold. The registrar checks the PE itself
+   * (checkNow(), an immediate keep-alive): a live PE acknowledges and its reports are cleared.
    */
-  reportUnreachable(poolHandle: Uint8Array, peId: number): UnreachableOutcome {
+  reportUnreachable(poolHandle: Uint8Array, peId: number, reporter: number): UnreachableOutcome {
     const element = this.findElement(poolHandle, peId);
     if (element === undefined) return UnreachableOutcome.UnknownElement;
-    element.unreachableReports++;
+    if (!element.addReporter(reporter)) return UnreachableOutcome.Duplicate;
     if (element.unreachableReports >= this.limits.maxBadPeReports) {
       this.remove(element);
       return UnreachableOutcome.Removed;
     }
     return UnreachableOutcome.Counted;
+  }
+
+  /**
+   * Check an own PE now (an unreachability report, or a conflicting registration): the
+   * keep-alive timeout is armed as if the periodic keep-alive had just gone out. True: the
+   * caller sends ENDPOINT_KEEP_ALIVE now. False: a foreign PE, or a keep-alive is out already
+   * (its timeout stands: checks cannot postpone it), or one with the H bit is about to go.
+   */
+  checkNow(element: PoolElement): boolean {
+    if (!element.registered || element.homeRegistrarId !== this.ownRegistrarId) return false;
+    const kind = element.timerKind;
+    if (kind === TimerKind.KeepAliveTimeout || kind === TimerKind.KeepAliveTransmissionHome) return false;
+    this.setTimer(element, this.scheduler.now() + this.keepAliveTimeout, TimerKind.KeepAliveTimeout);
+    return true;
   }
 
   // ---------------------------------------------------------------- lookup and resolution
@@ -425,9 +465,19 @@ export class Partition {
   /** ENDPOINT_KEEP_ALIVE_ACK (RFC 5352 §3.4): the PE lives; the next keep-alive is scheduled. */
   keepAliveAcknowledged(poolHandle: Uint8Array, peId: number): PoolElement | undefined {
     const element = this.findElement(poolHandle, peId);
-    if (element === undefined || element.homeRegistrarId !== this.ownRegistrarId) return undefined;
-    this.setTimer(element, this.scheduler.now() + this.jittered(this.keepAliveInterval), TimerKind.KeepAliveTransmission);
+    if (element === undefined || !this.acknowledge(element)) return undefined;
     return element;
+  }
+
+  /**
+   * The ACK of an element already looked up: the PE lives, its unreachability reports are
+   * cleared (RFC 5352 §3.5) and the next keep-alive is scheduled. False for a foreign PE.
+   */
+  acknowledge(element: PoolElement): boolean {
+    if (!element.registered || element.homeRegistrarId !== this.ownRegistrarId) return false;
+    element.clearReports();
+    this.setTimer(element, this.scheduler.now() + this.jittered(this.keepAliveInterval), TimerKind.KeepAliveTransmission);
+    return true;
   }
 
   /**
@@ -497,6 +547,17 @@ export class Partition {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** The handlespace (with a census: every partition) holds maxPoolElements PEs. */
+  private handlespaceFull(): boolean {
+    const max = this.limits.maxPoolElements;
+    if (max === Number.POSITIVE_INFINITY) return false;
+    return (this.census !== undefined ? this.census.total() : this.elementTotal) >= max;
+  }
+
+  private associationFull(associationId: number): boolean {
+    return this.associationElementCount(associationId) >= this.limits.maxPoolElementsPerAssociation;
+  }
 
   private ownerSet(id: number): OwnerSet {
     let set = this.owners.get(id);

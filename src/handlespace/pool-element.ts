@@ -32,7 +32,10 @@ export class PoolElement implements PolicyEntry {
   associationId: number;
   /** The Pool Element parameter, pre-encoded by the registrar. */
   encoded: Uint8Array;
+  /** Distinct associations that reported the PE unreachable since its last keep-alive ACK. */
   unreachableReports = 0;
+  /** Their association numbers (at most MAX-BAD-PE-REPORT: the PE goes at that many). */
+  private reporters: number[] | null = null;
   /** False once removed from the partition. */
   registered = true;
 
@@ -80,6 +83,21 @@ export class PoolElement implements PolicyEntry {
     this.addressCount = addressCount;
     this.associationId = associationId;
     this.encoded = encoded;
+  }
+
+  /** Records an unreachability report from `association`; false if it reported already. */
+  addReporter(association: number): boolean {
+    const list = this.reporters;
+    if (list === null) this.reporters = [association];
+    else if (list.includes(association)) return false;
+    else list.push(association);
+    this.unreachableReports++;
+    return true;
+  }
+
+  clearReports(): void {
+    this.unreachableReports = 0;
+    this.reporters = null;
   }
 
   get poolHandle(): Uint8Array {

@@ -35,9 +35,14 @@ export interface PartitionLimits {
   maxPoolHandleLength: number;
   /** Addresses per transport parameter (RSPLIB: 64). */
   maxAddresses: number;
-  /** Pool elements per pool and in the partition; beyond them: Lack of Resources. */
+  /**
+   * Pool elements per pool and in the partition (or, with a census, in every partition of the
+   * handlespace together); beyond them: Lack of Resources.
+   */
   maxPoolElementsPerPool: number;
   maxPoolElements: number;
+  /** Pool elements registered over one association (in this partition); beyond: Lack of Resources. */
+  maxPoolElementsPerAssociation: number;
   /** ENDPOINT_UNREACHABLE reports that remove a PE (RFC 5352 §3.5 MAX-BAD-PE-REPORT). */
   maxBadPeReports: number;
   /** Handle resolution items when a request does not say (RSPLIB 3) and the cap (at most 128). */
@@ -50,6 +55,7 @@ export const defaultPartitionLimits: Readonly<PartitionLimits> = Object.freeze({
   maxAddresses: 64,
   maxPoolElementsPerPool: Number.POSITIVE_INFINITY,
   maxPoolElements: Number.POSITIVE_INFINITY,
+  maxPoolElementsPerAssociation: Number.POSITIVE_INFINITY,
   maxBadPeReports: 3,
   defaultHandleResolutionItems: 3,
   maxHandleResolutionItems: 128,
@@ -63,8 +69,13 @@ export interface RegistrationRejection {
   readonly ok: false;
   readonly cause: Cause;
   readonly reason: string;
+  /** Which resource limit turned it away (Lack of Resources), for the counters; none for other causes. */
+  readonly limit?: ResourceLimit;
 }
 
-export function rejection(cause: Cause, reason: string): RegistrationRejection {
-  return Object.freeze({ ok: false, cause, reason });
+/** The resource limits of a registration (RFC 5355 §6): per pool, in total, per association. */
+export type ResourceLimit = 'pool' | 'total' | 'association';
+
+export function rejection(cause: Cause, reason: string, limit?: ResourceLimit): RegistrationRejection {
+  return Object.freeze(limit === undefined ? { ok: false, cause, reason } : { ok: false, cause, reason, limit });
 }

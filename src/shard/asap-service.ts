@@ -29,6 +29,7 @@ import {
 } from '../wire/index.js';
 import { policySettings, type PolicySettings } from '../wire/policy-settings.js';
 import { AsapTransportTable, asapTransportTlv, derivedAsapTransportTlv } from './pe-asap-transport.js';
+import { advertisedTransport, peerAddressBytes } from './advertised-addresses.js';
 
 /** Where the service's output goes: the shard's outgoing batch. */
 export interface AsapOutput {
@@ -57,6 +58,37 @@ export interface AsapCounters {
   keepAliveTimeouts: number;
   unreachableRemovals: number;
   errorsSent: number;
+  // Who may change what (RFC 5355 §5-6). Each rejected registration also counts in `rejections`.
+  /** REGISTRATIONs for a PE ID held by an own PE over another association that is up (Non-unique PE Identifier). */
+  ownershipRejections: number;
+  /** DEREGISTRATIONs of such a PE (Rejected due to Security Considerations). */
+  ownershipDeregistrationRejections: number;
+  /** REGISTRATIONs whose user transport named an address not of the association (Rejected due to Security Considerations). */
+  foreignAddressRejections: number;
+  /** REGISTRATIONs beyond maxPoolElementsPerAssociation / PerPool / the handlespace's maxPoolElements (Lack of Resources). */
+  associationLimitRejections: number;
+  poolLimitRejections: number;
+  totalLimitRejections: number;
+  /** ENDPOINT_UNREACHABLEs about a PE from an association that has reported it already: not counted again. */
+  duplicateReports: number;
+  /** PEs that acknowledged a keep-alive while reported unreachable: kept, their reports cleared. */
+  keptAfterReport: number;
+  /** ENDPOINT_KEEP_ALIVE_ACKs for a PE over another association than its own: ignored. */
+  foreignAcksIgnored: number;
+}
+
+/** How the service judges clients (src/registrar/config.ts). */
+export interface AsapPolicy {
+  /** Accept user transports naming addresses other than the association's peer addresses. */
+  allowForeignAddresses: boolean;
+}
+
+/** What the shard knows of a live association. */
+interface PeerAssociation {
+  /** Its primary remote address as an ASAP transport TLV (RFC 5352 §3.1). */
+  asapTransport: Uint8Array | null;
+  /** Every peer address in wire form, the primary first. */
+  addresses: Uint8Array[];
 }
 
 export interface AsapLog {
@@ -77,11 +109,24 @@ export class AsapService {
     keepAliveTimeouts: 0,
     unreachableRemovals: 0,
     errorsSent: 0,
+    ownershipRejections: 0,
+    ownershipDeregistrationRejections: 0,
+    foreignAddressRejections: 0,
+    associationLimitRejections: 0,
+    poolLimitRejections: 0,
+    totalLimitRejections: 0,
+    duplicateReports: 0,
+    keptAfterReport: 0,
+    foreignAcksIgnored: 0,
   };
   private readonly writer = new Writer(4096);
   private readonly selected: PoolElement[] = [];
-  /** Each association's remote address as an ASAP transport TLV (RFC 5352 §3.1). */
-  private readonly remotes = new Map<number, Uint8Array | null>();
+  /**
+   * The associations that are up, as the I/O thread told this shard (AssociationUp, then
+   * AssociationDown or AssociationDetached, in the order it saw them, ahead of any message
+   * that came after).
+   */
+  private readonly peers = new Map<number, PeerAssociation>();
 
   constructor(
     private readonly partition: Partition,
@@ -90,17 +135,19 @@ export class AsapService {
     private readonly log: AsapLog,
     /** PEs' ASAP transports, shared with the shard's ENRP side. */
     readonly asapTransports: AsapTransportTable = new AsapTransportTable(),
+    private readonly policy: AsapPolicy = { allowForeignAddresses: false },
   ) {
     partition.onEvent = (event, element) => this.timerEvent(event, element);
   }
 
-  associationUp(associationId: number, remote: { address: string; port: number }): void {
-    this.remotes.set(associationId, derivedAsapTransportTlv(remote));
+  /** `addresses`: every peer address of the association, the primary first (default: the primary alone). */
+  associationUp(associationId: number, remote: { address: string; port: number }, addresses: readonly string[] = [remote.address]): void {
+    this.peers.set(associationId, { asapTransport: derivedAsapTransportTlv(remote), addresses: peerAddressBytes([remote.address, ...addresses]) });
   }
 
   /** RFC 5352 §3.5: a lost association takes every PE registered over it. */
   associationDown(associationId: number): void {
-    this.remotes.delete(associationId);
+    this.peers.delete(associationId);
     const removed = this.partition.removeAssociation(associationId);
     for (const element of removed) this.removedOwn(element);
     if (removed.length > 0) this.log.info({ association: associationId, removed: removed.length }, 'association lost: its pool elements removed');
@@ -113,7 +160,7 @@ export class AsapService {
    * same PE ID), and a PE that never comes back fails its keep-alive and is removed (§3.5).
    */
   associationDetached(associationId: number): void {
-    this.remotes.delete(associationId);
+    this.peers.delete(associationId);
   }
 
   /** One ASAP message from a PE or PU. */
@@ -140,9 +187,9 @@ export class AsapService {
       case AsapType.HandleResolution:
         return this.handleResolution(associationId, m);
       case AsapType.EndpointKeepAliveAck:
-        return this.keepAliveAck(m);
+        return this.keepAliveAck(associationId, m);
       case AsapType.EndpointUnreachable:
-        return this.endpointUnreachable(m);
+        return this.endpointUnreachable(associationId, m);
       case AsapType.Error:
         this.log.warn({ association: associationId, causes: m.error.causes.map((c) => c.code) }, 'ASAP_ERROR received');
         return;
@@ -156,9 +203,34 @@ export class AsapService {
 
   private registration(associationId: number, m: AsapRegistration): void {
     const pe = m.poolElement;
+    // PE ownership: the PE ID is an own PE's, registered over another association that is up.
+    // Non-unique PE Identifier (RFC 5354 §3.12.5: "the PE Identifier it chooses has already
+    // been used by another PE in the pool") says exactly that, and tells a PE that drew a
+    // taken ID by chance to draw another. A PE that restarted re-registers once its old
+    // association is down (RFC 5352 §3.5 removes its PEs then; the shard learns it before any
+    // later message); to shorten the wait for an old association that is not yet known to be
+    // dead, the holder is checked with a keep-alive now: one that does not answer is removed
+    // after the keep-alive timeout, and the next attempt succeeds.
+    const existing = this.partition.findElement(m.poolHandle, pe.peId);
+    if (existing !== undefined && this.heldElsewhere(existing, associationId)) {
+      this.counters.ownershipRejections++;
+      this.checkNow(existing);
+      this.reject(associationId, m, Cause.NonUniquePeIdentifier, NO_BYTES, 'PE identifier held by a PE over another association');
+      return;
+    }
+    // Addresses: only the association's own, unless allowed (RFC 5355 §6). Rejected due to
+    // Security Considerations: the values are valid, the registrar does not authorize this
+    // association to speak for that address (RFC 5354 §3.12.10).
+    const peer = this.peers.get(associationId);
+    const advertised = advertisedTransport(pe.userTransport, peer?.addresses ?? [], !this.policy.allowForeignAddresses);
+    if (!advertised.ok) {
+      this.counters.foreignAddressRejections++;
+      this.reject(associationId, m, Cause.RejectedDueToSecurityConsiderations, NO_BYTES, 'user transport names an address that is not the association\'s');
+      return;
+    }
+    const t = advertised.transport;
     const policy = ownPolicy(pe.policy);
-    const t = pe.userTransport;
-    const encoded = encodePoolElement({ ...pe, homeRegistrarId: this.ownId, policy, asapTransport: null });
+    const encoded = encodePoolElement({ ...pe, userTransport: t, homeRegistrarId: this.ownId, policy, asapTransport: null });
     const result = this.partition.register({
       poolHandle: m.poolHandle,
       peId: pe.peId,
@@ -175,17 +247,42 @@ export class AsapService {
       if (result.created) this.counters.registrations++;
       else this.counters.reregistrations++;
       // RSPLIB: a PE that omits its ASAP transport is reached at the association's remote.
-      const transport = pe.asapTransport !== null ? asapTransportTlv(pe.asapTransport) : (this.remotes.get(associationId) ?? null);
+      const transport = pe.asapTransport !== null ? asapTransportTlv(pe.asapTransport) : (peer?.asapTransport ?? null);
       this.asapTransports.set(result.element, transport);
       this.output.ownChange?.(result.element, true);
       this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, 0, null), w));
       return;
     }
-    this.counters.rejections++;
-    this.log.info({ association: associationId, peId: pe.peId, cause: result.cause, reason: result.reason }, 'registration rejected');
-    const info = this.rejectionInfo(result.cause, m, pe);
-    const error: OperationError = { causes: [errorCause(result.cause, info)] };
-    this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, AsapFlag.Reject, error), w));
+    if (result.limit === 'association') this.counters.associationLimitRejections++;
+    else if (result.limit === 'pool') this.counters.poolLimitRejections++;
+    else if (result.limit === 'total') this.counters.totalLimitRejections++;
+    this.reject(associationId, m, result.cause, this.rejectionInfo(result.cause, m, pe), result.reason);
+  }
+
+  /** A rejecting REGISTRATION_RESPONSE (RFC 5352 §3.1) with one cause; counted and logged (sparingly). */
+  private reject(associationId: number, m: AsapRegistration, cause: number, info: Uint8Array, reason: string): void {
+    if (this.counters.rejections++ % 1000 === 0) {
+      this.log.info({ association: associationId, peId: m.poolElement.peId, cause, reason, rejections: this.counters.rejections }, 'registration rejected');
+    }
+    const error: OperationError = { causes: [errorCause(cause, info)] };
+    const w = this.writer;
+    w.reset();
+    this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, m.poolElement.peId, AsapFlag.Reject, error), w));
+  }
+
+  /**
+   * An own PE registered over another association that is still up: only that association
+   * may change it. PEs of peers (a PE moving here from another registrar of the scope), PEs
+   * taken over (reached at their ASAP transport, no association) and PEs whose association
+   * is down or detached may be registered by anyone.
+   */
+  private heldElsewhere(element: PoolElement, associationId: number): boolean {
+    return element.homeRegistrarId === this.ownId && element.associationId !== 0 && element.associationId !== associationId && this.peers.has(element.associationId);
+  }
+
+  /** An immediate ENDPOINT_KEEP_ALIVE to an own PE, unless one is out already (RFC 5352 §3.5). */
+  private checkNow(element: PoolElement): void {
+    if (this.partition.checkNow(element)) this.sendKeepAlive(element, false);
   }
 
   /** RFC 5354 §3.12: what each rejection cause carries as cause-specific information. */
@@ -209,20 +306,24 @@ export class AsapService {
   // ------------------------------------------------------------------ RFC 5352 §3.2
 
   private deregistration(associationId: number, m: AsapDeregistration): void {
-    // RSPLIB answers success for an unknown PE too; so do we (the PE is gone either way).
-    const removed = this.partition.deregister(m.poolHandle, m.peId);
-    if (removed !== undefined) {
+    const element = this.partition.findElement(m.poolHandle, m.peId);
+    let error: OperationError | null = null;
+    if (element !== undefined && this.heldElsewhere(element, associationId)) {
+      // Not the sender's PE: RFC 5352 §3.2 lets the server reject for "authentication
+      // failure"; Rejected due to Security Considerations (RFC 5354 §3.12.10) is that cause.
+      this.counters.ownershipDeregistrationRejections++;
+      error = { causes: [errorCause(Cause.RejectedDueToSecurityConsiderations)] };
+    } else if (element !== undefined) {
+      this.partition.remove(element);
       this.counters.deregistrations++;
-      this.removedOwn(removed);
+      this.removedOwn(element);
     }
+    // RSPLIB answers success for an unknown PE too; so do we (the PE is gone either way).
     const w = this.writer;
     w.reset();
     this.output.send(
       associationId,
-      encodeMessage(
-        { protocol: 'asap', type: AsapType.DeregistrationResponse, flags: 0, paddedLength: false, unknownParams: null, poolHandle: m.poolHandle, peId: m.peId, error: null },
-        w,
-      ),
+      encodeMessage({ protocol: 'asap', type: AsapType.DeregistrationResponse, flags: 0, paddedLength: false, unknownParams: null, poolHandle: m.poolHandle, peId: m.peId, error }, w),
     );
   }
 
@@ -249,27 +350,37 @@ export class AsapService {
 
   // ------------------------------------------------------------------ RFC 5352 §3.4-3.5
 
-  private keepAliveAck(m: AsapEndpointKeepAliveAck): void {
-    this.partition.keepAliveAcknowledged(m.poolHandle, m.peId);
+  private keepAliveAck(associationId: number, m: AsapEndpointKeepAliveAck): void {
+    const element = this.partition.findElement(m.poolHandle, m.peId);
+    if (element === undefined) return;
+    // Only the PE answers for itself: an ACK over another association cannot keep a dead PE
+    // in the pool. (A PE taken over has no association yet: its ACK comes over the one this
+    // registrar opened to its ASAP transport.)
+    if (element.associationId !== 0 && element.associationId !== associationId) {
+      this.counters.foreignAcksIgnored++;
+      return;
+    }
+    const reported = element.unreachableReports > 0;
+    if (this.partition.acknowledge(element) && reported) this.counters.keptAfterReport++;
   }
 
-  private endpointUnreachable(m: AsapEndpointUnreachable): void {
-    this.lastRemoved = this.partition.findElement(m.poolHandle, m.peId);
-    const outcome = this.partition.reportUnreachable(m.poolHandle, m.peId);
+  private endpointUnreachable(associationId: number, m: AsapEndpointUnreachable): void {
+    const element = this.partition.findElement(m.poolHandle, m.peId);
+    if (element === undefined) return;
+    const outcome = this.partition.reportUnreachable(m.poolHandle, m.peId, associationId);
     if (outcome === UnreachableOutcome.Removed) {
       this.counters.unreachableRemovals++;
-      const gone = this.lastRemoved;
-      if (gone !== undefined) this.removedOwn(gone);
+      this.removedOwn(element);
       this.log.info({ peId: m.peId }, 'pool element removed after MAX-BAD-PE-REPORT unreachability reports');
+    } else if (outcome === UnreachableOutcome.Duplicate) {
+      this.counters.duplicateReports++;
     } else if (outcome === UnreachableOutcome.Counted) {
       // RFC 5352 §3.5: "MUST immediately send a point-to-point ASAP_ENDPOINT_KEEP_ALIVE" to
-      // the PE, H flag clear; if that send fails, the association's loss removes the PE.
-      const element = this.partition.findElement(m.poolHandle, m.peId);
-      if (element !== undefined && element.associationId !== 0) this.sendKeepAlive(element, false);
+      // the PE, H flag clear: a PE that answers keeps its place and its reports are cleared;
+      // one that does not is removed at the keep-alive timeout.
+      this.checkNow(element);
     }
   }
-
-  private lastRemoved: PoolElement | undefined;
 
   /** An own PE left the handlespace: RFC 5353 §3.3.2 DEL_PE to the peers. */
   private removedOwn(element: PoolElement): void {
@@ -314,7 +425,7 @@ export class AsapService {
         this.counters.keepAliveTimeouts++;
         this.removedOwn(element);
         this.log.info({ peId: element.peId, association: element.associationId }, 'keep-alive timed out: pool element removed');
-        if (element.associationId !== 0 && this.partition.elementsOfAssociation(element.associationId).length === 0) {
+        if (element.associationId !== 0 && this.partition.associationElementCount(element.associationId) === 0) {
           this.output.abort(element.associationId);
         }
         return;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { AsapType } from '../wire/constants.js';
+import { censusBuffer } from '../handlespace/element-census.js';
 import type { DumpRow } from './enrp-handlespace.js';
 import type { SnapshotPool } from './handlespace-snapshot.js';
 import { ToShardWriter, readFromShard, shardOf, type FromShardHandler, type ShardReply, type ShardRequestBody } from './thread-protocol.js';
@@ -71,12 +72,15 @@ export class ShardSet {
   private nextRequestId = 1;
   /** Control requests awaiting a reply; a dying shard answers its own with null. */
   private readonly pending = new Map<number, { shard: number; resolve: (reply: ShardReply | null) => void }>();
+  /** Each shard's PE count, shared with the shards: the handlespace-wide PE limit checks their sum. */
+  private readonly census: SharedArrayBuffer;
 
   constructor(
     readonly count: number,
     private readonly config: ShardConfig,
     private readonly events: ShardSetEvents,
   ) {
+    this.census = censusBuffer(count);
     const filename = workerFilename();
     for (let i = 0; i < count; i++) {
       const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled', name: 'default' });
@@ -91,7 +95,7 @@ export class ShardSet {
 
   private async attach(shard: Shard, restarted: boolean): Promise<void> {
     const { port1, port2 } = new MessageChannel();
-    const task: AttachTask = { shard: shard.index, config: this.config, port: port2 };
+    const task: AttachTask = { shard: shard.index, config: { ...this.config, census: this.census }, port: port2 };
     // The port closes when the thread that holds its other end dies. Until the attach task
     // has run, that is a failed attempt (the run rejects and is retried), not a new death.
     let running = false;

@@ -31,7 +31,11 @@ export function shardOf(poolHandle: Uint8Array, shards: number): number {
 export const ToShard = {
   /** An ASAP message received on the association (PPID 11). */
   AsapMessage: 1,
-  /** An association came up; payload: u16 remote port, then the remote address as text. */
+  /**
+   * An association came up; payload: u16 remote port, u8 number of peer addresses, then each
+   * address as u8 length and text, the primary first (RFC 9260 §6.4: every address the peer
+   * listed in its INIT; a PE may advertise only these, unless foreign addresses are allowed).
+   */
   AssociationUp: 2,
   /** An association went down: every PE registered over it goes (RFC 5352 §3.5). */
   AssociationDown: 3,
@@ -88,6 +92,9 @@ export interface RemoteTransport {
   address: string;
   port: number;
 }
+
+/** Peer addresses an AssociationUp record carries at most (more are left out). */
+export const MAX_PEER_ADDRESSES = 64;
 
 // ---------------------------------------------------------------------------- framing
 
@@ -217,10 +224,16 @@ export class ToShardWriter extends BatchWriter {
     this.bytesRecord(associationId, ToShard.AsapMessage, message);
   }
 
-  associationUp(associationId: number, remote: RemoteTransport): void {
-    const text = new TextEncoder().encode(remote.address);
-    const port = new Uint8Array([remote.port >>> 8, remote.port & 0xff]);
-    this.bytesRecord(associationId, ToShard.AssociationUp, port, text);
+  /** `addresses`: every peer address (the primary, remote.address, goes first in any case). */
+  associationUp(associationId: number, remote: RemoteTransport, addresses: readonly string[] = []): void {
+    const list = [remote.address];
+    for (const a of addresses) if (a !== remote.address && list.length < MAX_PEER_ADDRESSES) list.push(a);
+    const parts: Uint8Array[] = [new Uint8Array([remote.port >>> 8, remote.port & 0xff, list.length])];
+    for (const a of list) {
+      const text = textEncoder.encode(a).subarray(0, 255);
+      parts.push(new Uint8Array([text.length]), text);
+    }
+    this.bytesRecord(associationId, ToShard.AssociationUp, ...parts);
   }
 
   associationDown(associationId: number): void {
@@ -263,7 +276,8 @@ export class ToShardWriter extends BatchWriter {
 /** What a shard does with each record kind; payload views are valid while the batch lives. */
 export interface ToShardHandler {
   asapMessage(associationId: number, message: Uint8Array): void;
-  associationUp(associationId: number, remote: RemoteTransport): void;
+  /** `addresses`: the association's peer addresses, the primary first. */
+  associationUp(associationId: number, remote: RemoteTransport, addresses: string[]): void;
   associationDown(associationId: number): void;
   associationDetached(associationId: number): void;
   enrpHandleUpdate(message: Uint8Array): void;
@@ -276,6 +290,21 @@ export interface ToShardHandler {
 }
 
 const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();
+
+/** The peer addresses of an AssociationUp payload (after port and count); a short payload ends the list. */
+function readAddresses(payload: Uint8Array): string[] {
+  const count = payload[2]!;
+  const out: string[] = [];
+  let p = 3;
+  for (let i = 0; i < count && p < payload.length; i++) {
+    const length = payload[p]!;
+    if (p + 1 + length > payload.length) break;
+    out.push(textDecoder.decode(payload.subarray(p + 1, p + 1 + length)));
+    p += 1 + length;
+  }
+  return out;
+}
 
 /** Decodes a batch for a shard; records too short for their kind, and unknown kinds, are skipped. */
 export function readToShard(batch: ArrayBuffer, h: ToShardHandler): void {
@@ -284,9 +313,12 @@ export function readToShard(batch: ArrayBuffer, h: ToShardHandler): void {
     switch (kind) {
       case ToShard.AsapMessage:
         return h.asapMessage(id, payload);
-      case ToShard.AssociationUp:
-        if (n < 2) return;
-        return h.associationUp(id, { port: view.getUint16(p), address: textDecoder.decode(payload.subarray(2)) });
+      case ToShard.AssociationUp: {
+        if (n < 3) return;
+        const addresses = readAddresses(payload);
+        if (addresses.length === 0) return;
+        return h.associationUp(id, { port: view.getUint16(p), address: addresses[0]! }, addresses);
+      }
       case ToShard.AssociationDown:
         return h.associationDown(id);
       case ToShard.AssociationDetached:

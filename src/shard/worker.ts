@@ -3,7 +3,7 @@
 // MessagePort, and from then on batches flow over that port in both directions (no task per
 // message). Timers of the partition run on this thread's event loop.
 import type { MessagePort } from 'node:worker_threads';
-import { Partition } from '../handlespace/index.js';
+import { Partition, SharedElementCensus } from '../handlespace/index.js';
 import type { PartitionLimits } from '../handlespace/index.js';
 import { AsapService } from './asap-service.js';
 import { EnrpHandlespace } from './enrp-handlespace.js';
@@ -20,6 +20,13 @@ export interface ShardConfig {
   shardCount?: number;
   /** Send ENRP_HANDLE_UPDATEs for own-PE changes (false: no ENRP peers can exist). */
   enrp?: boolean;
+  /** Accept PE user transports naming addresses other than the association's (default false). */
+  allowForeignAddresses?: boolean;
+  /**
+   * The shards' shared PE counts (src/handlespace/element-census.ts), one cell per shard: with
+   * it, limits.maxPoolElements holds for the handlespace as a whole. Set by the ShardSet.
+   */
+  census?: SharedArrayBuffer;
 }
 
 export interface AttachTask {
@@ -48,6 +55,7 @@ export default function attach(task: AttachTask): number {
     keepAliveInterval: config.keepAliveInterval,
     keepAliveTimeout: config.keepAliveTimeout,
     limits: config.limits,
+    ...(config.census !== undefined ? { census: new SharedElementCensus(config.census, task.shard) } : {}),
   });
   const log = (level: 'info' | 'warn') => (fields: object, message: string) => {
     const reply: ShardReply = { op: 'log', level, fields, message };
@@ -87,11 +95,12 @@ export default function attach(task: AttachTask): number {
     },
     { info: log('info'), warn: log('warn') },
     asapTransports,
+    { allowForeignAddresses: config.allowForeignAddresses === true },
   );
 
   const records: ToShardHandler = {
     asapMessage: (associationId, message) => service.handle(associationId, message),
-    associationUp: (associationId, remote) => service.associationUp(associationId, remote),
+    associationUp: (associationId, remote, addresses) => service.associationUp(associationId, remote, addresses),
     associationDown: (associationId) => service.associationDown(associationId),
     associationDetached: (associationId) => service.associationDetached(associationId),
     enrpHandleUpdate: (message) => enrp.applyHandleUpdate(message),

@@ -155,10 +155,11 @@ describe('removal', () => {
   it('ENDPOINT_UNREACHABLE removes the PE at MAX-BAD-PE-REPORT reports (RFC 5352 §3.5)', () => {
     const { p } = partition();
     p.register(registration('a', 1));
-    expect(p.reportUnreachable(handle('a'), 1)).toBe(UnreachableOutcome.Counted);
-    expect(p.reportUnreachable(handle('a'), 1)).toBe(UnreachableOutcome.Counted);
-    expect(p.reportUnreachable(handle('a'), 1)).toBe(UnreachableOutcome.Removed);
-    expect(p.reportUnreachable(handle('a'), 1)).toBe(UnreachableOutcome.UnknownElement);
+    // Three distinct reporting associations (test/handlespace/who-may-change.test.ts: one counts once).
+    expect(p.reportUnreachable(handle('a'), 1, 21)).toBe(UnreachableOutcome.Counted);
+    expect(p.reportUnreachable(handle('a'), 1, 22)).toBe(UnreachableOutcome.Counted);
+    expect(p.reportUnreachable(handle('a'), 1, 23)).toBe(UnreachableOutcome.Removed);
+    expect(p.reportUnreachable(handle('a'), 1, 24)).toBe(UnreachableOutcome.UnknownElement);
     expect(p.elementCount).toBe(0);
   });
 });

@@ -19,7 +19,8 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('deregister' as const), pool: fc.nat(5), pe: fc.integer({ min: 1, max: 12 }) }),
   fc.record({ kind: fc.constant('resolve' as const), pool: fc.nat(5), items: fc.nat(6) }),
   fc.record({ kind: fc.constant('association' as const), assoc: fc.nat(3) }),
-  fc.record({ kind: fc.constant('unreachable' as const), pool: fc.nat(5), pe: fc.integer({ min: 1, max: 12 }) }),
+  fc.record({ kind: fc.constant('unreachable' as const), pool: fc.nat(5), pe: fc.integer({ min: 1, max: 12 }), reporter: fc.integer({ min: 1, max: 4 }) }),
+  fc.record({ kind: fc.constant('check' as const), pool: fc.nat(5), pe: fc.integer({ min: 1, max: 12 }) }),
   fc.record({ kind: fc.constant('takeover' as const), from: fc.nat(2), to: fc.nat(2) }),
   fc.record({ kind: fc.constant('ack' as const), pool: fc.nat(5), pe: fc.integer({ min: 1, max: 12 }) }),
   fc.record({ kind: fc.constant('advance' as const), ms: fc.nat(8000) }),
@@ -68,8 +69,13 @@ describe('partition invariants under random operation sequences', () => {
               p.removeAssociation(o.assoc);
               break;
             case 'unreachable':
-              p.reportUnreachable(handle(`pool${o.pool}`), o.pe);
+              p.reportUnreachable(handle(`pool${o.pool}`), o.pe, o.reporter);
               break;
+            case 'check': {
+              const e = p.findElement(handle(`pool${o.pool}`), o.pe);
+              if (e !== undefined) p.checkNow(e);
+              break;
+            }
             case 'takeover':
               p.takeOver(OWNERS[o.from]!, OWNERS[o.to]!);
               break;

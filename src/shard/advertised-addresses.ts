@@ -1,0 +1,63 @@
+// Which addresses a PE may advertise in its user transport (RFC 5355 §6: a registrar must not
+// hand pool users an address the PE does not hold, or any client can point every pool user
+// at a victim). The rule: every address of the user transport is one of the peer addresses
+// of the association the registration arrived over (all of them known at association up: the
+// peer lists them in its INIT, RFC 9260 §5.1.2). The unspecified address (0.0.0.0, ::) means
+// "where I am": it stands for the association's peer addresses (for the one-address
+// transports, TCP/UDP/UDP-Lite/DCCP, RFC 5354 §3.5-3.7: the primary), which a pool user can
+// reach, instead of being handed out as is (0.0.0.0 reaches the pool user's own host).
+import { ParamType, parseAddress, type TransportParameter } from '../wire/index.js';
+
+/** An association's peer addresses in wire form (4 or 16 bytes, IPv4-mapped IPv6 as IPv4), the primary first. */
+export function peerAddressBytes(addresses: readonly string[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const text of addresses) {
+    const bytes = parseAddress(text);
+    if (bytes === null) continue;
+    const a = canonical(bytes);
+    if (!out.some((b) => sameAddress(a, b))) out.push(a);
+  }
+  return out;
+}
+
+/** The transport to advertise, or the first address of it the PE may not advertise. */
+export type AdvertisedTransport = { ok: true; transport: TransportParameter } | { ok: false; address: Uint8Array };
+
+/**
+ * The user transport as the registrar advertises it: unspecified addresses replaced by the
+ * peer addresses, and, when `checkForeign`, every other address one of them (otherwise the
+ * first foreign address is returned). Returns the transport itself when nothing changes.
+ */
+export function advertisedTransport(t: TransportParameter, peer: readonly Uint8Array[], checkForeign: boolean): AdvertisedTransport {
+  let wildcard = false;
+  for (const raw of t.addresses) {
+    const a = canonical(raw);
+    if (isUnspecified(a)) wildcard = true;
+    else if (checkForeign && !peer.some((b) => sameAddress(a, b))) return { ok: false, address: raw };
+  }
+  if (!wildcard || peer.length === 0) return { ok: true, transport: t };
+  const addresses: Uint8Array[] = [];
+  for (const raw of t.addresses) {
+    const a = canonical(raw);
+    for (const candidate of isUnspecified(a) ? peer : [a]) if (!addresses.some((b) => sameAddress(candidate, b))) addresses.push(candidate);
+  }
+  return { ok: true, transport: { ...t, addresses: t.type === ParamType.SctpTransport ? addresses : addresses.slice(0, 1) } };
+}
+
+/** IPv4-mapped IPv6 (::ffff:a.b.c.d) as the IPv4 address. */
+function canonical(a: Uint8Array): Uint8Array {
+  if (a.length !== 16 || a[10] !== 0xff || a[11] !== 0xff) return a;
+  for (let i = 0; i < 10; i++) if (a[i] !== 0) return a;
+  return a.slice(12, 16);
+}
+
+function isUnspecified(a: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
+  return true;
+}
+
+function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
