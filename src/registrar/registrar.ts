@@ -121,7 +121,18 @@ export class Registrar {
         keepAliveInterval: c.keepAliveInterval,
         keepAliveTimeout: c.keepAliveTimeout,
         shardCount: c.shards,
-        limits: { maxBadPeReports: c.maxBadPeReports, defaultHandleResolutionItems: c.handleResolutionItems, maxHandleResolutionItems: c.maxHandleResolutionItems },
+        // A pool lives in one shard: per pool is exact. The total is checked against every
+        // shard's count together (a shared census). Per association: counted per shard, so one
+        // association holds at most shards x the limit (its pools may hash to several shards).
+        limits: {
+          maxBadPeReports: c.maxBadPeReports,
+          defaultHandleResolutionItems: c.handleResolutionItems,
+          maxHandleResolutionItems: c.maxHandleResolutionItems,
+          maxPoolElementsPerPool: c.maxElementsPerPool,
+          maxPoolElements: c.maxElements,
+          maxPoolElementsPerAssociation: c.maxElementsPerAssociation,
+        },
+        allowForeignAddresses: c.allowForeignAddresses,
       },
       {
         output: this.shardOutput,
@@ -130,7 +141,7 @@ export class Registrar {
           if (!restarted) return;
           // The new worker knows no association: tell it the live ones.
           const batch = this.shards.to(shard);
-          for (const a of this.associations.values()) batch.associationUp(a.id, a.remote);
+          for (const a of this.associations.values()) batch.associationUp(a.id, a.remote, a.remoteAddresses);
           this.log.warn({ shard, orphaned: orphaned.length }, 'shard worker restarted');
           this.recoverShard(shard, orphaned);
         },
@@ -185,7 +196,7 @@ export class Registrar {
   private accept(a: Association): void {
     this.associations.set(a.id, a);
     this.log.debug({ association: a.id, remote: `${a.remote.address}:${a.remote.port}` }, 'association up');
-    this.shards.toAll((batch) => batch.associationUp(a.id, a.remote));
+    this.shards.toAll((batch) => batch.associationUp(a.id, a.remote, a.remoteAddresses));
     a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
     a.on('down', (reason) => {
       this.associations.delete(a.id);
