@@ -26,10 +26,30 @@ export function registerBench(program: Command): void {
     .description('one handlespace partition: register, re-register, deregister and resolve (3 items) per policy')
     .option('--pes <n>', 'pool elements per pool (default: the standard matrix)', number)
     .option('--pools <n>', 'number of pools (default: the standard matrix)', number)
-    .option('--policy <name>', 'one policy by name or code (default: every policy)')
-    .option('--runs <n>', 'repetitions per case; the median is reported', number)
+    .option('--policy <name>', 'one policy by name or code (default: all 18 policies)')
+    .option('--runs <n>', 'repetitions per case; the median is reported (default 3, 1 at a million PEs or with --quick)', number)
+    .option('--quick', 'small pools only (1 x 1000 and 100 x 100), one run each, no heap measurement: a few seconds')
     .option('--json', 'print results as JSON')
-    .action(async (opts: { pes?: number; pools?: number; policy?: string; runs?: number; json?: boolean }) => {
+    .addHelpText(
+      'after',
+      `
+Runs every policy the engine implements: RFC 5356's RoundRobin, WeightedRoundRobin, Priority,
+LeastUsed, LeastUsedDegradation, PriorityLeastUsed, Random, WeightedRandom and
+RandomizedLeastUsed, and RSPLIB's PriorityLeastUsedDegradation, RandomizedPriorityLeastUsed,
+RandomizedLeastUsedDegradation, RandomizedPriorityLeastUsedDegradation, WeightedRandomDPF,
+LeastUsedDPF, LeastUsedDegradationDPF, PriorityLeastUsedDPF and PriorityLeastUsedDegradationDPF,
+on the standard matrix of pools x PEs per pool: 1 x 1000, 1 x 100000,
+100 x 1000, 10000 x 10 and 1 x 1000000, 3 runs per case (1 at a million PEs), then the heap
+bytes per pool element at a million PEs in a child process. That is 90 cases and takes several
+minutes; progress goes to stderr, one line per case. --quick, --policy, --pes/--pools make a
+run short.
+
+Examples:
+  $ rserpool bench handlespace --quick
+  $ rserpool bench handlespace --policy LeastUsed --pes 100000 --pools 1 --runs 5
+  $ rserpool bench handlespace --json 2>/dev/null > handlespace.json`,
+    )
+    .action(async (opts: import('../../native-free-bench/handlespace.js').HandlespaceBenchOptions) => {
       const { run } = await import('../../native-free-bench/handlespace.js');
       await run(opts);
     });
@@ -49,6 +69,29 @@ export function registerBench(program: Command): void {
     .action(async (opts: import('../../native-free-bench/enrp.js').EnrpBenchOptions) => {
       const { run } = await import('../../native-free-bench/enrp.js');
       await run(opts);
+    });
+
+  bench
+    .command('hostile')
+    .description('hostile flood: mutated ASAP and made-up ENRP against a registrar child with 100 legitimate PEs and a resolving pool user; rate, p99, RSS before/after, ENRP out/in')
+    .option('--asap <n>', 'hostile ASAP messages per flood (default 1000000)', number)
+    .option('--enrp <n>', 'hostile ENRP messages per flood (default 100000)', number)
+    .option('--floods <n>', 'floods one after another, memory measured after each (default 2)', number)
+    .option('--settle <s>', 'seconds after a flood before memory is measured (default 10)', number)
+    .option('--before <s>', 'seconds of the pool user measured before the first flood (default 5)', number)
+    .option('--shards <n>', 'registrar shard workers (default 2)', number)
+    .option('--pes <n>', 'legitimate PEs (default 100)', number)
+    .option('--pools <n>', 'pools of the legitimate PEs (default 10)', number)
+    .option('--pu-rate <n>', "the pool user's resolutions per second (default 1000)", number)
+    .option('--attackers <n>', 'attacking ASAP associations (default 4)', number)
+    .option('--seed <n>', 'seed of the hostile messages (default 11)', number)
+    .option('--keep-attackers', "keep the attackers' associations (and their PEs) after each flood")
+    .option('--no-limits', 'registrar without per-association rates and PE limits')
+    .option('--heap-snapshot <dir>', 'heap snapshots of every registrar thread after the last flood')
+    .option('--json', 'print results as JSON')
+    .action(async (opts: import('../../native-free-bench/hostile.js').HostileBenchOptions & { limits?: boolean }) => {
+      const { run } = await import('../../native-free-bench/hostile.js');
+      await run({ ...opts, noLimits: opts.limits === false });
     });
 
   bench
