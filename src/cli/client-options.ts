@@ -1,8 +1,9 @@
 // Options shared by the client tools (`pe`, `terminal`, `resolve`): how to reach registrars
 // and which SCTP provider to use, and the ASAP endpoint built from them.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { AsapEndpoint, type RegistrarAddress } from '../client/index.js';
-import { parseMulticastGroup } from '../transport/index.js';
+import { AsapEndpoint, type AsapEndpointOptions, type RegistrarAddress } from '../client/index.js';
+import { hasTlsFiles, loadTlsCredentials, parseMulticastGroup, TlsCredentialError, type TlsCredentials } from '../transport/index.js';
+import { PORT_ASAP_TLS } from '../registrar/config.js';
 import type { SctpProtocolOptions } from '../transport/open-sctp-endpoint.js';
 import { isIP } from 'node:net';
 import { PORT_ASAP, PORT_SCTP_OVER_UDP, policyFields, PolicyType, policyTypeName } from '../wire/index.js';
@@ -11,11 +12,20 @@ import { startupErrorMessage } from './errors.js';
 
 export interface ClientCliOptions {
   registrar: RegistrarAddress[];
-  transport: 'auto' | 'raw' | 'udp';
+  /** SCTP provider; 'tcp' and 'tls' reach the registrar over TCP or TLS (RFC 5352 §6), SCTP stays 'auto' for the rest. */
+  transport: 'auto' | 'raw' | 'udp' | 'tcp' | 'tls';
   announce: string;
   localAddress?: string[];
   udpPort?: number;
+  tlsPsk?: string;
+  tlsPskIdentity?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
+
+/** Registrar addresses given without a port: over TLS they mean asap-tcp-tls 3864, not 3863. */
+const portDefaulted = new WeakSet<RegistrarAddress>();
 
 /**
  * "host:port[:udpPort]", "host", "[v6]:port[:udpPort]", "[v6]" or a bare IPv6 literal (ASAP
@@ -45,7 +55,9 @@ export function parseRegistrarAddress(text: string): RegistrarAddress {
   for (const [what, n] of [['port', port], ['UDP port', udpPort]] as const) {
     if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`${what} in "${text}" is not in 1..65535`);
   }
-  return { address, port, udpPort };
+  const r = { address, port, udpPort };
+  if (rest[0] === undefined || rest[0] === '') portDefaulted.add(r);
+  return r;
 }
 
 const collectRegistrar = (value: string, previous: RegistrarAddress[] = []): RegistrarAddress[] => [...previous, parseRegistrarAddress(value)];
@@ -99,7 +111,16 @@ export function isAdaptive(type: number): boolean {
 export function addClientOptions(command: Command): Command {
   return command
     .option('--registrar <host:port[:udpPort]>', 'registrar to use (repeatable; IPv6 as [::1]:3863); default: hunt by ASAP announces', collectRegistrar)
-    .addOption(new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto (raw when root and no kernel SCTP, as the registrar decides)').choices(['auto', 'raw', 'udp']).default('auto'))
+    .addOption(
+      new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto (raw when root and no kernel SCTP, as the registrar decides); tcp or tls: reach the registrar over TCP (3863) or TLS (3864) instead, RFC 5352 §6 (needs --registrar; sessions stay on SCTP, auto)')
+        .choices(['auto', 'raw', 'udp', 'tcp', 'tls'])
+        .default('auto'),
+    )
+    .option('--tls-psk <file>', 'with --transport tls: pre-shared keys, identity:hex-key a line (the first identity is used)')
+    .option('--tls-psk-identity <name>', 'which identity of --tls-psk to use')
+    .option('--tls-cert <file>', 'with --transport tls: this client\'s certificate (PEM), with --tls-key')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM, unencrypted)')
+    .option('--tls-ca <file>', 'CA certificate(s) (PEM) the registrar\'s certificate must chain to')
     .option('--announce <group>', 'ASAP announce group:port to hunt on when no --registrar is given', '239.0.0.50:3863')
     .option('--local-address <ip>', 'IPv4 or IPv6 address to register/advertise (repeatable); default: this host\'s IPv4 addresses', collectAddress)
     // RFC 6951 §5.1: the UDP port is not part of ASAP transport parameters, so a peer that
@@ -115,13 +136,34 @@ export function addClientOptions(command: Command): Command {
  */
 export const TOOL_SCTP_PROTOCOL: SctpProtocolOptions = { hbInterval: 1000, associationMaxRetrans: 4, rtoInitial: 1000, rtoMax: 2000 };
 
-export async function openClientEndpoint(options: ClientCliOptions): Promise<AsapEndpoint> {
-  const registrars = options.registrar ?? [];
+export async function openClientEndpoint(options: ClientCliOptions, tool = 'client'): Promise<AsapEndpoint> {
+  let registrars = options.registrar ?? [];
+  const streamProtocol = options.transport === 'tcp' || options.transport === 'tls' ? options.transport : null;
+  let stream: AsapEndpointOptions['stream'];
+  const tlsFiles = { psk: options.tlsPsk, pskIdentity: options.tlsPskIdentity, cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa };
+  if (streamProtocol === null && hasTlsFiles(tlsFiles)) throw new Error('--tls-psk, --tls-cert, --tls-key and --tls-ca go with --transport tls');
+  if (streamProtocol !== null) {
+    // ASAP_SERVER_ANNOUNCE names SCTP transports: a registrar over TCP/TLS is configured.
+    if (registrars.length === 0) throw new Error(`--transport ${streamProtocol} needs --registrar host[:port] (the announce hunt finds SCTP registrars only)`);
+    if (streamProtocol === 'tls') registrars = registrars.map((r) => (portDefaulted.has(r) ? { ...r, port: PORT_ASAP_TLS } : r));
+    let tls: TlsCredentials | undefined;
+    if (streamProtocol === 'tls') {
+      try {
+        tls = loadTlsCredentials(tlsFiles, 'client');
+      } catch (error) {
+        if (error instanceof TlsCredentialError) throw new Error(`${error.message} (${error.hint})`);
+        throw error;
+      }
+    }
+    stream = { protocol: streamProtocol, ...(tls !== undefined ? { tls } : {}), onError: (remote, error) => note(tool, `${streamProtocol.toUpperCase()} to registrar ${remote.address}:${remote.port} failed: ${error.message.split('\n')[0]}`) };
+  }
   const announces = registrars.length === 0 ? { group: parseMulticastGroup(options.announce) } : false;
+  const mode = streamProtocol === null ? (options.transport as 'auto' | 'raw' | 'udp') : 'auto';
   return AsapEndpoint.open({
     registrars,
     announces,
-    sctp: { mode: options.transport, protocol: TOOL_SCTP_PROTOCOL, ...(options.udpPort !== undefined ? { udpPort: options.udpPort } : {}) },
+    sctp: { mode, protocol: TOOL_SCTP_PROTOCOL, ...(options.udpPort !== undefined ? { udpPort: options.udpPort } : {}) },
+    ...(stream !== undefined ? { stream } : {}),
     ...(options.localAddress !== undefined ? { localAddresses: options.localAddress } : {}),
   });
 }

@@ -97,7 +97,7 @@ that fails over to this PE continues the count from the cookie it echoes.
 async function runPe(opts: PeCliOptions): Promise<number> {
   if (opts.ppid === 11 || opts.ppid === 12) throw new InvalidArgumentError('--ppid 11 and 12 belong to ASAP and ENRP');
   const adaptive = isAdaptive(opts.policy);
-  const asap = await openClientEndpoint(opts);
+  const asap = await openClientEndpoint(opts, 'pe');
   note('pe', `SCTP ${asap.sctp.mode} mode; ${opts.registrar !== undefined && opts.registrar.length > 0 ? `registrars ${opts.registrar.map((r) => `${r.address}:${r.port}`).join(', ')}` : `hunting by announces on ${opts.announce}`}`);
   let service: PoolElementService;
   try {

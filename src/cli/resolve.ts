@@ -61,7 +61,7 @@ export function registerResolve(program: Command): void {
   addClientOptions(command)
     .addHelpText('after', '\nExamples:\n  rserpool resolve echo --registrar 127.0.0.1:3863\n  rserpool resolve echo --items 10 --json\n')
     .action((pool: string, opts: ResolveCliOptions) => runTool(async () => {
-      const asap = await openClientEndpoint(opts);
+      const asap = await openClientEndpoint(opts, 'resolve');
       try {
         const pu = new PoolUser(asap, { staleCacheValue: 0 });
         const elements = await pu.resolve(pool, { items: opts.items });

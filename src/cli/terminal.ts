@@ -53,7 +53,7 @@ services answer every line); --no-resend turns that off.
 }
 
 async function runTerminal(pool: string, opts: TerminalCliOptions): Promise<number> {
-  const asap = await openClientEndpoint(opts);
+  const asap = await openClientEndpoint(opts, 'terminal');
   const pu = new PoolUser(asap, { staleCacheValue: 0 });
   let session: Session;
   try {

@@ -11,6 +11,9 @@ import type { AsapEndpointKeepAlive } from '../wire/messages.js';
 import { openSctpEndpoint, type SctpProtocolOptions, type SctpProvider } from '../transport/open-sctp-endpoint.js';
 import type { Association, SctpEndpoint, SctpMode } from '../transport/sctp-provider.js';
 import { ASAP_ANNOUNCE_GROUP, AnnounceReceiver, type MulticastGroup } from '../transport/udp-announce.js';
+import { StreamConnector } from '../transport/stream-connector.js';
+import type { TlsCredentials } from '../transport/tls-credentials.js';
+import { PPID_ASAP } from '../wire/constants.js';
 import { asapTimers, type AsapTimers } from './asap-timers.js';
 import { ClosedError, NoRegistrarError } from './errors.js';
 import { bytesEqual } from './pool-handle.js';
@@ -55,6 +58,18 @@ export interface AsapEndpointOptions {
      */
     protocol?: SctpProtocolOptions;
   };
+  /**
+   * Reach registrars over TCP or TLS (RFC 5352 §6) instead of SCTP: the configured registrars
+   * are then TCP (TLS) addresses. Pool element service and sessions stay on SCTP (`sctp`).
+   * Announces name SCTP transports only, so the hunt is over configured registrars.
+   */
+  stream?: {
+    protocol: 'tcp' | 'tls';
+    /** Required for 'tls' (loadTlsCredentials(files, 'client')). */
+    tls?: TlsCredentials;
+    /** A connection or TLS handshake to a registrar failed (tools print it). */
+    onError?: (remote: RegistrarAddress, error: Error) => void;
+  };
   /** Addresses a PE registers when its user transport names none; default: this host's IPv4 addresses. */
   localAddresses?: string[];
   timers?: Partial<AsapTimers>;
@@ -95,6 +110,8 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
   readonly homeTimeout: number;
   readonly #hunt: ServerHunt;
   readonly #announces: AnnounceReceiver | null;
+  /** Registrar associations over TCP/TLS, when `stream` is given. */
+  readonly #connector: StreamConnector | null;
   #home: RegistrarConnection | null = null;
   /** Associations registrars opened to us (a takeover sends KEEP_ALIVE with H over one). */
   readonly #passive = new Set<RegistrarConnection>();
@@ -113,7 +130,14 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
     this.localAddresses = options.localAddresses ?? (sctp.addresses.length > 0 ? sctp.addresses : hostAddresses());
     this.registrars = new RegistrarTable(this.timers.t7EnrpOutdate, options.registrarUdpPort ?? PORT_SCTP_OVER_UDP);
     for (const r of options.registrars ?? []) this.registrars.addConfigured(r);
-    this.#hunt = new ServerHunt(sctp, this.registrars, { t5ServerHunt: this.timers.t5ServerHunt, retranMax: this.timers.retranMax });
+    const st = options.stream;
+    this.#connector =
+      st === undefined
+        ? null
+        : new StreamConnector({ protocol: st.protocol, ppid: PPID_ASAP, ...(st.tls !== undefined ? { tls: st.tls } : {}), ...(st.onError !== undefined ? { onError: st.onError } : {}) });
+    // The hunt only calls associate(), which the connector has with the same contract.
+    const associator = this.#connector === null ? sctp : (this.#connector as unknown as SctpEndpoint);
+    this.#hunt = new ServerHunt(associator, this.registrars, { t5ServerHunt: this.timers.t5ServerHunt, retranMax: this.timers.retranMax });
     this.#hunt.on('found', (association, registrar) => {
       this.#setHome(new RegistrarConnection(association, { timers: this.timers, serverId: registrar.serverId }));
     });
@@ -250,6 +274,7 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
       w.reject(new ClosedError('ASAP endpoint'));
     }
     await this.#announces?.close();
+    this.#connector?.close();
     await this.sctp.close();
   }
 

@@ -75,7 +75,8 @@ export class StreamAssociation extends EventEmitter<AssociationEvents> implement
   constructor(socket: Socket, remote: RemoteAddress, options: StreamAssociationOptions) {
     super();
     this.#socket = socket;
-    this.remote = { address: plainAddress(remote.address), port: remote.port };
+    // A client keeps the udpPort of the registrar address it was given (its registrar table's key).
+    this.remote = { address: plainAddress(remote.address), port: remote.port, ...(remote.udpPort !== undefined ? { udpPort: remote.udpPort } : {}) };
     this.remoteAddresses = [this.remote.address];
     this.protocol = options.protocol;
     this.ppid = options.ppid;
