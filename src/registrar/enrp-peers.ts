@@ -22,6 +22,10 @@ export class Peer {
   /** While NotActive: when, and for whom, we acknowledged its takeover. */
   yieldedAt = 0;
   yieldedTo = 0;
+  /** ENRP_PRESENCEs heard from it (see mayTakeOver() in takeover.ts). */
+  presences = 0;
+  /** It was counted as over the takeover budget while dead (counted once per wait). */
+  takeoverDeferred = false;
   /** pe_checksum_pr as last announced by the peer, or null. */
   announcedChecksum: number | null = null;
   association: Association | null = null;

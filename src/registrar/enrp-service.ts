@@ -27,7 +27,9 @@ import { isIP } from 'node:net';
 import { advertisedAddresses, bindAddresses, type RegistrarConfig } from './config.js';
 import { Peer, PeerStatus, PeerTable } from './enrp-peers.js';
 import { SendQueueGuard } from './send-queue.js';
-import { Takeover, yieldsTo } from './takeover.js';
+import { Takeover, TakeoverBudget, mayTakeOver, yieldsTo } from './takeover.js';
+import { NetworkList } from '../wire/network.js';
+import { OWN_TABLE_MARK } from '../shard/enrp-authority.js';
 
 export interface EnrpCounters {
   received: number;
@@ -48,6 +50,24 @@ export interface EnrpCounters {
   sendQueueAborts: number;
   /** Associations restarted: up, but a request of ours unanswered for MAX-TIME-NO-RESPONSE. */
   associationRestarts: number;
+  /** ENRP messages sent (point to point; the periodic multicast presence is not counted). */
+  sent: number;
+  /** Messages over an association no PRESENCE has bound to a peer yet: ignored. */
+  fromNonPeers: number;
+  /** Messages whose sender ID is not the peer the association belongs to: ignored. */
+  senderMismatch: number;
+  /** Messages whose receiver ID is another server's (RFC 5353 §2: meant for that one): ignored. */
+  wrongReceiver: number;
+  /** Associations aborted and multicast presences ignored from outside --enrp-allow. */
+  outOfScope: number;
+  /** New peers refused because the peer list is full (MAX_PEERS). */
+  peersRefused: number;
+  /** Handle table or list responses nobody asked for: ignored. */
+  unsolicited: number;
+  /** Dead peers not taken over (never established: forgotten with their PEs), and TAKEOVER_SERVERs refused for a peer we hear. */
+  takeoversRefused: number;
+  /** Takeovers deferred to a later interval by --max-takeovers. */
+  takeoversLimited: number;
 }
 
 /** A handle table we serve to a peer, page by page (RFC 5353 §3.2.3 step 2). */
@@ -90,6 +110,15 @@ export class EnrpService {
     messagesDropped: 0,
     sendQueueAborts: 0,
     associationRestarts: 0,
+    sent: 0,
+    fromNonPeers: 0,
+    senderMismatch: 0,
+    wrongReceiver: 0,
+    outOfScope: 0,
+    peersRefused: 0,
+    unsolicited: 0,
+    takeoversRefused: 0,
+    takeoversLimited: 0,
   };
   readonly peers = new PeerTable();
   /** Every ENRP send: a full send queue drops the message, a peer stuck over it is aborted. */
@@ -114,6 +143,25 @@ export class EnrpService {
   private presenceReceiver: AnnounceReceiver | null = null;
   private presenceSender: AnnounceSender | null = null;
   private readonly associationPeers = new Map<Association, number>();
+  /**
+   * Associations whose peer said who it is with a PRESENCE over them: from then on every
+   * message over it must carry that sender ID (see identify()). An association we started to
+   * a peer known by ID is bound to it before that (configured or learned, RFC 5353 §3.2).
+   */
+  private readonly confirmed = new WeakSet<Association>();
+  /** Associations without a peer that were asked once who they are (RFC 5353 §3.4.1). */
+  private readonly askedWho = new WeakSet<Association>();
+  /**
+   * The closed scope (--enrp-allow): ENRP only from these networks. Empty: an open scope,
+   * which trusts its network: anyone who reaches the ENRP port or the multicast channel and
+   * sends a PRESENCE becomes a peer, and a peer speaks for its own PEs.
+   */
+  private readonly scope: NetworkList;
+  private readonly takeoverBudget: TakeoverBudget;
+  /** Peers we sent an ENRP_LIST_REQUEST and await the response of. */
+  private readonly listAsked = new Set<number>();
+  /** When we last announced ourselves to every peer for an INIT_TAKEOVER or TAKEOVER_SERVER naming us. */
+  private aliveAnnouncedAt = -Infinity;
   /** Per remote ENRP transport: no new attempt of ours before then (after one failed). */
   private readonly retryAfter = new Map<string, number>();
   private closed = false;
@@ -130,6 +178,8 @@ export class EnrpService {
     private readonly shards: ShardSet,
     private readonly log: Logger,
   ) {
+    this.scope = new NetworkList(config.enrpAllow);
+    this.takeoverBudget = new TakeoverBudget(config.maxTakeoversPerInterval, config.maxTimeLastHeard);
     this.sends = new SendQueueGuard({
       timeout: config.sendQueueTimeout,
       protocol: 'ENRP',
@@ -147,6 +197,7 @@ export class EnrpService {
   /** Starts ENRP; resolves when the registrar may serve ASAP (RFC 5353 §3.2.3 step 5). */
   async start(): Promise<void> {
     const c = this.config;
+    for (const p of c.peers) if (!this.inScope(p.address)) this.log.warn({ peer: p.address }, 'static peer outside --enrp-allow: it will not be heard');
     this.endpoint.on('association', (a) => this.attach(a));
     if (c.enrpAnnounce) await this.openPresenceChannel();
     const readyPromise = new Promise<void>((resolve) => (this.readyResolve = resolve));
@@ -173,8 +224,19 @@ export class EnrpService {
 
   // ------------------------------------------------------------------ associations
 
+  /** True when ENRP from this address is heard: an open scope, or inside --enrp-allow. */
+  private inScope(address: string): boolean {
+    return this.scope.size === 0 || this.scope.contains(address);
+  }
+
   private attach(a: Association): void {
     const where = `${a.remote.address}:${a.remote.port}/${a.remote.udpPort ?? ''}`;
+    if (!this.inScope(a.remote.address)) {
+      // A closed scope keeps no state for strangers: aborted at once, counted.
+      if (this.counters.outOfScope++ % 1000 === 0) this.log.warn({ remote: where, outOfScope: this.counters.outOfScope }, 'ENRP association from outside --enrp-allow aborted');
+      a.abort('ENRP: outside the scope');
+      return;
+    }
     this.log.debug({ remote: where, state: a.state }, 'ENRP association attached');
     a.on('up', () => this.log.debug({ remote: where }, 'ENRP association up'));
     a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
@@ -206,6 +268,7 @@ export class EnrpService {
    */
   private contact(remote: RemoteAddress): Association | null {
     if (this.closed) return null;
+    if (!this.inScope(remote.address)) return null;
     const key = remoteKey(remote);
     const existing = this.associationWith(remote);
     if (existing !== undefined) {
@@ -261,7 +324,7 @@ export class EnrpService {
           if (a === null && !this.holding(peer)) return false;
         }
       }
-      if (a !== null) this.bind(peer, a);
+      if (a !== null && !this.bind(peer, a)) return false;
     }
     if (a !== null && a.state === 'up' && peer.pending.length === 0) {
       // A message dropped for a full send queue counts as sent: the peer's monitoring and the
@@ -291,19 +354,28 @@ export class EnrpService {
     peer.waitTimer = setTimeout(() => this.flush(peer), ms + 1);
   }
 
-  private bind(peer: Peer, a: Association): void {
-    if (peer.association === a) return;
+  /**
+   * The peer's messages go over `a` from now on. False when `a` belongs to another live peer
+   * that confirmed it with a presence (a stale or made-up ID pointing at its address).
+   */
+  private bind(peer: Peer, a: Association): boolean {
+    if (peer.association === a) return true;
+    if (this.confirmed.has(a)) {
+      const owner = this.associationPeers.get(a);
+      if (owner !== undefined && owner !== peer.serverId && this.peers.get(owner) !== undefined) return false;
+    }
     peer.association = a;
     this.associationPeers.set(a, peer.serverId);
     if (a.state === 'up') {
       this.flush(peer);
-      return;
+      return true;
     }
     a.once('up', () => this.flush(peer));
     // Never up: what it held is still ours; try again after the backoff.
     a.once('down', () => {
       if (peer.pending.length > 0 && !this.holding(peer)) this.flush(peer);
     });
+    return true;
   }
 
   /** Held messages go out now: over the peer's association once up, or one we start. */
@@ -317,8 +389,8 @@ export class EnrpService {
     if (a !== null && a.state === 'connecting') return; // flushed on its 'up'
     const found = peer.transport === null ? undefined : this.associationWith(peer.transport);
     const next = found ?? (peer.transport === null || this.holding(peer) ? null : this.contact(peer.transport));
-    if (next !== null) this.bind(peer, next);
-    else if (!this.holding(peer)) peer.pending.length = 0; // cannot associate: drop (monitoring notices)
+    if (next !== null && this.bind(peer, next)) return;
+    if (!this.holding(peer)) peer.pending.length = 0; // cannot associate: drop (monitoring notices)
   }
 
   /**
@@ -326,6 +398,7 @@ export class EnrpService {
    * notes a request that waits for an answer over this association (see restartSilent()).
    */
   private transmit(a: Association, message: Uint8Array): boolean {
+    this.counters.sent++;
     if (!this.sends.send(a, message, PPID_ENRP)) return false;
     const expected = a.state === 'up' ? expectedAnswer(message) : undefined;
     if (expected !== undefined) {
@@ -430,40 +503,115 @@ export class EnrpService {
     this.handle(payload, a, source);
   }
 
-  /** One ENRP message, from an association (a) or the multicast channel (a = null). */
+  /**
+   * One ENRP message, from an association (a) or the multicast channel (a = null). Who may
+   * speak (RFC 5353 §3.4.1, RFC 5355 §2.9-2.10; see identify()):
+   * - outside --enrp-allow: ignored and counted (the association was aborted on attach);
+   * - a receiver ID that is neither 0 nor ours: the message is meant for another server
+   *   (RFC 5353 §2: "the ID of the ENRP server to which this message is intended"): ignored;
+   * - over an association, only its peer speaks: a PRESENCE binds an association to its
+   *   sender, and from then on a message with another sender ID is ignored and counted;
+   *   anything but a PRESENCE over an association without a peer is ignored and counted,
+   *   and the association is asked once who it is (a presence with reply-required, §3.4.1).
+   * Broken messages still get their ENRP_ERROR (one per message) as RFC 5354 §3 asks.
+   */
   private handle(payload: Uint8Array, a: Association | null, source: RemoteAddress): void {
     if (this.closed) return;
     this.counters.received++;
+    if (!this.inScope(source.address)) {
+      this.counters.outOfScope++;
+      return;
+    }
     const result = decodeEnrp(payload);
     if (!result.ok) {
       // RFC 5353 §3.7 / RFC 5354 §3-4: report what the action bits ask to have reported.
-      if (result.error.report && a !== null) this.sendError(a, result.error.cause, result.error.offending, peekSender(payload));
+      if (result.error.report && a !== null) this.sendError(a, [errorCause(result.error.cause, this.carried(result.error.cause, result.error.offending))], peekSender(payload));
       return;
     }
     const m = result.message;
     if (m.protocol !== 'enrp') return;
-    if (a !== null) this.answered(a, m.type);
-    if (a !== null) for (const tlv of result.unrecognized) this.sendError(a, Cause.UnrecognizedParameter, tlv, m.senderId);
-    if (result.discard) return;
+    // Every unrecognized parameter to report, in one ENRP_ERROR: one answer per message.
+    if (a !== null && result.unrecognized.length > 0) this.sendError(a, result.unrecognized.map((tlv) => errorCause(Cause.UnrecognizedParameter, tlv)), m.senderId);
     if (m.senderId === this.ownId || m.senderId === 0) return; // our own presence looped back, or nonsense
-    if (m.receiverId !== 0 && m.receiverId !== this.ownId) return; // meant for another registrar
-    const { peer, isNew } = this.peers.heard(m.senderId, now(), a === null ? source : null);
-    if (a !== null && (peer.association === null || (peer.association !== a && peer.association.state !== 'up' && a.state === 'up'))) {
-      // Its association (or ours, now up) carries everything from here on.
-      if (peer.transport === null) peer.transport = source;
-      this.bind(peer, a);
-    } else if (a !== null && !this.associationPeers.has(a)) {
-      this.associationPeers.set(a, peer.serverId);
+    if (m.receiverId !== 0 && m.receiverId !== this.ownId) {
+      this.counters.wrongReceiver++;
+      return;
     }
-    if (isNew) {
-      this.log.info({ peer: hex(peer.serverId), from: `${source.address}:${source.port}` }, 'new ENRP peer');
-      // RFC 5353 §3.4.1: a new peer is asked for its full presence.
-      if (m.type !== EnrpType.Presence) this.sendTo(peer, this.presence(true, peer.serverId));
+    const peer = a === null ? this.heardByMulticast(m.senderId, source) : this.identify(a, m, source);
+    if (peer === null) return;
+    if (a !== null) this.answered(a, m.type);
+    if (result.discard) return;
+    if (m.type === EnrpType.Presence) {
+      peer.presences++;
+      // A takeover of a peer we hear from again stops (RFC 5353 §3.5.1, last paragraph).
+      this.cancelTakeover(peer.serverId, 'target is alive');
     }
-    // A takeover of a peer we hear from again stops (RFC 5353 §3.5.1, last paragraph).
-    if (m.type === EnrpType.Presence) this.cancelTakeover(peer.serverId, 'target is alive');
     if (!this.ready && this.mentor === null) this.chooseMentor(peer);
     this.dispatch(m, peer, payload);
+  }
+
+  /**
+   * The peer a message over `a` comes from, heard now; null (counted) when the sender may not
+   * speak over it. See handle() for the rules.
+   */
+  private identify(a: Association, m: EnrpMessage, source: RemoteAddress): Peer | null {
+    const sender = m.senderId >>> 0;
+    const boundId = this.associationPeers.get(a);
+    const bound = boundId === undefined ? undefined : this.peers.get(boundId);
+    if (bound !== undefined && (this.confirmed.has(a) || m.type !== EnrpType.Presence)) {
+      if (bound.serverId !== sender) {
+        // Confirmed by a presence, or bound by us to a configured/learned peer: only it speaks.
+        if (this.counters.senderMismatch++ % 1000 === 0) this.log.warn({ peer: hex(bound.serverId), sender: hex(sender), mismatches: this.counters.senderMismatch }, 'ENRP message with another sender ID than the association\'s peer ignored');
+        return null;
+      }
+      if (m.type === EnrpType.Presence) this.confirmed.add(a);
+      this.peers.heard(sender, now(), null);
+      if (bound.association === null || (bound.association !== a && bound.association.state !== 'up' && a.state === 'up')) this.bind(bound, a);
+      return bound;
+    }
+    if (m.type !== EnrpType.Presence) {
+      this.counters.fromNonPeers++;
+      if (!this.askedWho.has(a)) {
+        this.askedWho.add(a);
+        this.transmit(a, this.presence(true, 0));
+      }
+      return null;
+    }
+    // A presence: the association is its sender's from now on (RFC 5353 §3.4.1), unless the
+    // sender is a peer we hear over another live association from elsewhere.
+    const known = this.peers.get(sender);
+    const other = known?.association;
+    if (other != null && other !== a && other.state === 'up' && this.confirmed.has(other) && other.remote.address !== a.remote.address) {
+      if (this.counters.senderMismatch++ % 1000 === 0) this.log.warn({ peer: hex(sender), from: a.remote.address, mismatches: this.counters.senderMismatch }, 'ENRP presence claiming a peer heard over another association ignored');
+      return null;
+    }
+    if (known === undefined && this.peers.size >= MAX_PEERS) {
+      if (this.counters.peersRefused++ % 1000 === 0) this.log.warn({ peers: this.peers.size, refused: this.counters.peersRefused }, 'ENRP peer list full: new peer ignored');
+      return null;
+    }
+    // Bound by us to an ID the remote does not have (a stale or made-up one): that one lets go.
+    if (bound !== undefined && bound.serverId !== sender && bound.association === a) bound.association = null;
+    const { peer, isNew } = this.peers.heard(sender, now(), null);
+    if (peer.transport === null) peer.transport = source;
+    // Its association (or ours, now up) carries everything from here on.
+    this.associationPeers.set(a, peer.serverId);
+    this.confirmed.add(a);
+    if (peer.association === null || (peer.association !== a && peer.association.state !== 'up' && a.state === 'up')) this.bind(peer, a);
+    if (isNew) this.log.info({ peer: hex(peer.serverId), from: `${source.address}:${source.port}` }, 'new ENRP peer');
+    return peer;
+  }
+
+  /** A multicast presence (RFC 5353 §3.4.1 over the ENRP channel); null when the peer list is full. */
+  private heardByMulticast(senderId: number, source: RemoteAddress): Peer | null {
+    const known = this.peers.get(senderId);
+    if (known === undefined && this.peers.size >= MAX_PEERS) {
+      this.counters.peersRefused++;
+      return null;
+    }
+    // A peer we talk to over an association keeps its address; a datagram names anyone.
+    const { peer, isNew } = this.peers.heard(senderId, now(), known?.association?.state === 'up' ? null : source);
+    if (isNew) this.log.info({ peer: hex(peer.serverId), from: `${source.address}:${source.port}` }, 'new ENRP peer (multicast presence)');
+    return peer;
   }
 
   private dispatch(m: EnrpMessage, peer: Peer, payload: Uint8Array): void {
@@ -481,7 +629,7 @@ export class EnrpService {
       case EnrpType.ListRequest:
         return this.onListRequest(peer);
       case EnrpType.ListResponse:
-        return this.onListResponse(m.flags, m.servers);
+        return this.onListResponse(peer, m.flags, m.servers);
       case EnrpType.InitTakeover:
         return this.onInitTakeover(peer, m.targetServerId);
       case EnrpType.InitTakeoverAck:
@@ -495,12 +643,17 @@ export class EnrpService {
     }
   }
 
-  private sendError(a: Association, cause: number, offending: Uint8Array | null, offender: number): void {
-    this.counters.errorsSent++;
+  /** The bytes a cause carries (RFC 5354 §3.12): the offending ones for these causes only. */
+  private carried(cause: number, offending: Uint8Array | null): Uint8Array {
     const carries = cause === Cause.UnrecognizedParameter || cause === Cause.UnrecognizedMessage || cause === Cause.InvalidValues;
-    const info = offending !== null && carries ? offending : new Uint8Array(0);
+    return offending !== null && carries ? offending : new Uint8Array(0);
+  }
+
+  private sendError(a: Association, causes: ReturnType<typeof errorCause>[], offender: number): void {
+    this.counters.errorsSent++;
+    this.counters.sent++;
     // RFC 5353 §2.10: our ID as sender, the offender's as receiver (RSPLIB swaps them).
-    this.sends.send(a, enrp({ type: EnrpType.Error, flags: 0, senderId: this.ownId, receiverId: offender, error: { causes: [errorCause(cause, info)] } }), PPID_ENRP);
+    this.sends.send(a, enrp({ type: EnrpType.Error, flags: 0, senderId: this.ownId, receiverId: offender, error: { causes } }), PPID_ENRP);
   }
 
   // ------------------------------------------------------------------ presence (§3.4)
@@ -623,7 +776,7 @@ export class EnrpService {
         this.log.info({ peer: hex(peer.serverId), silentMs: Math.round(t - peer.lastHeard) }, 'peer silent: presence with reply-required sent');
         if (!this.sendTo(peer, this.presence(true, peer.serverId))) peer.askedAt = t - c.maxTimeNoResponse; // send failed: dead now
       } else if (peer.askedAt !== 0 && t - peer.askedAt > c.maxTimeNoResponse) {
-        this.startTakeover(peer);
+        this.peerDead(peer, t);
       }
     }
   }
@@ -647,6 +800,7 @@ export class EnrpService {
     // The discovery timeout keeps running until the mentor's table actually flows: two
     // registrars starting together pick each other and reject each other (§3.2.3).
     this.log.info({ mentor: hex(peer.serverId) }, 'mentor chosen');
+    this.listAsked.add(peer.serverId);
     this.sendTo(peer, enrp({ type: EnrpType.ListRequest, flags: 0, senderId: this.ownId, receiverId: peer.serverId }));
     this.requestTable(peer, false);
   }
@@ -686,7 +840,10 @@ export class EnrpService {
 
   private onHandleTableResponse(peer: Peer, flags: number, payload: Uint8Array): void {
     const d = this.downloads.get(peer.serverId);
-    if (d === undefined) return; // not asked for: ignored
+    if (d === undefined) {
+      this.counters.unsolicited++; // not asked for: ignored
+      return;
+    }
     clearTimeout(d.timer);
     if ((flags & EnrpFlag.Reject) !== 0) {
       // RFC 5353 §3.2.3: rejected (the peer is busy or starting): ask again a little later.
@@ -695,8 +852,11 @@ export class EnrpService {
     }
     this.counters.tablePagesReceived++;
     if (!d.ownOnly) clearTimeout(this.discoveryTimer);
-    if (d.shard === null) this.shards.toAll((batch) => batch.enrpHandleTable(payload));
-    else this.shards.to(d.shard).enrpHandleTable(payload);
+    // The shards apply it as the table we asked for (enrp-authority.ts), whatever its flags say.
+    const page = payload.slice();
+    page[1] = d.ownOnly ? page[1]! | OWN_TABLE_MARK : page[1]! & ~OWN_TABLE_MARK;
+    if (d.shard === null) this.shards.toAll((batch) => batch.enrpHandleTable(page));
+    else this.shards.to(d.shard).enrpHandleTable(page);
     if ((flags & EnrpFlag.MoreToSend) !== 0) {
       this.requestTable(peer, d.ownOnly);
       return;
@@ -729,12 +889,21 @@ export class EnrpService {
     this.sendTo(peer, enrp({ type: EnrpType.ListResponse, flags: 0, senderId: this.ownId, receiverId: peer.serverId, servers }));
   }
 
-  private onListResponse(flags: number, servers: ServerInformation[]): void {
-    if ((flags & EnrpFlag.Reject) !== 0) return;
+  private onListResponse(peer: Peer, flags: number, servers: ServerInformation[]): void {
+    // Only the answer to our request (RFC 5353 §3.2.2.2): an unasked list would make us
+    // associate to every server it names.
+    if (!this.listAsked.has(peer.serverId)) {
+      this.counters.unsolicited++;
+      return;
+    }
+    if ((flags & EnrpFlag.Reject) !== 0) return; // asked again with the mentor's table (requestTable)
+    this.listAsked.delete(peer.serverId);
+    let room = MAX_PEERS - this.peers.size;
     for (const s of servers) {
+      if (room <= 0) break;
       if (s.serverId === this.ownId || this.peers.get(s.serverId) !== undefined || s.transport === null || s.transport.addresses.length === 0) continue;
       const remote = { address: addressToString(s.transport.addresses[0]!), port: s.transport.port, udpPort: this.config.peerUdpPort };
-      if (!this.knows(remote)) this.contact(remote);
+      if (!this.knows(remote) && this.inScope(remote.address) && this.contact(remote) !== null) room--;
     }
   }
 
@@ -835,6 +1004,35 @@ export class EnrpService {
 
   // ------------------------------------------------------------------ takeover (§3.5)
 
+  /**
+   * RFC 5353 §3.4.3: the peer is dead. Established peers (mayTakeOver()) are taken over, at
+   * most --max-takeovers per MAX-TIME-LAST-HEARD (the rest wait, still dead, for the next
+   * interval); others are forgotten with their PEs (nothing is adopted from a server ID that
+   * never ran a heartbeat), and nothing is sent for them.
+   */
+  private peerDead(peer: Peer, t: number): void {
+    if (!mayTakeOver(peer.presences)) {
+      this.counters.takeoversRefused++;
+      this.peers.remove(peer.serverId);
+      this.shards.toAll((batch) => {
+        batch.enrpAuditBegin(peer.serverId);
+        batch.enrpAuditEnd(peer.serverId);
+      });
+      this.log.warn({ peer: hex(peer.serverId), presences: peer.presences }, 'silent peer never established: forgotten with its PEs, not taken over');
+      return;
+    }
+    if (!this.takeoverBudget.take(t)) {
+      if (!peer.takeoverDeferred) {
+        peer.takeoverDeferred = true;
+        this.counters.takeoversLimited++;
+        this.log.warn({ peer: hex(peer.serverId), limit: this.config.maxTakeoversPerInterval }, 'takeover deferred: --max-takeovers reached in this interval');
+      }
+      return;
+    }
+    peer.takeoverDeferred = false;
+    this.startTakeover(peer);
+  }
+
   private startTakeover(target: Peer): void {
     target.status = PeerStatus.TakingOver;
     const others = this.peers.active().filter((p) => p.serverId !== target.serverId).map((p) => p.serverId);
@@ -861,7 +1059,7 @@ export class EnrpService {
   private onInitTakeover(peer: Peer, target: number): void {
     if (target === this.ownId) {
       // RFC 5353 §3.5.1 step 1: we are alive; tell everyone.
-      for (const p of this.peers.all()) this.sendTo(p, this.presence(false, p.serverId));
+      this.announceAlive(peer);
       return;
     }
     const ours = this.takeovers.get(target);
@@ -912,13 +1110,34 @@ export class EnrpService {
   private onTakeoverServer(peer: Peer, target: number): void {
     if (target === this.ownId) {
       // Taken over while alive: say so; our PEs come back as they re-register.
-      for (const p of this.peers.all()) this.sendTo(p, this.presence(false, p.serverId));
+      this.announceAlive(peer);
+      return;
+    }
+    const t = this.peers.get(target);
+    if (t !== undefined && t.status === PeerStatus.Active && now() - t.lastHeard < this.config.maxTimeLastHeard) {
+      // We hear the target: not dead, whoever says so (RFC 5353 §3.5.1 stops a takeover of a
+      // target that is heard). Its PEs stay its own.
+      this.counters.takeoversRefused++;
+      this.log.warn({ target: hex(target), by: hex(peer.serverId) }, 'TAKEOVER_SERVER for a peer we hear refused');
       return;
     }
     this.cancelTakeover(target, 'another registrar took it over');
     this.peers.remove(target);
     // RFC 5353 §3.5.2: the target's PEs now have the sender as home.
     this.shards.toAll((batch) => batch.enrpTakeOver(target, peer.serverId));
+  }
+
+  /**
+   * An INIT_TAKEOVER or TAKEOVER_SERVER names us: a presence to its sender at once, and to
+   * every other peer at most once per PEER-HEARTBEAT-CYCLE (a flood of them must not make
+   * each one a message to every peer).
+   */
+  private announceAlive(sender: Peer): void {
+    this.sendTo(sender, this.presence(false, sender.serverId));
+    const t = now();
+    if (t - this.aliveAnnouncedAt < this.config.peerHeartbeatCycle) return;
+    this.aliveAnnouncedAt = t;
+    for (const p of this.peers.all()) if (p !== sender) this.sendTo(p, this.presence(false, p.serverId));
   }
 
   async close(): Promise<void> {
@@ -974,6 +1193,12 @@ function enrpTypeName(type: number): string {
   for (const [name, value] of Object.entries(EnrpType)) if (value === type) return name;
   return String(type);
 }
+
+/**
+ * Peers at most (every one is a PRESENCE over its own association or a multicast presence): a
+ * real scope has a handful; beyond, new ones are ignored and counted (peersRefused).
+ */
+const MAX_PEERS = 1024;
 
 /** Messages held per peer while we wait for its association (presences repeat anyway). */
 const MAX_PENDING = 256;

@@ -38,3 +38,40 @@ export class Takeover {
 export function yieldsTo(ownId: number, initiatorId: number): boolean {
   return initiatorId >>> 0 < ownId >>> 0;
 }
+
+/**
+ * Only a peer that has run the heartbeat is taken over (RFC 5353 §3.4.2, §3.5): it announced
+ * itself with a PRESENCE and again at least once after (the reply to our reply-required
+ * presence, then its PEER-HEARTBEAT-CYCLE), so it was a working server that fell silent. A
+ * server ID heard once (one presence, possibly a made-up one) that falls silent is forgotten
+ * with its PEs instead: adopting them would make us home of PEs no real server ever held.
+ */
+export function mayTakeOver(presencesHeard: number): boolean {
+  return presencesHeard >= 2;
+}
+
+/**
+ * At most `max` takeovers started per `interval` ms (MAX-TIME-LAST-HEARD; --max-takeovers):
+ * a fixed window that opens with the first takeover after the previous one closed. A peer
+ * over the budget waits (still dead) for the next window.
+ */
+export class TakeoverBudget {
+  private windowStart = -Infinity;
+  private used = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly interval: number,
+  ) {}
+
+  /** True (and one is used) when a takeover may start at `now`. */
+  take(now: number): boolean {
+    if (now - this.windowStart >= this.interval) {
+      this.windowStart = now;
+      this.used = 0;
+    }
+    if (this.used >= this.max) return false;
+    this.used++;
+    return true;
+  }
+}

@@ -14,6 +14,7 @@ import {
   writeBytesParam,
   type PoolElementParameter,
 } from '../wire/index.js';
+import { Authority, EnrpSource, OWN_TABLE_MARK, mayLearn, mayRemove } from './enrp-authority.js';
 import { AsapTransportTable, asapTransportTlv, writeEnrpPoolElement } from './pe-asap-transport.js';
 
 /** What the shard ships to the I/O thread for ENRP. */
@@ -28,13 +29,25 @@ export interface EnrpHandlespaceCounters {
   tableEntriesApplied: number;
   auditRemovals: number;
   takenOver: number;
+  /** PEs homed here that a peer's update or table page tried to change (refused, enrp-authority.ts). */
+  ownPeChangesRefused: number;
+  /** PEs of a home other than the sending peer's in its update or own-children page (refused). */
+  foreignHomeChangesRefused: number;
 }
 
 /** One row of a handlespace dump: pool handle (hex), PE ID, home registrar. */
 export type DumpRow = [poolHandle: string, peId: number, home: number];
 
 export class EnrpHandlespace {
-  readonly counters: EnrpHandlespaceCounters = { updatesApplied: 0, updatesRejected: 0, tableEntriesApplied: 0, auditRemovals: 0, takenOver: 0 };
+  readonly counters: EnrpHandlespaceCounters = {
+    updatesApplied: 0,
+    updatesRejected: 0,
+    tableEntriesApplied: 0,
+    auditRemovals: 0,
+    takenOver: 0,
+    ownPeChangesRefused: 0,
+    foreignHomeChangesRefused: 0,
+  };
   private readonly writer = new Writer(1024);
   private readonly pageWriter = new Writer(16 * 1024);
   private readonly sessions = new Map<number, HandleTableCursor>();
@@ -81,33 +94,40 @@ export class EnrpHandlespace {
     }
     const m = r.message;
     if (m.action === UpdateAction.AddPe) {
-      if (this.learn(m.poolHandle, m.poolElement, m.senderId)) this.counters.updatesApplied++;
+      if (this.learn(EnrpSource.Update, m.poolHandle, m.poolElement, m.senderId)) this.counters.updatesApplied++;
       else this.counters.updatesRejected++;
     } else if (m.action === UpdateAction.DelPe) {
+      // A peer removes its own PEs only (RFC 5353 §3.3.2: the home announces removal).
       const element = this.partition.findElement(m.poolHandle, m.poolElement.peId);
-      // A peer removes its own PEs, never ours (RFC 5353 §3.3.2: the home announces removal).
-      if (element !== undefined && element.homeRegistrarId !== this.ownId) {
-        this.partition.remove(element);
+      const verdict = mayRemove(this.ownId, m.senderId, element?.homeRegistrarId);
+      if (verdict === Authority.Apply) {
+        this.partition.remove(element!);
         this.counters.updatesApplied++;
+      } else if (verdict !== Authority.Nothing) {
+        this.refused(verdict);
+        this.counters.updatesRejected++;
       }
     } else {
       this.counters.updatesRejected++;
     }
   }
 
+  private refused(verdict: Authority): void {
+    if (verdict === Authority.OwnPe) this.counters.ownPeChangesRefused++;
+    else if (verdict === Authority.ForeignHome) this.counters.foreignHomeChangesRefused++;
+  }
+
   /**
-   * Adds or replaces a PE learned from a peer (RFC 5353 §3.3.1 rules 1-3, §3.2.3 rules A-C).
-   * A PE that names us as home but that we do not hold stays the sender's.
+   * Adds or replaces a PE learned from a peer (RFC 5353 §3.3.1 rules 1-3, §3.2.3 rules A-C),
+   * if the sender may (enrp-authority.ts).
    */
-  private learn(poolHandle: Uint8Array, pe: PoolElementParameter, senderId: number): boolean {
-    let home = pe.homeRegistrarId >>> 0;
-    if (home === this.ownId) {
-      // Our own PE as a peer last saw it: ours stays as we hold it.
-      const existing = this.partition.findElement(poolHandle, pe.peId);
-      if (existing !== undefined && existing.homeRegistrarId === this.ownId) return true;
-      home = senderId >>> 0;
+  private learn(source: EnrpSource, poolHandle: Uint8Array, pe: PoolElementParameter, senderId: number): boolean {
+    const held = this.partition.findElement(poolHandle, pe.peId);
+    const { verdict, home } = mayLearn(source, this.ownId, senderId, pe.homeRegistrarId, held?.homeRegistrarId);
+    if (verdict !== Authority.Apply) {
+      this.refused(verdict);
+      return false;
     }
-    if (home === 0) home = senderId >>> 0;
     const t = pe.userTransport;
     const policy = pe.policy.raw === null ? pe.policy : { ...pe.policy, raw: pe.policy.raw.slice() };
     const result = this.partition.register({
@@ -129,15 +149,19 @@ export class EnrpHandlespace {
 
   // ------------------------------------------------------------ RFC 5353 §3.2.3, §3.6.3
 
-  /** One ENRP_HANDLE_TABLE_RESPONSE: the entries of this shard's pools go in. */
+  /**
+   * One ENRP_HANDLE_TABLE_RESPONSE we asked for: the entries of this shard's pools go in, as
+   * enrp-authority.ts allows for a full or an own-children table (OWN_TABLE_MARK).
+   */
   applyHandleTable(bytes: Uint8Array): void {
     const r = decodeEnrp(bytes);
     if (!r.ok || r.discard || r.message.protocol !== 'enrp' || r.message.type !== EnrpType.HandleTableResponse) return;
     const m = r.message;
     if ((m.flags & EnrpFlag.Reject) !== 0) return;
+    const source = (m.flags & OWN_TABLE_MARK) !== 0 ? EnrpSource.OwnTable : EnrpSource.FullTable;
     for (const entry of m.entries) {
       if (!this.mine(entry.poolHandle)) continue;
-      for (const pe of entry.poolElements) if (this.learn(entry.poolHandle, pe, m.senderId)) this.counters.tableEntriesApplied++;
+      for (const pe of entry.poolElements) if (this.learn(source, entry.poolHandle, pe, m.senderId)) this.counters.tableEntriesApplied++;
     }
   }
 
