@@ -8,7 +8,11 @@
 // Inputs (registrations, pool handles) are built before timing. The partition's scheduler is a
 // virtual clock, so timer-index updates are included but no Node.js timer fires.
 //
-//   npx tsx native-free-bench/handlespace.ts [--pes N --pools N --policy NAME --runs N --json]
+// By default every policy the engine knows (the 18 of RFC 5356 and RSPLIB, src/policy/registry.ts)
+// runs on every pool shape of SCENARIOS; --quick runs every policy on QUICK_SCENARIOS once,
+// without the heap measurement. Progress goes to stderr, results to stdout.
+//
+//   npx tsx native-free-bench/handlespace.ts [--quick --pes N --pools N --policy NAME --runs N --json]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Partition } from '../src/handlespace/partition.js';
@@ -16,16 +20,21 @@ import type { PoolElement } from '../src/handlespace/pool-element.js';
 import type { Registration } from '../src/handlespace/registration.js';
 import type { Scheduler } from '../src/handlespace/timer-schedule.js';
 import { seededRandom } from '../src/policy/random-source.js';
-import { policyByName, policyDefinition } from '../src/policy/registry.js';
-import { ParamType, PolicyType, TransportUse } from '../src/wire/constants.js';
+import { knownPolicies, policyByName } from '../src/policy/registry.js';
+import { ParamType, TransportUse } from '../src/wire/constants.js';
 import { policySettings } from '../src/wire/policy-settings.js';
 
 export interface HandlespaceBenchOptions {
   pes?: number;
   pools?: number;
+  /** One policy by name or code, or 'all' (the default): every known policy. */
   policy?: string;
   json?: boolean;
   runs?: number;
+  /** Small pool shapes, one run each, no heap measurement: seconds instead of minutes. */
+  quick?: boolean;
+  /** Progress lines (default: stderr). */
+  progress?: (line: string) => void;
 }
 
 export interface HandlespaceBenchResult {
@@ -39,7 +48,8 @@ export interface HandlespaceBenchResult {
   deregister: number;
 }
 
-const SCENARIOS: ReadonlyArray<readonly [pools: number, pes: number]> = [
+/** The standard matrix: pools x PEs per pool. */
+export const SCENARIOS: ReadonlyArray<readonly [pools: number, pes: number]> = [
   [1, 1_000],
   [1, 100_000],
   [100, 1_000],
@@ -47,11 +57,22 @@ const SCENARIOS: ReadonlyArray<readonly [pools: number, pes: number]> = [
   [1, 1_000_000],
 ];
 
-const DEFAULT_POLICIES = ['RoundRobin', 'LeastUsed', 'Random', 'RandomizedLeastUsed'];
+/** --quick: one small pool and many small pools. */
+export const QUICK_SCENARIOS: ReadonlyArray<readonly [pools: number, pes: number]> = [
+  [1, 1_000],
+  [100, 100],
+];
 
+/** Every policy the engine implements, by name, in the registry's order. */
+export function allPolicyNames(): string[] {
+  return [...knownPolicies()].map((d) => d.name);
+}
+
+/** A policy by name (RSPLIB spelling or RFC 5356 short name) or type code (decimal or 0x hex). */
 function resolvePolicy(name: string): { type: number; name: string } {
-  const def = policyByName(name);
-  if (def === undefined) throw new Error(`unknown policy ${name}`);
+  const code = /^(0x[0-9a-f]+|\d+)$/i.test(name.trim()) ? Number(name.trim()) : undefined;
+  const def = code !== undefined ? [...knownPolicies()].find((d) => d.type === code) : policyByName(name);
+  if (def === undefined) throw new Error(`unknown policy ${name} (known: ${allPolicyNames().join(', ')})`);
   return { type: def.type, name: def.name };
 }
 
@@ -104,12 +125,13 @@ function rate(ops: number, start: bigint): number {
   return (ops * 1e9) / ns;
 }
 
-export function measure(pools: number, pes: number, policy: string, runs: number): HandlespaceBenchResult {
+/** `minResolutions`: handle resolutions timed per run at least (a million at most). */
+export function measure(pools: number, pes: number, policy: string, runs: number, minResolutions = 200_000): HandlespaceBenchResult {
   const { type, name } = resolvePolicy(policy);
   const poolHandles = handles(pools);
   const regs = registrations(poolHandles, pes, type, 42, false);
   const total = regs.length;
-  const resolutions = Math.max(200_000, Math.min(total, 1_000_000));
+  const resolutions = Math.max(minResolutions, Math.min(total, 1_000_000));
   const results = { register: [] as number[], reregister: [] as number[], handleResolution: [] as number[], deregister: [] as number[] };
   const out: PoolElement[] = [];
   for (let run = 0; run < runs; run++) {
@@ -187,35 +209,57 @@ function fmt(v: number): string {
   return v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : `${(v / 1e3).toFixed(0)} k`;
 }
 
+function seconds(since: bigint): string {
+  return `${(Number(process.hrtime.bigint() - since) / 1e9).toFixed(1)} s`;
+}
+
 export async function run(options: HandlespaceBenchOptions = {}): Promise<void> {
+  const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const scenarios: ReadonlyArray<readonly [number, number]> =
-    options.pes !== undefined || options.pools !== undefined ? [[options.pools ?? 1, options.pes ?? 100_000]] : SCENARIOS;
-  const policies = options.policy === undefined ? DEFAULT_POLICIES : options.policy === 'all' ? ['all'] : [options.policy];
-  const names =
-    policies[0] === 'all'
-      ? [...new Set([...Object.values(PolicyType)].map((t) => policyDefinition(t)!.name))]
-      : policies.map((p) => resolvePolicy(p).name);
+    options.pes !== undefined || options.pools !== undefined
+      ? [[options.pools ?? 1, options.pes ?? 100_000]]
+      : options.quick
+        ? QUICK_SCENARIOS
+        : SCENARIOS;
+  const names = options.policy === undefined || options.policy === 'all' ? allPolicyNames() : [resolvePolicy(options.policy).name];
+  const nameWidth = Math.max(...names.map((n) => n.length));
   const results: HandlespaceBenchResult[] = [];
+  const started = process.hrtime.bigint();
+  const cases = scenarios.length * names.length;
+  progress(
+    `bench handlespace: ${names.length} ${names.length === 1 ? 'policy' : 'policies'} x ${scenarios.length} pool ${scenarios.length === 1 ? 'shape' : 'shapes'} (` +
+      `${scenarios.map(([pools, pes]) => `${pools} x ${pes}`).join(', ')}) = ${cases} cases${options.quick ? ', quick' : ''}`,
+  );
   // Warm-up so the first scenario is not measured while the JIT is still compiling.
-  for (const policy of names) measure(10, 2_000, policy, 2);
+  const minResolutions = options.quick ? 20_000 : 200_000;
+  for (const policy of names) measure(10, options.quick ? 200 : 2_000, policy, options.quick ? 1 : 2, minResolutions);
+  progress(`  warmed up (${seconds(started)})`);
+  let done = 0;
   for (const [pools, pes] of scenarios) {
     for (const policy of names) {
-      const runs = options.runs ?? (pools * pes >= 1_000_000 ? 1 : 3);
-      const r = measure(pools, pes, policy, runs);
+      const runs = options.runs ?? (options.quick || pools * pes >= 1_000_000 ? 1 : 3);
+      const r = measure(pools, pes, policy, runs, minResolutions);
       results.push(r);
+      done++;
+      progress(`  [${done}/${cases}] ${pools} x ${pes} ${policy} (${seconds(started)})`);
       if (!options.json) {
         console.log(
-          `${`${pools} x ${pes}`.padEnd(14)} ${policy.padEnd(24)} register ${fmt(r.register).padStart(8)}/s  re-register ${fmt(r.reregister).padStart(8)}/s  ` +
+          `${`${pools} x ${pes}`.padEnd(14)} ${policy.padEnd(nameWidth)} register ${fmt(r.register).padStart(8)}/s  re-register ${fmt(r.reregister).padStart(8)}/s  ` +
             `resolve(3) ${fmt(r.handleResolution).padStart(8)}/s  deregister ${fmt(r.deregister).padStart(8)}/s`,
         );
       }
     }
   }
   const heapCount = options.pes !== undefined ? (options.pools ?? 1) * options.pes : 1_000_000;
-  const heap = heapInChild(heapCount, names[0]!);
+  let heap: number | undefined;
+  if (!options.quick) {
+    progress(`  heap per pool element at ${heapCount} PEs (${names[0]}) in a child process`);
+    heap = heapInChild(heapCount, names[0]!);
+  }
+  progress(`bench handlespace: done in ${seconds(started)}`);
   if (options.json) {
-    console.log(JSON.stringify({ results, heapBytesPerElement: heap, heapElements: heapCount }, null, 2));
-  } else {
+    console.log(JSON.stringify(options.quick ? { results } : { results, heapBytesPerElement: heap, heapElements: heapCount }, null, 2));
+  } else if (!options.quick) {
     console.log(`heap per pool element at ${heapCount} PEs (${names[0]}): ${heap === undefined ? 'n/a' : `${heap.toFixed(0)} bytes`}`);
   }
 }
@@ -225,6 +269,7 @@ function parseArgs(argv: string[]): HandlespaceBenchOptions {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') o.json = true;
+    else if (a === '--quick') o.quick = true;
     else if (a === '--pes') o.pes = Number(argv[++i]);
     else if (a === '--pools') o.pools = Number(argv[++i]);
     else if (a === '--policy') o.policy = argv[++i]!;
