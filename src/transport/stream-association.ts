@@ -10,7 +10,7 @@
 // (SendQueueFullError beyond), an idle connection is closed after `idleTimeout`.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { COMMON_HEADER_BYTES, describeFramingError, MessageFramer, MAX_FRAMED_MESSAGE_BYTES } from './stream-framing.js';
+import { COMMON_HEADER_BYTES, describeFramingError, framedSize, MessageFramer, MAX_FRAMED_MESSAGE_BYTES } from './stream-framing.js';
 import { SendQueueFullError, type Association, type AssociationDownReason, type AssociationEvents, type RemoteAddress } from './sctp-provider.js';
 
 /**
@@ -144,10 +144,10 @@ export class StreamAssociation extends EventEmitter<AssociationEvents> implement
   send(payload: Uint8Array, ppid: number, _stream?: number): boolean {
     if (this.#state === 'down') return false;
     if (ppid !== this.ppid) throw new TypeError(`a ${this.protocol.toUpperCase()} association carries PPID ${this.ppid} only (TCP has no PPID), not ${ppid}`);
-    // The peer frames by the Message Length field: a message whose length field does not match
-    // its size would desynchronize the stream for good.
+    // The peer frames by the Message Length field (with the final padding): a message whose
+    // length field does not match its size would desynchronize the stream for good.
     const length = payload.byteLength >= COMMON_HEADER_BYTES ? (payload[2]! << 8) | payload[3]! : -1;
-    if (length !== payload.byteLength) throw new RangeError(`message of ${payload.byteLength} bytes has Message Length ${length}: not sent on a stream`);
+    if (length < COMMON_HEADER_BYTES || framedSize(length) !== payload.byteLength) throw new RangeError(`message of ${payload.byteLength} bytes has Message Length ${length}: not sent on a stream`);
     if (this.#socket.writableLength + payload.byteLength > this.maxSendQueueBytes) throw new SendQueueFullError(this.id, this.maxSendQueueBytes);
     return this.#socket.write(payload);
   }

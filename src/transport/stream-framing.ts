@@ -1,15 +1,25 @@
 // Message framing on a byte stream (ASAP/ENRP over TCP or TLS, RFC 5352 §6, RFC 5353 §6): TCP
 // has no message boundaries, so each message is delimited by its own Message Length field
 // (common header: type 1 byte, flags 1 byte, length 2 bytes, RFC 5352 §2, RFC 5353 §2). The
-// length counts the header, so a length under 4 cannot frame anything; a length above the
-// configured limit is refused before a byte of the body is held. What the framer holds is at
-// most one message (≤ the limit): a peer that stalls mid-message holds no more than that.
+// length counts the header but not the padding of the last parameter, which is sent all the
+// same (RFC 5354 §2: "a nested parameter will include the length of the padding between the
+// nested parameters but not the last padding"; §3: the sender MUST pad): every parameter is
+// 4-byte aligned, so a message takes its Message Length rounded up to a multiple of 4 on the
+// stream (RSPLIB's form, whose lengths include the padding, is such a multiple already).
+// A length under 4 cannot frame anything; a length above the configured limit is refused
+// before a byte of the body is held. What the framer holds is at most one message (≤ the
+// limit + 3): a peer that stalls mid-message holds no more than that.
 
 /** Bytes of the common header; its Message Length field is at offset 2. */
 export const COMMON_HEADER_BYTES = 4;
 
 /** The largest message a 16-bit Message Length can describe. */
 export const MAX_FRAMED_MESSAGE_BYTES = 0xffff;
+
+/** Bytes a message of this Message Length takes on the stream: the length with its final padding. */
+export function framedSize(messageLength: number): number {
+  return (messageLength + 3) & ~3;
+}
 
 /** Why a stream cannot be framed any more: the connection has to go. */
 export interface FramingError {
@@ -37,7 +47,7 @@ export class MessageFramer {
     this.maxMessageBytes = maxMessageBytes;
   }
 
-  /** Bytes held for an incomplete message (at most maxMessageBytes). */
+  /** Bytes held for an incomplete message (at most maxMessageBytes + 3). */
   get buffered(): number {
     return this.#message !== null ? this.#have : this.#headHave;
   }
@@ -48,8 +58,8 @@ export class MessageFramer {
   }
 
   /**
-   * Feeds bytes from the stream; every complete message goes to `deliver` (a view into
-   * `chunk` when the message lies within it, else a copy of its own). Returns the error that
+   * Feeds bytes from the stream; every complete message goes to `deliver` with its final
+   * padding (a view into `chunk` when the message lies within it, else a copy of its own). Returns the error that
    * makes the rest of the stream unframeable (and every later call returns it again), or null.
    * Messages before the bad header in the same chunk are delivered.
    */
@@ -77,11 +87,12 @@ export class MessageFramer {
         const length = (chunk[offset + 2]! << 8) | chunk[offset + 3]!;
         const bad = this.#check(chunk[offset]!, length);
         if (bad !== null) return bad;
-        if (end - offset >= length) {
-          deliver(chunk.subarray(offset, offset + length));
-          offset += length;
+        const size = framedSize(length);
+        if (end - offset >= size) {
+          deliver(chunk.subarray(offset, offset + size));
+          offset += size;
         } else {
-          this.#message = new Uint8Array(length);
+          this.#message = new Uint8Array(size);
           this.#message.set(chunk.subarray(offset, end));
           this.#have = end - offset;
           offset = end;
@@ -98,10 +109,10 @@ export class MessageFramer {
       const length = (this.#head[2]! << 8) | this.#head[3]!;
       const bad = this.#check(this.#head[0]!, length);
       if (bad !== null) return bad;
-      this.#message = new Uint8Array(length);
+      this.#message = new Uint8Array(framedSize(length));
       this.#message.set(this.#head);
       this.#have = COMMON_HEADER_BYTES;
-      if (length === COMMON_HEADER_BYTES) {
+      if (this.#message.byteLength === COMMON_HEADER_BYTES) {
         const message = this.#message;
         this.#message = null;
         this.#have = 0;
