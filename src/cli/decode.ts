@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { formatCaptureTime, readRSerPoolCapture, type BadChecksumPacket, type CapturedMessage, type RSerPoolProtocol } from '../capture/index.js';
 import { causeName } from '../wire/constants.js';
 import { decodeMessage, describeMessage, hex, type Description } from '../wire/index.js';
+import { hexId } from '../wire/identifier-text.js';
 
 /** Exit status when --strict finds a message that does not decode. */
 export const EXIT_DECODE_ERROR = 1;
@@ -221,12 +222,8 @@ function badChecksumFields(b: BadChecksumPacket): Record<string, unknown> {
     sport: b.sport,
     dport: b.dport,
     transport: b.transport,
-    badChecksum: { stored: hex32(b.stored), computed: hex32(b.computed) },
+    badChecksum: { stored: hexId(b.stored), computed: hexId(b.computed) },
   };
-}
-
-function hex32(n: number): string {
-  return `0x${n.toString(16).padStart(8, '0')}`;
 }
 
 /** Decodes one message and shapes the result for printing. */

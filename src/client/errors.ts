@@ -2,6 +2,7 @@
 // message text. Every error carries a stable `code` string for logs and CLI exit paths.
 import { Cause, causeName } from '../wire/constants.js';
 import type { ErrorCause, OperationError } from '../wire/parameters.js';
+import { hexId } from '../wire/identifier-text.js';
 
 export type AsapClientErrorCode =
   | 'REQUEST_TIMEOUT'
@@ -134,7 +135,7 @@ export class NoPoolElementError extends AsapClientError {
     readonly tried: readonly number[],
     readonly reason: string,
   ) {
-    super('NO_POOL_ELEMENT', `no reachable pool element in pool "${Buffer.from(poolHandle).toString('latin1')}" (${reason}${tried.length > 0 ? `; tried ${tried.map((id) => `0x${id.toString(16)}`).join(', ')}` : ''})`);
+    super('NO_POOL_ELEMENT', `no reachable pool element in pool "${Buffer.from(poolHandle).toString('latin1')}" (${reason}${tried.length > 0 ? `; tried ${tried.map(hexId).join(', ')}` : ''})`);
   }
 }
 
@@ -149,6 +150,6 @@ export class SessionSendError extends AsapClientError {
     readonly unsent: Uint8Array,
     readonly reason: string,
   ) {
-    super('SESSION_FAILED', `message of ${unsent.length} bytes not delivered${peId !== null ? ` to PE 0x${peId.toString(16)}` : ''}: ${reason}`);
+    super('SESSION_FAILED', `message of ${unsent.length} bytes not delivered${peId !== null ? ` to PE ${hexId(peId)}` : ''}: ${reason}`);
   }
 }

@@ -11,6 +11,7 @@ import { SendQueueFullError, type Association, type AssociationDownReason } from
 import { checkDataPpid, decodeControl, DEFAULT_DATA_PPID, encodeBusinessCard, encodeCookieEcho, sendControl } from './control-channel.js';
 import { ClosedError, NoPoolElementError, SessionSendError } from './errors.js';
 import { poolHandleBytes, poolHandleText } from './pool-handle.js';
+import { hexId } from '../wire/identifier-text.js';
 import type { PoolUser, ResolvedPoolElement } from './pool-user.js';
 
 export interface SessionOptions {
@@ -374,6 +375,6 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   override toString(): string {
-    return `session with pool "${poolHandleText(this.poolHandle)}"${this.#pe !== null ? ` at PE 0x${this.#pe.peId.toString(16)}` : ''}`;
+    return `session with pool "${poolHandleText(this.poolHandle)}"${this.#pe !== null ? ` at PE ${hexId(this.#pe.peId)}` : ''}`;
   }
 }
