@@ -4,7 +4,7 @@
 // presences, and leaves everything else to the test: which INIT_TAKEOVER it sends, whether it
 // acknowledges one, when it falls silent. It speaks the wire directly, so the test sees
 // exactly what the registrar under test sends and when.
-import { openSctpEndpoint, type Association, type SctpEndpoint } from '../../src/transport/index.js';
+import { openSctpEndpoint, type Association, type RemoteAddress, type SctpEndpoint } from '../../src/transport/index.js';
 import { EnrpFlag, EnrpType, PPID_ENRP, decodeEnrp, encodeMessage, type EnrpMessage, type Message } from '../../src/wire/index.js';
 import { freeUdpPort } from './harness.js';
 
@@ -39,6 +39,17 @@ export class EnrpPeer {
       if (peer.alive && peer.association !== null) peer.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
     }, presenceEvery);
     return peer;
+  }
+
+  /**
+   * Associates to a registrar's ENRP endpoint itself (a stranger, or a peer the registrar was
+   * not told about); this becomes the association `send` uses.
+   */
+  async connect(remote: RemoteAddress): Promise<Association> {
+    const a = await this.endpoint.connect(remote);
+    this.association = a;
+    this.attach(a);
+    return a;
   }
 
   private attach(a: Association): void {

@@ -13,15 +13,20 @@ import {
   Cause,
   EnrpFlag,
   EnrpType,
+  ParamType,
   PPID_ASAP,
   PPID_ENRP,
+  TransportUse,
   UpdateAction,
+  parseAddress,
+  transportParameter,
   type EnrpMessage,
   type PoolElementParameter,
 } from '../../src/wire/index.js';
+import type { RemoteAddress } from '../../src/transport/index.js';
 import { AsapPeer, registration } from '../registrar/asap-peer.js';
 import { EnrpPeer } from './enrp-peer.js';
-import { freeUdpPort, startMember, waitFor, type ScopeMember } from './harness.js';
+import { FAST_ENRP, freeUdpPort, sleep, startMember, waitFor, type ScopeMember } from './harness.js';
 
 const R_ID = 0x51000001;
 const H_ID = 0x51000002;
@@ -171,3 +176,226 @@ describe('a hostile ENRP peer', () => {
   });
 });
 
+
+// ---------------------------------------------------------------------------------------------
+// Authority (issue 11): who may speak, and what a peer may change. Each case checks R's
+// handlespace afterwards and the counter that says why nothing changed.
+
+const G_ID = 0x51000003; // a second, well-behaved peer that associates to R itself
+const X_ID = 0x5100dead; // a made-up server ID
+type Row = [string, number, number];
+const hexOf = (s: string): string => Buffer.from(s).toString('hex');
+const rows = async (): Promise<Row[]> => (await r.dump()) as Row[];
+const enrpStats = async (): Promise<Record<string, number>> => (await r.stats()).enrp as unknown as Record<string, number>;
+async function shardCounter(name: string): Promise<number> {
+  let sum = 0;
+  for (const s of (await r.stats()).shards) sum += (s.counters as Record<string, number>)[name] ?? 0;
+  return sum;
+}
+/** An ADD_PE or DEL_PE of PE `peId` in `pool`, homed at `home`, user transport port `port`. */
+function update(action: number, pool: string, peId: number, home: number, port = 4000): Record<string, unknown> & { type: number } {
+  const reg = registration(pool, peId, undefined, port);
+  if (reg.type !== 0x01) throw new Error('registration() built something else');
+  return { type: EnrpType.HandleUpdate, action, reserved: 0, poolHandle: reg.poolHandle, poolElement: { ...reg.poolElement, homeRegistrarId: home } };
+}
+
+describe('ENRP authority: who may speak and what a peer may change', () => {
+  let g: EnrpPeer;
+
+  beforeAll(async () => {
+    // G: a peer R was not told about; it associates and says who it is with a presence.
+    g = await EnrpPeer.open(G_ID);
+    await g.connect(r.enrpAddress as RemoteAddress);
+    g.send({ type: EnrpType.Presence, flags: EnrpFlag.ReplyRequired, checksum: null, serverInfo: null });
+    await waitFor(async () => (await r.stats()).peers.includes(G_ID), 5000, 'R knows G');
+    g.send(update(UpdateAction.AddPe, 'g-pool', 300, G_ID));
+    await waitFor(async () => (await rows()).some((row) => row[0] === hexOf('g-pool') && row[2] === G_ID), 3000, "G's PE at R");
+  }, 20_000);
+
+  afterAll(async () => {
+    await g?.close();
+  });
+
+  it('an endpoint that never sent a PRESENCE adds, overwrites and deletes nothing; it is asked once who it is', async () => {
+    const x = await EnrpPeer.open(X_ID);
+    x.alive = false; // never answers: stays a stranger
+    try {
+      await x.connect(r.enrpAddress as RemoteAddress);
+      const before = await dumpText();
+      const counted = (await enrpStats()).fromNonPeers!;
+      x.send(update(UpdateAction.AddPe, 'stranger-pool', 900, X_ID));
+      x.send(update(UpdateAction.AddPe, OWN_POOL, 1, X_ID, 6666)); // R's own PE, pointed elsewhere
+      x.send(update(UpdateAction.DelPe, OWN_POOL, 2, R_ID));
+      x.send(update(UpdateAction.DelPe, 'g-pool', 300, G_ID));
+      x.send({ type: EnrpType.InitTakeover, targetServerId: G_ID });
+      await waitFor(async () => (await enrpStats()).fromNonPeers! >= counted + 5, 3000, 'all five counted');
+      expect(await dumpText()).toBe(before);
+      expect((await r.stats()).peers).not.toContain(X_ID);
+      // RFC 5353 §3.4.1: asked for its presence, once for the association, never acknowledged.
+      await sleep(100);
+      expect(x.received.map((m) => [m.type, m.flags])).toEqual([[EnrpType.Presence, EnrpFlag.ReplyRequired]]);
+    } finally {
+      await x.close();
+    }
+  });
+
+  it("a made-up sender ID over a peer's association is ignored and counted", async () => {
+    const before = await dumpText();
+    const counted = (await enrpStats()).senderMismatch!;
+    await exchange(fromH({ type: EnrpType.Presence, senderId: X_ID, flags: EnrpFlag.ReplyRequired, checksum: null, serverInfo: null }));
+    await exchange(fromH({ ...update(UpdateAction.AddPe, 'mismatch-pool', 901, X_ID), senderId: X_ID }));
+    await exchange(fromH({ ...update(UpdateAction.DelPe, 'g-pool', 300, G_ID), senderId: G_ID })); // G's ID over H's association
+    expect((await enrpStats()).senderMismatch).toBe(counted + 3);
+    expect(await dumpText()).toBe(before);
+    expect((await r.stats()).peers).not.toContain(X_ID);
+  });
+
+  it('a message for another receiver ID is ignored and counted', async () => {
+    const before = await dumpText();
+    const counted = (await enrpStats()).wrongReceiver!;
+    await exchange(fromH({ ...update(UpdateAction.AddPe, 'elsewhere-pool', 902, H_ID), receiverId: 0x77777777 }));
+    expect((await enrpStats()).wrongReceiver).toBe(counted + 1);
+    expect(await dumpText()).toBe(before);
+  });
+
+  it("a peer's update speaks for its own PEs only: not ours, not a third server's, not another home's", async () => {
+    const before = await dumpText();
+    const own = await shardCounter('ownPeChangesRefused');
+    const foreign = await shardCounter('foreignHomeChangesRefused');
+    await exchange(fromH(update(UpdateAction.AddPe, OWN_POOL, 1, H_ID, 6666))); // overwrite ours, as its own
+    await exchange(fromH(update(UpdateAction.AddPe, OWN_POOL, 2, R_ID, 6666))); // overwrite ours, as ours
+    await exchange(fromH(update(UpdateAction.AddPe, 'new-pool', 903, R_ID))); // a PE "of ours" we do not hold
+    await exchange(fromH(update(UpdateAction.DelPe, OWN_POOL, 3, R_ID)));
+    await exchange(fromH(update(UpdateAction.AddPe, 'third-pool', 904, G_ID))); // G's, says H
+    await exchange(fromH(update(UpdateAction.AddPe, 'g-pool', 300, H_ID, 6666))); // G's PE, claimed by H
+    await exchange(fromH(update(UpdateAction.DelPe, 'g-pool', 300, G_ID)));
+    expect(await dumpText()).toBe(before);
+    expect(await shardCounter('ownPeChangesRefused')).toBe(own + 4);
+    expect(await shardCounter('foreignHomeChangesRefused')).toBe(foreign + 3);
+    // R's own PE still points where its PE registered it.
+    const response = await pe.resolve(OWN_POOL, 10);
+    expect(response.poolElements.map((e) => e.userTransport.port)).toEqual([4000, 4000, 4000, 4000, 4000]);
+  });
+
+  it('table pages and server lists nobody asked for are ignored and counted', async () => {
+    const before = await dumpText();
+    const peersBefore = (await r.stats()).peers.length;
+    const counted = (await enrpStats()).unsolicited!;
+    const element = (update(UpdateAction.AddPe, 'page-pool', 905, H_ID) as { poolElement: PoolElementParameter }).poolElement;
+    await exchange(fromH({ type: EnrpType.HandleTableResponse, flags: 0, entries: [{ poolHandle: enc('page-pool'), poolElements: [element] }] }));
+    const server = { serverId: 0x51000009, transport: transportParameter(ParamType.SctpTransport, 9901, [parseAddress('127.0.0.9')!], TransportUse.DataOnly) };
+    await exchange(fromH({ type: EnrpType.ListResponse, flags: 0, servers: [server] }));
+    expect((await enrpStats()).unsolicited).toBe(counted + 2);
+    expect(await dumpText()).toBe(before);
+    expect((await r.stats()).peers.length).toBe(peersBefore);
+  });
+
+  it('TAKEOVER_SERVER for a peer R hears is refused; its PEs stay its own', async () => {
+    const counted = (await enrpStats()).takeoversRefused!;
+    await exchange(fromH({ type: EnrpType.TakeoverServer, targetServerId: G_ID }));
+    expect((await enrpStats()).takeoversRefused).toBe(counted + 1);
+    expect((await rows()).find((row) => row[0] === hexOf('g-pool'))?.[2]).toBe(G_ID);
+    expect((await r.stats()).peers).toContain(G_ID);
+  });
+
+  it('INIT_TAKEOVERs naming R: a presence to each sender, to the other peers at most once per heartbeat cycle', async () => {
+    const toG = g.count(EnrpType.Presence);
+    const toH = h.count(EnrpType.Presence);
+    const started = Date.now();
+    for (let i = 0; i < 50; i++) h.association!.send(fromH({ type: EnrpType.InitTakeover, targetServerId: R_ID }), PPID_ENRP);
+    await exchange(fromH({ type: EnrpType.ListRequest }));
+    await waitFor(() => h.count(EnrpType.Presence) >= toH + 50, 3000, 'a presence per INIT_TAKEOVER to H');
+    const cycles = Math.ceil((Date.now() - started) / FAST_ENRP.peerHeartbeatCycle!) + 1;
+    // G gets its heartbeats and at most one alive announcement per cycle.
+    expect(g.count(EnrpType.Presence) - toG).toBeLessThanOrEqual(2 * cycles);
+    expect(h.count(EnrpType.InitTakeoverAck)).toBe(0);
+  });
+
+  it('a server ID that sent one PRESENCE and fell silent is forgotten with its PEs, not taken over', async () => {
+    const y = await EnrpPeer.open(0x5100beef);
+    y.alive = false;
+    try {
+      await y.connect(r.enrpAddress as RemoteAddress);
+      const stats = await enrpStats();
+      y.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
+      y.send(update(UpdateAction.AddPe, 'y-pool', 1, 0x5100beef));
+      await waitFor(async () => (await rows()).some((row) => row[0] === hexOf('y-pool')), 3000, "Y's PE at R");
+      await waitFor(async () => !(await r.stats()).peers.includes(0x5100beef), 5000, 'Y forgotten');
+      const after = await enrpStats();
+      expect(after.takeoversRefused).toBe(stats.takeoversRefused! + 1);
+      expect(after.takeoversStarted).toBe(stats.takeoversStarted);
+      await waitFor(async () => !(await rows()).some((row) => row[0] === hexOf('y-pool')), 3000, "Y's PE removed, not adopted");
+      expect(h.count(EnrpType.InitTakeover, 0x5100beef)).toBe(0);
+      expect(g.count(EnrpType.InitTakeover, 0x5100beef)).toBe(0);
+    } finally {
+      await y.close();
+    }
+  }, 15_000);
+});
+
+describe('takeovers per interval', () => {
+  it('--max-takeovers 1: two established peers dying together are taken over one interval apart', async () => {
+    const m = await startMember(await freeUdpPort(), [], { registrarId: 0x52000001, maxTakeoversPerInterval: 1 });
+    const dying = [await EnrpPeer.open(0x52000002), await EnrpPeer.open(0x52000003)];
+    try {
+      for (const [i, p] of dying.entries()) {
+        await p.connect(m.registrar.enrpAddress as RemoteAddress);
+        p.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
+        await waitFor(async () => (await m.registrar.stats()).peers.includes(p.serverId), 3000, 'peer known');
+        p.send(update(UpdateAction.AddPe, `dying-${i}`, 1, p.serverId));
+      }
+      await waitFor(async () => (await m.registrar.dump()).length === 2, 3000, 'both PEs');
+      await sleep(2 * FAST_ENRP.peerHeartbeatCycle!); // established: presences every 200 ms
+      for (const p of dying) p.alive = false;
+      await waitFor(async () => (await m.registrar.stats()).enrp.takeoversWon === 2, 10_000, 'both taken over');
+      const stats = (await m.registrar.stats()).enrp;
+      expect(stats.takeoversStarted).toBe(2);
+      expect(stats.takeoversLimited).toBe(1);
+      expect((await m.registrar.dump()).map((row) => row[2])).toEqual([0x52000001, 0x52000001]);
+      // The second started at least one MAX-TIME-LAST-HEARD after the first.
+      const starts = m.logs.filter((l) => l.msg === 'peer dead: takeover arbitration started').map((l) => l.time as number);
+      expect(starts).toHaveLength(2);
+      expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(FAST_ENRP.maxTimeLastHeard! - 5);
+    } finally {
+      for (const p of dying) await p.close();
+      await m.registrar.close();
+    }
+  }, 20_000);
+});
+
+describe('a closed scope (--enrp-allow)', () => {
+  it('aborts an association from outside every listed network and keeps nothing', async () => {
+    const m = await startMember(await freeUdpPort(), [], { registrarId: 0x53000001, enrpAllow: ['10.0.0.0/8', '2001:db8::/32'] });
+    const s = await EnrpPeer.open(0x53000002);
+    try {
+      const a = await s.connect(m.registrar.enrpAddress as RemoteAddress).catch(() => null);
+      if (a !== null && a.state !== 'down') {
+        s.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
+        s.send(update(UpdateAction.AddPe, 'outside-pool', 1, 0x53000002));
+        await waitFor(() => a.state === 'down', 3000, 'association aborted');
+      }
+      const stats = await m.registrar.stats();
+      expect(stats.enrp.outOfScope).toBeGreaterThanOrEqual(1);
+      expect(stats.peers).toEqual([]);
+      expect(await m.registrar.dump()).toEqual([]);
+    } finally {
+      await s.close();
+      await m.registrar.close();
+    }
+  });
+
+  it('hears a peer inside a listed network', async () => {
+    const m = await startMember(await freeUdpPort(), [], { registrarId: 0x53000003, enrpAllow: ['10.0.0.0/8', '127.0.0.0/8'] });
+    const s = await EnrpPeer.open(0x53000004);
+    try {
+      await s.connect(m.registrar.enrpAddress as RemoteAddress);
+      s.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
+      s.send(update(UpdateAction.AddPe, 'inside-pool', 1, 0x53000004));
+      await waitFor(async () => (await m.registrar.dump()).length === 1, 3000, 'the PE of a peer inside');
+      expect((await m.registrar.stats()).enrp.outOfScope).toBe(0);
+    } finally {
+      await s.close();
+      await m.registrar.close();
+    }
+  });
+});
