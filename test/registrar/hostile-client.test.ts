@@ -1,5 +1,6 @@
 // A hostile client on its own association throws broken, unknown and inconsistent ASAP at a
-// 3-shard registrar. Each message gets the answer RFC 5354 asks for (ASAP_ERROR with the cause
+// 3-shard registrar, and tries to change what is not its own (issue 11: hijack, deregister or
+// evict another client's PE, advertise an address that is not its own, register without limit). Each message gets the answer RFC 5354 asks for (ASAP_ERROR with the cause
 // and the offending bytes, a rejecting REGISTRATION_RESPONSE, or silence where the action bits
 // say so), and the other clients' pools come through untouched.
 //
@@ -32,12 +33,14 @@ import {
   writeTransport,
   type AsapMessage,
 } from '../../src/wire/index.js';
-import { AsapPeer, handleResolution, registration } from './asap-peer.js';
-import { LogLevel, poolsOverShards, startTestRegistrar, type LogRecord } from './harness.js';
+import { AsapPeer, deregistration, endpointUnreachable, handleResolution, registration } from './asap-peer.js';
+import { LogLevel, poolsOverShards, startTestRegistrar, waitFor, type LogRecord } from './harness.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 const SHARDS = 3;
 const VICTIM_PES = 3;
+/** PEs one association may register (per shard); the victim's 18 stay under it. */
+const PES_PER_ASSOCIATION = 20;
 
 let registrar: Registrar;
 let logs: LogRecord[];
@@ -117,7 +120,17 @@ async function victimMembers(pu: AsapPeer, pool: string): Promise<number[]> {
 const victimIds = (i: number): number[] => Array.from({ length: VICTIM_PES }, (_, j) => (i + 1) * 100 + j);
 
 beforeAll(async () => {
-  ({ registrar, logs } = await startTestRegistrar({ shards: SHARDS, keepAliveInterval: 60_000, keepAliveTimeout: 60_000 }));
+  ({ registrar, logs } = await startTestRegistrar({
+    shards: SHARDS,
+    keepAliveInterval: 60_000,
+    keepAliveTimeout: 60_000,
+    maxElementsPerAssociation: PES_PER_ASSOCIATION,
+    // The per-association rates have their own tests (rate-limit*.test.ts): here every hostile
+    // message must reach the shards to be answered.
+    registrationRate: 0,
+    resolutionRate: 0,
+    unreachableReportRate: 0,
+  }));
   victim = await AsapPeer.connect(registrar.asapAddress);
   hostile = await AsapPeer.connect(registrar.asapAddress);
   for (const [i, pool] of victimPools.entries()) {
@@ -299,6 +312,103 @@ describe('a hostile client', () => {
     const leastUsed = registration(pool, 44, policySettings(PolicyType.LeastUsed, { load: 5 }), 4105);
     const policyOfPool = unpadded(encodeParameter((w) => writePolicy(w, policySettings(PolicyType.RoundRobin))));
     expectRejection(await exchange(encodeMessage(leastUsed)), enc(pool), 44, Cause.InconsistentPoolingPolicy, policyOfPool);
+  });
+
+  describe('who may change what (issue 11)', () => {
+    const pool = victimPools[0]!;
+    const victimPe = victimIds(0)[0]!;
+    /** The victim PE as pool users see it: its port, or undefined when it is gone. */
+    const victimPort = async (): Promise<number | undefined> => (await hostile.resolve(pool, 128)).poolElements.find((e) => e.peId === victimPe)?.userTransport.port;
+    /** Sums a counter over the shards. */
+    const counter = async (name: string): Promise<number> => (await registrar.stats()).shards.reduce((n, s) => n + (s.counters[name] ?? 0), 0);
+
+    test("from a second association: REGISTRATION with the victim's PE ID is rejected (Non-unique PE Identifier), the PE still points to the victim's transport", async () => {
+      const before = victim.keepAlives.length;
+      const hijack = registration(pool, victimPe, policySettings(PolicyType.RoundRobin), 6666);
+      expectRejection(await exchange(encodeMessage(hijack)), enc(pool), victimPe, Cause.NonUniquePeIdentifier, new Uint8Array(0));
+      expect(await victimPort()).toBe(7000 + victimPe);
+      // The registrar checked the holder at once; the victim answered and keeps its place.
+      await waitFor(() => victim.keepAlives.length > before, 5000, 'keep-alive to the holder');
+      expect(await counter('ownershipRejections')).toBe(1);
+    });
+
+    test("from a second association: DEREGISTRATION of the victim's PE is rejected (Rejected due to Security Considerations), the PE stays", async () => {
+      const caused = await exchange(encodeMessage(deregistration(pool, victimPe)));
+      expect(caused.map((m) => m.type)).toEqual([AsapType.DeregistrationResponse]);
+      const m = caused[0]!;
+      if (m.type !== AsapType.DeregistrationResponse) throw new Error('unexpected');
+      expect(m.error?.causes.map((c) => c.code)).toEqual([Cause.RejectedDueToSecurityConsiderations]);
+      expect(await victimPort()).toBe(7000 + victimPe);
+      expect(await counter('ownershipDeregistrationRejections')).toBe(1);
+    });
+
+    test('ENDPOINT_UNREACHABLE from one association, many times: counted once, the PE acknowledges the check and stays', async () => {
+      // The victim answers the check only when told, so that every report lands while it is out.
+      victim.silentPeIds.add(victimPe);
+      const before = victim.keepAlives.length;
+      for (let i = 0; i < 10; i++) expect(await exchange(encodeMessage(endpointUnreachable(pool, victimPe)))).toEqual([]);
+      expect(await counter('duplicateReports')).toBe(9);
+      expect(await victimPort()).toBe(7000 + victimPe);
+      // One keep-alive checked it, however many reports came.
+      await waitFor(() => victim.keepAlives.length === before + 1, 5000, 'the check keep-alive');
+      victim.silentPeIds.delete(victimPe);
+      victim.send({ protocol: 'asap', type: AsapType.EndpointKeepAliveAck, flags: 0, paddedLength: false, unknownParams: null, poolHandle: enc(pool), peId: victimPe });
+      await waitFor(async () => (await counter('keptAfterReport')) === 1, 5000, 'the victim acknowledged the check');
+      // An ACK from the attacker's association is not taken as the PE's.
+      hostile.send({ protocol: 'asap', type: AsapType.EndpointKeepAliveAck, flags: 0, paddedLength: false, unknownParams: null, poolHandle: enc(pool), peId: victimPe });
+      await waitFor(async () => (await counter('foreignAcksIgnored')) === 1, 5000, 'the foreign ACK ignored');
+      expect(await victimPort()).toBe(7000 + victimPe);
+      expect(victim.keepAlives.length).toBe(before + 1);
+      expect(await counter('unreachableRemovals')).toBe(0);
+    });
+
+    test("a user transport naming an address that is not the association's is rejected (Rejected due to Security Considerations) and changes nothing", async () => {
+      const redirect = registration('hostile-foreign', 31, policySettings(PolicyType.RoundRobin), 4031);
+      if (redirect.type !== AsapType.Registration) throw new Error('unexpected');
+      redirect.poolElement.userTransport = transportParameter(ParamType.SctpTransport, 4031, [parseAddress('10.77.0.101')!], TransportUse.DataPlusControl);
+      expectRejection(await exchange(encodeMessage(redirect)), enc('hostile-foreign'), 31, Cause.RejectedDueToSecurityConsiderations, new Uint8Array(0));
+      expect((await hostile.resolve('hostile-foreign')).error?.causes[0]?.code).toBe(Cause.UnknownPoolHandle);
+      // Over the victim's own PE: the same, and the victim's PE keeps its transport.
+      const redirectVictim = registration(pool, victimPe, policySettings(PolicyType.RoundRobin), 6667);
+      if (redirectVictim.type !== AsapType.Registration) throw new Error('unexpected');
+      redirectVictim.poolElement.userTransport = transportParameter(ParamType.SctpTransport, 6667, [parseAddress('10.77.0.102')!], TransportUse.DataPlusControl);
+      victim.send(redirectVictim);
+      const answer = await victim.next((m) => m.type === AsapType.RegistrationResponse && m.peId === victimPe);
+      if (answer.type !== AsapType.RegistrationResponse) throw new Error('unexpected');
+      expect(answer.error?.causes.map((c) => c.code)).toEqual([Cause.RejectedDueToSecurityConsiderations]);
+      expect(await victimPort()).toBe(7000 + victimPe);
+      expect(await counter('foreignAddressRejections')).toBe(2);
+    });
+
+    test('a PE that restarts re-registers its PE ID over a new association once the old one is down', async () => {
+      const first = await AsapPeer.connect(registrar.asapAddress);
+      expect((await first.register('restart-pool', 4242, policySettings(PolicyType.RoundRobin), 5555)).flags & AsapFlag.Reject).toBe(0);
+      await first.close();
+      await waitFor(async () => (await hostile.resolve('restart-pool')).poolElements.length === 0, 5000, 'old association down');
+      const second = await AsapPeer.connect(registrar.asapAddress);
+      try {
+        expect((await second.register('restart-pool', 4242, policySettings(PolicyType.RoundRobin), 5556)).flags & AsapFlag.Reject).toBe(0);
+        expect((await hostile.resolve('restart-pool')).poolElements.map((e) => [e.peId, e.userTransport.port])).toEqual([[4242, 5556]]);
+      } finally {
+        await second.close();
+      }
+      await waitFor(async () => (await hostile.resolve('restart-pool')).poolElements.length === 0, 5000, 'second association down');
+    });
+
+    test('beyond the PEs one association may register: Lack of Resources, nothing changed, counted', async () => {
+      const greedy = await AsapPeer.connect(registrar.asapAddress);
+      try {
+        for (let id = 1; id <= PES_PER_ASSOCIATION; id++) expect((await greedy.register('greedy-pool', id, policySettings(PolicyType.RoundRobin), 4500)).flags & AsapFlag.Reject).toBe(0);
+        const over = await greedy.register('greedy-pool', PES_PER_ASSOCIATION + 1, policySettings(PolicyType.RoundRobin), 4500);
+        expect(over.flags & AsapFlag.Reject).toBe(AsapFlag.Reject);
+        expect(over.error?.causes.map((c) => c.code)).toEqual([Cause.LackOfResources]);
+        expect((await greedy.resolve('greedy-pool', 128)).poolElements).toHaveLength(PES_PER_ASSOCIATION);
+        expect(await counter('associationLimitRejections')).toBe(1);
+      } finally {
+        await greedy.close();
+      }
+      await waitFor(async () => (await hostile.resolve('greedy-pool')).poolElements.length === 0, 5000, 'greedy association down');
+    });
   });
 
   test('afterwards every other client is intact and the registrar keeps serving', async () => {
