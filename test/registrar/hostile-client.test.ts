@@ -1,8 +1,9 @@
 // A hostile client on its own association throws broken, unknown and inconsistent ASAP at a
 // 3-shard registrar, and tries to change what is not its own (issue 11: hijack, deregister or
-// evict another client's PE, advertise an address that is not its own, register without limit). Each message gets the answer RFC 5354 asks for (ASAP_ERROR with the cause
-// and the offending bytes, a rejecting REGISTRATION_RESPONSE, or silence where the action bits
-// say so), and the other clients' pools come through untouched.
+// evict another client's PE, advertise an address that is not its own, register without
+// limit). Each message gets the answer RFC 5354 asks for (ASAP_ERROR with the cause and the
+// offending bytes, a rejecting REGISTRATION_RESPONSE, or silence where the action bits say
+// so), and the other clients' pools come through untouched.
 //
 // Ordering: after each hostile message the client sends a handle resolution for a probe pool
 // that lives in the same shard as the hostile message's pool handle (or in any shard when the
