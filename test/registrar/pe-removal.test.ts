@@ -130,54 +130,59 @@ describe('keep-alive timeout and lost associations (keep-alive interval 400 ms, 
   });
 });
 
-describe('ENDPOINT_UNREACHABLE (MAX-BAD-PE-REPORT 3; keep-alive cycle 60 s, out of the way)', () => {
+describe('ENDPOINT_UNREACHABLE (MAX-BAD-PE-REPORT 3 distinct reporters; keep-alive cycle 60 s, out of the way)', () => {
   let registrar: Registrar;
   let pe: AsapPeer;
-  let pu: AsapPeer;
+  /** Three pool users: reports count once per reporting association (issue 11). */
+  const pus: AsapPeer[] = [];
   const pool = 'unreachable';
 
   beforeAll(async () => {
     ({ registrar } = await startTestRegistrar({ shards: SHARDS, keepAliveInterval: 60_000, keepAliveTimeout: 60_000 }));
     pe = await connect(registrar);
-    pu = await connect(registrar);
+    // A PE that answers the check keeps its place and its reports are cleared: these stay silent.
+    for (const id of [1, 2, 3]) pe.silentPeIds.add(id);
+    for (let i = 0; i < 3; i++) pus.push(await connect(registrar));
     await registerAll(pe, [[pool, 1], [pool, 2], [pool, 3]]);
   });
   afterAll(async () => {
     await registrar?.close();
   });
 
-  /** Reports PE `peId`; a resolution of the same pool after it (same shard, in order) shows the effect. */
-  async function report(peId: number): Promise<number[]> {
-    pu.send(endpointUnreachable(pool, peId));
-    return members(pu, pool);
+  /** Pool user `by` reports PE `peId`; a resolution of the same pool after it (same shard, in order) shows the effect. */
+  async function report(peId: number, by: number): Promise<number[]> {
+    pus[by]!.send(endpointUnreachable(pool, peId));
+    return members(pus[by]!, pool);
   }
 
-  test('two reports do not remove a PE; the third does; each report makes the registrar probe the PE', async () => {
-    expect(await report(1)).toEqual([1, 2, 3]);
-    expect(await report(1)).toEqual([1, 2, 3]);
-    // RFC 5352 §3.5: on each report the registrar MUST at once send the PE a point-to-point
-    // ENDPOINT_KEEP_ALIVE with the H flag clear.
-    await waitFor(() => pe.keepAlives.filter((k) => k.type === AsapType.EndpointKeepAlive && k.peId === 1).length === 2, 2000, 'probing keep-alives');
+  test('reports from two associations do not remove a PE; a third does; the first report makes the registrar probe the PE', async () => {
+    expect(await report(1, 0)).toEqual([1, 2, 3]);
+    expect(await report(1, 0)).toEqual([1, 2, 3]); // the same association again: not counted
+    expect(await report(1, 1)).toEqual([1, 2, 3]);
+    // RFC 5352 §3.5: on a report the registrar MUST at once send the PE a point-to-point
+    // ENDPOINT_KEEP_ALIVE with the H flag clear (one at a time: while it is out, no other).
+    await waitFor(() => pe.keepAlives.filter((k) => k.type === AsapType.EndpointKeepAlive && k.peId === 1).length === 1, 2000, 'probing keep-alive');
     for (const k of pe.keepAlives) {
       if (k.type !== AsapType.EndpointKeepAlive) throw new Error('unexpected');
       expect(k.flags & AsapFlag.Home).toBe(0);
       expect(k.serverId).toBe(registrar.id);
     }
-    expect(await report(1)).toEqual([2, 3]);
-    const removals = (await registrar.stats()).shards.reduce((n, s) => n + (s.counters['unreachableRemovals'] ?? 0), 0);
-    expect(removals).toBe(1);
+    expect(await report(1, 2)).toEqual([2, 3]);
+    const stats = (await registrar.stats()).shards;
+    expect(stats.reduce((n, s) => n + (s.counters['unreachableRemovals'] ?? 0), 0)).toBe(1);
+    expect(stats.reduce((n, s) => n + (s.counters['duplicateReports'] ?? 0), 0)).toBe(1);
   });
 
   test('reports count per PE, and a re-registration starts the count again', async () => {
-    expect(await report(2)).toEqual([2, 3]);
-    expect(await report(3)).toEqual([2, 3]);
-    expect(await report(2)).toEqual([2, 3]);
+    expect(await report(2, 0)).toEqual([2, 3]);
+    expect(await report(3, 1)).toEqual([2, 3]);
+    expect(await report(2, 1)).toEqual([2, 3]);
     expect((await pe.register(pool, 2)).flags & AsapFlag.Reject).toBe(0);
-    expect(await report(2)).toEqual([2, 3]);
-    expect(await report(2)).toEqual([2, 3]);
-    expect(await report(2)).toEqual([3]);
+    expect(await report(2, 0)).toEqual([2, 3]);
+    expect(await report(2, 1)).toEqual([2, 3]);
+    expect(await report(2, 2)).toEqual([3]);
     // A report about a PE nobody registered changes nothing and is not answered.
-    expect(await report(999)).toEqual([3]);
-    expect(pu.received).toEqual([]);
+    expect(await report(999, 0)).toEqual([3]);
+    for (const pu of pus) expect(pu.received).toEqual([]);
   });
 });
