@@ -13,10 +13,12 @@ import { pathToFileURL } from 'node:url';
 import { defaultRegistrarConfig } from '../src/registrar/config.js';
 import { openSctpEndpoint, type Association } from '../src/transport/index.js';
 import { AsapType, PPID_ENRP, PolicyType, decodeAsap, encodeMessage, type Message } from '../src/wire/index.js';
-import { BenchClient, LatencyRecorder, connectClients, freeUdpPort, handleResolutionMessages, poolHandle, registerAll, registrationMessages } from './e2e-load.js';
+import { BenchClient, connectClients, freeUdpPort, poolHandle, registerAll, registrationMessages } from './e2e-load.js';
+import { PoolUserThread, type PuPhase } from './hostile-pool-user.js';
 import { RegistrarProcess } from './e2e-registrar-process.js';
 import type { RegistrarMemory } from './e2e-memory-probe.js';
 import { HostileGenerator, type Victims } from './hostile-messages.js';
+import { memoryMap, type MemoryMap } from './smaps.js';
 
 export interface HostileBenchOptions {
   /** Hostile ASAP messages per flood (default 1,000,000). */
@@ -48,27 +50,20 @@ export interface HostileBenchOptions {
   json?: boolean;
 }
 
-/** The pool user over one phase. */
-export interface PuPhase {
-  phase: string;
-  seconds: number;
-  /** Answers per second. */
-  rate: number;
-  p50: number;
-  p99: number;
-  max: number;
-  /** Answers without PEs (a legitimate pool came back empty). */
-  empty: number;
-}
-
 export interface MemoryPoint {
   label: string;
   rssMiB: number;
   /** Live heap after a full GC: the I/O thread, then each shard worker. */
   heapUsedMiB: number[];
   heapTotalMiB: number[];
-  externalMiB: number;
+  /** Per thread as heapUsedMiB: memory of C++ objects bound to JS (ArrayBuffers included), and V8's own malloc. */
+  externalMiB: number[];
+  mallocedMiB: number[];
   arrayBuffersMiB: number;
+  /** The I/O thread's V8 new space (young generation semi-spaces), part of its heapTotal. */
+  newSpaceMiB: number;
+  /** The registrar's RSS by kind of mapping (smaps.ts). */
+  map: MemoryMap | null;
   /** PEs and pools in the handlespace, all shards. */
   poolElements: number;
   pools: number;
@@ -151,84 +146,6 @@ function enrpOut(s: RegistrarStatsView): number {
   return Object.entries(s.enrp).reduce((n, [k, v]) => (k.endsWith('Sent') ? n + v : n), 0);
 }
 
-// ------------------------------------------------------------------ the pool user
-
-/** Resolutions at a steady rate over the whole run, open loop; latencies kept per phase. */
-class SteadyPoolUser {
-  private readonly queues: number[][];
-  private timer: NodeJS.Timeout | undefined;
-  private started = 0;
-  private sent = 0;
-  private seq = 0;
-  private current: { name: string; from: number; latency: LatencyRecorder; empty: number } | null = null;
-  /** Answers in the current phase so far (progress lines). */
-  readonly phases: PuPhase[] = [];
-
-  constructor(
-    private readonly client: BenchClient,
-    private readonly requests: Uint8Array[],
-    private readonly rate: number,
-  ) {
-    this.queues = requests.map(() => []);
-    client.onResponse = (m, now) => {
-      if (m[0] !== AsapType.HandleResolutionResponse) return;
-      const r = decodeAsap(m);
-      if (!r.ok || r.message.protocol !== 'asap' || r.message.type !== AsapType.HandleResolutionResponse) return;
-      const pool = poolIndex(r.message.poolHandle);
-      const at = pool < 0 ? undefined : this.queues[pool]!.shift();
-      if (at === undefined || this.current === null) return;
-      this.current.latency.add(now - at);
-      if (r.message.poolElements.length === 0) this.current.empty++;
-    };
-  }
-
-  start(): void {
-    this.started = performance.now();
-    const tick = (): void => {
-      const now = performance.now();
-      const due = Math.floor(((now - this.started) / 1000) * this.rate) - this.sent;
-      for (let n = 0; n < due; n++) {
-        const pool = this.seq++ % this.requests.length;
-        this.queues[pool]!.push(now);
-        this.sent++;
-        this.client.send(this.requests[pool]!);
-      }
-      this.timer = setTimeout(tick, 1);
-    };
-    tick();
-  }
-
-  /** Ends the current phase (if any) and starts `name`; null: measure nothing for now. */
-  phase(name: string | null): void {
-    const now = performance.now();
-    if (this.current !== null) {
-      const c = this.current;
-      const seconds = (now - c.from) / 1000;
-      const [p50, p99, max] = c.latency.percentiles(0.5, 0.99, 1);
-      this.phases.push({ phase: c.name, seconds, rate: c.latency.count / seconds, p50: p50!, p99: p99!, max: max!, empty: c.empty });
-    }
-    this.current = name === null ? null : { name, from: now, latency: new LatencyRecorder(), empty: 0 };
-  }
-
-  /** Answers per second over the current phase so far. */
-  liveRate(): number {
-    return this.current === null ? NaN : this.current.latency.count / ((performance.now() - this.current.from) / 1000);
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-  }
-}
-
-const POOL_PREFIX = new TextEncoder().encode('bench-pool-');
-
-function poolIndex(handle: Uint8Array): number {
-  if (handle.length !== POOL_PREFIX.length + 6) return -1;
-  let n = 0;
-  for (let i = POOL_PREFIX.length; i < handle.length; i++) n = n * 10 + handle[i]! - 0x30;
-  return n;
-}
-
 /** Every legitimate pool resolved with 128 items: "pool/PE ID:port" lines, sorted. */
 async function legitimateView(client: BenchClient, pools: number): Promise<string[]> {
   const out: string[] = [];
@@ -290,7 +207,7 @@ interface FloodContext {
   target: { address: string; port: number; udpPort: number };
   controlPort: number;
   generator: HostileGenerator;
-  pu: SteadyPoolUser;
+  pu: PoolUserThread;
   flood: number;
   portBase: number;
 }
@@ -314,7 +231,9 @@ async function runFlood(c: FloodContext, s: HostileBenchResult['settings']): Pro
     const rss = c.registrar.rssBytes();
     peakRss = Math.max(peakRss, rss);
     const asap = asapSent.reduce((n, x) => n + x.n, 0);
-    process.stderr.write(`[flood ${c.flood}] ASAP ${fmt(asap)}/${fmt(s.asap)}  ENRP ${fmt(enrpSent.n)}/${fmt(s.enrp)}  PU ${fmt(c.pu.liveRate())}/s  RSS ${fmt(rss / MiB)} MiB\n`);
+    void c.pu.liveRate().then((live) =>
+      process.stderr.write(`[flood ${c.flood}] ASAP ${fmt(asap)}/${fmt(s.asap)}  ENRP ${fmt(enrpSent.n)}/${fmt(s.enrp)}  PU ${fmt(live)}/s  RSS ${fmt(rss / MiB)} MiB\n`),
+    );
   }, 2000);
   try {
     await Promise.all([
@@ -359,8 +278,11 @@ async function memoryPoint(label: string, registrar: RegistrarProcess, shards: n
     rssMiB: m.rss / MiB,
     heapUsedMiB: [m.main.heapUsed, ...m.workers.map((w) => w.heapUsed)].map((x) => x / MiB),
     heapTotalMiB: [m.main.heapTotal, ...m.workers.map((w) => w.heapTotal)].map((x) => x / MiB),
-    externalMiB: m.main.external / MiB,
+    externalMiB: [m.main.external, ...m.workers.map((w) => w.external)].map((x) => x / MiB),
+    mallocedMiB: [m.main.malloced, ...m.workers.map((w) => w.malloced)].map((x) => x / MiB),
     arrayBuffersMiB: m.main.arrayBuffers / MiB,
+    newSpaceMiB: m.main.newSpace / MiB,
+    map: memoryMap(registrar.pid),
     poolElements: s.shards.reduce((n, x) => n + x.poolElements, 0),
     pools: s.shards.reduce((n, x) => n + x.pools, 0),
   };
@@ -388,14 +310,12 @@ export async function run(options: HostileBenchOptions = {}): Promise<HostileBen
     const legitBefore = await legitimateView(observer, s.pools);
     if (legitBefore.length !== s.pes) throw new Error(`expected ${s.pes} legitimate PEs, resolved ${legitBefore.length}`);
 
-    const puClient = await BenchClient.connect(target, 42_101);
-    closers.push(() => puClient.close());
-    const pu = new SteadyPoolUser(puClient, handleResolutionMessages(s.pools), s.puRate);
-    pu.start();
-    closers.push(async () => pu.stop());
-    await sleep(1000);
+    // Memory first: the probe's full GCs pause the registrar, which the PU would count.
     const memory: MemoryPoint[] = [await memoryPoint('before', registrar, s.shards, controlPort)];
-    pu.phase('before');
+    const pu = await PoolUserThread.start({ target, localPort: 42_101, pools: s.pools, rate: s.puRate });
+    closers.push(() => pu.stop());
+    await sleep(2000);
+    await pu.phase('before');
     await sleep(s.before * 1000);
 
     const victims: Victims = {
@@ -405,19 +325,18 @@ export async function run(options: HostileBenchOptions = {}): Promise<HostileBen
     const generator = new HostileGenerator(s.seed, victims);
     const floods: FloodOutcome[] = [];
     for (let f = 1; f <= s.floods; f++) {
-      pu.phase(`during ${f}`);
+      await pu.phase(`during ${f}`);
       const { outcome, close } = await runFlood({ registrar, target, controlPort, generator, pu, flood: f, portBase: 43_000 + f * 100 }, s);
       floods.push(outcome);
       process.stderr.write(`[flood ${f}] done in ${outcome.seconds.toFixed(1)} s; ${fmt(outcome.poolElementsAtEnd)} PEs in ${fmt(outcome.poolsAtEnd)} pools; settling ${s.settle} s\n`);
       if (s.keepAttackers) closers.push(close);
       else await close();
-      pu.phase(`after ${f}`);
+      await pu.phase(`after ${f}`);
       await sleep(s.settle * 1000);
-      pu.phase(null);
+      await pu.phase(null);
       const last = f === s.floods;
       memory.push(await memoryPoint(`after ${f} (+${s.settle} s)`, registrar, s.shards, controlPort, last ? options.heapSnapshot : undefined));
     }
-    pu.stop();
     const legitAfter = await legitimateView(observer, s.pools);
     const unchanged = legitAfter.join('\n') === legitBefore.join('\n');
     const result: HostileBenchResult = {
@@ -441,16 +360,23 @@ export async function run(options: HostileBenchOptions = {}): Promise<HostileBen
 function print(r: HostileBenchResult): void {
   const s = r.settings;
   console.log(`hostile flood: ${fmt(s.asap)} ASAP + ${fmt(s.enrp)} ENRP messages x ${s.floods}, ${s.attackers} ASAP attackers, ${s.pes} legitimate PEs, PU ${fmt(s.puRate)}/s, ${s.shards} shards, limits ${s.noLimits ? 'off' : 'default'}`);
-  console.log('\npool user        rate/s    p50 ms   p99 ms   max ms   empty');
-  for (const p of r.pu) console.log(`${p.phase.padEnd(14)} ${fmt(p.rate).padStart(8)} ${p.p50.toFixed(2).padStart(9)} ${p.p99.toFixed(2).padStart(8)} ${p.max.toFixed(1).padStart(8)} ${String(p.empty).padStart(7)}`);
+  console.log('\npool user        rate/s    p50 ms   p99 ms   max ms   empty    lost');
+  for (const p of r.pu) console.log(`${p.phase.padEnd(14)} ${fmt(p.rate).padStart(8)} ${p.p50.toFixed(2).padStart(9)} ${p.p99.toFixed(2).padStart(8)} ${p.max.toFixed(1).padStart(8)} ${String(p.empty).padStart(7)} ${String(p.lost).padStart(7)}`);
   console.log('\nflood   seconds   ASAP/s    ASAP back/in   ENRP back/in   ENRP counted out/in   peak RSS MiB   PEs (pools) at end');
   for (const f of r.floods) {
     const counted = f.enrpCountedIn === 0 ? 'n/a' : `${fmt(f.enrpCountedOut)}/${fmt(f.enrpCountedIn)} = ${(f.enrpCountedOut / f.enrpCountedIn).toFixed(2)}`;
     console.log(`${String(f.flood).padEnd(7)} ${f.seconds.toFixed(1).padStart(7)} ${fmt(f.asapSent / f.seconds).padStart(8)} ${f.asapBackPerIn.toFixed(2).padStart(14)} ${f.enrpBackPerIn.toFixed(2).padStart(14)}   ${counted.padEnd(20)} ${fmt(f.peakRssMiB).padStart(13)}   ${fmt(f.poolElementsAtEnd)} (${fmt(f.poolsAtEnd)})`);
   }
-  console.log('\nmemory (after full GC)   RSS MiB   heapUsed MiB (I/O, shards)        heapTotal MiB              PEs (pools)');
+  console.log('\nmemory (after full GC)   RSS MiB   per thread (I/O, shards...) MiB: heapUsed / heapTotal / external / malloced   PEs (pools)');
   for (const m of r.memory) {
-    console.log(`${m.label.padEnd(24)} ${fmt(m.rssMiB).padStart(7)}   ${m.heapUsedMiB.map((x) => x.toFixed(1)).join(', ').padEnd(32)} ${m.heapTotalMiB.map((x) => x.toFixed(0)).join(', ').padEnd(26)} ${fmt(m.poolElements)} (${fmt(m.pools)})`);
+    const threads = m.heapUsedMiB.map((u, i) => `${u.toFixed(1)}/${m.heapTotalMiB[i]!.toFixed(0)}/${m.externalMiB[i]!.toFixed(1)}/${m.mallocedMiB[i]!.toFixed(1)}`).join('  ');
+    console.log(`${m.label.padEnd(24)} ${fmt(m.rssMiB).padStart(7)}   ${threads.padEnd(70)} ${fmt(m.poolElements)} (${fmt(m.pools)})`);
+  }
+  console.log('\nRSS by mapping, MiB       V8 pages   [heap] (main malloc)   thread arenas   other anon   files   I/O new space');
+  for (const m of r.memory) {
+    const x = m.map;
+    if (x === null) continue;
+    console.log(`${m.label.padEnd(24)} ${x.v8PagesMiB.toFixed(1).padStart(9)} ${x.brkHeapMiB.toFixed(1).padStart(22)} ${x.threadArenasMiB.toFixed(1).padStart(15)} ${x.otherAnonMiB.toFixed(1).padStart(12)} ${x.fileMiB.toFixed(1).padStart(7)} ${m.newSpaceMiB.toFixed(1).padStart(15)}`);
   }
   console.log(`\nlegitimate PEs unchanged: ${r.legitimateUnchanged ? 'yes' : `NO (gone: ${r.legitimateDiff!.before.length}, new or moved: ${r.legitimateDiff!.after.length})`}`);
   const st = r.stats as Record<string, unknown>;

@@ -8,6 +8,12 @@ const number = (v: string): number => {
   return n;
 };
 
+const count = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a count (0 or more), got "${v}"`);
+  return n;
+};
+
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('run a benchmark suite (no native addon needed)');
 
@@ -74,8 +80,8 @@ Examples:
   bench
     .command('hostile')
     .description('hostile flood: mutated ASAP and made-up ENRP against a registrar child with 100 legitimate PEs and a resolving pool user; rate, p99, RSS before/after, ENRP out/in')
-    .option('--asap <n>', 'hostile ASAP messages per flood (default 1000000)', number)
-    .option('--enrp <n>', 'hostile ENRP messages per flood (default 100000)', number)
+    .option('--asap <n>', 'hostile ASAP messages per flood (default 1000000)', count)
+    .option('--enrp <n>', 'hostile ENRP messages per flood (default 100000)', count)
     .option('--floods <n>', 'floods one after another, memory measured after each (default 2)', number)
     .option('--settle <s>', 'seconds after a flood before memory is measured (default 10)', number)
     .option('--before <s>', 'seconds of the pool user measured before the first flood (default 5)', number)
