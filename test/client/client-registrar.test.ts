@@ -143,7 +143,8 @@ describe('pool element and pool user at the registrar', () => {
   });
 
   it('registers thousands of pool elements over one association', async () => {
-    const r = await startRegistrar();
+    // A proxy-like client: over the default PEs per association (100) and registration rate.
+    const r = await startRegistrar({ maxElementsPerAssociation: 2000, registrationRate: 0 });
     const asap = await endpoint({ registrars: [r.asapAddress], timers: { t2Registration: 5000 } });
     const N = 2000;
     const pes = Array.from({ length: N }, (_, i) => new PoolElement(asap, { poolHandle: `bulk${i % 20}`, userTransport: { port: 10000 + i } }));
