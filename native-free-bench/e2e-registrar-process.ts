@@ -83,8 +83,11 @@ export class RegistrarProcess {
       // associations: far over the per-association rates a real client is held to.
       '--registration-rate', '0',
       '--resolution-rate', '0',
-      // 100,000 PEs over 10 associations (--pe-associations) is 10,000 per association.
+      // 100,000 PEs over 10 associations (--pe-associations) is 10,000 per association; runs
+      // with more PEs, or all in one pool (--pools 1), stay under the pool and total limits too.
       '--max-pes-per-association', '10000000',
+      '--max-pes-per-pool', '100000000',
+      '--max-pes', '100000000',
       '--control-port', String(options.controlPort ?? 0),
       ...(options.extraArgs ?? []),
       // info only to see "registrar started"; at info it logs nothing per message.
