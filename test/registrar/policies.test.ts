@@ -78,7 +78,9 @@ async function stats(): Promise<{ pools: number[]; elements: number[]; registrat
 }
 
 beforeAll(async () => {
-  ({ registrar } = await startTestRegistrar({ shards: SHARDS, keepAliveInterval: 60_000, keepAliveTimeout: 60_000 }));
+  // 200 PEs per association, registered as fast as answered: over the defaults (100 PEs per
+  // association, 100 registrations/s) that hold back hostile clients (issue 11).
+  ({ registrar } = await startTestRegistrar({ shards: SHARDS, keepAliveInterval: 60_000, keepAliveTimeout: 60_000, maxElementsPerAssociation: 1000, registrationRate: 0 }));
   for (let i = 0; i < PE_ASSOCIATIONS; i++) pes.push(await AsapPeer.connect(registrar.asapAddress));
   pu = await AsapPeer.connect(registrar.asapAddress);
 });
