@@ -25,6 +25,9 @@ export interface StreamConnectorOptions {
   onError?: (remote: RemoteAddress, error: Error) => void;
 }
 
+/** How long a TLS 1.3 client waits for a sign that the server accepted it (see #secured). */
+const TLS13_ACCEPT_GRACE_MS = 250;
+
 export class StreamConnector {
   readonly protocol: StreamProtocol;
   readonly #options: StreamConnectorOptions;
@@ -59,16 +62,52 @@ export class StreamConnector {
       a.abort();
     }, o.connectTimeout ?? 10_000);
     timer.unref();
-    socket.once(this.#tls !== null ? 'secureConnect' : 'connect', () => {
+    const up = (): void => {
       clearTimeout(timer);
       a.markUp();
+    };
+    if (this.#tls === null) socket.once('connect', up);
+    else socket.once('secureConnect', () => this.#secured(socket as tls.TLSSocket, up));
+    // Failures to set up (refused, unreachable, a TLS alert); errors of a live association show as its 'down'.
+    socket.once('error', (error) => {
+      if (a.state === 'connecting') o.onError?.(remote, error);
     });
-    socket.once('error', (error) => o.onError?.(remote, error));
     a.once('down', () => {
       clearTimeout(timer);
       this.#associations.delete(a);
     });
     return a;
+  }
+
+  /**
+   * In TLS 1.3 the client's handshake ends before the server has checked the client's
+   * certificate: a server that refuses it sends its alert after our 'secureConnect'. The
+   * association is up once the server has shown it accepted us: its first session ticket
+   * (sent after it verified our Finished) or data, or, for a server that sends no tickets, a
+   * moment without an alert. TLS 1.2 ends with the server's Finished: up at once.
+   */
+  #secured(socket: tls.TLSSocket, up: () => void): void {
+    if (socket.getProtocol() !== 'TLSv1.3') {
+      up();
+      return;
+    }
+    let done = false;
+    const once = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(grace);
+      socket.off('session', once);
+      socket.off('data', once);
+      // Not from inside the 'session' callback: OpenSSL is mid-read there, and a write made
+      // from it is lost.
+      setImmediate(() => {
+        if (!socket.destroyed) up();
+      });
+    };
+    const grace = setTimeout(once, TLS13_ACCEPT_GRACE_MS);
+    grace.unref();
+    socket.once('session', once);
+    socket.once('data', once);
   }
 
   /** associate() and wait for 'up'; rejects with the socket's error on 'down' before it. */

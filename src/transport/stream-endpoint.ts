@@ -155,8 +155,10 @@ export class StreamEndpoint extends EventEmitter<StreamEndpointEvents> implement
       }
     });
     if (o.protocol === 'tls') {
-      // The raw socket, while its handshake runs: its address is known even if the handshake fails.
-      server.on('connection', (socket: net.Socket) => {
+      // The raw socket, before TLS takes it over: its address is noted while it is sure to be
+      // there (a socket that failed its handshake may no longer say).
+      server.prependListener('connection', (socket: net.Socket) => {
+        rawPeers.set(socket, formatPeer(socket.remoteAddress, socket.remotePort));
         this.#pending.add(socket);
         socket.once('close', () => this.#pending.delete(socket));
       });
@@ -210,10 +212,19 @@ export class StreamEndpoint extends EventEmitter<StreamEndpointEvents> implement
   }
 }
 
+/** "address:port" of raw sockets accepted by a TLS server, noted on arrival. */
+const rawPeers = new WeakMap<net.Socket, string>();
+
+function formatPeer(address: string | undefined, port: number | undefined): string {
+  const a = plainAddress(address);
+  return a.includes(':') ? `[${a}]:${port ?? 0}` : `${a || '?'}:${port ?? 0}`;
+}
+
+/** The peer of a TLS socket: its own address, else the one noted for the raw socket it wraps (Node's `_parent`). */
 function peerOf(socket: net.Socket): string {
-  const address = plainAddress(socket.remoteAddress ?? (socket as { _parent?: net.Socket })._parent?.remoteAddress);
-  const port = socket.remotePort ?? (socket as { _parent?: net.Socket })._parent?.remotePort ?? 0;
-  return address.includes(':') ? `[${address}]:${port}` : `${address || '?'}:${port}`;
+  if (socket.remoteAddress !== undefined) return formatPeer(socket.remoteAddress, socket.remotePort);
+  const parent = (socket as { _parent?: net.Socket })._parent;
+  return (parent !== undefined ? rawPeers.get(parent) : undefined) ?? '?:0';
 }
 
 function subjectOf(socket: tls.TLSSocket): string {

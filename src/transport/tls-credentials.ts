@@ -180,10 +180,9 @@ function ciphers(c: TlsCredentials): string {
 }
 
 /**
- * Server options: TLS 1.2 and 1.3; PSK by identity; certificates requested but checked after
- * the handshake (`socket.authorized`, which Node sets for a PSK handshake too: a PSK peer
- * presents no certificate, and rejectUnauthorized would refuse it), so that both kinds of
- * peers are served on one port. `pskPeers` learns the identity a socket offered.
+ * Server options: TLS 1.2 and 1.3; PSK by identity; with a CA, a client certificate of that CA
+ * is required unless the handshake used a PSK, so both kinds of peers are served on one port.
+ * `pskPeers` learns the identity a socket offered.
  */
 export function tlsServerOptions(c: TlsCredentials, pskPeers: WeakMap<object, string>, handshakeTimeout: number): tls.TlsOptions {
   const options: tls.TlsOptions = { minVersion: 'TLSv1.2', handshakeTimeout, ciphers: ciphers(c), honorCipherOrder: true };
@@ -204,7 +203,9 @@ export function tlsServerOptions(c: TlsCredentials, pskPeers: WeakMap<object, st
   if (c.ca !== null) {
     options.ca = c.ca;
     options.requestCert = true;
-    options.rejectUnauthorized = false;
+    // Refused in the handshake (the client gets the alert: certificate required, unknown CA).
+    // A PSK handshake requests no certificate, so PSK peers pass (TLS 1.2 and 1.3).
+    options.rejectUnauthorized = true;
   }
   return options;
 }

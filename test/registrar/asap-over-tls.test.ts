@@ -1,0 +1,265 @@
+// ASAP over TCP and TLS (RFC 5352 §6, IANA asap-tcp 3863, asap-tcp-tls 3864) end to end: a
+// PE registers and a PU resolves over plain TCP, TLS with a PSK and TLS with certificates
+// (mutual authentication against the scope's CA); peers without a PSK of the file or a
+// certificate of the CA are turned away and the handlespace does not change; a stalled
+// handshake, garbage and bad lengths are cut, logged with the peer's address and counted; and
+// `openssl s_client` (not ours) gets a HANDLE_RESOLUTION answered through the TLS port.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AsapEndpoint, NoRegistrarError, PoolElement, PoolUser } from '../../src/client/index.js';
+import { loadTlsCredentials, type TlsFiles } from '../../src/transport/tls-credentials.js';
+import { MessageFramer } from '../../src/transport/stream-framing.js';
+import { AsapType, decodeAsap, encodeMessage, PolicyType } from '../../src/wire/index.js';
+import { runCli } from '../helpers/cli.js';
+import { freeTcpPort, makeTlsFixtures, type TlsFixtures } from '../transport/tls-fixtures.js';
+import { freeUdpPort, LogLevel, startTestRegistrar, waitFor, type TestRegistrar } from './harness.js';
+
+const LOOPBACK = '127.0.0.1';
+const TIMERS = { t1EnrpRequest: 1000, t2Registration: 1000, t3Deregistration: 1000, t5ServerHunt: 500, t7EnrpOutdate: 3000, retranMax: 2000 };
+
+let f: TlsFixtures;
+let reg: TestRegistrar;
+let tcpPort: number;
+let tlsPort: number;
+
+beforeAll(async () => {
+  f = makeTlsFixtures();
+  [tcpPort, tlsPort] = [await freeTcpPort(), await freeTcpPort()];
+  reg = await startTestRegistrar({
+    shards: 2,
+    enrpAnnounce: false,
+    mentorDiscoveryTimeout: 0,
+    tcpPort,
+    tlsPort,
+    tlsPsk: f.psk,
+    tlsCert: f.registrarCert,
+    tlsKey: f.registrarKey,
+    tlsCa: f.ca,
+    tlsHandshakeTimeout: 400,
+  });
+  await waitFor(() => reg.registrar.enrp.isReady, 5000, 'registrar ready');
+}, 30_000);
+
+afterAll(async () => {
+  await reg?.registrar.close();
+  f?.remove();
+});
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const x of open.splice(0).reverse()) await x.close();
+});
+
+async function endpoint(protocol: 'tcp' | 'tls', files: TlsFiles = {}, homeTimeout = 3000): Promise<AsapEndpoint> {
+  const asap = await AsapEndpoint.open({
+    registrars: [{ address: LOOPBACK, port: protocol === 'tcp' ? tcpPort : tlsPort }],
+    announces: false,
+    sctp: { mode: 'udp', address: LOOPBACK },
+    stream: { protocol, ...(protocol === 'tls' ? { tls: loadTlsCredentials(files, 'client') } : {}) },
+    timers: TIMERS,
+    homeTimeout,
+    localAddresses: [LOOPBACK],
+  });
+  open.push(asap);
+  return asap;
+}
+
+/** A PE registered over `pe`, resolved over `pu`: the PU sees the PE's ID. */
+async function registerAndResolve(pool: string, pe: AsapEndpoint, pu: AsapEndpoint): Promise<void> {
+  const element = new PoolElement(pe, { poolHandle: pool, policy: { type: PolicyType.RoundRobin }, userTransport: { port: 7100, protocol: 'sctp', use: 'data' }, registrationLife: 30_000 });
+  open.push({ close: () => element.close() });
+  await element.register();
+  expect(element.registered).toBe(true);
+  const resolved = await new PoolUser(pu, { staleCacheValue: 0 }).resolve(pool);
+  expect(resolved.map((e) => e.peId)).toEqual([element.peId]);
+  expect(resolved[0]!.homeRegistrarId).toBe(reg.registrar.id);
+}
+
+async function streamStats(protocol: 'tcp' | 'tls') {
+  return (await reg.registrar.stats()).streams.find((s) => s.protocol === protocol)!;
+}
+
+async function poolsInHandlespace(): Promise<string[]> {
+  return (await reg.registrar.dump()).map((row) => String(row[0]));
+}
+
+function warnings(pattern: RegExp): Array<Record<string, unknown>> {
+  return reg.logs.filter((l) => l.level >= LogLevel.warn && pattern.test(l.msg));
+}
+
+describe('ASAP over TCP and TLS at the registrar', () => {
+  it('over plain TCP: a PE registers, a PU resolves it', async () => {
+    await registerAndResolve('tcp-pool', await endpoint('tcp'), await endpoint('tcp'));
+    expect((await streamStats('tcp')).accepted).toBeGreaterThanOrEqual(2);
+  });
+
+  it('over TLS with a PSK (TLS 1.3, one identity per peer): a PE registers, a PU resolves it', async () => {
+    await registerAndResolve('psk-pool', await endpoint('tls', { psk: f.psk }), await endpoint('tls', { psk: f.psk, pskIdentity: 'pu-1' }));
+  });
+
+  it('over TLS with certificates of the scope CA (mutual authentication): a PE registers, a PU resolves it', async () => {
+    const files = { cert: f.clientCert, key: f.clientKey, ca: f.ca };
+    await registerAndResolve('cert-pool', await endpoint('tls', files), await endpoint('tls', files));
+  });
+
+  it('mixed: a PE over TLS and a PU over TCP see the same handlespace (same shards)', async () => {
+    await registerAndResolve('mixed-pool', await endpoint('tls', { psk: f.psk }), await endpoint('tcp'));
+  });
+
+  it.each([
+    ['no certificate', { ca: () => f.ca }],
+    ['a certificate of another CA', { cert: () => f.otherClientCert, key: () => f.otherClientKey, ca: () => f.ca }],
+  ])('a PE with %s is turned away in the handshake, logged with its address, and the handlespace does not change', { timeout: 15_000 }, async (_what, pick) => {
+    const files = Object.fromEntries(Object.entries(pick).map(([k, v]) => [k, v()])) as TlsFiles;
+    const before = await poolsInHandlespace();
+    const turnedAway = async (): Promise<number> => {
+      const s = await streamStats('tls');
+      return s.handshakeFailures + s.unauthenticated;
+    };
+    const turnedAwayBefore = await turnedAway();
+    const pe = await endpoint('tls', files, 1500);
+    const element = new PoolElement(pe, { poolHandle: 'intruder-pool', policy: { type: PolicyType.RoundRobin }, userTransport: { port: 7200, protocol: 'sctp', use: 'data' } });
+    open.push({ close: () => element.close() });
+    await expect(element.register()).rejects.toBeInstanceOf(NoRegistrarError);
+    expect(await poolsInHandlespace()).toEqual(before);
+    expect(before).not.toContain('intruder-pool');
+    expect(await turnedAway()).toBeGreaterThan(turnedAwayBefore);
+    // Refused in the handshake: the client got the alert (certificate required, unknown CA).
+    const logged = warnings(/^TLS handshake failed/);
+    expect(logged.length).toBeGreaterThan(0);
+    expect(String(logged.at(-1)!.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('a PSK identity the registrar does not know fails the handshake', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const stranger = `${f.dir}/stranger.txt`;
+    writeFileSync(stranger, 'stranger:00112233445566778899aabbccddeeff\n');
+    const failures = (await streamStats('tls')).handshakeFailures;
+    const pe = await endpoint('tls', { psk: stranger }, 1500);
+    await expect(pe.homeConnection()).rejects.toBeInstanceOf(NoRegistrarError);
+    expect((await streamStats('tls')).handshakeFailures).toBeGreaterThan(failures);
+  });
+
+  it('a handshake that stalls is cut by the handshake timeout, logged and counted', async () => {
+    const timeouts = (await streamStats('tls')).handshakeTimeouts;
+    const socket = net.connect(tlsPort, LOOPBACK);
+    const started = performance.now();
+    let localPort = 0;
+    socket.on('connect', () => (localPort = socket.localPort!));
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()).on('error', () => undefined));
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(350);
+    expect(elapsed).toBeLessThan(5000);
+    await waitFor(async () => (await streamStats('tls')).handshakeTimeouts === timeouts + 1, 2000, 'handshake timeout counted');
+    expect(warnings(/^TLS handshake timed out/).at(-1)!.peer).toBe(`127.0.0.1:${localPort}`);
+  });
+
+  it('garbage instead of a ClientHello is a failed handshake: closed, counted, no crash', async () => {
+    const failures = (await streamStats('tls')).handshakeFailures;
+    const socket = net.connect(tlsPort, LOOPBACK, () => socket.write('GET / HTTP/1.0\r\n\r\n'));
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()).on('error', () => undefined));
+    await waitFor(async () => (await streamStats('tls')).handshakeFailures === failures + 1, 2000, 'handshake failure counted');
+  });
+
+  it('on TCP, a Message Length under 4 aborts the connection (logged with the address), and the registrar serves on', async () => {
+    const aborts = (await streamStats('tcp')).framingAborts;
+    let localPort = 0;
+    const socket = net.connect(tcpPort, LOOPBACK, () => {
+      localPort = socket.localPort!;
+      socket.write(Uint8Array.of(AsapType.HandleResolution, 0, 0, 2, 0, 0, 0, 0));
+    });
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()).on('error', () => undefined));
+    expect((await streamStats('tcp')).framingAborts).toBe(aborts + 1);
+    const logged = warnings(/Message Length 2 is under the 4-byte common header/).at(-1)!;
+    expect(logged.peer).toBe(`127.0.0.1:${localPort}`);
+    await registerAndResolve('after-garbage', await endpoint('tcp'), await endpoint('tcp'));
+  });
+
+  it('on TCP, a message the registrar cannot decode gets the RFC answer (ASAP_ERROR), not a disconnect', async () => {
+    const socket = net.connect(tcpPort, LOOPBACK, () => socket.write(Uint8Array.of(0x7f, 0, 0, 8, 0, 0, 0, 0)));
+    const answer = await firstMessage(socket);
+    socket.destroy();
+    const decoded = decodeAsap(answer);
+    expect(decoded.ok && decoded.message.type).toBe(AsapType.Error);
+  });
+});
+
+/** The first framed message a socket receives. */
+function firstMessage(socket: net.Socket): Promise<Uint8Array> {
+  const framer = new MessageFramer();
+  return new Promise((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => framer.push(chunk, (m) => resolve(m.slice())));
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error('closed before an answer')));
+  });
+}
+
+describe('openssl s_client against the TLS port', () => {
+  const resolution = encodeMessage({ protocol: 'asap', type: AsapType.HandleResolution, flags: 0, paddedLength: false, unknownParams: null, poolHandle: new TextEncoder().encode('s-client-pool'), items: null });
+
+  /** s_client with `args`, the HANDLE_RESOLUTION on its stdin; resolves with the first ASAP message it prints. */
+  function throughSClient(args: string[]): Promise<Uint8Array> {
+    const child = spawn('openssl', ['s_client', '-connect', `${LOOPBACK}:${tlsPort}`, '-quiet', '-nocommands', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const framer = new MessageFramer();
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`no answer through s_client: ${stderr}`));
+      }, 10_000);
+      child.stdout.on('data', (chunk: Buffer) =>
+        framer.push(chunk, (m) => {
+          clearTimeout(timer);
+          child.kill('SIGKILL');
+          resolve(m.slice());
+        }),
+      );
+      child.on('exit', () => setTimeout(() => reject(new Error(`s_client exited: ${stderr}`)), 100));
+      // -quiet implies -ign_eof: s_client keeps the session after stdin ends.
+      child.stdin.end(Buffer.from(resolution));
+    });
+  }
+
+  beforeAll(async () => {
+    // A PE for s_client to find, registered over TLS.
+    const pe = await AsapEndpoint.open({ registrars: [{ address: LOOPBACK, port: tlsPort }], announces: false, sctp: { mode: 'udp', address: LOOPBACK }, stream: { protocol: 'tls', tls: loadTlsCredentials({ psk: f.psk }, 'client') }, timers: TIMERS, localAddresses: [LOOPBACK] });
+    const element = new PoolElement(pe, { poolHandle: 's-client-pool', policy: { type: PolicyType.RoundRobin }, userTransport: { port: 7300, protocol: 'sctp', use: 'data' } });
+    await element.register();
+    sClientPe = { asap: pe, element };
+  }, 20_000);
+  let sClientPe: { asap: AsapEndpoint; element: PoolElement };
+  afterAll(async () => {
+    await sClientPe?.element.close();
+    await sClientPe?.asap.close();
+  });
+
+  it.each([
+    ['TLS 1.3 with a PSK', () => ['-tls1_3', '-psk', f.pskHex, '-psk_identity', 'pe-1']],
+    ['TLS 1.2 with a PSK', () => ['-tls1_2', '-psk', f.pskHex, '-psk_identity', 'pe-1']],
+    ['TLS 1.3 with a certificate', () => ['-tls1_3', '-cert', f.clientCert, '-key', f.clientKey, '-CAfile', f.ca, '-verify_return_error']],
+    ['TLS 1.2 with a certificate', () => ['-tls1_2', '-cert', f.clientCert, '-key', f.clientKey, '-CAfile', f.ca, '-verify_return_error']],
+  ])('%s: the HANDLE_RESOLUTION_RESPONSE decodes and names the PE', async (_what, args) => {
+    const answer = await throughSClient(args());
+    const decoded = decodeAsap(answer);
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok || decoded.message.protocol !== 'asap' || decoded.message.type !== AsapType.HandleResolutionResponse) throw new Error('not a HANDLE_RESOLUTION_RESPONSE');
+    expect(decoded.message.poolElements.map((e) => e.peId)).toEqual([sClientPe.element.peId]);
+  });
+});
+
+describe('rserpool registrar with TLS files', () => {
+  it('a missing PSK file ends the start: exit 1, the file named, a hint', async () => {
+    const r = runCli(['registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--address', LOOPBACK, '--announce', 'off', '--shards', '1', '--control-port', '0', '--tcp-port', '0', '--tls-psk', `${f.dir}/missing.txt`], 20_000);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cannot start: cannot read --tls-psk ${f.dir}/missing.txt: no such file`);
+    expect(r.stderr).toMatch(/hint: give --tls-psk a readable file/);
+  });
+
+  it('a certificate with the wrong key ends the start with what is wrong', async () => {
+    const r = runCli(['registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--address', LOOPBACK, '--announce', 'off', '--shards', '1', '--control-port', '0', '--tcp-port', '0', '--tls-cert', f.registrarCert, '--tls-key', f.clientKey, '--tls-ca', f.ca], 20_000);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--tls-key .*client\.key is not the key of the certificate/);
+  });
+});
