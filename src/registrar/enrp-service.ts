@@ -1114,9 +1114,10 @@ export class EnrpService {
       return;
     }
     const t = this.peers.get(target);
-    if (t !== undefined && t.status === PeerStatus.Active && now() - t.lastHeard < this.config.maxTimeLastHeard) {
-      // We hear the target: not dead, whoever says so (RFC 5353 §3.5.1 stops a takeover of a
-      // target that is heard). Its PEs stay its own.
+    if (t !== undefined && now() - t.lastHeard < this.config.maxTimeLastHeard) {
+      // We heard the target within MAX-TIME-LAST-HEARD: not dead, whoever says so (RFC 5353
+      // §3.5.1 stops a takeover of a target that is heard; an INIT_TAKEOVER we acknowledged
+      // does not change that). Its PEs stay its own.
       this.counters.takeoversRefused++;
       this.log.warn({ target: hex(target), by: hex(peer.serverId) }, 'TAKEOVER_SERVER for a peer we hear refused');
       return;

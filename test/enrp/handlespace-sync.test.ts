@@ -8,6 +8,8 @@ import { AsapPeer, registration } from '../registrar/asap-peer.js';
 import { freeUdpPort, meshed, startMember, startScope, waitFor, type ScopeMember } from './harness.js';
 
 let members: ScopeMember[] = [];
+/** One PE client registers thousands over one association: above the defaults (100 per association, 100/s). */
+const BULK = { maxElementsPerAssociation: 20_000, registrationRate: 0 };
 const peers: AsapPeer[] = [];
 afterEach(async () => {
   for (const p of peers.splice(0)) await p.close();
@@ -26,13 +28,13 @@ async function registerMany(member: ScopeMember, count: number, pools: number): 
 
 describe('handlespace synchronisation', () => {
   it('a registrar started later loads 10,000 PEs from its mentor and resolves every one', async () => {
-    members = await startScope(3, { shards: 2 });
+    members = await startScope(3, { shards: 2, ...BULK });
     const [a] = members as [ScopeMember];
     await waitFor(() => meshed(members), 5000, 'meshed');
     await registerMany(a, 10_000, 100);
     await waitFor(async () => (await members[2]!.registrar.dump()).length === 10_000, 10_000, 'C has all');
 
-    const fourth = await startMember(await freeUdpPort(), members.map((m) => m.udpPort), { shards: 2 });
+    const fourth = await startMember(await freeUdpPort(), members.map((m) => m.udpPort), { shards: 2, ...BULK });
     members.push(fourth);
     const stats = await fourth.registrar.stats();
     expect(stats.enrp.tablePagesReceived).toBeGreaterThanOrEqual(Math.ceil(10_000 / 128));
@@ -52,7 +54,7 @@ describe('handlespace synchronisation', () => {
   });
 
   it('a forged checksum mismatch triggers an audit that ends with identical handlespaces', async () => {
-    members = await startScope(2);
+    members = await startScope(2, BULK);
     const [a, b] = members as [ScopeMember, ScopeMember];
     await waitFor(() => meshed(members), 5000, 'meshed');
     await registerMany(a, 500, 7);

@@ -290,8 +290,9 @@ describe('ENRP authority: who may speak and what a peer may change', () => {
     expect((await r.stats()).peers.length).toBe(peersBefore);
   });
 
-  it('TAKEOVER_SERVER for a peer R hears is refused; its PEs stay its own', async () => {
+  it('TAKEOVER_SERVER for a peer R hears is refused, after an INIT_TAKEOVER R acknowledged too; its PEs stay its own', async () => {
     const counted = (await enrpStats()).takeoversRefused!;
+    await exchange(fromH({ type: EnrpType.InitTakeover, targetServerId: G_ID }));
     await exchange(fromH({ type: EnrpType.TakeoverServer, targetServerId: G_ID }));
     expect((await enrpStats()).takeoversRefused).toBe(counted + 1);
     expect((await rows()).find((row) => row[0] === hexOf('g-pool'))?.[2]).toBe(G_ID);
@@ -308,7 +309,7 @@ describe('ENRP authority: who may speak and what a peer may change', () => {
     const cycles = Math.ceil((Date.now() - started) / FAST_ENRP.peerHeartbeatCycle!) + 1;
     // G gets its heartbeats and at most one alive announcement per cycle.
     expect(g.count(EnrpType.Presence) - toG).toBeLessThanOrEqual(2 * cycles);
-    expect(h.count(EnrpType.InitTakeoverAck)).toBe(0);
+    expect(h.count(EnrpType.InitTakeoverAck, R_ID)).toBe(0);
   });
 
   it('a server ID that sent one PRESENCE and fell silent is forgotten with its PEs, not taken over', async () => {

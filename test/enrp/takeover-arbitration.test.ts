@@ -43,6 +43,10 @@ async function scene(contenderId: number): Promise<{ r: Registrar; t: EnrpPeer; 
     t.send({ type: EnrpType.HandleUpdate, action: UpdateAction.AddPe, reserved: 0, poolHandle: reg.poolHandle, poolElement: { ...reg.poolElement, homeRegistrarId: T_ID } });
   }
   await waitFor(async () => (await r.dump()).length === PES, 3000, "T's PEs at R");
+  // Only an established peer is taken over (mayTakeOver(): a presence and a heartbeat after):
+  // T runs its heartbeat at least once (EnrpPeer: a presence every 200 ms) before it dies.
+  const presences = (): number => (r.enrp.peers.get(T_ID)?.presences ?? 0);
+  await waitFor(() => presences() >= 2, 3000, 'T established');
   return { r, t, f };
 }
 
