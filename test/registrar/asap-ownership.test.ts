@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Partition } from '../../src/handlespace/partition.js';
 import { AsapService, type AsapPolicy } from '../../src/shard/asap-service.js';
+import { MAX_PEER_ADDRESSES, ToShardWriter, readToShard, type ToShardHandler } from '../../src/shard/thread-protocol.js';
 import {
   AsapFlag,
   AsapType,
@@ -267,5 +268,43 @@ describe('PE limits', () => {
     expect(s.partition.elementCount).toBe(4);
     expect(s.partition.findElement(enc('q'), 3)).toBeUndefined();
     expect(s.service.counters).toMatchObject({ associationLimitRejections: 1, poolLimitRejections: 1, totalLimitRejections: 1, rejections: 3, registrations: 4 });
+  });
+});
+
+describe('the AssociationUp record (I/O thread to shard)', () => {
+  const read = (write: (w: ToShardWriter) => void): Array<[number, { address: string; port: number }, string[]]> => {
+    const w = new ToShardWriter();
+    write(w);
+    const out: Array<[number, { address: string; port: number }, string[]]> = [];
+    const ignore = (): void => undefined;
+    const handler: ToShardHandler = {
+      asapMessage: ignore,
+      associationUp: (id, remote, addresses) => out.push([id, { ...remote }, addresses]),
+      associationDown: ignore,
+      associationDetached: ignore,
+      enrpHandleUpdate: ignore,
+      enrpHandleTable: ignore,
+      enrpAuditBegin: ignore,
+      enrpAuditEnd: ignore,
+      enrpTakeOver: ignore,
+      handleTablePage: ignore,
+      handleTableEnd: ignore,
+    };
+    readToShard(w.take(), handler);
+    return out;
+  };
+
+  it('carries every peer address, the primary first, IPv6 too; without a list, the primary', () => {
+    expect(read((w) => w.associationUp(9, { address: '10.0.0.1', port: 5001 }, ['192.168.7.1', '10.0.0.1', 'fd00::1']))).toEqual([
+      [9, { address: '10.0.0.1', port: 5001 }, ['10.0.0.1', '192.168.7.1', 'fd00::1']],
+    ]);
+    expect(read((w) => w.associationUp(10, { address: '::1', port: 65535 }))).toEqual([[10, { address: '::1', port: 65535 }, ['::1']]]);
+  });
+
+  it('holds at most MAX_PEER_ADDRESSES addresses', () => {
+    const many = Array.from({ length: 300 }, (_, i) => `10.1.${i >> 8}.${i & 0xff}`);
+    const [record] = read((w) => w.associationUp(11, { address: '10.0.0.1', port: 1 }, many));
+    expect(record![2]).toHaveLength(MAX_PEER_ADDRESSES);
+    expect(record![2][0]).toBe('10.0.0.1');
   });
 });
