@@ -45,8 +45,9 @@ RFC 5354 cause code a registrar would answer with.
 
 An SCTP packet whose CRC32c checksum is wrong is not decoded, as a receiving SCTP discards it
 (RFC 9260 §6.8): it is printed as {frame, ..., "badChecksum": {stored, computed}} and counted
-on stderr. A capture taken on the sending host with SCTP checksum offload has wrong checksums
-on the outgoing packets: --ignore-checksums decodes them (their messages get "badChecksum": true).
+on stderr. A capture taken on the sending host where the kernel leaves the checksum to the
+network card (checksum offload; also Linux's kernel SCTP on lo) has wrong checksums on the
+outgoing packets: --ignore-checksums decodes them (their messages get "badChecksum": true).
 
 The capture "-" is read from standard input (e.g. tcpdump -w - ... | rserpool decode -).
 
