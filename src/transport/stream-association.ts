@@ -164,7 +164,7 @@ export class StreamAssociation extends EventEmitter<AssociationEvents> implement
     if (this.#state === 'down') return;
     if (reason !== undefined) this.#log('debug', { association: this.id, peer: this.peer, reason }, `${this.protocol.toUpperCase()} association aborted`);
     this.#reason = 'local-abort';
-    this.#socket.destroy();
+    this.#reset();
     this.#down('local-abort');
   }
 
@@ -172,8 +172,15 @@ export class StreamAssociation extends EventEmitter<AssociationEvents> implement
   #end(reason: AssociationDownReason): void {
     if (this.#state === 'down') return;
     this.#reason = reason;
-    this.#socket.destroy();
+    if (reason === 'abort') this.#reset();
+    else this.#socket.destroy();
     this.#down(reason);
+  }
+
+  /** The stream's ABORT: a TCP RST (the peer sees a reset, not an orderly close); TLS just closes. */
+  #reset(): void {
+    if (this.protocol === 'tcp' && !this.#socket.destroyed && this.#socket.readyState === 'open') this.#socket.resetAndDestroy();
+    else this.#socket.destroy();
   }
 
   /** Ends it because the endpoint closes. */
