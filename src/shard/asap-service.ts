@@ -221,11 +221,15 @@ export class AsapService {
     // Addresses: only the association's own, unless allowed (RFC 5355 §6). Rejected due to
     // Security Considerations: the values are valid, the registrar does not authorize this
     // association to speak for that address (RFC 5354 §3.12.10).
+    // The same holds for the ASAP transport a PE may name (where a registrar taking it over
+    // associates to, RFC 5353 §3.5.2): it cannot send a peer registrar to a victim either.
     const peer = this.peers.get(associationId);
-    const advertised = advertisedTransport(pe.userTransport, peer?.addresses ?? [], !this.policy.allowForeignAddresses);
-    if (!advertised.ok) {
+    const checkForeign = !this.policy.allowForeignAddresses;
+    const advertised = advertisedTransport(pe.userTransport, peer?.addresses ?? [], checkForeign);
+    const asapTransport = pe.asapTransport === null ? null : advertisedTransport(pe.asapTransport, peer?.addresses ?? [], checkForeign);
+    if (!advertised.ok || (asapTransport !== null && !asapTransport.ok)) {
       this.counters.foreignAddressRejections++;
-      this.reject(associationId, m, Cause.RejectedDueToSecurityConsiderations, NO_BYTES, 'user transport names an address that is not the association\'s');
+      this.reject(associationId, m, Cause.RejectedDueToSecurityConsiderations, NO_BYTES, 'a transport names an address that is not the association\'s');
       return;
     }
     const t = advertised.transport;
@@ -247,7 +251,7 @@ export class AsapService {
       if (result.created) this.counters.registrations++;
       else this.counters.reregistrations++;
       // RSPLIB: a PE that omits its ASAP transport is reached at the association's remote.
-      const transport = pe.asapTransport !== null ? asapTransportTlv(pe.asapTransport) : (peer?.asapTransport ?? null);
+      const transport = asapTransport !== null && asapTransport.ok ? asapTransportTlv(asapTransport.transport) : (peer?.asapTransport ?? null);
       this.asapTransports.set(result.element, transport);
       this.output.ownChange?.(result.element, true);
       this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, 0, null), w));

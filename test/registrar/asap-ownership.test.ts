@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Partition } from '../../src/handlespace/partition.js';
 import { AsapService, type AsapPolicy } from '../../src/shard/asap-service.js';
+import { readAsapTransport } from '../../src/shard/pe-asap-transport.js';
 import { MAX_PEER_ADDRESSES, ToShardWriter, readToShard, type ToShardHandler } from '../../src/shard/thread-protocol.js';
 import {
   AsapFlag,
@@ -203,6 +204,26 @@ describe('addresses a PE may advertise', () => {
     expect(s.transportOf('tcp', 1)?.addresses).toEqual(['10.0.0.1']);
     expectAccepted(s.send(A, regWith('mixed', 1, 5555, ['192.168.7.1', '0.0.0.0'])));
     expect(s.transportOf('mixed', 1)?.addresses).toEqual(['192.168.7.1', '10.0.0.1']);
+  });
+
+  it('the ASAP transport a PE names is held to the same rule; without one, the association\'s remote is recorded', () => {
+    const s = setup();
+    s.service.associationUp(A, { address: '10.0.0.1', port: 5001 }, ['10.0.0.1', '192.168.7.1']);
+    const withAsap = (peId: number, address: string): AsapMessage => {
+      const m = regWith('pool', peId, 5555, ['10.0.0.1']);
+      if (m.type !== AsapType.Registration) throw new Error('unexpected');
+      m.poolElement.asapTransport = transportParameter(ParamType.SctpTransport, 3333, [parseAddress(address)!], TransportUse.DataOnly);
+      return m;
+    };
+    expectRejected(s.send(A, withAsap(1, '10.9.9.9')), Cause.RejectedDueToSecurityConsiderations);
+    expect(s.partition.findElement(enc('pool'), 1)).toBeUndefined();
+    expectAccepted(s.send(A, withAsap(2, '192.168.7.1')));
+    const recorded = readAsapTransport(s.service.asapTransports.get(s.partition.findElement(enc('pool'), 2)!)!)!;
+    expect([addressToString(recorded.address), recorded.port]).toEqual(['192.168.7.1', 3333]);
+    expectAccepted(s.send(A, regWith('pool', 3, 5555, ['10.0.0.1'])));
+    const derived = readAsapTransport(s.service.asapTransports.get(s.partition.findElement(enc('pool'), 3)!)!)!;
+    expect([addressToString(derived.address), derived.port]).toEqual(['10.0.0.1', 5001]);
+    expect(s.service.counters.foreignAddressRejections).toBe(1);
   });
 
   it('--allow-foreign-addresses turns the check off', () => {
