@@ -17,9 +17,11 @@
 //   reload), asked for by us: the mentor's copy of the whole handlespace, so PEs of every home
 //   come in (rules A-C: add, or replace a PE homed elsewhere); a PE naming us as home that we
 //   do not hold stays the sender's.
-// - An own-children page (§3.6.3, W flag 1: an audit we started): only PEs homed at the
-//   sender; they may replace a copy held for a third server (the audit re-synchronizes the
-//   sender's PEs, vouched for by its checksum).
+// - An own-children page (§3.6.3, W flag 1: an audit we started): as an update, only PEs
+//   homed at the sender, new or held for the sender. Not one held for a third server: a peer
+//   starts our audit of itself by announcing any checksum, so its pages must not be able to
+//   take what an update may not (measured: a flood's forged checksums and pages stole another
+//   peer's PEs this way). A PE that moved heals by the third server's DEL_PE and a later audit.
 // - Pages nobody asked for are ignored by the I/O thread before they reach a shard.
 
 /** What carried the PE. */
@@ -61,7 +63,7 @@ export function mayLearn(source: EnrpSource, ownId: number, sender: number, anno
     return { verdict: Authority.Apply, home: home === own ? from : home };
   }
   if (home !== from) return { verdict: home === own ? Authority.OwnPe : Authority.ForeignHome, home };
-  if (source === EnrpSource.Update && heldHome !== undefined && heldHome >>> 0 !== from) return { verdict: Authority.ForeignHome, home };
+  if (heldHome !== undefined && heldHome >>> 0 !== from) return { verdict: Authority.ForeignHome, home };
   return { verdict: Authority.Apply, home };
 }
 

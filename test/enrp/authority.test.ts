@@ -30,9 +30,11 @@ describe('mayLearn', () => {
     expect(mayLearn(EnrpSource.FullTable, US, S, US, US).verdict).toBe(Authority.OwnPe);
   });
 
-  it('an own-children page (audit) brings only the sender\'s PEs, which may replace a third server\'s copy', () => {
+  it('an own-children page (audit) brings only the sender\'s PEs, new or held for the sender', () => {
     expect(mayLearn(EnrpSource.OwnTable, US, S, S, undefined).verdict).toBe(Authority.Apply);
-    expect(mayLearn(EnrpSource.OwnTable, US, S, S, T).verdict).toBe(Authority.Apply);
+    expect(mayLearn(EnrpSource.OwnTable, US, S, S, S).verdict).toBe(Authority.Apply);
+    // A peer starts our audit of itself with any checksum: its pages take no more than an update.
+    expect(mayLearn(EnrpSource.OwnTable, US, S, S, T).verdict).toBe(Authority.ForeignHome);
     expect(mayLearn(EnrpSource.OwnTable, US, S, T, undefined).verdict).toBe(Authority.ForeignHome);
     expect(mayLearn(EnrpSource.OwnTable, US, S, S, US).verdict).toBe(Authority.OwnPe);
   });

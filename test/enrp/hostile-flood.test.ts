@@ -159,6 +159,10 @@ describe('a hostile ENRP flood', () => {
     // R's own PEs and H's are exactly as before, R's still point where their PE put them.
     // (The bound attackers may add PEs of their own, which their takeover makes R's.)
     const rows = await r.dump();
+    if (process.env.ENRP_FLOOD_DEBUG) {
+      console.log(JSON.stringify(rows.filter((row) => row[0] === Buffer.from('h-pool').toString('hex') || row[0] === Buffer.from('own').toString('hex'))));
+      console.log(member.logs.filter((l) => (l.level as number) >= 40).map((l) => `${l.msg} ${JSON.stringify(l)}`).slice(0, 40).join('\n'));
+    }
     for (const row of before) expect(rows).toContainEqual(row);
     const response = await pe.resolve('own', 32);
     const ours = response.poolElements.filter((e) => e.peId <= 5);

@@ -312,6 +312,42 @@ describe('ENRP authority: who may speak and what a peer may change', () => {
     expect(h.count(EnrpType.InitTakeoverAck, R_ID)).toBe(0);
   });
 
+  it("an audit R starts on a peer's forged checksum takes only that peer's own PEs from its pages", async () => {
+    const audits = (await enrpStats()).audits!;
+    const pages = (await enrpStats()).tablePagesReceived!;
+    const foreign = await shardCounter('foreignHomeChangesRefused');
+    const own = await shardCounter('ownPeChangesRefused');
+    let armed = true;
+    h.alive = false; // H answers the table request itself, below
+    h.onMessage((m) => {
+      if (!armed || m.type !== EnrpType.HandleTableRequest || (m.flags & EnrpFlag.OwnChildrenOnly) === 0) return;
+      armed = false;
+      const pick = (pool: string, peId: number, home: number): PoolElementParameter => (update(UpdateAction.AddPe, pool, peId, home, 6666) as { poolElement: PoolElementParameter }).poolElement;
+      h.send({
+        type: EnrpType.HandleTableResponse,
+        entries: [
+          { poolHandle: enc('g-pool'), poolElements: [pick('g-pool', 300, H_ID)] }, // G's, as H's
+          { poolHandle: enc(OWN_POOL), poolElements: [pick(OWN_POOL, 1, H_ID)] }, // ours, as H's
+          { poolHandle: enc('audit-pool'), poolElements: [pick('audit-pool', 906, H_ID)] }, // H's own
+        ],
+      });
+    });
+    try {
+      await exchange(fromH({ type: EnrpType.Presence, checksum: 0x1234, serverInfo: null }));
+      await waitFor(async () => (await enrpStats()).tablePagesReceived! > pages, 3000, 'the audit page');
+      await waitFor(async () => (await rows()).some((row) => row[0] === hexOf('audit-pool')), 3000, "H's own PE from the page");
+    } finally {
+      h.alive = true;
+    }
+    expect((await enrpStats()).audits).toBe(audits + 1);
+    expect((await rows()).find((row) => row[0] === hexOf('g-pool'))?.[2]).toBe(G_ID);
+    expect((await rows()).filter((row) => row[2] === R_ID)).toHaveLength(OWN_PES);
+    expect(await shardCounter('foreignHomeChangesRefused')).toBe(foreign + 1);
+    expect(await shardCounter('ownPeChangesRefused')).toBe(own + 1);
+    const response = await pe.resolve(OWN_POOL, 10);
+    expect(response.poolElements.map((e) => e.userTransport.port)).toEqual([4000, 4000, 4000, 4000, 4000]);
+  });
+
   it('a server ID that sent one PRESENCE and fell silent is forgotten with its PEs, not taken over', async () => {
     const y = await EnrpPeer.open(0x5100beef);
     y.alive = false;
