@@ -11,7 +11,7 @@ import { AsapEndpoint, NoRegistrarError, PoolElement, PoolUser } from '../../src
 import { loadTlsCredentials, type TlsFiles } from '../../src/transport/tls-credentials.js';
 import { MessageFramer } from '../../src/transport/stream-framing.js';
 import { AsapType, decodeAsap, encodeMessage, PolicyType } from '../../src/wire/index.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { freeTcpPort, makeTlsFixtures, type TlsFixtures } from '../transport/tls-fixtures.js';
 import { freeUdpPort, LogLevel, startTestRegistrar, waitFor, type TestRegistrar } from './harness.js';
 
@@ -51,8 +51,16 @@ afterEach(async () => {
   for (const x of open.splice(0).reverse()) await x.close();
 });
 
+/** An ASAP endpoint reaching the registrar over TCP or TLS, closed after the test. */
 async function endpoint(protocol: 'tcp' | 'tls', files: TlsFiles = {}, homeTimeout = 3000): Promise<AsapEndpoint> {
-  const asap = await AsapEndpoint.open({
+  const asap = await lastingEndpoint(protocol, files, homeTimeout);
+  open.push(asap);
+  return asap;
+}
+
+/** The same, for a describe's beforeAll: the caller closes it. */
+async function lastingEndpoint(protocol: 'tcp' | 'tls', files: TlsFiles = {}, homeTimeout = 3000): Promise<AsapEndpoint> {
+  return AsapEndpoint.open({
     registrars: [{ address: LOOPBACK, port: protocol === 'tcp' ? tcpPort : tlsPort }],
     announces: false,
     sctp: { mode: 'udp', address: LOOPBACK },
@@ -61,8 +69,6 @@ async function endpoint(protocol: 'tcp' | 'tls', files: TlsFiles = {}, homeTimeo
     homeTimeout,
     localAddresses: [LOOPBACK],
   });
-  open.push(asap);
-  return asap;
 }
 
 /** A PE registered over `pe`, resolved over `pu`: the PU sees the PE's ID. */
@@ -246,6 +252,60 @@ describe('openssl s_client against the TLS port', () => {
     expect(decoded.ok).toBe(true);
     if (!decoded.ok || decoded.message.protocol !== 'asap' || decoded.message.type !== AsapType.HandleResolutionResponse) throw new Error('not a HANDLE_RESOLUTION_RESPONSE');
     expect(decoded.message.poolElements.map((e) => e.peId)).toEqual([sClientPe.element.peId]);
+  });
+});
+
+/** `rserpool <args>` without blocking this process (the registrar under test lives in it). */
+function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) =>
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    }),
+  );
+}
+
+describe('rserpool resolve over TCP and TLS', () => {
+  beforeAll(async () => {
+    const asap = await lastingEndpoint('tcp');
+    const element = new PoolElement(asap, { poolHandle: 'cli-pool', policy: { type: PolicyType.RoundRobin }, userTransport: { port: 7400, protocol: 'sctp', use: 'data' } });
+    await element.register();
+    cliPe = { asap, element };
+  }, 20_000);
+  let cliPe: { asap: AsapEndpoint; element: PoolElement };
+  afterAll(async () => {
+    await cliPe?.element.close();
+    await cliPe?.asap.close();
+  });
+
+  it.each([
+    ['tcp', () => ['--registrar', `${LOOPBACK}:${tcpPort}`]],
+    ['tls', () => ['--registrar', `${LOOPBACK}:${tlsPort}`, '--tls-psk', f.psk, '--tls-psk-identity', 'pu-1']],
+    ['tls', () => ['--registrar', `${LOOPBACK}:${tlsPort}`, '--tls-cert', f.clientCert, '--tls-key', f.clientKey, '--tls-ca', f.ca]],
+  ])('--transport %s %#: the PE is listed', { timeout: 30_000 }, async (transport, args) => {
+    const r = await cli(['resolve', 'cli-pool', '--json', '--transport', transport, '--local-address', LOOPBACK, ...args()]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { elements: Array<{ peId: number }> };
+    expect(out.elements.map((e) => e.peId)).toEqual([cliPe.element.peId]);
+  });
+
+  it('a registrar certificate of another CA: the TLS failure is said, and the tool fails', { timeout: 30_000 }, async () => {
+    const r = await cli(['resolve', 'cli-pool', '--transport', 'tls', '--registrar', `${LOOPBACK}:${tlsPort}`, '--tls-cert', f.otherClientCert, '--tls-key', f.otherClientKey, '--tls-ca', f.otherCa]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/TLS to registrar 127\.0\.0\.1:\d+ failed: .*(self-signed|unable to verify|certificate)/i);
+  });
+
+  it('--transport tcp without --registrar says the hunt finds SCTP registrars only', { timeout: 30_000 }, async () => {
+    const r = await cli(['resolve', 'cli-pool', '--transport', 'tcp']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('--transport tcp needs --registrar host[:port] (the announce hunt finds SCTP registrars only)');
   });
 });
 
