@@ -271,7 +271,17 @@ async function runFlood(c: FloodContext, s: HostileBenchResult['settings']): Pro
 }
 
 async function memoryPoint(label: string, registrar: RegistrarProcess, shards: number, controlPort: number, snapshotDir?: string): Promise<MemoryPoint> {
-  const m: RegistrarMemory = await registrar.memory(shards, snapshotDir);
+  // A registrar still busy with the flood's aftermath (ENRP takeovers) may not answer the probe
+  // within its 10 s: asked again, up to a minute.
+  let m: RegistrarMemory | undefined;
+  for (let attempt = 1; m === undefined; attempt++) {
+    try {
+      m = await registrar.memory(shards, snapshotDir);
+    } catch (error) {
+      if (attempt >= 6) throw error;
+      process.stderr.write(`[memory ${label}] ${(error as Error).message}; asking again\n`);
+    }
+  }
   const s = await registrarStats(controlPort);
   return {
     label,
