@@ -169,4 +169,56 @@ describe('a hostile ENRP flood', () => {
     expect(ours.map((e) => [e.peId, e.userTransport.port]).sort()).toEqual([1, 2, 3, 4, 5].map((id) => [id, 4000]));
     expect((await r.stats()).peers).toContain(H_ID);
   }, 180_000);
+
+  it('the worst case: a peer sends only messages that deserve an answer, and still gets at most one each', async () => {
+    const w = await EnrpPeer.open(0x61000020);
+    w.alive = false;
+    attackers.push(w);
+    await w.connect(r.enrpAddress as RemoteAddress);
+    w.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
+    await waitFor(() => r.enrp.peers.get(0x61000020) !== undefined, 3000, 'W is a peer');
+    const rnd = seededRandom(0xa115);
+    const N = Math.min(FLOOD, 20_000);
+    const unknownParams = Uint8Array.from(Array.from({ length: 16 }, () => [0xc1, 0x23, 0x00, 0x04]).flat()); // 16 to report
+    const start = { ...r.enrp.counters };
+    for (let sent = 0; sent < N; ) {
+      for (let k = 0; k < 200 && sent < N; k++, sent++) {
+        let bytes: Uint8Array;
+        switch (Math.floor(rnd() * 6)) {
+          case 0:
+            bytes = w.encode({ type: EnrpType.ListRequest });
+            break;
+          case 1:
+            bytes = w.encode({ type: EnrpType.HandleTableRequest });
+            break;
+          case 2:
+            bytes = w.encode({ type: EnrpType.Presence, flags: EnrpFlag.ReplyRequired, checksum: null, serverInfo: null });
+            break;
+          case 3:
+            bytes = w.encode({ type: EnrpType.InitTakeover, targetServerId: rnd() < 0.5 ? R_ID : (0x63000000 + sent) >>> 0 });
+            break;
+          case 4: {
+            // A presence carrying 16 unknown parameters whose action bits ask for reports.
+            const p = w.encode({ type: EnrpType.Presence, checksum: null, serverInfo: null });
+            bytes = new Uint8Array(p.length + unknownParams.length);
+            bytes.set(p);
+            bytes.set(unknownParams, p.length);
+            new DataView(bytes.buffer).setUint16(2, bytes.length);
+            break;
+          }
+          default:
+            bytes = Uint8Array.from([0x7f, 0, 0, 12, 0x61, 0, 0, 0x20, 0, 0, 0, 0]);
+        }
+        w.association!.send(bytes, PPID_ENRP);
+      }
+      const target = start.received + sent - 400;
+      await waitFor(() => r.enrp.counters.received >= target, 20_000, `R reads (${sent})`, 2);
+    }
+    await waitFor(() => r.enrp.counters.received >= start.received + N, 20_000, 'R read all', 5);
+    await sleep(200);
+    const c = r.enrp.counters;
+    const ratio = (c.sent - start.sent) / (c.received - start.received);
+    console.log(`ENRP answer-only flood: ${JSON.stringify({ messages: N, in: c.received - start.received, out: c.sent - start.sent, ratio: Number(ratio.toFixed(3)) })}`);
+    expect(ratio).toBeLessThanOrEqual(1.5);
+  }, 120_000);
 });
