@@ -8,6 +8,7 @@
 import { createSelection, policyDefinition } from '../policy/registry.js';
 import type { RandomSource } from '../policy/policy.js';
 import { Cause, ParamType, TransportUse } from '../wire/constants.js';
+import { hexId } from '../wire/identifier-text.js';
 import type { ElementCensus } from './element-census.js';
 import { HandleTableCursor } from './handle-table-cursor.js';
 import { computePeChecksum, finishPeChecksum, peWordSum, wordSum } from './pe-checksum.js';
@@ -521,10 +522,10 @@ export class Partition {
       const check = (pool.selection as { checkInvariant?: () => boolean }).checkInvariant;
       if (check !== undefined && !check.call(pool.selection)) throw new Error(`pool ${key}: selection invariant`);
       for (const [peId, e] of pool.elements) {
-        if (e.peId !== peId || e.pool !== pool || !e.registered) throw new Error(`PE ${peId}: bad pool link`);
-        if (!this.owners.get(e.homeRegistrarId)?.elements.has(e)) throw new Error(`PE ${peId}: not in owner set`);
-        if (e.associationId !== 0 && !this.elementsOfAssociation(e.associationId).includes(e)) throw new Error(`PE ${peId}: not in association list`);
-        if (e.timerIndex < 0) throw new Error(`PE ${peId}: no timer`);
+        if (e.peId !== peId || e.pool !== pool || !e.registered) throw new Error(`PE ${hexId(peId)}: bad pool link`);
+        if (!this.owners.get(e.homeRegistrarId)?.elements.has(e)) throw new Error(`PE ${hexId(peId)}: not in owner set`);
+        if (e.associationId !== 0 && !this.elementsOfAssociation(e.associationId).includes(e)) throw new Error(`PE ${hexId(peId)}: not in association list`);
+        if (e.timerIndex < 0) throw new Error(`PE ${hexId(peId)}: no timer`);
         seen.add(e);
         total++;
       }

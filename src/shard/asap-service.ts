@@ -27,6 +27,7 @@ import {
   type OperationError,
   type PoolElementParameter,
 } from '../wire/index.js';
+import { hexId } from '../wire/identifier-text.js';
 import { policySettings, type PolicySettings } from '../wire/policy-settings.js';
 import { AsapTransportTable, asapTransportTlv, derivedAsapTransportTlv } from './pe-asap-transport.js';
 import { advertisedTransport, peerAddressBytes } from './advertised-addresses.js';
@@ -266,7 +267,7 @@ export class AsapService {
   /** A rejecting REGISTRATION_RESPONSE (RFC 5352 §3.1) with one cause; counted and logged (sparingly). */
   private reject(associationId: number, m: AsapRegistration, cause: number, info: Uint8Array, reason: string): void {
     if (this.counters.rejections++ % 1000 === 0) {
-      this.log.info({ association: associationId, peId: m.poolElement.peId, cause, reason, rejections: this.counters.rejections }, 'registration rejected');
+      this.log.info({ association: associationId, peId: hexId(m.poolElement.peId), cause, reason, rejections: this.counters.rejections }, 'registration rejected');
     }
     const error: OperationError = { causes: [errorCause(cause, info)] };
     const w = this.writer;
@@ -375,7 +376,7 @@ export class AsapService {
     if (outcome === UnreachableOutcome.Removed) {
       this.counters.unreachableRemovals++;
       this.removedOwn(element);
-      this.log.info({ peId: m.peId }, 'pool element removed after MAX-BAD-PE-REPORT unreachability reports');
+      this.log.info({ peId: hexId(m.peId) }, 'pool element removed after MAX-BAD-PE-REPORT unreachability reports');
     } else if (outcome === UnreachableOutcome.Duplicate) {
       this.counters.duplicateReports++;
     } else if (outcome === UnreachableOutcome.Counted) {
@@ -428,7 +429,7 @@ export class AsapService {
         // (the I/O thread first checks that no other shard has a PE on it).
         this.counters.keepAliveTimeouts++;
         this.removedOwn(element);
-        this.log.info({ peId: element.peId, association: element.associationId }, 'keep-alive timed out: pool element removed');
+        this.log.info({ peId: hexId(element.peId), association: element.associationId }, 'keep-alive timed out: pool element removed');
         if (element.associationId !== 0 && this.partition.associationElementCount(element.associationId) === 0) {
           this.output.abort(element.associationId);
         }
