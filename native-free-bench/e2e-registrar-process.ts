@@ -68,6 +68,8 @@ export class RegistrarProcess {
       mkdirSync(options.cpuProfileDir, { recursive: true });
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
     }
+    // bench e2e --wire-trace: the registrar's UDP datagrams timestamped (e2e-wire-trace.ts).
+    if (process.env.RSERPOOL_BENCH_WIRE_TRACE !== undefined) nodeArgs.push('-r', compiledProbe().replace(/e2e-memory-probe\.js$/, 'e2e-wire-trace.js'));
     const args = [
       ...nodeArgs,
       compiledCli(),

@@ -29,6 +29,7 @@ import {
   type PhaseProgress,
 } from './e2e-load.js';
 import { RegistrarProcess, threadSchedule, type ThreadSchedule } from './e2e-registrar-process.js';
+import { WIRE_TRACE_ENV, WIRE_TRACE_LABEL_ENV, resetWireTrace, startWireTrace, summarizeWireTrace, writeWireTrace, type WireTraceSummary } from './e2e-wire-trace.js';
 
 export interface E2eBenchOptions {
   /** One shard count or several ("1,2,4"); default: available cores. */
@@ -61,6 +62,12 @@ export interface E2eBenchOptions {
   cpuProf?: string;
   /** Directory for heap snapshots of every registrar thread with every PE registered (after the phases). */
   heapSnapshot?: string;
+  /**
+   * Directory for a wire-level trace of both processes (or RSERPOOL_BENCH_WIRE_TRACE): each
+   * paced request split into generator -> registrar, in the registrar, registrar -> generator
+   * (e2e-wire-trace.ts); the summary is in `pacedWireTrace` of each run.
+   */
+  wireTrace?: string;
   json?: boolean;
 }
 
@@ -134,6 +141,8 @@ export interface E2eRunResult {
   ioHeapBytesPerPe: number;
   /** 1-minute load average of the machine before and after the run (others share the cores). */
   loadAverage: [before: number, after: number];
+  /** With --wire-trace: where the paced requests' time went, segment by segment (ms). */
+  pacedWireTrace?: WireTraceSummary;
 }
 
 export interface E2eBenchResult {
@@ -256,6 +265,16 @@ async function runOnce(
 ): Promise<E2eRunResult> {
   const cpuProf = options.cpuProf ?? process.env.RSERPOOL_BENCH_CPU_PROF;
   const [registrarProvider, generatorProvider = registrarProvider] = provider.split('/') as [string, string?];
+  const traceDir = options.wireTrace ?? process.env[WIRE_TRACE_ENV];
+  const traceLabel = `run-${++traceRuns}-${provider.replace('/', '-')}`;
+  lastPacedWindow = [];
+  if (traceDir !== undefined) {
+    // The registrar child inherits both (its preload writes <label>-registrar.json at exit).
+    process.env[WIRE_TRACE_ENV] = traceDir;
+    process.env[WIRE_TRACE_LABEL_ENV] = `${traceLabel}-registrar`;
+    startWireTrace();
+    resetWireTrace();
+  }
   const registrar = await RegistrarProcess.start({
     shards,
     provider: registrarProvider,
@@ -339,7 +358,11 @@ async function runOnce(
     // Half that rate (or --rate), paced: latency when the registrar is not saturated.
     const target = options.rate ?? Math.max(1, Math.round(resolution.perSecond / 2));
     progress.follow(`handle resolution paced at ${fmt(target)}/s`, live);
-    const paced = await resolvePaced(pus, messages.resolutions, { pools: s.pools, rate: target, seconds: s.duration, mark }, live);
+    const pacedMark = (which: 'start' | 'end'): void => {
+      lastPacedWindow.push(Number(process.hrtime.bigint()) / 1e6);
+      mark(which);
+    };
+    const paced = await resolvePaced(pus, messages.resolutions, { pools: s.pools, rate: target, seconds: s.duration, mark: pacedMark }, live);
     const pacedResolution = { ...phase(paced, from, to), targetPerSecond: target };
     progress.note(`paced at ${fmt(target)}/s: p50 ${pacedResolution.p50Ms.toFixed(2)} ms, p99 ${pacedResolution.p99Ms.toFixed(2)} ms`);
 
@@ -367,6 +390,23 @@ async function runOnce(
     await Promise.all(clients.map((c) => c.close()));
     await registrar.stop();
   }
+}
+
+let traceRuns = 0;
+/** process.hrtime (ms) of the last paced phase's start and end. */
+let lastPacedWindow: number[] = [];
+
+/** runOnce, and with a wire trace its summary (the registrar's file exists once it stopped). */
+async function runTraced(...args: Parameters<typeof runOnce>): Promise<E2eRunResult> {
+  const result = await runOnce(...args);
+  const [, , s, , options] = args;
+  const traceDir = options.wireTrace ?? process.env[WIRE_TRACE_ENV];
+  if (traceDir === undefined) return result;
+  const label = `run-${traceRuns}-${result.provider.replace('/', '-')}`;
+  writeWireTrace(`${label}-generator`, { paced: lastPacedWindow });
+  const ports = Array.from({ length: s.pus }, (_, i) => 40_000 + s.peAssociations + i);
+  result.pacedWireTrace = summarizeWireTrace(traceDir, `${label}-generator`, `${label}-registrar`, 3863, ports);
+  return result;
 }
 
 // ------------------------------------------------------------------ medians and output
@@ -488,7 +528,7 @@ export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult
     for (let r = 0; r < settings.runs; r++) {
       for (const provider of settings.providers) {
         const label = settings.providers.length > 1 ? `, ${provider}` : '';
-        runs.get(provider)!.push(await runOnce(shards, provider, settings, messages, options, new Progress(`[shards ${shards}${label}, run ${r + 1}/${settings.runs}]`)));
+        runs.get(provider)!.push(await runTraced(shards, provider, settings, messages, options, new Progress(`[shards ${shards}${label}, run ${r + 1}/${settings.runs}]`)));
       }
     }
     for (const provider of settings.providers) {
@@ -527,6 +567,7 @@ function parseArgs(argv: string[]): E2eBenchOptions {
     else if (a === '--keep-alive-interval') o.keepAliveInterval = Number(value());
     else if (a === '--cpu-prof') o.cpuProf = value();
     else if (a === '--heap-snapshot') o.heapSnapshot = value();
+    else if (a === '--wire-trace') o.wireTrace = value();
   }
   return o;
 }
