@@ -168,15 +168,19 @@ export class StreamEndpoint extends EventEmitter<StreamEndpointEvents> implement
 
   #secured(socket: tls.TLSSocket): void {
     const peer = peerOf(socket);
-    if (!socket.authorized) {
+    // The PSK of the identity it offered was used: a PSK suite (TLS 1.2), or the PSK handshake
+    // of TLS 1.3 (which OpenSSL reports as a resumed session). The identity alone is not proof:
+    // a TLS 1.3 server falls back to certificates when the offered PSK does not fit.
+    const identity = this.#pskPeers.get(socket);
+    const psk = identity !== undefined && (socket.getCipher().name.includes('PSK') || socket.isSessionReused());
+    // Node sets `authorized` only when it requested a certificate (a CA is configured).
+    if (!psk && !socket.authorized) {
       this.counters.unauthenticated++;
       this.#log('warn', { peer, protocol: socket.getProtocol(), reason: socket.authorizationError?.toString() ?? 'no certificate' }, 'TLS peer rejected: neither a PSK of --tls-psk nor a certificate of --tls-ca');
       socket.destroy();
       return;
     }
-    const identity = this.#pskPeers.get(socket);
-    const psk = identity !== undefined && (socket.getCipher().name.includes('PSK') || socket.isSessionReused());
-    this.#associate(socket, psk ? { psk: identity } : { certificate: subjectOf(socket) });
+    this.#associate(socket, psk ? { psk: identity! } : { certificate: subjectOf(socket) });
   }
 
   #handshakeFailed(error: NodeJS.ErrnoException, socket: tls.TLSSocket): void {

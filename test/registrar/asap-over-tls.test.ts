@@ -6,6 +6,7 @@
 // `openssl s_client` (not ours) gets a HANDLE_RESOLUTION answered through the TLS port.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AsapEndpoint, NoRegistrarError, PoolElement, PoolUser } from '../../src/client/index.js';
 import { loadTlsCredentials, type TlsFiles } from '../../src/transport/tls-credentials.js';
@@ -182,6 +183,29 @@ describe('ASAP over TCP and TLS at the registrar', () => {
     await registerAndResolve('after-garbage', await endpoint('tcp'), await endpoint('tcp'));
   });
 
+  it('inside TLS, a Message Length under 4 aborts the session too; a PSK peer holding half a maximal message holds at most 64 KiB', async () => {
+    const aborts = (await streamStats('tls')).framingAborts;
+    const key = Buffer.from(f.pskHex, 'hex');
+    const connect = (): Promise<tls.TLSSocket> =>
+      new Promise((resolve, reject) => {
+        const s = tls.connect({ host: LOOPBACK, port: tlsPort, pskCallback: () => ({ identity: 'pe-1', psk: key }), checkServerIdentity: () => undefined, ciphers: 'TLS_AES_128_GCM_SHA256:PSK-AES128-GCM-SHA256' }, () => resolve(s));
+        s.on('error', reject);
+      });
+    const bad = await connect();
+    bad.write(Uint8Array.of(AsapType.HandleResolution, 0, 0, 3, 0, 0, 0, 0));
+    await new Promise<void>((resolve) => bad.on('close', () => resolve()));
+    expect((await streamStats('tls')).framingAborts).toBe(aborts + 1);
+    // 0xFFFF announced, 32 KiB sent: the association stays, holding one partial message, and
+    // the registrar answers others meanwhile.
+    const slow = await connect();
+    const partial = new Uint8Array(32 * 1024);
+    partial.set([AsapType.HandleResolution, 0, 0xff, 0xff]);
+    slow.write(partial);
+    await registerAndResolve('while-a-peer-stalls', await endpoint('tls', { psk: f.psk }), await endpoint('tcp'));
+    expect(slow.destroyed).toBe(false);
+    slow.destroy();
+  });
+
   it('on TCP, a message the registrar cannot decode gets the RFC answer (ASAP_ERROR), not a disconnect', async () => {
     const socket = net.connect(tcpPort, LOOPBACK, () => socket.write(Uint8Array.of(0x7f, 0, 0, 8, 0, 0, 0, 0)));
     const answer = await firstMessage(socket);
@@ -310,6 +334,24 @@ describe('rserpool resolve over TCP and TLS', () => {
 });
 
 describe('rserpool registrar with TLS files', () => {
+  it('--tls-psk alone serves ASAP over TLS with a PSK (and plain TCP); rserpool resolve reaches it', { timeout: 40_000 }, async () => {
+    const [tcp, tlsP, udp] = [await freeTcpPort(), await freeTcpPort(), await freeUdpPort()];
+    const child = spawn(process.execPath, [CLI, 'registrar', '--transport', 'udp', '--udp-port', String(udp), '--address', LOOPBACK, '--announce', 'off', '--shards', '1', '--control-port', '0', '--mentor-discovery-timeout', '0', '--tcp-port', String(tcp), '--tls-port', String(tlsP), '--tls-psk', f.psk], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    try {
+      await waitFor(() => log.includes('"registrar started"'), 20_000, 'registrar started');
+      expect(log).toMatch(/"tlsPort":\d+,"auth":"PSK \(2 identities\)".*"ASAP over TLS listening"/);
+      expect(log).toContain('"ASAP over TCP listening"');
+      const r = await cli(['resolve', 'nobody-here', '--transport', 'tls', '--registrar', `${LOOPBACK}:${tlsP}`, '--tls-psk', f.psk]);
+      // An answer from the registrar: the pool is unknown there.
+      expect(r.stderr).toContain('unknown pool handle "nobody-here"');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+
   it('a missing PSK file ends the start: exit 1, the file named, a hint', async () => {
     const r = runCli(['registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--address', LOOPBACK, '--announce', 'off', '--shards', '1', '--control-port', '0', '--tcp-port', '0', '--tls-psk', `${f.dir}/missing.txt`], 20_000);
     expect(r.status).toBe(1);
