@@ -48,6 +48,8 @@ export interface RegistrarStats {
   shards: ShardStats[];
   /** ASAP over TCP and TLS: each open port and what it turned away (framing, handshakes, idle, limit). */
   streams: Array<{ protocol: 'tcp' | 'tls'; port: number; associations: number } & StreamEndpointCounters>;
+  /** The SCTP endpoints' own counts (src/sctp/endpoint.ts SctpEndpointStats): packets dropped, OOTB, refused INITs... */
+  sctp: { asap: object; enrp: object };
 }
 
 export class Registrar {
@@ -382,6 +384,7 @@ export class Registrar {
       peers: [...this.enrp.peers.all()].map((p) => p.serverId),
       shards: await this.shards.stats(),
       streams: this.streamPorts.map((ports) => ({ protocol: ports.protocol, port: ports.port, associations: ports.associations.length, ...ports.counters })),
+      sctp: { asap: { ...this.endpoint.stats }, enrp: { ...this.enrpEndpoint.stats } },
     };
   }
 

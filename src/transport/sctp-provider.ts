@@ -132,6 +132,11 @@ export interface SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
    * receivers our encapsulation port (ENRP presence); undefined in raw mode.
    */
   readonly sendDatagram?: (payload: Uint8Array, port: number, address: string, multicastTtl?: number) => Promise<void>;
+  /**
+   * What the endpoint turned away and why (bad packets, out of the blue, refused INITs and
+   * cookies, internal errors), for the registrar's stats.
+   */
+  readonly stats?: object;
   /** Abort every association and release the port (and the UDP socket). */
   close(): Promise<void>;
 }

@@ -37,6 +37,9 @@ import {
 import { AsapPeer, deregistration, endpointUnreachable, handleResolution, registration } from './asap-peer.js';
 import { LogLevel, poolsOverShards, startTestRegistrar, waitFor, type LogRecord } from './harness.js';
 import { seededRandom } from '../helpers/seeded-random.js';
+import { minimalSctpPacket } from '../helpers/sctp-packets.js';
+import { writeSctpChecksum } from '../../src/sctp/crc32c.js';
+import { createSocket } from 'node:dgram';
 
 const SHARDS = 3;
 const VICTIM_PES = 3;
@@ -271,6 +274,29 @@ describe('a hostile client', () => {
     const stop = handleResolution(victimPools[0]!, 128);
     stop.unknownParams = [{ position: 1, bytes: new Uint8Array([0x01, 0x00, 0x00, 0x04]) }];
     expect(await exchange(encodeMessage(stop))).toEqual([]);
+  });
+
+  test('SCTP packets that fail the checksum or name no association are counted in stats().sctp', async () => {
+    const asap = registrar.asapAddress;
+    const before = (await registrar.stats()).sctp.asap as Record<string, number>;
+    const socket = createSocket('udp4');
+    try {
+      // A common header plus an empty DATA-less body: checksum zero (bad), then one from an
+      // unknown port pair with a good checksum (out of the blue, RFC 9260 §8.4).
+      const bad = minimalSctpPacket(40001, asap.port, 'xxxx');
+      const ootb = new Uint8Array(16);
+      new DataView(ootb.buffer).setUint16(0, 40002);
+      new DataView(ootb.buffer).setUint16(2, asap.port);
+      ootb.set([0x0e, 0, 0, 4], 12); // SHUTDOWN COMPLETE, a chunk an OOTB packet may carry
+      writeSctpChecksum(ootb);
+      for (const packet of [bad, ootb]) await new Promise<void>((done, fail) => socket.send(packet, asap.udpPort!, asap.address, (e) => (e ? fail(e) : done())));
+      await waitFor(async () => ((await registrar.stats()).sctp.asap as Record<string, number>).outOfTheBlue! > before.outOfTheBlue!, 5000, 'the OOTB packet counted');
+      const after = (await registrar.stats()).sctp.asap as Record<string, number>;
+      expect(after.packetsDropped).toBe(before.packetsDropped! + 1);
+      expect(after.outOfTheBlue).toBe(before.outOfTheBlue! + 1);
+    } finally {
+      socket.close();
+    }
   });
 
   test('wrong PPIDs are dropped without an answer and counted', async () => {
