@@ -352,6 +352,30 @@ describe('rserpool registrar with TLS files', () => {
   });
 
 
+  it('the default TCP port 3863 taken: the registrar starts without ASAP over TCP, and says so; a --tcp-port asked for and taken ends the start', { timeout: 40_000 }, async () => {
+    // Hold 127.0.0.1:3863 (or find it held by another registrar of the test run: the same case).
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.once('error', () => resolve()).listen(3863, LOOPBACK, () => resolve()));
+    try {
+      const child = spawn(process.execPath, [CLI, 'registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--address', LOOPBACK, '--announce', 'off', '--shards', '1', '--control-port', '0', '--mentor-discovery-timeout', '0'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let log = '';
+      child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+      try {
+        await waitFor(() => log.includes('"registrar started"'), 20_000, 'registrar started');
+        expect(log).toContain('TCP port 3863 is in use: ASAP over TCP is off (give --tcp-port to require it, 0 to turn it off)');
+      } finally {
+        child.kill('SIGKILL');
+      }
+      const taken = (holder.address() as net.AddressInfo | null)?.port ?? 3863;
+      const r = await cli(['registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--address', LOOPBACK, '--announce', 'off', '--shards', '1', '--control-port', '0', '--mentor-discovery-timeout', '0', '--tcp-port', String(taken)]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`cannot start: cannot open ASAP over TCP (TCP port ${taken} on 127.0.0.1)`);
+      expect(r.stderr).toMatch(/hint: .*--tcp-port/);
+    } finally {
+      holder.close();
+    }
+  });
+
   it('a missing PSK file ends the start: exit 1, the file named, a hint', async () => {
     const r = runCli(['registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--address', LOOPBACK, '--announce', 'off', '--shards', '1', '--control-port', '0', '--tcp-port', '0', '--tls-psk', `${f.dir}/missing.txt`], 20_000);
     expect(r.status).toBe(1);
