@@ -121,6 +121,7 @@ export function registerRegistrar(program: Command): void {
     .option('--tls-ca <file>', 'CA certificate(s) (PEM) that PE and PU certificates must chain to (mutual authentication)')
     .option('--tls-handshake-timeout <ms>', 'a TLS handshake not complete by then is cut', integer(100, 600_000), d.tlsHandshakeTimeout)
     .option('--stream-idle-timeout <ms>', 'a TCP/TLS association silent this long is closed (0: never)', integer(0, 86_400_000), d.streamIdleTimeout)
+    .option('--max-stream-message <bytes>', 'largest ASAP message a TCP/TLS peer may send; a larger Message Length aborts the connection', integer(4, 65535), d.maxStreamMessageBytes)
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
     .option('--control-port <port>', 'HTTP control channel on 127.0.0.1 for `rserpool dump` (GET /handlespace, /stats); 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
     .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n  rserpool registrar --address 10.0.0.1 --address 2001:db8::1 --peer 10.0.0.2:9901 --peer [2001:db8::2]:9901\n')
@@ -171,6 +172,7 @@ export function registerRegistrar(program: Command): void {
         tlsPort: opts.tlsPort as number,
         tlsHandshakeTimeout: opts.tlsHandshakeTimeout as number,
         streamIdleTimeout: opts.streamIdleTimeout as number,
+        maxStreamMessageBytes: opts.maxStreamMessage as number,
         ...(opts.tlsPsk !== undefined ? { tlsPsk: opts.tlsPsk as string } : {}),
         ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert as string } : {}),
         ...(opts.tlsKey !== undefined ? { tlsKey: opts.tlsKey as string } : {}),
