@@ -160,6 +160,13 @@ describe('StreamEndpoint limits', () => {
     expect(endpoint.counters.framingAborts).toBe(1);
   });
 
+  it('on all addresses (dual stack), an IPv4 peer is named by its IPv4 address, not ::ffff:', async () => {
+    const { endpoint, accepted } = await listen({ addresses: [] });
+    await connector().connect({ address: LOOPBACK, port: endpoint.port });
+    await waitUntil(() => accepted.length === 1);
+    expect(accepted[0]!.remote.address).toBe(LOOPBACK);
+  });
+
   it('closing the endpoint ends its associations with endpoint-closed', async () => {
     const { server, endpoint } = await pair();
     const reason = down(server);
