@@ -12,7 +12,9 @@ import { AsapEndpoint, NoRegistrarError, PoolElement, PoolUser } from '../../src
 import { loadTlsCredentials, type TlsFiles } from '../../src/transport/tls-credentials.js';
 import { MessageFramer } from '../../src/transport/stream-framing.js';
 import { AsapType, decodeAsap, encodeMessage, PolicyType } from '../../src/wire/index.js';
+import { join } from 'node:path';
 import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { captureLoopback, runTshark, tsharkAvailable } from '../helpers/tshark.js';
 import { freeTcpPort, makeTlsFixtures, type TlsFixtures } from '../transport/tls-fixtures.js';
 import { freeUdpPort, LogLevel, startTestRegistrar, waitFor, type TestRegistrar } from './harness.js';
 
@@ -276,6 +278,34 @@ describe('openssl s_client against the TLS port', () => {
     expect(decoded.ok).toBe(true);
     if (!decoded.ok || decoded.message.protocol !== 'asap' || decoded.message.type !== AsapType.HandleResolutionResponse) throw new Error('not a HANDLE_RESOLUTION_RESPONSE');
     expect(decoded.message.poolElements.map((e) => e.peId)).toEqual([sClientPe.element.peId]);
+  });
+});
+
+describe.skipIf(!tsharkAvailable())('tshark decodes the TLS of the ASAP port', () => {
+  it('PSK and certificate sessions (TLS 1.3): ClientHello, ServerHello, application data, nothing malformed', { timeout: 60_000 }, async () => {
+    const file = join(f.dir, 'asap-tls.pcapng');
+    const capture = await captureLoopback({ file, filter: `tcp port ${tlsPort}` });
+    try {
+      for (const files of [{ psk: f.psk }, { cert: f.clientCert, key: f.clientKey, ca: f.ca }]) {
+        const pu = await lastingEndpoint('tls', files);
+        await new PoolUser(pu, { staleCacheValue: 0 })
+          .resolve('nobody-in-this-pool')
+          .catch(() => undefined);
+        await pu.close();
+      }
+    } finally {
+      await capture.stop(500);
+    }
+    const decodeAs = ['-d', `tcp.port==${tlsPort},tls`];
+    const fields = runTshark(['-r', file, ...decodeAs, '-T', 'fields', '-e', 'tls.handshake.type', '-e', 'tls.record.content_type', '-e', 'tls.record.opaque_type']);
+    expect(fields.status).toBe(0);
+    const values = fields.stdout.split(/[\s,]+/).filter((v) => v !== '');
+    expect(values).toContain('1'); // ClientHello
+    expect(values).toContain('2'); // ServerHello
+    expect(values).toContain('23'); // application data (TLS 1.3: the opaque type of every encrypted record): the ASAP messages
+    const malformed = runTshark(['-r', file, ...decodeAs, '-Y', '_ws.malformed || tls.alert_message']);
+    expect(malformed.status).toBe(0);
+    expect(malformed.stdout.trim()).toBe('');
   });
 });
 
