@@ -411,10 +411,19 @@ describe('a closed scope (--enrp-allow)', () => {
         s.send(update(UpdateAction.AddPe, 'outside-pool', 1, 0x53000002));
         await waitFor(() => a.state === 'down', 3000, 'association aborted');
       }
+      // A multicast presence from outside (fed where the presence channel hands it over; the
+      // harness runs without multicast): ignored and counted, no peer.
+      const before = (await m.registrar.stats()).enrp.outOfScope;
+      const channel = m.registrar.enrp as unknown as { handle(payload: Uint8Array, a: null, source: RemoteAddress): void };
+      channel.handle(s.encode({ type: EnrpType.Presence, checksum: null, serverInfo: null }), null, { address: '192.0.2.7', port: 9901, udpPort: 9899 });
       const stats = await m.registrar.stats();
-      expect(stats.enrp.outOfScope).toBeGreaterThanOrEqual(1);
+      expect(stats.enrp.outOfScope).toBe(before + 1);
+      expect(before).toBeGreaterThanOrEqual(1);
       expect(stats.peers).toEqual([]);
       expect(await m.registrar.dump()).toEqual([]);
+      // The same presence from inside a listed network makes a peer (the control case).
+      channel.handle(s.encode({ type: EnrpType.Presence, checksum: null, serverInfo: null }), null, { address: '10.1.2.3', port: 9901, udpPort: 9899 });
+      expect((await m.registrar.stats()).peers).toEqual([0x53000002]);
     } finally {
       await s.close();
       await m.registrar.close();
