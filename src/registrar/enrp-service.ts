@@ -610,7 +610,7 @@ export class EnrpService {
     }
     // A peer we talk to over an association keeps its address; a datagram names anyone.
     const { peer, isNew } = this.peers.heard(senderId, now(), known?.association?.state === 'up' ? null : source);
-    if (isNew) this.log.info({ peer: hex(peer.serverId), from: `${source.address}:${source.port}` }, 'new ENRP peer (multicast presence)');
+    if (isNew) this.log.info({ peer: hex(peer.serverId), from: `${source.address}:${source.port}`, via: 'multicast presence' }, 'new ENRP peer');
     return peer;
   }
 
