@@ -99,3 +99,33 @@ export class PeerTable {
     return peer;
   }
 }
+
+/** What a message over an association is, by who sent it (see speaker()). */
+export const Speaker = {
+  /** The association's peer: the message is processed. */
+  Peer: 0,
+  /** A PRESENCE over an association without a (live, confirmed) peer: its sender becomes its peer. */
+  Binds: 1,
+  /** Anything but a PRESENCE over an association without a peer: ignored (fromNonPeers). */
+  NotAPeer: 2,
+  /** Another sender ID than the association's peer, or a peer heard elsewhere: ignored (senderMismatch). */
+  Mismatch: 3,
+} as const;
+export type Speaker = (typeof Speaker)[keyof typeof Speaker];
+
+/**
+ * Who may speak over an association (RFC 5353 §3.4.1, RFC 5355 §2.9-2.10):
+ * - `bound`: the live peer the association belongs to, if any: the one whose PRESENCE came
+ *   over it (`confirmed`), or the configured/learned peer we associated to ourselves (§3.2);
+ * - once confirmed, only that sender ID speaks over it; before, a PRESENCE may correct our
+ *   guess (the remote has another ID than the one we associated for);
+ * - over an association without a peer only a PRESENCE is heard, and it makes its sender the
+ *   association's peer, unless that sender is a peer confirmed over another live association
+ *   from another address (`claimedElsewhere`).
+ */
+export function speaker(bound: number | undefined, confirmed: boolean, sender: number, isPresence: boolean, claimedElsewhere: boolean): Speaker {
+  if (bound !== undefined && (confirmed || !isPresence)) return bound >>> 0 === sender >>> 0 ? Speaker.Peer : Speaker.Mismatch;
+  if (!isPresence) return Speaker.NotAPeer;
+  if (claimedElsewhere) return Speaker.Mismatch;
+  return Speaker.Binds;
+}

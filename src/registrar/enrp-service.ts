@@ -25,7 +25,7 @@ import {
 } from '../wire/index.js';
 import { isIP } from 'node:net';
 import { advertisedAddresses, bindAddresses, type RegistrarConfig } from './config.js';
-import { Peer, PeerStatus, PeerTable } from './enrp-peers.js';
+import { Peer, PeerStatus, PeerTable, Speaker, speaker } from './enrp-peers.js';
 import { SendQueueGuard } from './send-queue.js';
 import { Takeover, TakeoverBudget, mayTakeOver, yieldsTo } from './takeover.js';
 import { NetworkList } from '../wire/network.js';
@@ -556,35 +556,32 @@ export class EnrpService {
    */
   private identify(a: Association, m: EnrpMessage, source: RemoteAddress): Peer | null {
     const sender = m.senderId >>> 0;
+    const isPresence = m.type === EnrpType.Presence;
     const boundId = this.associationPeers.get(a);
     const bound = boundId === undefined ? undefined : this.peers.get(boundId);
-    if (bound !== undefined && (this.confirmed.has(a) || m.type !== EnrpType.Presence)) {
-      if (bound.serverId !== sender) {
-        // Confirmed by a presence, or bound by us to a configured/learned peer: only it speaks.
-        if (this.counters.senderMismatch++ % 1000 === 0) this.log.warn({ peer: hex(bound.serverId), sender: hex(sender), mismatches: this.counters.senderMismatch }, 'ENRP message with another sender ID than the association\'s peer ignored');
-        return null;
-      }
-      if (m.type === EnrpType.Presence) this.confirmed.add(a);
-      this.peers.heard(sender, now(), null);
-      if (bound.association === null || (bound.association !== a && bound.association.state !== 'up' && a.state === 'up')) this.bind(bound, a);
-      return bound;
-    }
-    if (m.type !== EnrpType.Presence) {
-      this.counters.fromNonPeers++;
-      if (!this.askedWho.has(a)) {
-        this.askedWho.add(a);
-        this.transmit(a, this.presence(true, 0));
-      }
-      return null;
-    }
-    // A presence: the association is its sender's from now on (RFC 5353 §3.4.1), unless the
-    // sender is a peer we hear over another live association from elsewhere.
     const known = this.peers.get(sender);
     const other = known?.association;
-    if (other != null && other !== a && other.state === 'up' && this.confirmed.has(other) && other.remote.address !== a.remote.address) {
-      if (this.counters.senderMismatch++ % 1000 === 0) this.log.warn({ peer: hex(sender), from: a.remote.address, mismatches: this.counters.senderMismatch }, 'ENRP presence claiming a peer heard over another association ignored');
-      return null;
+    const claimedElsewhere = other != null && other !== a && other.state === 'up' && this.confirmed.has(other) && other.remote.address !== a.remote.address;
+    switch (speaker(bound?.serverId, this.confirmed.has(a), sender, isPresence, claimedElsewhere)) {
+      case Speaker.Peer:
+        if (isPresence) this.confirmed.add(a);
+        this.peers.heard(sender, now(), null);
+        if (bound!.association === null || (bound!.association !== a && bound!.association.state !== 'up' && a.state === 'up')) this.bind(bound!, a);
+        return bound!;
+      case Speaker.Mismatch:
+        if (this.counters.senderMismatch++ % 1000 === 0) {
+          this.log.warn({ peer: bound === undefined ? null : hex(bound.serverId), sender: hex(sender), from: a.remote.address, mismatches: this.counters.senderMismatch }, 'ENRP message from another sender than the association\'s peer ignored');
+        }
+        return null;
+      case Speaker.NotAPeer:
+        this.counters.fromNonPeers++;
+        if (!this.askedWho.has(a)) {
+          this.askedWho.add(a);
+          this.transmit(a, this.presence(true, 0));
+        }
+        return null;
     }
+    // Speaker.Binds: the association is the sender's from now on (RFC 5353 §3.4.1).
     if (known === undefined && this.peers.size >= MAX_PEERS) {
       if (this.counters.peersRefused++ % 1000 === 0) this.log.warn({ peers: this.peers.size, refused: this.counters.peersRefused }, 'ENRP peer list full: new peer ignored');
       return null;
