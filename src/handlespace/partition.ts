@@ -339,7 +339,11 @@ export class Partition {
     const element = this.findElement(poolHandle, peId);
     if (element === undefined) return UnreachableOutcome.UnknownElement;
     if (!element.addReporter(reporter)) return UnreachableOutcome.Duplicate;
-    if (element.unreachableReports >= this.limits.maxBadPeReports) {
+    // An own PE whose check (the keep-alive the first report sent) is still out is judged by
+    // that check: removed at its timeout, kept if it acknowledges. Otherwise a few pool users
+    // (or one attacker with several associations) would evict a live PE faster than it can
+    // answer.
+    if (element.unreachableReports >= this.limits.maxBadPeReports && !this.checking(element)) {
       this.remove(element);
       return UnreachableOutcome.Removed;
     }
@@ -352,6 +356,11 @@ export class Partition {
    * caller sends ENDPOINT_KEEP_ALIVE now. False: a foreign PE, or a keep-alive is out already
    * (its timeout stands: checks cannot postpone it), or one with the H bit is about to go.
    */
+  /** An own PE whose keep-alive is out and unanswered (its timeout decides about it). */
+  private checking(element: PoolElement): boolean {
+    return element.registered && element.homeRegistrarId === this.ownRegistrarId && element.timerKind === TimerKind.KeepAliveTimeout;
+  }
+
   checkNow(element: PoolElement): boolean {
     if (!element.registered || element.homeRegistrarId !== this.ownRegistrarId) return false;
     const kind = element.timerKind;

@@ -254,22 +254,33 @@ describe('unreachability reports cannot evict a live PE', () => {
     expect(s.service.counters).toMatchObject({ duplicateReports: 49, keptAfterReport: 1, foreignAcksIgnored: 1, unreachableRemovals: 0, keepAlivesSent: 1 });
   });
 
-  it('MAX-BAD-PE-REPORT distinct associations remove it; a dead PE goes at the keep-alive timeout', () => {
+  it('MAX-BAD-PE-REPORT distinct associations cannot outrun the check: a PE that answers stays, a dead PE goes at the keep-alive timeout', () => {
     const s = setup();
     s.service.associationUp(A, { address: '10.0.0.1', port: 5001 });
     expectAccepted(s.send(A, regWith('pool', 7, 5555, ['10.0.0.1'])));
     expectAccepted(s.send(A, regWith('pool', 8, 5555, ['10.0.0.1'])));
+    expectAccepted(s.send(A, regWith('pool', 9, 5555, ['10.0.0.1'])));
     for (const reporter of [11, 12, 13]) s.service.associationUp(reporter, { address: '10.0.0.9', port: 6000 + reporter });
+    // Three distinct reporters at once (an attacker with three associations): the first report's
+    // keep-alive is out, so the PE is judged by it, not removed at the third report.
     for (const reporter of [11, 12, 13]) s.send(reporter, endpointUnreachable('pool', 7));
-    expect(s.partition.findElement(enc('pool'), 7)).toBeUndefined();
-    expect(s.service.counters.unreachableRemovals).toBe(1);
+    expect(s.partition.findElement(enc('pool'), 7)).toBeDefined();
+    s.send(A, { protocol: 'asap', type: AsapType.EndpointKeepAliveAck, flags: 0, paddedLength: false, unknownParams: null, poolHandle: enc('pool'), peId: 7 });
+    expect(s.partition.findElement(enc('pool'), 7)!.unreachableReports).toBe(0);
+    // The same against a PE that does not answer: gone at the check's timeout.
+    for (const reporter of [11, 12, 13]) s.send(reporter, endpointUnreachable('pool', 9));
+    s.clock.advance(999);
+    expect(s.partition.findElement(enc('pool'), 9)).toBeDefined();
+    s.clock.advance(1000);
+    expect(s.partition.findElement(enc('pool'), 9)).toBeUndefined();
+    expect(s.service.counters.keepAliveTimeouts).toBe(1);
     // One report and no answer: gone after the timeout.
     s.send(11, endpointUnreachable('pool', 8));
-    s.clock.advance(999);
+    s.clock.advance(1999); // (advance() takes the virtual time to reach, not a duration)
     expect(s.partition.findElement(enc('pool'), 8)).toBeDefined();
-    s.clock.advance(1000);
+    s.clock.advance(2000);
     expect(s.partition.findElement(enc('pool'), 8)).toBeUndefined();
-    expect(s.service.counters.keepAliveTimeouts).toBe(1);
+    expect(s.service.counters.keepAliveTimeouts).toBe(2);
   });
 });
 
