@@ -135,9 +135,7 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
       st === undefined
         ? null
         : new StreamConnector({ protocol: st.protocol, ppid: PPID_ASAP, ...(st.tls !== undefined ? { tls: st.tls } : {}), ...(st.onError !== undefined ? { onError: st.onError } : {}) });
-    // The hunt only calls associate(), which the connector has with the same contract.
-    const associator = this.#connector === null ? sctp : (this.#connector as unknown as SctpEndpoint);
-    this.#hunt = new ServerHunt(associator, this.registrars, { t5ServerHunt: this.timers.t5ServerHunt, retranMax: this.timers.retranMax });
+    this.#hunt = new ServerHunt(this.#connector ?? sctp, this.registrars, { t5ServerHunt: this.timers.t5ServerHunt, retranMax: this.timers.retranMax });
     this.#hunt.on('found', (association, registrar) => {
       this.#setHome(new RegistrarConnection(association, { timers: this.timers, serverId: registrar.serverId }));
     });

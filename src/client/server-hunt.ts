@@ -26,7 +26,8 @@ export interface ServerHuntEvents {
 }
 
 export class ServerHunt extends EventEmitter<ServerHuntEvents> {
-  readonly #endpoint: SctpEndpoint;
+  /** Whatever opens associations to registrars: an SCTP endpoint, or a TCP/TLS connector. */
+  readonly #endpoint: Pick<SctpEndpoint, 'associate'>;
   readonly #table: RegistrarTable;
   readonly #initialT5: number;
   readonly #retranMax: number;
@@ -37,7 +38,7 @@ export class ServerHunt extends EventEmitter<ServerHuntEvents> {
   /** Associations of the current round that are still connecting. */
   readonly #attempts = new Map<Association, KnownRegistrar>();
 
-  constructor(endpoint: SctpEndpoint, table: RegistrarTable, options: ServerHuntOptions) {
+  constructor(endpoint: Pick<SctpEndpoint, 'associate'>, table: RegistrarTable, options: ServerHuntOptions) {
     super();
     this.#endpoint = endpoint;
     this.#table = table;
