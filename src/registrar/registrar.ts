@@ -465,9 +465,18 @@ export class RegistrarStartError extends Error {
  * it is given until acknowledged, so a view would pin the whole batch (every other record of
  * it) for as long as a slow peer leaves it unacknowledged: a view that is most of its buffer
  * is kept as is, a smaller one is copied, so what a send queue holds is at most twice its bytes.
+ * The copy goes into Node's shared Buffer pool (8 KiB slabs), not an ArrayBuffer of its own:
+ * our SCTP stack keeps each answer until the peer's SACK, and one off-heap ArrayBuffer per
+ * answer kept that long made V8 run a mark-compact on the I/O thread every ~0.5 s under load
+ * (2-25 ms pauses: the paced p99, docs/benchmarks.md); pooled, none ran. The price: an
+ * unacknowledged answer pins its slab (at most 8 KiB, shared with other answers), still
+ * within the association's send-queue limit in messages.
  */
 function owned(payload: Uint8Array): Uint8Array {
-  return payload.byteLength * 2 >= payload.buffer.byteLength ? payload : payload.slice();
+  if (payload.byteLength * 2 >= payload.buffer.byteLength) return payload;
+  const copy = Buffer.allocUnsafe(payload.byteLength);
+  copy.set(payload);
+  return copy;
 }
 
 /** RSPLIB jitters every periodic cycle uniformly in [0.875x, 1.125x]. */
