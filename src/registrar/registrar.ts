@@ -356,8 +356,19 @@ export class Registrar {
     const c = this.config;
     this.announcer = await AnnounceSender.open({ group: c.announceGroup, ttl: c.announceTtl });
     const message = this.announceMessage();
+    // A failure (no multicast route: a host with only lo) is said once, and again when it changes.
+    let failing: string | null = null;
     const cycle = (): void => {
-      this.announcer?.send(message).catch((error: Error) => this.log.warn({ error: error.message }, 'announce not sent'));
+      this.announcer?.send(message).then(
+        () => {
+          if (failing !== null) this.log.info({ group: `${c.announceGroup.address}:${c.announceGroup.port}` }, 'announces sent again');
+          failing = null;
+        },
+        (error: Error) => {
+          if (failing !== error.message) this.log.warn({ error: error.message, group: `${c.announceGroup.address}:${c.announceGroup.port}` }, 'announce not sent (said once until it changes; a multicast route is needed, or --announce off)');
+          failing = error.message;
+        },
+      );
       this.announceTimer = setTimeout(cycle, jitter(c.announceInterval));
     };
     cycle();
