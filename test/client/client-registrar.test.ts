@@ -51,6 +51,21 @@ async function element(asap: AsapEndpoint, handle: string, port: number, policy:
 }
 
 describe('pool element and pool user at the registrar', () => {
+  it('a PE on the wildcard registers the host\'s addresses, and the registrar accepts them: its INIT lists them (RFC 9260 §5.1.2, RFC 5355)', async () => {
+    const r = await startRegistrar();
+    // Not the harness: no local address, no localAddresses (a library user's defaults).
+    const asap = await AsapEndpoint.open({ registrars: [r.asapAddress], announces: false, sctp: { mode: 'udp' }, timers: { t2Registration: 1000, t5ServerHunt: 500 } });
+    open.push(asap);
+    expect(asap.localAddresses.length).toBeGreaterThan(0);
+    const pe = await element(asap, 'wildcard', 7101);
+    expect(pe.registered).toBe(true);
+    const pu = new PoolUser(asap, { staleCacheValue: 0 });
+    const [found] = await pu.resolve('wildcard');
+    expect(found!.userTransport.addresses).toEqual([...asap.localAddresses]);
+    const counters = (await r.stats()).shards[0]!.counters;
+    expect(counters['foreignAddressRejections']).toBe(0);
+  });
+
   it('registers, resolves (round robin rotates), deregisters', async () => {
     const r = await startRegistrar();
     const asap = await endpoint({ registrars: [r.asapAddress] });
