@@ -27,7 +27,7 @@ import { isIP } from 'node:net';
 import { advertisedAddresses, bindAddresses, type RegistrarConfig } from './config.js';
 import { Peer, PeerStatus, PeerTable, Speaker, speaker } from './enrp-peers.js';
 import { SendQueueGuard } from './send-queue.js';
-import { Takeover, TakeoverBudget, mayTakeOver, yieldsTo } from './takeover.js';
+import { PeerMonitoring, type MonitorAction } from './peer-monitoring.js';
 import { NetworkList } from '../wire/network.js';
 import { OWN_TABLE_MARK } from '../shard/enrp-authority.js';
 
@@ -129,7 +129,11 @@ export class EnrpService {
    * (RFC 5353 §3.1) restarts the association (see restartSilent()).
    */
   private readonly unanswered = new Map<Association, Map<number, number>>();
-  private readonly takeovers = new Map<number, Takeover>();
+  /** Peer monitoring and takeover (RFC 5353 §3.4.3, §3.5): the state machine this service applies. */
+  private readonly monitoring: PeerMonitoring;
+  /** The one timer that runs monitoring.tick() at its next deadline, and when it fires. */
+  private monitoringTimer: NodeJS.Timeout | undefined;
+  private monitoringAt = Infinity;
   private readonly serving = new Map<number, ServeSession>();
   private nextSession = 1;
   private readonly downloads = new Map<number, Download>();
@@ -157,11 +161,8 @@ export class EnrpService {
    * sends a PRESENCE becomes a peer, and a peer speaks for its own PEs.
    */
   private readonly scope: NetworkList;
-  private readonly takeoverBudget: TakeoverBudget;
   /** Peers we sent an ENRP_LIST_REQUEST and await the response of. */
   private readonly listAsked = new Set<number>();
-  /** When we last announced ourselves to every peer for an INIT_TAKEOVER or TAKEOVER_SERVER naming us. */
-  private aliveAnnouncedAt = -Infinity;
   /** Per remote ENRP transport: no new attempt of ours before then (after one failed). */
   private readonly retryAfter = new Map<string, number>();
   private closed = false;
@@ -179,7 +180,7 @@ export class EnrpService {
     private readonly log: Logger,
   ) {
     this.scope = new NetworkList(config.enrpAllow);
-    this.takeoverBudget = new TakeoverBudget(config.maxTakeoversPerInterval, config.maxTimeLastHeard);
+    this.monitoring = new PeerMonitoring(ownId, config, this.peers, this.counters, log);
     this.sends = new SendQueueGuard({
       timeout: config.sendQueueTimeout,
       protocol: 'ENRP',
@@ -539,13 +540,11 @@ export class EnrpService {
     }
     const peer = a === null ? this.heardByMulticast(m.senderId, source) : this.identify(a, m, source);
     if (peer === null) return;
+    this.scheduleMonitoring(); // a new peer is watched from now
     if (a !== null) this.answered(a, m.type);
     if (result.discard) return;
-    if (m.type === EnrpType.Presence) {
-      peer.presences++;
-      // A takeover of a peer we hear from again stops (RFC 5353 §3.5.1, last paragraph).
-      this.cancelTakeover(peer.serverId, 'target is alive');
-    }
+    // A presence counts (mayTakeOver()), and a takeover of a peer we hear from again stops.
+    if (m.type === EnrpType.Presence) this.apply(this.monitoring.presence(peer));
     if (!this.ready && this.mentor === null) this.chooseMentor(peer);
     this.dispatch(m, peer, payload);
   }
@@ -565,7 +564,7 @@ export class EnrpService {
     switch (speaker(bound?.serverId, this.confirmed.has(a), sender, isPresence, claimedElsewhere)) {
       case Speaker.Peer:
         if (isPresence) this.confirmed.add(a);
-        this.peers.heard(sender, now(), null);
+        this.monitoring.heard(this.peers.heard(sender, now(), null).peer);
         if (bound!.association === null || (bound!.association !== a && bound!.association.state !== 'up' && a.state === 'up')) this.bind(bound!, a);
         return bound!;
       case Speaker.Mismatch:
@@ -589,6 +588,7 @@ export class EnrpService {
     // Bound by us to an ID the remote does not have (a stale or made-up one): that one lets go.
     if (bound !== undefined && bound.serverId !== sender && bound.association === a) bound.association = null;
     const { peer, isNew } = this.peers.heard(sender, now(), null);
+    this.monitoring.heard(peer);
     if (peer.transport === null) peer.transport = source;
     // Its association (or ours, now up) carries everything from here on.
     this.associationPeers.set(a, peer.serverId);
@@ -607,6 +607,7 @@ export class EnrpService {
     }
     // A peer we talk to over an association keeps its address; a datagram names anyone.
     const { peer, isNew } = this.peers.heard(senderId, now(), known?.association?.state === 'up' ? null : source);
+    this.monitoring.heard(peer);
     if (isNew) this.log.info({ peer: hex(peer.serverId), from: `${source.address}:${source.port}`, via: 'multicast presence' }, 'new ENRP peer');
     return peer;
   }
@@ -628,11 +629,11 @@ export class EnrpService {
       case EnrpType.ListResponse:
         return this.onListResponse(peer, m.flags, m.servers);
       case EnrpType.InitTakeover:
-        return this.onInitTakeover(peer, m.targetServerId);
+        return this.apply(this.monitoring.initTakeover(peer, m.targetServerId, now()));
       case EnrpType.InitTakeoverAck:
-        return this.onInitTakeoverAck(peer, m.targetServerId);
+        return this.apply(this.monitoring.initTakeoverAck(peer, m.targetServerId, now()));
       case EnrpType.TakeoverServer:
-        return this.onTakeoverServer(peer, m.targetServerId);
+        return this.apply(this.monitoring.takeoverServer(peer, m.targetServerId, now()));
       case EnrpType.Error:
         this.counters.errorsReceived++;
         this.log.warn({ peer: hex(peer.serverId), causes: m.error.causes.map((c) => c.code) }, 'ENRP_ERROR received');
@@ -750,32 +751,72 @@ export class EnrpService {
     }
   }
 
-  /** RFC 5353 §3.4.3 and §3.5: ask silent peers, take over dead ones; restart associations that carry no answers. */
+  /**
+   * Associations that carry no answers are restarted, and ours still not up are started afresh.
+   * Asking silent peers and taking over dead ones is the monitoring's (RFC 5353 §3.4.3, §3.5),
+   * see scheduleMonitoring().
+   */
   private monitor(): void {
-    const c = this.config;
-    const t = now();
-    this.restartSilent(t);
-    for (const peer of [...this.peers.all()]) {
-      if (peer.status === PeerStatus.NotActive && t - peer.yieldedAt > 2 * c.takeoverExpiry) {
-        // The initiator we acknowledged decides within its takeover expiry; no TAKEOVER_SERVER
-        // since then: it died (or lost) before announcing, and the target's PEs would have no
-        // live home. Watch the target again: asked once more, taken over if it stays silent.
-        this.log.warn({ target: hex(peer.serverId), initiator: hex(peer.yieldedTo), sinceMs: Math.round(t - peer.yieldedAt) }, 'takeover acknowledged but never announced: monitoring the peer again');
-        peer.status = PeerStatus.Active;
-        peer.askedAt = t;
-        this.sendTo(peer, this.presence(true, peer.serverId));
-        continue;
+    this.restartSilent(now());
+    for (const peer of [...this.peers.all()]) if (peer.status === PeerStatus.Active) this.retryStaleAssociation(peer);
+  }
+
+  /** What the monitoring decided, done: messages to peers, PEs moved or dropped in the shards. */
+  private apply(actions: MonitorAction[]): void {
+    for (const x of actions) {
+      switch (x.kind) {
+        case 'takeOver':
+          // RFC 5353 §3.5.2: the target's PEs now have `home` as home.
+          this.shards.toAll((batch) => batch.enrpTakeOver(x.target, x.home));
+          continue;
+        case 'forget':
+          this.shards.toAll((batch) => {
+            batch.enrpAuditBegin(x.target);
+            batch.enrpAuditEnd(x.target);
+          });
+          continue;
       }
-      if (peer.status !== PeerStatus.Active) continue;
-      this.retryStaleAssociation(peer);
-      if (peer.askedAt === 0 && t - peer.lastHeard > c.maxTimeLastHeard) {
-        peer.askedAt = t;
-        this.log.info({ peer: hex(peer.serverId), silentMs: Math.round(t - peer.lastHeard) }, 'peer silent: presence with reply-required sent');
-        if (!this.sendTo(peer, this.presence(true, peer.serverId))) peer.askedAt = t - c.maxTimeNoResponse; // send failed: dead now
-      } else if (peer.askedAt !== 0 && t - peer.askedAt > c.maxTimeNoResponse) {
-        this.peerDead(peer, t);
+      const peer = this.peers.get(x.to);
+      if (peer === undefined) continue;
+      switch (x.kind) {
+        case 'presence':
+          this.sendTo(peer, this.presence(x.replyRequired, peer.serverId));
+          break;
+        case 'ask':
+          if (!this.sendTo(peer, this.presence(true, peer.serverId))) this.monitoring.unreachable(peer.serverId); // send failed: dead now
+          break;
+        case 'initTakeover':
+          this.sendTo(peer, enrp({ type: EnrpType.InitTakeover, flags: 0, senderId: this.ownId, receiverId: peer.serverId, targetServerId: x.target }));
+          break;
+        case 'initTakeoverAck':
+          this.sendTo(peer, enrp({ type: EnrpType.InitTakeoverAck, flags: 0, senderId: this.ownId, receiverId: peer.serverId, targetServerId: x.target }));
+          break;
+        case 'takeoverServer':
+          this.sendTo(peer, enrp({ type: EnrpType.TakeoverServer, flags: 0, senderId: this.ownId, receiverId: 0, targetServerId: x.target }));
+          break;
       }
     }
+    this.scheduleMonitoring();
+  }
+
+  /**
+   * One timer for the monitoring, at its next deadline. When it fires, the tick runs after the
+   * I/O that has arrived meanwhile (Node runs due timers before polling I/O): after a stalled
+   * event loop, a lower initiator's INIT_TAKEOVER or the target's presence is read before a
+   * takeover expiry claims the target's PEs, and a peer's presence before it is called silent.
+   */
+  private scheduleMonitoring(): void {
+    if (this.closed) return;
+    const at = this.monitoring.nextDeadline();
+    if (at === Infinity || at >= this.monitoringAt) return;
+    clearTimeout(this.monitoringTimer);
+    this.monitoringAt = at;
+    this.monitoringTimer = setTimeout(() => {
+      this.monitoringAt = Infinity;
+      setImmediate(() => {
+        if (!this.closed) this.apply(this.monitoring.tick(now()));
+      });
+    }, Math.max(0, Math.ceil(at - now())));
   }
 
   /**
@@ -1001,141 +1042,9 @@ export class EnrpService {
 
   // ------------------------------------------------------------------ takeover (§3.5)
 
-  /**
-   * RFC 5353 §3.4.3: the peer is dead. Established peers (mayTakeOver()) are taken over, at
-   * most --max-takeovers per MAX-TIME-LAST-HEARD (the rest wait, still dead, for the next
-   * interval); others are forgotten with their PEs (nothing is adopted from a server ID that
-   * never ran a heartbeat), and nothing is sent for them.
-   */
-  private peerDead(peer: Peer, t: number): void {
-    if (!mayTakeOver(peer.presences)) {
-      this.counters.takeoversRefused++;
-      this.peers.remove(peer.serverId);
-      this.shards.toAll((batch) => {
-        batch.enrpAuditBegin(peer.serverId);
-        batch.enrpAuditEnd(peer.serverId);
-      });
-      this.log.warn({ peer: hex(peer.serverId), presences: peer.presences }, 'silent peer never established: forgotten with its PEs, not taken over');
-      return;
-    }
-    if (!this.takeoverBudget.take(t)) {
-      if (!peer.takeoverDeferred) {
-        peer.takeoverDeferred = true;
-        this.counters.takeoversLimited++;
-        this.log.warn({ peer: hex(peer.serverId), limit: this.config.maxTakeoversPerInterval }, 'takeover deferred: --max-takeovers reached in this interval');
-      }
-      return;
-    }
-    peer.takeoverDeferred = false;
-    this.startTakeover(peer);
-  }
-
-  private startTakeover(target: Peer): void {
-    target.status = PeerStatus.TakingOver;
-    const others = this.peers.active().filter((p) => p.serverId !== target.serverId).map((p) => p.serverId);
-    const takeover = new Takeover(target.serverId, others, now());
-    this.takeovers.set(target.serverId, takeover);
-    this.counters.takeoversStarted++;
-    this.log.warn({ target: hex(target.serverId), awaiting: others.map(hex) }, 'peer dead: takeover arbitration started');
-    // To every peer, the target included (RFC 5353 §3.5.1).
-    for (const p of this.peers.active()) this.sendTo(p, enrp({ type: EnrpType.InitTakeover, flags: 0, senderId: this.ownId, receiverId: p.serverId, targetServerId: target.serverId }));
-    takeover.timer = setTimeout(() => {
-      // Peers that never acknowledged may be dead as well: RSPLIB proceeds at expiry. But
-      // after a stalled event loop the expiry runs before the messages that arrived in the
-      // meantime (Node runs due timers before polling I/O): a lower initiator's INIT_TAKEOVER
-      // or the target's presence would be read only after we had claimed its PEs, and a
-      // higher ID would win against a lower one that had started too (§3.5.1 step 2A with
-      // RSPLIB's order). Read what has arrived first, then decide.
-      setImmediate(() => {
-        if (this.takeovers.get(target.serverId) === takeover && !this.closed) this.completeTakeover(takeover, 'takeover expiry');
-      });
-    }, this.config.takeoverExpiry);
-    if (takeover.complete) this.completeTakeover(takeover, 'no other peer to ask');
-  }
-
-  private onInitTakeover(peer: Peer, target: number): void {
-    if (target === this.ownId) {
-      // RFC 5353 §3.5.1 step 1: we are alive; tell everyone.
-      this.announceAlive(peer);
-      return;
-    }
-    const ours = this.takeovers.get(target);
-    if (ours !== undefined) {
-      if (!yieldsTo(this.ownId, peer.serverId)) return; // step 2B: ignore, we go on
-      this.cancelTakeover(target, 'a lower server ID takes it over');
-      this.counters.takeoversYielded++;
-    }
-    const t = this.peers.get(target);
-    if (t !== undefined) {
-      // Steps 2A/3: stop monitoring it, until the initiator's TAKEOVER_SERVER (or see monitor()).
-      t.status = PeerStatus.NotActive;
-      t.yieldedAt = now();
-      t.yieldedTo = peer.serverId;
-    }
-    this.sendTo(peer, enrp({ type: EnrpType.InitTakeoverAck, flags: 0, senderId: this.ownId, receiverId: peer.serverId, targetServerId: target }));
-  }
-
-  private onInitTakeoverAck(peer: Peer, target: number): void {
-    const t = this.takeovers.get(target);
-    if (t !== undefined && t.acknowledged(peer.serverId)) this.completeTakeover(t, 'all peers acknowledged');
-  }
-
-  private cancelTakeover(target: number, why: string): void {
-    const t = this.takeovers.get(target);
-    if (t === undefined) return;
-    clearTimeout(t.timer);
-    this.takeovers.delete(target);
-    const peer = this.peers.get(target);
-    if (peer !== undefined && peer.status === PeerStatus.TakingOver) peer.status = PeerStatus.Active;
-    this.log.info({ target: hex(target) }, `takeover stopped: ${why}`);
-  }
-
-  /** RFC 5353 §3.5.2: announce, then own every PE of the target (keep-alives with H follow). */
-  private completeTakeover(t: Takeover, why: string): void {
-    clearTimeout(t.timer);
-    this.takeovers.delete(t.target);
-    this.counters.takeoversWon++;
-    this.peers.remove(t.target);
-    for (const p of this.peers.active()) this.sendTo(p, enrp({ type: EnrpType.TakeoverServer, flags: 0, senderId: this.ownId, receiverId: 0, targetServerId: t.target }));
-    this.shards.toAll((batch) => batch.enrpTakeOver(t.target, this.ownId));
-    this.takeoverDecidedAt = now();
-    this.log.warn({ target: hex(t.target), arbitrationMs: Math.round(now() - t.startedAt) }, `takeover: the target's pool elements are now ours (${why})`);
-  }
   /** When the last takeover was decided (benchmarks measure from here). */
-  takeoverDecidedAt = 0;
-
-  private onTakeoverServer(peer: Peer, target: number): void {
-    if (target === this.ownId) {
-      // Taken over while alive: say so; our PEs come back as they re-register.
-      this.announceAlive(peer);
-      return;
-    }
-    const t = this.peers.get(target);
-    if (t !== undefined && now() - t.lastHeard < this.config.maxTimeLastHeard) {
-      // We heard the target within MAX-TIME-LAST-HEARD: not dead, whoever says so (RFC 5353
-      // §3.5.1 stops a takeover of a target that is heard; an INIT_TAKEOVER we acknowledged
-      // does not change that). Its PEs stay its own.
-      this.counters.takeoversRefused++;
-      this.log.warn({ target: hex(target), by: hex(peer.serverId) }, 'TAKEOVER_SERVER for a peer we hear refused');
-      return;
-    }
-    this.cancelTakeover(target, 'another registrar took it over');
-    this.peers.remove(target);
-    // RFC 5353 §3.5.2: the target's PEs now have the sender as home.
-    this.shards.toAll((batch) => batch.enrpTakeOver(target, peer.serverId));
-  }
-
-  /**
-   * An INIT_TAKEOVER or TAKEOVER_SERVER names us: a presence to its sender at once, and to
-   * every other peer at most once per PEER-HEARTBEAT-CYCLE (a flood of them must not make
-   * each one a message to every peer).
-   */
-  private announceAlive(sender: Peer): void {
-    this.sendTo(sender, this.presence(false, sender.serverId));
-    const t = now();
-    if (t - this.aliveAnnouncedAt < this.config.peerHeartbeatCycle) return;
-    this.aliveAnnouncedAt = t;
-    for (const p of this.peers.all()) if (p !== sender) this.sendTo(p, this.presence(false, p.serverId));
+  get takeoverDecidedAt(): number {
+    return this.monitoring.decidedAt;
   }
 
   async close(): Promise<void> {
@@ -1147,7 +1056,7 @@ export class EnrpService {
     clearInterval(this.monitorTimer);
     clearTimeout(this.discoveryTimer);
     this.sends.close();
-    for (const t of this.takeovers.values()) clearTimeout(t.timer);
+    clearTimeout(this.monitoringTimer);
     for (const d of this.downloads.values()) clearTimeout(d.timer);
     this.readyResolve?.();
     for (const p of this.peers.all()) clearTimeout(p.waitTimer);

@@ -8,7 +8,6 @@ export class Takeover {
   /** Peers whose acknowledgement is still awaited. */
   readonly awaited: Set<number>;
   readonly startedAt: number;
-  timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly target: number,
@@ -73,5 +72,10 @@ export class TakeoverBudget {
     if (this.used >= this.max) return false;
     this.used++;
     return true;
+  }
+
+  /** When the next window opens (a takeover refused now may start then). */
+  get nextWindow(): number {
+    return this.windowStart + this.interval;
   }
 }
