@@ -113,6 +113,7 @@ export function registerRegistrar(program: Command): void {
     .option('--report-rate <n>', 'ENDPOINT_UNREACHABLE reports per second per association (0: unlimited)', integer(0, 100_000_000), d.unreachableReportRate)
     .option('--enrp-allow <cidr>', 'network whose ENRP is heard, e.g. 10.0.0.0/24 (repeatable; default: any)', collectCidr, [])
     .option('--max-takeovers <n>', 'takeovers started per MAX-TIME-LAST-HEARD interval', integer(1, 100_000), d.maxTakeoversPerInterval)
+    .option('--max-peers <n>', 'ENRP peers at most (beyond: new ones ignored and counted)', integer(1, 1_000_000), d.maxPeers)
     .option('--tcp-port <port>', 'TCP port for ASAP over plain TCP (RFC 5352 §6, IANA asap-tcp); 0: off', integer(0, 65535), PORT_ASAP)
     .option('--tls-port <port>', 'TCP port for ASAP over TLS (IANA asap-tcp-tls), served when --tls-psk or --tls-cert is given; 0: off', integer(0, 65535), d.tlsPort)
     .option('--tls-psk <file>', 'TLS pre-shared keys, one identity:hex-key a line (e.g. pe-1:<openssl rand -hex 32>)')
@@ -166,6 +167,7 @@ export function registerRegistrar(program: Command): void {
         unreachableReportRate: opts.reportRate as number,
         enrpAllow: opts.enrpAllow as string[],
         maxTakeoversPerInterval: opts.maxTakeovers as number,
+        maxPeers: opts.maxPeers as number,
         tcpPort: opts.tcpPort as number,
         // The default 3863 gives way to another registrar on this host; a port asked for does not.
         tcpPortOptional: command.getOptionValueSource('tcpPort') === 'default',

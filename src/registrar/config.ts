@@ -123,6 +123,8 @@ export interface RegistrarConfig {
   enrpAllow: string[];
   /** Takeovers this registrar starts per MAX-TIME-LAST-HEARD interval, at most. */
   maxTakeoversPerInterval: number;
+  /** ENRP peers at most (a real scope has a handful); beyond, new ones are ignored and counted (peersRefused). */
+  maxPeers: number;
   // ------------------------------------ ASAP over TCP and TLS (RFC 5352 §6, issue 12)
   /**
    * TCP port of plain ASAP (IANA asap-tcp 3863; not in the way of SCTP's 3863 nor UDP 9899);
@@ -202,6 +204,7 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     unreachableReportRate: 100,
     enrpAllow: [],
     maxTakeoversPerInterval: 16,
+    maxPeers: 1024,
     tlsPort: PORT_ASAP_TLS,
     tlsHandshakeTimeout: 10_000,
     // A PE sends keep-alive acks every few seconds; a PU that stays silent this long hunts again on its next request.

@@ -60,7 +60,7 @@ export interface EnrpCounters {
   wrongReceiver: number;
   /** Associations aborted and multicast presences ignored from outside --enrp-allow. */
   outOfScope: number;
-  /** New peers refused because the peer list is full (MAX_PEERS). */
+  /** New peers refused because the peer list is full (--max-peers). */
   peersRefused: number;
   /** Handle table or list responses nobody asked for: ignored. */
   unsolicited: number;
@@ -581,7 +581,7 @@ export class EnrpService {
         return null;
     }
     // Speaker.Binds: the association is the sender's from now on (RFC 5353 §3.4.1).
-    if (known === undefined && this.peers.size >= MAX_PEERS) {
+    if (known === undefined && this.peers.size >= this.config.maxPeers) {
       if (this.counters.peersRefused++ % 1000 === 0) this.log.warn({ peers: this.peers.size, refused: this.counters.peersRefused }, 'ENRP peer list full: new peer ignored');
       return null;
     }
@@ -601,7 +601,7 @@ export class EnrpService {
   /** A multicast presence (RFC 5353 §3.4.1 over the ENRP channel); null when the peer list is full. */
   private heardByMulticast(senderId: number, source: RemoteAddress): Peer | null {
     const known = this.peers.get(senderId);
-    if (known === undefined && this.peers.size >= MAX_PEERS) {
+    if (known === undefined && this.peers.size >= this.config.maxPeers) {
       this.counters.peersRefused++;
       return null;
     }
@@ -936,7 +936,7 @@ export class EnrpService {
     }
     if ((flags & EnrpFlag.Reject) !== 0) return; // asked again with the mentor's table (requestTable)
     this.listAsked.delete(peer.serverId);
-    let room = MAX_PEERS - this.peers.size;
+    let room = this.config.maxPeers - this.peers.size;
     for (const s of servers) {
       if (room <= 0) break;
       if (s.serverId === this.ownId || this.peers.get(s.serverId) !== undefined || s.transport === null || s.transport.addresses.length === 0) continue;
@@ -1100,12 +1100,6 @@ function enrpTypeName(type: number): string {
   for (const [name, value] of Object.entries(EnrpType)) if (value === type) return name;
   return String(type);
 }
-
-/**
- * Peers at most (every one is a PRESENCE over its own association or a multicast presence): a
- * real scope has a handful; beyond, new ones are ignored and counted (peersRefused).
- */
-const MAX_PEERS = 1024;
 
 /** Messages held per peer while we wait for its association (presences repeat anyway). */
 const MAX_PENDING = 256;

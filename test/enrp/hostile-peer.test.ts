@@ -445,3 +445,27 @@ describe('a closed scope (--enrp-allow)', () => {
     }
   });
 });
+
+describe('the peer list limit (--max-peers)', () => {
+  it('new peers beyond maxPeers are ignored and counted; known ones are still heard', async () => {
+    const m = await startMember(await freeUdpPort(), [], { registrarId: 0x54000001, maxPeers: 2 });
+    const s = await EnrpPeer.open(0x54000002);
+    try {
+      // Multicast presences (fed where the presence channel hands them over) from three server IDs.
+      const channel = m.registrar.enrp as unknown as { handle(payload: Uint8Array, a: null, source: RemoteAddress): void };
+      const presence = (senderId: number): Uint8Array => s.encode({ type: EnrpType.Presence, senderId, checksum: null, serverInfo: null });
+      for (const [i, id] of [0x54000002, 0x54000003, 0x54000004].entries()) channel.handle(presence(id), null, { address: `10.9.0.${i + 1}`, port: 9901, udpPort: 9899 });
+      let stats = await m.registrar.stats();
+      expect(stats.peers.sort()).toEqual([0x54000002, 0x54000003]);
+      expect(stats.enrp.peersRefused).toBe(1);
+      // A known peer's next presence is not a new peer: heard, nothing refused.
+      channel.handle(presence(0x54000003), null, { address: '10.9.0.2', port: 9901, udpPort: 9899 });
+      stats = await m.registrar.stats();
+      expect(stats.enrp.peersRefused).toBe(1);
+      expect(stats.peers).toHaveLength(2);
+    } finally {
+      await s.close();
+      await m.registrar.close();
+    }
+  });
+});
