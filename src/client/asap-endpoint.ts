@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { AsapFlag, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 import type { AsapEndpointKeepAlive } from '../wire/messages.js';
-import { openSctpEndpoint, type SctpProtocolOptions, type SctpProvider } from '../transport/open-sctp-endpoint.js';
+import { openSctpEndpoint, type SctpProtocolOptions } from '../transport/open-sctp-endpoint.js';
 import type { Association, SctpEndpoint, SctpMode } from '../transport/sctp-provider.js';
 import { ASAP_ANNOUNCE_GROUP, AnnounceReceiver, type MulticastGroup } from '../transport/udp-announce.js';
 import { StreamConnector } from '../transport/stream-connector.js';
@@ -44,8 +44,6 @@ export interface AsapEndpointOptions {
   /** SCTP provider: mode (default 'auto'), local SCTP port (default random), UDP port (default 0: any). */
   sctp?: {
     mode?: SctpMode | 'auto';
-    /** 'stack' (default) or 'package' (see openSctpEndpoint). */
-    provider?: SctpProvider;
     port?: number;
     udpPort?: number;
     /** Local address(es) to bind, IPv4 and/or IPv6; default the wildcard. */
@@ -103,7 +101,7 @@ function hostAddresses(): string[] {
 export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
   readonly sctp: SctpEndpoint;
   /** The provider and protocol parameters of `sctp`, for endpoints opened beside it (a PE's service). */
-  readonly sctpSettings: { provider?: SctpProvider; protocol?: SctpProtocolOptions };
+  readonly sctpSettings: { protocol?: SctpProtocolOptions };
   readonly timers: AsapTimers;
   readonly registrars: RegistrarTable;
   readonly localAddresses: readonly string[];
@@ -124,7 +122,7 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
     super();
     this.sctp = sctp;
     const s = options.sctp ?? {};
-    this.sctpSettings = { ...(s.provider !== undefined ? { provider: s.provider } : {}), ...(s.protocol !== undefined ? { protocol: s.protocol } : {}) };
+    this.sctpSettings = s.protocol !== undefined ? { protocol: s.protocol } : {};
     this.timers = asapTimers(options.timers);
     this.homeTimeout = options.homeTimeout ?? this.timers.t1EnrpRequest;
     this.localAddresses = options.localAddresses ?? (sctp.addresses.length > 0 ? sctp.addresses : hostAddresses());
@@ -162,7 +160,6 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
       udpPort: s.udpPort ?? 0,
       remoteUdpPort: options.registrarUdpPort ?? PORT_SCTP_OVER_UDP,
       ...(s.address !== undefined ? { address: s.address } : {}),
-      ...(s.provider !== undefined ? { provider: s.provider } : {}),
       ...(s.protocol !== undefined ? { protocol: s.protocol } : {}),
       // On the wildcard, the INIT lists the addresses a PE registers (localAddresses), so the
       // registrar sees them among the association's addresses and accepts them (RFC 5355).

@@ -7,13 +7,9 @@ export type {
   SctpEndpointEvents,
   SctpMode,
 } from './sctp-provider.js';
-export { openSctpEndpoint, chooseSctpMode, sctpProvider, localAddresses } from './open-sctp-endpoint.js';
-export type { OpenSctpEndpointOptions, ModeDecision, SctpProvider, SctpProtocolOptions } from './open-sctp-endpoint.js';
+export { openSctpEndpoint, chooseSctpMode, localAddresses } from './open-sctp-endpoint.js';
+export type { OpenSctpEndpointOptions, ModeDecision, SctpProtocolOptions } from './open-sctp-endpoint.js';
 export { SendQueueFullError } from './sctp-provider.js';
-export { UdpSctpEndpoint } from './udp-encapsulation.js';
-export { RawSctpEndpoint } from './raw-endpoint.js';
-export { setProtocolParameters, isPackagePatched } from './sctp-package.js';
-export type { SctpProtocolParameters } from './sctp-package.js';
 export {
   AnnounceSender,
   AnnounceReceiver,

@@ -1,13 +1,8 @@
-// Factory: pick the SCTP provider and mode, and open a listening endpoint.
-// Providers: 'stack' (default), our own SCTP (src/sctp/, RFC 9260) on a lower layer of raw IP
-// or UDP (RFC 6951); 'package', the patched `sctp` npm package, kept selectable until the
-// benchmark comparison is recorded (then it goes, with patches/ and patch-package).
+// Factory: pick the mode and open a listening endpoint of our SCTP stack (src/sctp/, RFC 9260)
+// on a lower layer of raw IP or UDP (RFC 6951).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { RawSctpEndpoint } from './raw-endpoint.js';
-import { UdpSctpEndpoint } from './udp-encapsulation.js';
-import { setProtocolParameters, type SctpProtocolParameters } from './sctp-package.js';
 import type { SctpEndpoint, SctpMode } from './sctp-provider.js';
 import { PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 import { SctpStackEndpoint, type Clock, type LowerLayer, type SctpStackOptions } from '../sctp/index.js';
@@ -15,8 +10,6 @@ import { RawLowerLayer, IPPROTO_SCTP } from '../sctp/raw-lower-layer.js';
 import { UdpLowerLayer } from '../sctp/udp-lower-layer.js';
 
 const require = createRequire(import.meta.url);
-
-export type SctpProvider = 'stack' | 'package';
 
 /** Protocol parameters and limits of one endpoint (RFC 9260 §15; src/sctp/options.ts has the defaults). */
 export type SctpProtocolOptions = Omit<SctpStackOptions, 'log'>;
@@ -26,11 +19,6 @@ export interface OpenSctpEndpointOptions {
   port: number;
   /** 'auto' (default): raw when a raw SCTP socket opens and the kernel has no SCTP, else udp. */
   mode?: SctpMode | 'auto';
-  /**
-   * 'stack' (our own SCTP) or 'package' (the patched `sctp` package, IPv4 only); default the
-   * environment's RSERPOOL_SCTP_PROVIDER, else 'stack'.
-   */
-  provider?: SctpProvider;
   /** Local address(es), IPv4 and/or IPv6 literals; default the wildcard. */
   address?: string | readonly string[];
   /** Same as `address` (both may be given; the lists are merged). */
@@ -49,20 +37,19 @@ export interface OpenSctpEndpointOptions {
   outboundStreams?: number;
   /** send() returns false above this many bytes queued. */
   highWaterMark?: number;
-  /** Limits against hostile peers (stack only; see SctpStackOptions). */
+  /** Limits against hostile peers (see SctpStackOptions). */
   maxSendQueueBytes?: number;
   maxAssociations?: number;
   maxInboundStreams?: number;
   maxReassemblyBytes?: number;
   /**
    * Protocol parameters (RTO bounds, HB.interval, Association.Max.Retrans...) of this endpoint
-   * and the ports it opens. With the 'package' provider they are process-wide and apply to
-   * associations created afterwards.
+   * and the ports it opens.
    */
   protocol?: SctpProtocolOptions;
   /** Time source of the stack (tests); default the system clock. */
   clock?: Clock;
-  /** Where the provider decision and stack diagnostics are reported; default: nowhere. */
+  /** Where the mode decision and stack diagnostics are reported; default: nowhere. */
   log?: (message: string) => void;
 }
 
@@ -95,13 +82,6 @@ export function chooseSctpMode(): ModeDecision {
   return { mode: 'raw', reason: 'raw SCTP socket opened and no kernel SCTP present' };
 }
 
-/** The provider asked for, or the environment's, or 'stack'. */
-export function sctpProvider(asked?: SctpProvider): SctpProvider {
-  const chosen = asked ?? process.env.RSERPOOL_SCTP_PROVIDER ?? 'stack';
-  if (chosen !== 'stack' && chosen !== 'package') throw new Error(`SCTP provider "${chosen}" is neither 'stack' nor 'package' (RSERPOOL_SCTP_PROVIDER)`);
-  return chosen;
-}
-
 /** Every local address given, checked and without duplicates; empty for the wildcard. */
 export function localAddresses(options: Pick<OpenSctpEndpointOptions, 'address' | 'addresses'>): string[] {
   const given = [...(typeof options.address === 'string' ? [options.address] : (options.address ?? [])), ...(options.addresses ?? [])];
@@ -115,18 +95,16 @@ export function localAddresses(options: Pick<OpenSctpEndpointOptions, 'address' 
 }
 
 export async function openSctpEndpoint(options: OpenSctpEndpointOptions): Promise<SctpEndpoint> {
-  const provider = sctpProvider(options.provider);
   let mode: SctpMode;
   if (options.mode === undefined || options.mode === 'auto') {
     const decision = chooseSctpMode();
     mode = decision.mode;
-    options.log?.(`SCTP provider: ${provider}, ${mode} mode (${decision.reason})`);
+    options.log?.(`SCTP: ${mode} mode (${decision.reason})`);
   } else {
     mode = options.mode;
-    options.log?.(`SCTP provider: ${provider}, ${mode} mode (configured)`);
+    options.log?.(`SCTP: ${mode} mode (configured)`);
   }
   const addresses = localAddresses(options);
-  if (provider === 'package') return openPackageEndpoint(options, mode, addresses);
 
   const stackOptions: SctpStackOptions = { ...options.protocol };
   for (const key of ['inboundStreams', 'outboundStreams', 'highWaterMark', 'maxSendQueueBytes', 'maxAssociations', 'maxInboundStreams', 'maxReassemblyBytes'] as const) {
@@ -171,47 +149,4 @@ export async function openSctpEndpoint(options: OpenSctpEndpointOptions): Promis
     throw error;
   }
   return endpoint;
-}
-
-/** The stack's parameter names in the package's (`defs.NET_SCTP`). */
-function packageParameters(p: SctpProtocolOptions): SctpProtocolParameters {
-  const out: SctpProtocolParameters = {};
-  const map: Array<[keyof SctpProtocolOptions, keyof SctpProtocolParameters]> = [
-    ['rtoInitial', 'rto_initial'],
-    ['rtoMin', 'rto_min'],
-    ['rtoMax', 'rto_max'],
-    ['maxBurst', 'max_burst'],
-    ['associationMaxRetrans', 'association_max_retrans'],
-    ['maxInitRetransmits', 'max_init_retransmits'],
-    ['hbInterval', 'hb_interval'],
-    ['sackDelay', 'sack_timeout'],
-    ['sackFrequency', 'sack_freq'],
-    ['mtu', 'PMTU'],
-    ['receiveWindow', 'RWND'],
-  ];
-  for (const [ours, theirs] of map) {
-    const v = p[ours];
-    if (typeof v === 'number') out[theirs] = v;
-  }
-  return out;
-}
-
-async function openPackageEndpoint(options: OpenSctpEndpointOptions, mode: SctpMode, addresses: string[]): Promise<SctpEndpoint> {
-  if (addresses.length > 1 || (addresses.length === 1 && isIP(addresses[0]!) !== 4)) {
-    throw new Error(`the 'package' SCTP provider binds one IPv4 address (got ${addresses.join(', ')}): use the 'stack' provider`);
-  }
-  if (options.protocol) setProtocolParameters(packageParameters(options.protocol));
-  const common = {
-    port: options.port,
-    ...(addresses.length === 1 ? { address: addresses[0]! } : {}),
-    ...(options.inboundStreams !== undefined ? { inboundStreams: options.inboundStreams } : {}),
-    ...(options.outboundStreams !== undefined ? { outboundStreams: options.outboundStreams } : {}),
-    ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
-  };
-  if (mode === 'raw') return RawSctpEndpoint.open(common);
-  return UdpSctpEndpoint.open({
-    ...common,
-    udpPort: options.udpPort ?? PORT_SCTP_OVER_UDP,
-    remoteUdpPort: options.remoteUdpPort ?? PORT_SCTP_OVER_UDP,
-  });
 }

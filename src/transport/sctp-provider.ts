@@ -1,6 +1,5 @@
-// The narrow interface between the registrar/client code and an SCTP provider.
-// The provider is our own SCTP stack (src/sctp/, RFC 9260) on raw IP or SCTP over UDP
-// (RFC 6951); the patched `sctp` package stays selectable ('package') until it is retired.
+// The narrow interface between the registrar/client code and SCTP: our own stack (src/sctp/,
+// RFC 9260) on raw IP or SCTP over UDP (RFC 6951) implements it.
 // A kernel SCTP binding could implement the same interface without touching callers
 // (the Aedes model: protocol above, pluggable transport below).
 import type { EventEmitter } from 'node:events';
@@ -77,7 +76,7 @@ export interface Association extends EventEmitter<AssociationEvents> {
   /**
    * The peer transport address data goes to now: `remote` until the primary becomes inactive
    * and another address takes over (RFC 9260 §6.4.1), and again once the primary recovers.
-   * Undefined for a provider that does not track paths (the 'package' provider).
+   * Undefined for an implementation that does not track paths.
    */
   readonly currentRemote?: RemoteAddress;
   /** Every address of the peer (multi-homing, RFC 9260 §6.4), the primary first. */

@@ -1,7 +1,6 @@
 // Our SCTP endpoint as a process in a lab namespace, driven by JSON lines on stdin and
 // reporting JSON lines on stdout (test/interop/kernel-sctp.test.ts runs it with
-// `node --import tsx`). It opens whatever provider openSctpEndpoint returns, so the interop
-// tests follow the default provider (the `sctp` package today, src/sctp once it lands).
+// `node --import tsx`). It opens our SCTP stack through openSctpEndpoint.
 //
 // Commands: {op:'listen', port, udpPort?, address?, echo?}; {op:'connect', address, port, udpPort?};
 // {op:'send', id, size, ppid, stream}; {op:'close', id}; {op:'abort', id}; {op:'exit'}.

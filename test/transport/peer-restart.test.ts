@@ -1,8 +1,7 @@
 // A peer that crashes (SIGKILL: no ABORT, no SHUTDOWN) and comes back on the same port pair
-// associates again at once (RFC 9260 §5.2.2, §5.2.4 action A; src/transport/peer-restart.ts):
-// the stale association on our side is reported down with reason 'restart' and the new one
-// comes up, instead of the package answering the new INIT with an ABORT until the stale one
-// times out by heartbeats. UDP mode on the loopback always; raw mode across two network
+// associates again at once (RFC 9260 §5.2.2, §5.2.4 action A; src/sctp/association.ts): the
+// stale association on our side is reported down with reason 'restart' and the new one comes
+// up, rather than the new INIT being refused until the stale one times out by heartbeats. UDP mode on the loopback always; raw mode across two network
 // namespaces when root, `ip netns` and raw SCTP sockets are there.
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';

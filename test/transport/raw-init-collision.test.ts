@@ -1,8 +1,8 @@
 // INIT collision in raw mode (SCTP over IP): two hosts (network namespaces, each with its own
 // raw socket view) associate to each other on one SCTP port pair, as two registrars that start
-// together and name each other as ENRP peers do. The rule of init-collision.ts must bring up one
-// association on both ends well before the first INIT retransmission (3 s here); the package
-// alone would leave both in COOKIE-WAIT. Needs root and `ip netns`, and raw SCTP sockets.
+// together and name each other as ENRP peers do. The stack's §5.2.1 handling must bring up one
+// association on both ends well before the first INIT retransmission (3 s here). Needs root and
+// `ip netns`, and raw SCTP sockets.
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSctpMode } from '../../src/transport/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';

@@ -3,7 +3,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseSctpMode, openSctpEndpoint, type SctpProtocolOptions } from '../../src/transport/index.js';
 import type { Association, AssociationDownReason, SctpEndpoint, SctpMode } from '../../src/transport/index.js';
-import { UdpSctpEndpoint } from '../../src/transport/udp-encapsulation.js';
 import { PPID_ASAP, PPID_ENRP } from '../../src/wire/constants.js';
 import { freeUdpPort } from '../registrar/harness.js';
 import { UdpRelay, sleep, until } from './udp-relay.js';
@@ -19,8 +18,8 @@ const open: SctpEndpoint[] = [];
 /** Short timers so retransmission paths run within the test budget (per endpoint). */
 const BASE: SctpProtocolOptions = { rtoInitial: 500, rtoMin: 200, rtoMax: 2000 };
 
-async function endpoint(mode: SctpMode, protocol: SctpProtocolOptions = {}, provider?: 'stack' | 'package'): Promise<SctpEndpoint> {
-  const e = await openSctpEndpoint({ mode, port: nextPort++, udpPort: 0, address: '127.0.0.1', protocol: { ...BASE, ...protocol }, ...(provider !== undefined ? { provider } : {}) });
+async function endpoint(mode: SctpMode, protocol: SctpProtocolOptions = {}): Promise<SctpEndpoint> {
+  const e = await openSctpEndpoint({ mode, port: nextPort++, udpPort: 0, address: '127.0.0.1', protocol: { ...BASE, ...protocol } });
   open.push(e);
   return e;
 }
@@ -177,11 +176,11 @@ describe.each(modes)('SCTP endpoint in %s mode', (mode) => {
 });
 
 describe('SCTP over UDP specifics', () => {
-  it('demultiplexes one UDP socket: one peer entry per remote UDP address and port (package provider)', async () => {
-    const server = (await endpoint('udp', {}, 'package')) as UdpSctpEndpoint;
-    const clients = await Promise.all([0, 1, 2].map(() => endpoint('udp', {}, 'package')));
+  it('demultiplexes one UDP socket: one association per remote UDP address and port', async () => {
+    const server = await endpoint('udp');
+    const clients = await Promise.all([0, 1, 2].map(() => endpoint('udp')));
     await Promise.all(clients.map((c) => c.connect(remoteOf(server))));
-    expect(server.peerCount).toBe(3);
+    expect(server.associations).toHaveLength(3);
     expect(new Set(server.associations.map((a) => a.remote.udpPort)).size).toBe(3);
   });
 
@@ -213,8 +212,8 @@ describe('SCTP over UDP specifics', () => {
   });
 
   // INIT collision (RFC 9260 §5.2.1): two ends on one SCTP port pair associate to each other,
-  // as two ENRP registrars do. The package alone leaves both in COOKIE-WAIT; the UDP transport
-  // settles it (udp-encapsulation.ts) so that one association results, on both ends.
+  // as two ENRP registrars do: the stack answers every INIT (§5.2.1) so that one association
+  // results, on both ends.
   describe('INIT collision on one SCTP port pair', () => {
     const port = () => 30000 + (process.pid % 1000) * 10 + Math.floor(Math.random() * 9);
     const pair = async (sctpPort: number, udpPort = 0) => {
