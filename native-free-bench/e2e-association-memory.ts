@@ -1,16 +1,16 @@
-// What one SCTP association costs a server, per provider: this process is the server (one
+// What one SCTP association costs a server: this process is the server (one
 // endpoint over UDP on loopback, answering every message), a child process opens N client
 // associations and exchanges one ASAP-sized message on each. The server's heap (after full GCs)
 // with N associations minus without, over N, is the cost of one association; with
 // --snapshot FILE the heap is also summarized by constructor (objects that number about N or
 // more are the per-association ones).
 // Run (compiled, node --expose-gc): node --expose-gc dist/native-free-bench/e2e-association-memory.js
-//      [--providers stack,package] [--associations N] [--snapshot DIR]
+//      [--associations N] [--snapshot DIR]
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
-import { openSctpEndpoint, type SctpProvider } from '../src/transport/index.js';
+import { openSctpEndpoint } from '../src/transport/index.js';
 import { freeUdpPort } from './e2e-load.js';
 import { summarizeHeapSnapshot } from './e2e-heap-summary.js';
 
@@ -33,13 +33,13 @@ function sample(): Sample {
   return { heapUsed: getHeapStatistics().used_heap_size, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss };
 }
 
-async function server(provider: SctpProvider, associations: number, snapshotDir: string | undefined): Promise<void> {
+async function server(associations: number, snapshotDir: string | undefined): Promise<void> {
   const udpPort = await freeUdpPort();
-  const endpoint = await openSctpEndpoint({ provider, mode: 'udp', port: 3863, udpPort, address: '127.0.0.1' });
+  const endpoint = await openSctpEndpoint({ mode: 'udp', port: 3863, udpPort, address: '127.0.0.1' });
   endpoint.on('association', (a) => a.on('message', (payload, ppid) => a.send(Uint8Array.from(payload), ppid)));
   await new Promise((resolve) => setTimeout(resolve, 200));
   const before = sample();
-  const child = fork(fileURLToPath(import.meta.url), ['--client', provider, String(udpPort), String(associations)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--client', String(udpPort), String(associations)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`client exited (${code})`)));
@@ -50,10 +50,10 @@ async function server(provider: SctpProvider, associations: number, snapshotDir:
   const after = sample();
   const per = (k: keyof Sample): string => ((after[k] - before[k]) / live).toFixed(0);
   console.log(
-    `${provider}: ${live} associations; per association: heap ${per('heapUsed')} B, external ${per('external')} B (array buffers ${per('arrayBuffers')} B), RSS ${per('rss')} B`,
+    `${live} associations; per association: heap ${per('heapUsed')} B, external ${per('external')} B (array buffers ${per('arrayBuffers')} B), RSS ${per('rss')} B`,
   );
   if (snapshotDir !== undefined) {
-    const file = writeHeapSnapshot(join(snapshotDir, `association-memory-${provider}.heapsnapshot`));
+    const file = writeHeapSnapshot(join(snapshotDir, 'association-memory.heapsnapshot'));
     console.log(`  heap by constructor, groups of at least ${Math.floor(live * 0.9)} (count, bytes, bytes per association):`);
     for (const g of summarizeHeapSnapshot(file, Math.floor(live * 0.9)).slice(0, 30)) {
       console.log(`  ${g.name.padEnd(48)} ${String(g.count).padStart(8)} ${String(g.bytes).padStart(10)} ${(g.bytes / live).toFixed(0).padStart(6)}`);
@@ -63,8 +63,8 @@ async function server(provider: SctpProvider, associations: number, snapshotDir:
   await endpoint.close();
 }
 
-async function client(provider: SctpProvider, udpPort: number, associations: number): Promise<void> {
-  const endpoint = await openSctpEndpoint({ provider, mode: 'udp', port: 20_000, udpPort: 0, address: '127.0.0.1' });
+async function client(udpPort: number, associations: number): Promise<void> {
+  const endpoint = await openSctpEndpoint({ mode: 'udp', port: 20_000, udpPort: 0, address: '127.0.0.1' });
   const message = new Uint8Array(MESSAGE_BYTES);
   // Batches of 100: an INIT flood beyond the server's backlog is not what is measured.
   for (let first = 0; first < associations; first += 100) {
@@ -84,16 +84,14 @@ async function client(provider: SctpProvider, udpPort: number, associations: num
 }
 
 async function main(argv: string[]): Promise<void> {
-  if (argv[0] === '--client') return client(argv[1] as SctpProvider, Number(argv[2]), Number(argv[3]));
-  let providers = ['stack', 'package'];
+  if (argv[0] === '--client') return client(Number(argv[1]), Number(argv[2]));
   let associations = 2000;
   let snapshotDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--providers') providers = (argv[++i] ?? '').split(',');
-    else if (argv[i] === '--associations') associations = Number(argv[++i]);
+    if (argv[i] === '--associations') associations = Number(argv[++i]);
     else if (argv[i] === '--snapshot') snapshotDir = argv[++i];
   }
-  for (const p of providers) await server(p as SctpProvider, associations, snapshotDir);
+  await server(associations, snapshotDir);
 }
 
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];

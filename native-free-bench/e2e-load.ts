@@ -3,7 +3,7 @@
 // keeps many requests in flight on each of a few associations, sends pre-encoded messages, and
 // reads of each response only what matches it to its request (type, flags, PE ID or pool handle).
 import { createSocket } from 'node:dgram';
-import { openSctpEndpoint, type Association, type SctpEndpoint, type SctpProvider } from '../src/transport/index.js';
+import { openSctpEndpoint, type Association, type SctpEndpoint } from '../src/transport/index.js';
 import {
   AsapFlag,
   AsapType,
@@ -168,7 +168,6 @@ export class BenchClient {
       port: localPort,
       udpPort: 0,
       address: local.address ?? '127.0.0.1',
-      ...(local.provider !== undefined ? { provider: local.provider } : {}),
     });
     const association = await endpoint.connect({ address: target.address, port: target.port, udpPort: target.udpPort });
     return new BenchClient(endpoint, association);
@@ -200,8 +199,6 @@ export class BenchClient {
 export interface ClientSettings {
   /** Local address to bind (the registrar's family); default 127.0.0.1. */
   address?: string;
-  /** SCTP provider under test; default the environment's (RSERPOOL_SCTP_PROVIDER) or 'stack'. */
-  provider?: SctpProvider;
 }
 
 export async function connectClients(target: RegistrarTarget, count: number, firstLocalPort: number, local: ClientSettings = {}): Promise<BenchClient[]> {

@@ -65,7 +65,7 @@ function barPanel(
       out.push(`<rect x="${bx.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(bar - 2).toFixed(1)}" height="${(PANEL.bottom - y(v)).toFixed(1)}" fill="${s.color}"/>`);
       out.push(`<text x="${(bx + bar / 2 - 1).toFixed(1)}" y="${(y(v) - 3).toFixed(1)}" text-anchor="middle" font-size="9">${esc(v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(1))}</text>`);
     });
-    out.push(`<text x="${x0 + g * group + group / 2}" y="${PANEL.bottom + 18}" text-anchor="middle" font-size="12">${r.shards} shard${r.shards === 1 ? '' : 's'}${(r.provider as string | undefined) !== undefined ? `, ${esc(r.provider)}` : ''}</text>`);
+    out.push(`<text x="${x0 + g * group + group / 2}" y="${PANEL.bottom + 18}" text-anchor="middle" font-size="12">${r.shards} shard${r.shards === 1 ? '' : 's'}</text>`);
   });
   for (const l of lines) {
     out.push(`<line x1="${x0}" x2="${x0 + PANEL.width}" y1="${y(l.value)}" y2="${y(l.value)}" stroke="${l.color}" stroke-width="1.5" stroke-dasharray="6 4"/>`);

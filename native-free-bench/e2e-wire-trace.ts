@@ -1,5 +1,5 @@
 // Where a paced request's time goes, seen on the wire of both processes of the e2e benchmark:
-// every UDP datagram an SCTP endpoint sends or receives (either provider: both use dgram) is
+// every UDP datagram an SCTP endpoint sends or receives (the stack sends and receives through dgram) is
 // parsed for DATA chunks, and the first transmission of each message (a new TSN with the B bit
 // when sent, with the E bit when received) is timestamped on CLOCK_MONOTONIC
 // (process.hrtime, one clock for every process of the machine). Per pool-user association the

@@ -3,18 +3,17 @@
 // re-registration of every PE, handle resolutions for a while (closed loop), then handle
 // resolutions paced at half the measured rate. Per phase: rate, p50/p99 latency, and the
 // registrar's CPU time per operation (its /proc times, all threads, over the phase).
-// With --providers package,stack both the registrar child and the generator run on each SCTP
-// provider in turn, runs strictly alternating, and the medians are compared. Each run also
-// reports what the registrar's memory is made of, empty and with every PE registered
-// (e2e-memory-probe.ts, preloaded into every thread of the child).
-// Run: rserpool bench e2e [--shards 1,2,4] [--providers package,stack] [--pes N] [--pools N]
+// With several shard counts (--shards 1,2,4) and --runs N the shard counts alternate run by
+// run, and the medians are compared. Each run also reports what the registrar's memory is made
+// of, empty and with every PE registered (e2e-memory-probe.ts, preloaded into every thread of
+// the child).
+// Run: rserpool bench e2e [--shards 1,2,4] [--pes N] [--pools N]
 //      [--pus N] [--policy NAME] [--duration S] [--runs N] [--address IP] [--json];
 //      RSERPOOL_BENCH_CPU_PROF=dir profiles the registrar.
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { policyByName } from '../src/policy/registry.js';
-import type { SctpProvider } from '../src/transport/index.js';
 import type { RegistrarMemory } from './e2e-memory-probe.js';
 import {
   connectClients,
@@ -34,14 +33,7 @@ import { WIRE_TRACE_ENV, WIRE_TRACE_LABEL_ENV, resetWireTrace, startWireTrace, s
 export interface E2eBenchOptions {
   /** One shard count or several ("1,2,4"); default: available cores. */
   shards?: number | string;
-  /**
-   * SCTP providers to compare ("package,stack"): registrar and generator both use the one under
-   * test; runs alternate between them. "stack/package" runs the registrar on the first and the
-   * generator on the second (to tell which side a difference comes from). Default: the
-   * environment's (RSERPOOL_SCTP_PROVIDER) or 'stack'.
-   */
-  providers?: string;
-  /** Address of the registrar, the generator's endpoints and every PE; default 127.0.0.1 (::1 works with the stack). */
+  /** Address of the registrar, the generator's endpoints and every PE; default 127.0.0.1 (::1 works too). */
   address?: string;
   pes?: number;
   pools?: number;
@@ -125,7 +117,6 @@ export interface MemoryBreakdown {
 
 export interface E2eRunResult {
   shards: number;
-  provider: string;
   registration: PhaseResult;
   reregistration: PhaseResult;
   resolution: PhaseResult;
@@ -157,27 +148,16 @@ export interface E2eBenchResult {
     runs: number;
     keepAliveInterval: number;
     cores: number;
-    providers: string[];
     address: string;
   };
-  /** Per shard count and provider: every run, and the median of each number over the runs. */
-  results: Array<{ shards: number; provider: string; runs: E2eRunResult[]; median: E2eRunResult }>;
-  /** With two providers: per shard count, the second's median over the first's, for each number. */
-  ratios: Array<{ shards: number; of: string; over: string; ratio: Record<string, number> }>;
+  /** Per shard count: every run, and the median of each number over the runs. */
+  results: Array<{ shards: number; runs: E2eRunResult[]; median: E2eRunResult }>;
 }
 
 function resolvePolicy(name: string): { type: number; name: string } {
   const def = policyByName(name);
   if (def === undefined) throw new Error(`unknown policy ${name}`);
   return { type: def.type, name: def.name };
-}
-
-function providerList(value: string | undefined): string[] {
-  if (value === undefined) return [process.env.RSERPOOL_SCTP_PROVIDER ?? 'stack'];
-  const list = value.split(',').map((s) => s.trim());
-  const valid = (p: string): boolean => p.split('/').length <= 2 && p.split('/').every((q) => q === 'stack' || q === 'package');
-  if (list.length === 0 || !list.every(valid)) throw new Error(`--providers: expected "stack", "package" or "registrar/generator" pairs of them, got "${value}"`);
-  return list;
 }
 
 function shardCounts(value: number | string | undefined): number[] {
@@ -257,16 +237,14 @@ function breakdown(m: RegistrarMemory): MemoryBreakdown {
 
 async function runOnce(
   shards: number,
-  provider: string,
   s: E2eBenchResult['settings'],
   messages: { registrations: Uint8Array[]; resolutions: Uint8Array[] },
   options: E2eBenchOptions,
   progress: Progress,
 ): Promise<E2eRunResult> {
   const cpuProf = options.cpuProf ?? process.env.RSERPOOL_BENCH_CPU_PROF;
-  const [registrarProvider, generatorProvider = registrarProvider] = provider.split('/') as [string, string?];
   const traceDir = options.wireTrace ?? process.env[WIRE_TRACE_ENV];
-  const traceLabel = `run-${++traceRuns}-${provider.replace('/', '-')}`;
+  const traceLabel = `run-${++traceRuns}`;
   lastPacedWindow = [];
   if (traceDir !== undefined) {
     // The registrar child inherits both (its preload writes <label>-registrar.json at exit).
@@ -277,7 +255,6 @@ async function runOnce(
   }
   const registrar = await RegistrarProcess.start({
     shards,
-    provider: registrarProvider,
     address: s.address,
     asapPort: 3863,
     udpPort: await freeUdpPort(),
@@ -323,7 +300,7 @@ async function runOnce(
     // Empty: shards started, no association yet (a moment for the workers to settle).
     await new Promise((resolve) => setTimeout(resolve, 500));
     const memoryEmpty = breakdown(await registrar.memory(shards));
-    const local = { address: s.address, provider: generatorProvider as SctpProvider };
+    const local = { address: s.address };
     const pes = await connectClients(registrar.address, s.peAssociations, 40_000, local);
     clients.push(...pes);
     const pus = await connectClients(registrar.address, s.pus, 40_000 + s.peAssociations, local);
@@ -372,7 +349,6 @@ async function runOnce(
     const perPe = (f: (m: MemoryBreakdown) => number): number => (f(memoryLoaded) - f(memoryEmpty)) / s.pes;
     return {
       shards,
-      provider,
       registration,
       reregistration,
       resolution,
@@ -399,10 +375,10 @@ let lastPacedWindow: number[] = [];
 /** runOnce, and with a wire trace its summary (the registrar's file exists once it stopped). */
 async function runTraced(...args: Parameters<typeof runOnce>): Promise<E2eRunResult> {
   const result = await runOnce(...args);
-  const [, , s, , options] = args;
+  const [, s, , options] = args;
   const traceDir = options.wireTrace ?? process.env[WIRE_TRACE_ENV];
   if (traceDir === undefined) return result;
-  const label = `run-${traceRuns}-${result.provider.replace('/', '-')}`;
+  const label = `run-${traceRuns}`;
   writeWireTrace(`${label}-generator`, { paced: lastPacedWindow });
   const ports = Array.from({ length: s.pus }, (_, i) => 40_000 + s.peAssociations + i);
   result.pacedWireTrace = summarizeWireTrace(traceDir, `${label}-generator`, `${label}-registrar`, 3863, ports);
@@ -442,12 +418,11 @@ function printTable(result: E2eBenchResult): void {
     `e2e: ${fmt(s.pes)} PEs in ${s.pools} pools (${s.policy}) over ${s.peAssociations} associations, ${s.pus} PU associations, ` +
       `${s.window} in flight each, ${s.duration} s resolutions; ${s.cores} cores; ${s.runs === 1 ? 'one run' : `median of ${s.runs} runs`}`,
   );
-  const head = ['shards', 'provider', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'run-queue wait ms/s reg / gen', 'failed'];
+  const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'run-queue wait ms/s reg / gen', 'failed'];
   const rows: string[][] = [];
-  for (const { shards, provider, median: m } of result.results) {
+  for (const { shards, median: m } of result.results) {
     const row = (name: string, p: PhaseResult): string[] => [
       String(shards),
-      provider,
       name,
       fmt(p.perSecond),
       p.p50Ms.toFixed(2),
@@ -465,12 +440,12 @@ function printTable(result: E2eBenchResult): void {
     rows.push(row(`resolution paced ${fmt(m.pacedResolution.targetPerSecond)}/s`, m.pacedResolution));
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i <= 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
   const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
-  for (const { shards, provider, median: m } of result.results) {
-    console.log(`shards ${shards}, ${provider}: registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
+  for (const { shards, median: m } of result.results) {
+    console.log(`shards ${shards}: registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
     for (const [when, b] of [['empty', m.memoryEmpty], [`${fmt(s.pes)} PEs`, m.memoryLoaded]] as const) {
       console.log(
         `  memory ${when} (after GC): RSS ${mib(b.rss)} = I/O thread heap ${mib(b.ioHeapUsed)} used / ${mib(b.ioHeapTotal)} total (young ${mib(b.ioNewSpace)}), ` +
@@ -480,23 +455,6 @@ function printTable(result: E2eBenchResult): void {
     }
     console.log(`  per PE: RSS ${m.rssBytesPerPe.toFixed(0)} B, shard heap ${m.workersHeapBytesPerPe.toFixed(0)} B, I/O thread heap ${m.ioHeapBytesPerPe.toFixed(0)} B`);
   }
-  for (const { shards, of, over, ratio } of result.ratios) {
-    const r = (key: string): string => (ratio[key] ?? NaN).toFixed(2);
-    console.log(
-      `shards ${shards}, ${of} / ${over} (medians): resolutions/s x${r('resolution.perSecond')}, registrations/s x${r('registration.perSecond')}, ` +
-        `re-registrations/s x${r('reregistration.perSecond')}, paced p99 x${r('pacedResolution.p99Ms')}, ` +
-        `registrar CPU/resolution x${r('resolution.registrarCpuPerOpUs')}, generator CPU/resolution x${r('resolution.generatorCpuPerOpUs')}, RSS x${r('memoryLoaded.rss')}`,
-    );
-  }
-}
-
-/** Every number of `a` over the same number of `b`, by dotted path. */
-function ratioOf(a: unknown, b: unknown, prefix = '', out: Record<string, number> = {}): Record<string, number> {
-  if (typeof a === 'number' && typeof b === 'number') out[prefix] = a / b;
-  else if (a !== null && typeof a === 'object' && b !== null && typeof b === 'object') {
-    for (const key of Object.keys(a)) ratioOf((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], prefix === '' ? key : `${prefix}.${key}`, out);
-  }
-  return out;
 }
 
 export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult> {
@@ -512,7 +470,6 @@ export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult
     runs: options.runs ?? 1,
     keepAliveInterval: options.keepAliveInterval ?? 600_000,
     cores: availableParallelism(),
-    providers: providerList(options.providers),
     address: options.address ?? '127.0.0.1',
   };
   settings.peAssociations = Math.min(settings.peAssociations, settings.pes);
@@ -520,27 +477,16 @@ export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult
     registrations: registrationMessages(settings.pes, settings.pools, type, settings.address),
     resolutions: handleResolutionMessages(settings.pools),
   };
-  const result: E2eBenchResult = { settings, results: [], ratios: [] };
-  for (const shards of shardCounts(options.shards)) {
-    // Strictly alternating (run 1 of each provider, then run 2 of each...): drift in the
-    // machine's load (others share the cores) falls on both providers alike.
-    const runs = new Map<string, E2eRunResult[]>(settings.providers.map((p) => [p, []]));
-    for (let r = 0; r < settings.runs; r++) {
-      for (const provider of settings.providers) {
-        const label = settings.providers.length > 1 ? `, ${provider}` : '';
-        runs.get(provider)!.push(await runTraced(shards, provider, settings, messages, options, new Progress(`[shards ${shards}${label}, run ${r + 1}/${settings.runs}]`)));
-      }
-    }
-    for (const provider of settings.providers) {
-      const list = runs.get(provider)!;
-      result.results.push({ shards, provider, runs: list, median: medianRun(list) });
-    }
-    if (settings.providers.length === 2) {
-      const [over, of] = settings.providers as [string, string];
-      const median = (p: string): E2eRunResult => result.results.find((x) => x.shards === shards && x.provider === p)!.median;
-      result.ratios.push({ shards, of, over, ratio: ratioOf(median(of), median(over)) });
+  const counts = shardCounts(options.shards);
+  // Strictly alternating (run 1 of each shard count, then run 2 of each...): drift in the
+  // machine's load (others share the cores) falls on every shard count alike.
+  const runs = counts.map((): E2eRunResult[] => []);
+  for (let r = 0; r < settings.runs; r++) {
+    for (const [i, shards] of counts.entries()) {
+      runs[i]!.push(await runTraced(shards, settings, messages, options, new Progress(`[shards ${shards}, run ${r + 1}/${settings.runs}]`)));
     }
   }
+  const result: E2eBenchResult = { settings, results: counts.map((shards, i) => ({ shards, runs: runs[i]!, median: medianRun(runs[i]!) })) };
   if (options.json) console.log(JSON.stringify(result, null, 2));
   else printTable(result);
   return result;
@@ -553,7 +499,6 @@ function parseArgs(argv: string[]): E2eBenchOptions {
     const value = (): string => argv[++i] ?? '';
     if (a === '--json') o.json = true;
     else if (a === '--shards') o.shards = value();
-    else if (a === '--providers') o.providers = value();
     else if (a === '--address') o.address = value();
     else if (a === '--pes') o.pes = Number(value());
     else if (a === '--pools') o.pools = Number(value());

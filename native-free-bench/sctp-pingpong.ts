@@ -1,18 +1,18 @@
-// SCTP over UDP (RFC 6951) on loopback through the provider interface, two endpoints in one
+// SCTP over UDP (RFC 6951) on loopback through our stack (src/sctp/), two endpoints in one
 // process, 100-byte messages: ping-pong with 1 and 32 outstanding, and one-way (one
 // association, the sender kept at its high-water mark). Both ends run here, so the CPU per
-// round trip is two sends and two receives of the provider plus dgram; per message is half.
+// round trip is two sends and two receives of the stack plus dgram; per message is half.
 //
-// Run: npx tsx native-free-bench/sctp-pingpong.ts [seconds-per-case] [--providers package,stack]
-//        [--runs N] [--outstanding 1,32] [--one-way | --no-one-way] [--mtu BYTES] [--json]
-// --mtu gives both providers one path MTU (defaults: our stack 1280, the package 1500).
-// Each run is one child process per provider; the providers alternate (package, stack,
-// package, ...) so that load from other processes hits both alike, and the medians and the
-// ratio (second provider / first) are printed. Without --providers (or with one provider and
-// --runs 1) it runs in this process with the environment's provider (RSERPOOL_SCTP_PROVIDER).
+// Run: rserpool bench sctp-pingpong [--seconds S] [--runs N] [--outstanding 1,32] [--no-one-way]
+//        [--mtu BYTES] [--json]
+//   or npx tsx native-free-bench/sctp-pingpong.ts [seconds-per-case] [--runs N]
+//        [--outstanding 1,32] [--one-way | --no-one-way] [--mtu BYTES] [--json]
+// --mtu sets both endpoints' path MTU (default the stack's, 1280). With --runs N > 1 each run
+// is a child process of its own and the medians are printed; with one run it runs in this
+// process.
 import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Association, SctpProvider } from '../src/transport/index.js';
+import type { Association } from '../src/transport/index.js';
 import { PPID_ASAP } from '../src/wire/constants.js';
 
 export interface PingPongResult {
@@ -28,12 +28,12 @@ export interface PingPongResult {
   /** Process CPU (user + system) per round trip (ping-pong: both endpoints, two sends and two
    *  receives) or per message (one-way: one send and one receive, plus the SACKs). */
   cpuUs: number;
-  /** UDP datagrams sent by both ends per round trip / message (our stack only: its lower
-   *  layer counts them; NaN for the package). */
+  /** UDP datagrams sent by both ends per round trip / message (the stack's lower layer counts
+   *  them). */
   packets: number;
 }
 
-/** Datagrams sent so far through both endpoints' lower layers (our stack), else NaN. */
+/** Datagrams sent so far through both endpoints' lower layers. */
 type PacketCounter = () => number;
 
 const MESSAGE_BYTES = 100;
@@ -122,8 +122,8 @@ async function oneWay(client: Association, counter: { received: number; onChange
         else counter.onChange = () => counter.received === sent && resolve();
         return;
       }
-      // At most a few thousand per turn, so a provider whose send() never says false still
-      // lets the event loop run.
+      // At most a few thousand per turn, so the event loop runs even if send() never says
+      // false.
       for (let i = 0; i < 4096; i++) {
         sent++;
         if (!client.send(payload, PPID_ASAP)) return; // 'drain' calls pump again
@@ -149,14 +149,13 @@ async function oneWay(client: Association, counter: { received: number; onChange
   };
 }
 
-export async function run(seconds = 3, outstandingCases: readonly number[] = [1, 32], withOneWay = true, provider?: SctpProvider, mtu?: number): Promise<PingPongResult[]> {
+export async function run(seconds = 3, outstandingCases: readonly number[] = [1, 32], withOneWay = true, mtu?: number): Promise<PingPongResult[]> {
   const { openSctpEndpoint } = await import('../src/transport/index.js');
   const common = {
     mode: 'udp' as const,
     udpPort: 0,
     address: '127.0.0.1',
-    ...(provider !== undefined ? { provider } : {}),
-    // Path MTU (IP packet bytes) of both providers; default each its own (stack 1280, package 1500).
+    // Path MTU (IP packet bytes) of both endpoints; default the stack's (1280).
     ...(mtu !== undefined ? { protocol: { mtu } } : {}),
   };
   const server = await openSctpEndpoint({ ...common, port: 3863 });
@@ -189,18 +188,18 @@ export async function run(seconds = 3, outstandingCases: readonly number[] = [1,
   }
 }
 
-/** Runs this script once in a child process with `provider`; its results. */
-function runChild(provider: SctpProvider, seconds: number, outstanding: readonly number[], withOneWay: boolean, mtu: number | undefined): Promise<PingPongResult[]> {
+/** Runs this script once in a child process; its results. */
+function runChild(seconds: number, outstanding: readonly number[], withOneWay: boolean, mtu: number | undefined): Promise<PingPongResult[]> {
   const script = fileURLToPath(import.meta.url);
   const args = [...process.execArgv, script, String(seconds), '--json', '--outstanding', outstanding.join(','), withOneWay ? '--one-way' : '--no-one-way'];
   if (mtu !== undefined) args.push('--mtu', String(mtu));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, RSERPOOL_SCTP_PROVIDER: provider }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`ping-pong child (${provider}) exited with ${code}`));
+      if (code !== 0) reject(new Error(`ping-pong child exited with ${code}`));
       else resolve(JSON.parse(out) as PingPongResult[]);
     });
   });
@@ -230,10 +229,6 @@ function medians(runs: PingPongResult[][]): PingPongResult[] {
   });
 }
 
-function caseName(r: PingPongResult): string {
-  return r.kind === 'one-way' ? 'one-way        ' : `${String(r.outstanding).padStart(2)} outstanding ping-pong`.slice(0, 15);
-}
-
 function format(label: string, r: PingPongResult): string {
   if (r.kind === 'one-way') {
     return `${label}udp one-way: ${Math.round(r.messagesPerSecond)} messages/s, CPU ${r.cpuUs.toFixed(2)} µs/message${packetsText(r, 'message')}`;
@@ -250,55 +245,66 @@ function packetsText(r: PingPongResult, per: string): string {
   return Number.isFinite(r.packets) ? `, ${r.packets.toFixed(2)} packets/${per}` : '';
 }
 
-async function main(argv: string[]): Promise<void> {
-  const valued = /^--(runs|providers|outstanding|mtu)$/;
+/** What `rserpool bench sctp-pingpong` (or this script) is asked for. */
+export interface PingPongBenchOptions {
+  /** Seconds per case; default 3. */
+  seconds?: number;
+  /** Runs, each in its own child process; medians are reported. Default 1 (in this process). */
+  runs?: number;
+  /** Outstanding round trips per ping-pong case ("1,32"). */
+  outstanding?: string;
+  /** The one-way case too; default true. */
+  oneWay?: boolean;
+  /** Path MTU (IP packet bytes) of both endpoints; default the stack's (1280). */
+  mtu?: number;
+  json?: boolean;
+}
+
+export async function bench(options: PingPongBenchOptions = {}): Promise<void> {
+  const seconds = options.seconds ?? 3;
+  const runs = options.runs ?? 1;
+  const outstanding = (options.outstanding ?? '1,32').split(',').filter(Boolean).map(Number);
+  const withOneWay = options.oneWay ?? true;
+  const mtu = options.mtu;
+  if (runs === 1) {
+    const results = await run(seconds, outstanding, withOneWay, mtu);
+    if (options.json) console.log(JSON.stringify(results));
+    else for (const r of results) console.log(format('', r));
+    return;
+  }
+  const raw: PingPongResult[][] = [];
+  for (let i = 0; i < runs; i++) {
+    const results = await runChild(seconds, outstanding, withOneWay, mtu);
+    raw.push(results);
+    if (!options.json) for (const r of results) console.error(format(`run ${i + 1} `, r));
+  }
+  const summary = medians(raw);
+  if (options.json) {
+    console.log(JSON.stringify({ runs, seconds, medians: summary, raw }));
+    return;
+  }
+  console.log(`median of ${runs} runs (one process each), ${seconds} s per case, MTU ${mtu ?? 'default'}`);
+  for (const r of summary) console.log(format('', r));
+}
+
+function parseArgs(argv: string[]): PingPongBenchOptions {
+  const valued = /^--(runs|outstanding|mtu)$/;
   const positional = argv.filter((a, i) => !a.startsWith('--') && !valued.test(argv[i - 1] ?? ''));
   const option = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const seconds = Number(positional[0] ?? 3);
-  const runs = Number(option('--runs') ?? 1);
-  const json = argv.includes('--json');
-  const outstanding = (option('--outstanding') ?? '1,32').split(',').filter(Boolean).map(Number);
-  const withOneWay = !argv.includes('--no-one-way');
-  const mtuOption = option('--mtu');
-  const mtu = mtuOption !== undefined ? Number(mtuOption) : undefined;
-  const providersOption = option('--providers');
-  const providers = (providersOption ?? '').split(',').filter(Boolean) as SctpProvider[];
-  for (const p of providers) if (p !== 'stack' && p !== 'package') throw new Error(`--providers: "${p}" is neither 'stack' nor 'package'`);
-
-  if (providers.length === 0 || (providers.length === 1 && runs === 1 && !providersOption)) {
-    const results = await run(seconds, outstanding, withOneWay, providers[0], mtu);
-    if (json) console.log(JSON.stringify(results));
-    else for (const r of results) console.log(format('', r));
-    return;
-  }
-  const raw = new Map<SctpProvider, PingPongResult[][]>(providers.map((p) => [p, []]));
-  for (let i = 0; i < runs; i++) {
-    for (const p of providers) {
-      const results = await runChild(p, seconds, outstanding, withOneWay, mtu);
-      raw.get(p)!.push(results);
-      if (!json) for (const r of results) console.error(format(`run ${i + 1} ${p.padEnd(7)} `, r));
-    }
-  }
-  const summary = Object.fromEntries(providers.map((p) => [p, medians(raw.get(p)!)]));
-  if (json) {
-    console.log(JSON.stringify({ runs, seconds, medians: summary, raw: Object.fromEntries(raw) }));
-    return;
-  }
-  console.log(`median of ${runs} run(s) per provider, ${seconds} s per case, alternating ${providers.join(', ')}${mtu !== undefined ? `, MTU ${mtu}` : ', default MTUs'}`);
-  for (const p of providers) for (const r of summary[p]!) console.log(format(`${p.padEnd(7)} `, r));
-  if (providers.length === 2) {
-    const [a, b] = providers as [SctpProvider, SctpProvider];
-    console.log(`ratio ${b} / ${a}:`);
-    summary[a]!.forEach((ra, i) => {
-      const rb = summary[b]![i]!;
-      console.log(`  ${caseName(ra)}  CPU ${(rb.cpuUs / ra.cpuUs).toFixed(2)}x, rate ${(rb.messagesPerSecond / ra.messagesPerSecond).toFixed(2)}x`);
-    });
-  }
+  const o: PingPongBenchOptions = { oneWay: !argv.includes('--no-one-way'), json: argv.includes('--json') };
+  if (positional[0] !== undefined) o.seconds = Number(positional[0]);
+  const runs = option('--runs');
+  if (runs !== undefined) o.runs = Number(runs);
+  const outstanding = option('--outstanding');
+  if (outstanding !== undefined) o.outstanding = outstanding;
+  const mtu = option('--mtu');
+  if (mtu !== undefined) o.mtu = Number(mtu);
+  return o;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  await main(process.argv.slice(2));
+  await bench(parseArgs(process.argv.slice(2)));
 }

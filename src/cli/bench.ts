@@ -103,8 +103,7 @@ Examples:
   bench
     .command('e2e')
     .description('end to end: a registrar child process, PEs registering and re-registering, PUs resolving handles over SCTP/UDP on loopback')
-    .option('--shards <n[,n...]>', 'registrar shard count, or a list run one after another (default: available cores)')
-    .option('--providers <p[,p]>', "SCTP providers to compare, runs alternating: 'package,stack'; 'stack/package' = registrar on the stack, generator on the package (default: RSERPOOL_SCTP_PROVIDER or 'stack')")
+    .option('--shards <n[,n...]>', 'registrar shard count, or a list to compare, runs alternating between them (default: available cores)')
     .option('--address <ip>', 'address of the registrar, the load generator and every PE (default 127.0.0.1)')
     .option('--pes <n>', 'pool elements (default 100000)', number)
     .option('--pools <n>', 'pools the PEs are spread over (default 100)', number)
@@ -113,7 +112,7 @@ Examples:
     .option('--duration <s>', 'seconds of measured handle resolutions, and of the paced run (default 10)', number)
     .option('--pe-associations <n>', 'associations the PEs register over (default 10)', number)
     .option('--window <n>', 'requests in flight per association (default 32)', number)
-    .option('--runs <n>', 'repetitions per shard count and provider; medians are reported (default 1)', number)
+    .option('--runs <n>', 'repetitions per shard count; medians are reported (default 1)', number)
     .option('--rate <n>', 'requests/s of the paced resolution phase (default: half the measured rate)', number)
     .option('--keep-alive-interval <ms>', "registrar's keep-alive interval (default 600000: no keep-alives during the phases)", number)
     .option('--cpu-prof <dir>', 'write node --cpu-prof profiles of the registrar child here (also: RSERPOOL_BENCH_CPU_PROF)')
@@ -121,6 +120,20 @@ Examples:
     .option('--json', 'print results as JSON')
     .action(async (opts: import('../../native-free-bench/e2e.js').E2eBenchOptions) => {
       const { run } = await import('../../native-free-bench/e2e.js');
+      await run(opts);
+    });
+
+  bench
+    .command('sctp-pingpong')
+    .description('our SCTP stack over UDP on loopback, two endpoints in one process, 100-byte messages: ping-pong and one-way; rate, p50/p99, CPU and packets per message')
+    .option('--seconds <s>', 'seconds per case (default 3)', number)
+    .option('--runs <n>', 'runs, each in a child process of its own; medians are reported (default 1: in this process)', number)
+    .option('--outstanding <n[,n...]>', 'round trips in flight, one ping-pong case each (default 1,32)')
+    .option('--no-one-way', 'without the one-way case')
+    .option('--mtu <bytes>', "path MTU of both endpoints (default the stack's, 1280)", number)
+    .option('--json', 'print results as JSON')
+    .action(async (opts: import('../../native-free-bench/sctp-pingpong.js').PingPongBenchOptions) => {
+      const { bench: run } = await import('../../native-free-bench/sctp-pingpong.js');
       await run(opts);
     });
 }
