@@ -13,8 +13,6 @@ export interface RegistrarProcessOptions {
   keepAliveInterval: number;
   /** Directory for `node --cpu-prof` profiles of the registrar (every thread), or none. */
   cpuProfileDir?: string;
-  /** SCTP provider of the registrar (RSERPOOL_SCTP_PROVIDER of the child); default: inherited. */
-  provider?: string;
   /** Local address of the registrar; default 127.0.0.1. */
   address?: string;
   /** TCP port of its control channel (GET /stats); default 0: off. */
@@ -96,7 +94,6 @@ export class RegistrarProcess {
       '--log-level', 'info',
     ];
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
-    if (options.provider !== undefined) env.RSERPOOL_SCTP_PROVIDER = options.provider;
     // The IPC channel is the memory probe's.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], env });
     const registrar = new RegistrarProcess(child, { address: options.address ?? '127.0.0.1', port: options.asapPort, udpPort: options.udpPort });
