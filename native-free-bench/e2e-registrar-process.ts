@@ -19,6 +19,13 @@ export interface RegistrarProcessOptions {
   controlPort?: number;
   /** More `rserpool registrar` flags, after the defaults here (a later flag wins). */
   extraArgs?: string[];
+  /**
+   * Node/V8 flags for the registrar child (e.g. `--max-semi-space-size=1`). Default: those of
+   * RSERPOOL_BENCH_REGISTRAR_NODE_ARGS (space-separated; set but empty: none), else those on
+   * the `rserpool` bin's shebang line, so the registrar runs as shipped (the child is started
+   * as `node FLAGS dist/src/cli/main.js`, where the shebang itself does not apply).
+   */
+  nodeArgs?: string[];
 }
 
 /** Clock ticks per second of /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on Linux). */
@@ -31,6 +38,13 @@ function compiledCli(): string {
     if (existsSync(path)) return path;
   }
   throw new Error('compiled CLI dist/src/cli/main.js not found: run "npm run build"');
+}
+
+/** The node flags on a script's shebang line (`#!/usr/bin/env -S node --flag ...`); none if it has none. */
+function shebangNodeFlags(script: string): string[] {
+  const first = readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env(?: -S)? node((?: --\S+)*)\s*$/.exec(first);
+  return m === null ? [] : m[1]!.split(' ').filter((a) => a !== '');
 }
 
 /** The compiled memory probe, preloaded into every thread of the registrar. */
@@ -62,6 +76,8 @@ export class RegistrarProcess {
     // --expose-gc for the probe: heap figures are of live objects, after a full GC (asked for
     // only outside the measured phases).
     const nodeArgs: string[] = ['--expose-gc', '-r', compiledProbe()];
+    const flagsFromEnv = process.env.RSERPOOL_BENCH_REGISTRAR_NODE_ARGS;
+    nodeArgs.push(...(options.nodeArgs ?? (flagsFromEnv !== undefined ? flagsFromEnv.split(' ').filter((a) => a !== '') : shebangNodeFlags(compiledCli()))));
     if (options.cpuProfileDir !== undefined) {
       mkdirSync(options.cpuProfileDir, { recursive: true });
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
