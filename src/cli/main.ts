@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The `rserpool` command: one program, one subcommand per file in this folder.
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';

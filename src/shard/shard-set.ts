@@ -45,6 +45,14 @@ function workerFilename(): string {
   throw new Error(`shard worker not found at ${here} or ${compiled}: run "npm run build"`);
 }
 
+/**
+ * A shard's V8 young generation: 3 MiB (semi-spaces of 1 MiB, as `--max-semi-space-size=1` on
+ * the rserpool bin's shebang gives the I/O thread), however the process was started. V8's
+ * default grows its semi-spaces to 2 x 16 MiB under load and keeps them (docs/benchmarks.md,
+ * "Young generation").
+ */
+const SHARD_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 3 };
+
 class Shard {
   port: MessagePort | null = null;
   readonly batch = new ToShardWriter();
@@ -83,7 +91,7 @@ export class ShardSet {
     this.census = censusBuffer(count);
     const filename = workerFilename();
     for (let i = 0; i < count; i++) {
-      const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled', name: 'default' });
+      const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled', name: 'default', resourceLimits: SHARD_RESOURCE_LIMITS });
       pool.on('error', (error: Error) => this.events.log('error', { shard: i, error: error.message }, 'shard worker error'));
       this.shards.push(new Shard(i, pool));
     }
