@@ -28,6 +28,7 @@ import { advertisedAddresses, bindAddresses, type RegistrarConfig } from './conf
 import { Peer, PeerStatus, PeerTable, Speaker, speaker } from './enrp-peers.js';
 import { SendQueueGuard } from './send-queue.js';
 import { PeerMonitoring, type MonitorAction } from './peer-monitoring.js';
+import { MentorSync, type Download, type SyncAction } from './mentor-sync.js';
 import { NetworkList } from '../wire/network.js';
 import { OWN_TABLE_MARK } from '../shard/enrp-authority.js';
 
@@ -80,17 +81,6 @@ interface ServeSession {
   waiting: boolean;
 }
 
-/** A handle table we download: from the mentor (startup), a peer's own PEs (audit), or for a restarted shard. */
-interface Download {
-  peer: number;
-  ownOnly: boolean;
-  /** Only this shard takes the table (a restarted shard reloads, reloadShard()); null: every shard. */
-  shard: number | null;
-  timer: NodeJS.Timeout | undefined;
-  /** The association was restarted once for this download already (see requestTable). */
-  restarted?: boolean;
-}
-
 const now = (): number => performance.now();
 
 export class EnrpService {
@@ -131,19 +121,17 @@ export class EnrpService {
   private readonly unanswered = new Map<Association, Map<number, number>>();
   /** Peer monitoring and takeover (RFC 5353 §3.4.3, §3.5): the state machine this service applies. */
   private readonly monitoring: PeerMonitoring;
-  /** The one timer that runs monitoring.tick() at its next deadline, and when it fires. */
-  private monitoringTimer: NodeJS.Timeout | undefined;
-  private monitoringAt = Infinity;
+  /** Startup with a mentor and handle table downloads (RFC 5353 §3.2, §3.6.3): the state machine this service applies. */
+  private readonly sync: MentorSync;
+  /** The one timer that ticks both state machines at their next deadline, and when it fires. */
+  private tickTimer: NodeJS.Timeout | undefined;
+  private tickAt = Infinity;
   private readonly serving = new Map<number, ServeSession>();
   private nextSession = 1;
-  private readonly downloads = new Map<number, Download>();
-  private mentor: number | null = null;
-  private ready = false;
   private readyResolve: (() => void) | null = null;
   private ownChecksum = 0xffff;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private monitorTimer: NodeJS.Timeout | undefined;
-  private discoveryTimer: NodeJS.Timeout | undefined;
   private presenceReceiver: AnnounceReceiver | null = null;
   private presenceSender: AnnounceSender | null = null;
   private readonly associationPeers = new Map<Association, number>();
@@ -161,8 +149,6 @@ export class EnrpService {
    * sends a PRESENCE becomes a peer, and a peer speaks for its own PEs.
    */
   private readonly scope: NetworkList;
-  /** Peers we sent an ENRP_LIST_REQUEST and await the response of. */
-  private readonly listAsked = new Set<number>();
   /** Per remote ENRP transport: no new attempt of ours before then (after one failed). */
   private readonly retryAfter = new Map<string, number>();
   private closed = false;
@@ -181,6 +167,7 @@ export class EnrpService {
   ) {
     this.scope = new NetworkList(config.enrpAllow);
     this.monitoring = new PeerMonitoring(ownId, config, this.peers, this.counters, log);
+    this.sync = new MentorSync(config, this.counters);
     this.sends = new SendQueueGuard({
       timeout: config.sendQueueTimeout,
       protocol: 'ENRP',
@@ -192,7 +179,7 @@ export class EnrpService {
 
   /** True once the handlespace was loaded from the mentor, or no mentor was found in time. */
   get isReady(): boolean {
-    return this.ready;
+    return this.sync.ready;
   }
 
   /** Starts ENRP; resolves when the registrar may serve ASAP (RFC 5353 §3.2.3 step 5). */
@@ -203,11 +190,9 @@ export class EnrpService {
     if (c.enrpAnnounce) await this.openPresenceChannel();
     const readyPromise = new Promise<void>((resolve) => (this.readyResolve = resolve));
     // RFC 5353 §3.2.2.1: without any way to find a peer, we are alone and start at once.
-    if (c.peers.length === 0 && !c.enrpAnnounce) this.becomeReady('no peers configured and no presence channel');
-    else {
-      this.log.info({ peers: c.peers.length, presence: c.enrpAnnounce, timeoutMs: c.mentorDiscoveryTimeout }, 'looking for a mentor among the ENRP peers before serving ASAP (RFC 5353 §3.2)');
-      this.discoveryTimer = setTimeout(() => this.becomeReady('no mentor found within the mentor discovery timeout'), c.mentorDiscoveryTimeout);
-    }
+    const alone = c.peers.length === 0 && !c.enrpAnnounce;
+    if (!alone) this.log.info({ peers: c.peers.length, presence: c.enrpAnnounce, timeoutMs: c.mentorDiscoveryTimeout }, 'looking for a mentor among the ENRP peers before serving ASAP (RFC 5353 §3.2)');
+    this.applySync(this.sync.start(alone, now()));
 
     this.heartbeat();
     const monitorEvery = Math.max(20, Math.min(c.maxTimeLastHeard, c.maxTimeNoResponse) / 5);
@@ -216,10 +201,8 @@ export class EnrpService {
   }
 
   private becomeReady(why: string): void {
-    if (this.ready) return;
-    this.ready = true;
-    clearTimeout(this.discoveryTimer);
-    this.log.info({ peers: this.peers.size, mentor: this.mentor === null ? null : hex(this.mentor) }, `ENRP ready: ${why}`);
+    const mentor = this.sync.mentor;
+    this.log.info({ peers: this.peers.size, mentor: mentor === null ? null : hex(mentor) }, `ENRP ready: ${why}`);
     this.readyResolve?.();
   }
 
@@ -286,7 +269,7 @@ export class EnrpService {
       a.once('up', () => this.connecting.delete(a));
       a.once('down', () => {
         // Down before up: the peer is not there yet, or our INIT met its INIT and the
-        // transport kept the peer's (udp-encapsulation.ts). Its association may be on its
+        // peer's association won (RFC 9260 §5.2.1). Its association may be on its
         // way: give it a moment before trying again.
         if (this.connecting.delete(a)) this.retryAfter.set(key, now() + jitter(this.retryBackoff()));
       });
@@ -470,12 +453,9 @@ export class EnrpService {
     // A handle table download is asked again once on the new association (its timer gives up
     // after that, downloadFailed()); other requests repeat by themselves (presences) or only
     // speed things up (list requests).
-    const d = peer === undefined ? undefined : this.downloads.get(peer.serverId);
-    const again = d !== undefined && d.restarted !== true && waiting.includes(EnrpType.HandleTableResponse);
-    if (again) {
-      d.restarted = true;
-      clearTimeout(d.timer);
-    }
+    const d = peer === undefined ? undefined : this.sync.download(peer.serverId);
+    const again = d !== undefined && !d.restarted && waiting.includes(EnrpType.HandleTableResponse);
+    if (again) this.sync.restarting(d);
     // Associate anew once the ABORT has left (the transport sends it at the end of this turn; an
     // INIT ahead of it would meet the old association at the peer), at once whoever started the
     // old one: waiting for the peer to associate could last forever.
@@ -485,7 +465,7 @@ export class EnrpService {
       const next = this.contact(remote);
       const current = peer !== undefined && this.peers.get(peer.serverId) === peer;
       if (current && next !== null) this.bind(peer, next);
-      if (!again || this.downloads.get(d.peer) !== d) return;
+      if (!again || this.sync.download(d.peer) !== d) return;
       if (current && next !== null) this.requestTable(peer, d.ownOnly, d.shard);
       else this.downloadFailed(d, 'the peer cannot be associated again');
     });
@@ -540,12 +520,12 @@ export class EnrpService {
     }
     const peer = a === null ? this.heardByMulticast(m.senderId, source) : this.identify(a, m, source);
     if (peer === null) return;
-    this.scheduleMonitoring(); // a new peer is watched from now
+    this.schedule(); // a new peer is watched from now
     if (a !== null) this.answered(a, m.type);
     if (result.discard) return;
     // A presence counts (mayTakeOver()), and a takeover of a peer we hear from again stops.
     if (m.type === EnrpType.Presence) this.apply(this.monitoring.presence(peer));
-    if (!this.ready && this.mentor === null) this.chooseMentor(peer);
+    this.applySync(this.sync.heard(peer.serverId, now())); // while starting: the first peer heard is the mentor
     this.dispatch(m, peer, payload);
   }
 
@@ -754,7 +734,7 @@ export class EnrpService {
   /**
    * Associations that carry no answers are restarted, and ours still not up are started afresh.
    * Asking silent peers and taking over dead ones is the monitoring's (RFC 5353 §3.4.3, §3.5),
-   * see scheduleMonitoring().
+   * see schedule().
    */
   private monitor(): void {
     this.restartSilent(now());
@@ -796,7 +776,7 @@ export class EnrpService {
           break;
       }
     }
-    this.scheduleMonitoring();
+    this.schedule();
   }
 
   /**
@@ -805,16 +785,21 @@ export class EnrpService {
    * event loop, a lower initiator's INIT_TAKEOVER or the target's presence is read before a
    * takeover expiry claims the target's PEs, and a peer's presence before it is called silent.
    */
-  private scheduleMonitoring(): void {
+  private schedule(): void {
     if (this.closed) return;
-    const at = this.monitoring.nextDeadline();
-    if (at === Infinity || at >= this.monitoringAt) return;
-    clearTimeout(this.monitoringTimer);
-    this.monitoringAt = at;
-    this.monitoringTimer = setTimeout(() => {
-      this.monitoringAt = Infinity;
+    const at = Math.min(this.monitoring.nextDeadline(), this.sync.nextDeadline());
+    if (at === Infinity || at >= this.tickAt) return;
+    clearTimeout(this.tickTimer);
+    this.tickAt = at;
+    this.tickTimer = setTimeout(() => {
+      this.tickAt = Infinity;
       setImmediate(() => {
-        if (!this.closed) this.apply(this.monitoring.tick(now()));
+        if (this.closed) return;
+        const t = now();
+        const monitoring = this.monitoring.tick(t);
+        const sync = this.sync.tick(t);
+        this.apply(monitoring);
+        this.applySync(sync);
       });
     }, Math.max(0, Math.ceil(at - now())));
   }
@@ -833,87 +818,81 @@ export class EnrpService {
 
   // ------------------------------------------------------------------ startup (§3.2)
 
-  private chooseMentor(peer: Peer): void {
-    this.mentor = peer.serverId;
-    // The discovery timeout keeps running until the mentor's table actually flows: two
-    // registrars starting together pick each other and reject each other (§3.2.3).
-    this.log.info({ mentor: hex(peer.serverId) }, 'mentor chosen');
-    this.listAsked.add(peer.serverId);
-    this.sendTo(peer, enrp({ type: EnrpType.ListRequest, flags: 0, senderId: this.ownId, receiverId: peer.serverId }));
-    this.requestTable(peer, false);
-  }
-
+  /** Asks a peer for (the next page of) its handle table (RFC 5353 §3.2.3, §3.6.3). */
   private requestTable(peer: Peer, ownOnly: boolean, shard: number | null = null): void {
-    let d = this.downloads.get(peer.serverId);
-    if (d === undefined) {
-      d = { peer: peer.serverId, ownOnly, shard, timer: undefined };
-      this.downloads.set(peer.serverId, d);
-    }
-    clearTimeout(d.timer);
-    const download = d;
-    // RFC 5353 §3.2.3: a timer per request; a silent peer ends the download, unless its
-    // association is up and was not restarted for this download yet: then restart it and ask
-    // again (restartSilent()), so a peer whose SCTP stopped acknowledging is asked over a
-    // working one before we give up.
-    d.timer = setTimeout(() => {
-      const a = this.peers.get(download.peer)?.association;
-      const since = a == null || download.restarted === true ? undefined : this.unansweredSince(a, EnrpType.HandleTableResponse);
-      if (a != null && since !== undefined && this.restart(a, now() - since)) return; // asked again
-      this.downloadFailed(download, 'no handle table response in time');
-    }, this.config.maxTimeNoResponse);
-    this.sendTo(peer, enrp({ type: EnrpType.HandleTableRequest, flags: ownOnly ? EnrpFlag.OwnChildrenOnly : 0, senderId: this.ownId, receiverId: peer.serverId }));
+    this.applySync(this.sync.ask(peer.serverId, ownOnly, shard, now()));
   }
 
   private downloadFailed(d: Download, why: string): void {
-    if (this.downloads.get(d.peer) !== d) return;
-    this.downloads.delete(d.peer);
-    clearTimeout(d.timer);
-    // Given up: its request no longer counts as waiting (restartSilent()).
-    const a = this.peers.get(d.peer)?.association;
-    if (a != null) this.answered(a, EnrpType.HandleTableResponse);
-    this.log.warn({ peer: hex(d.peer), ownOnly: d.ownOnly }, `handle table download abandoned: ${why}`);
-    // An audit without its table sweeps nothing (its marks are replaced by the next audit).
-    if (!d.ownOnly && d.shard === null) this.becomeReady('mentor stopped answering; serving what was loaded');
+    this.applySync(this.sync.failed(d, why));
   }
 
   private onHandleTableResponse(peer: Peer, flags: number, payload: Uint8Array): void {
-    const d = this.downloads.get(peer.serverId);
-    if (d === undefined) {
-      this.counters.unsolicited++; // not asked for: ignored
-      return;
+    this.applySync(this.sync.response(peer.serverId, (flags & EnrpFlag.Reject) !== 0, (flags & EnrpFlag.MoreToSend) !== 0, now()), payload);
+  }
+
+  /** What startup and the downloads decided, done; `payload`: the handle table response just fed. */
+  private applySync(actions: SyncAction[], payload?: Uint8Array): void {
+    for (const x of actions) {
+      switch (x.kind) {
+        case 'ready':
+          this.becomeReady(x.why);
+          break;
+        case 'listRequest': {
+          const peer = this.peers.get(x.to);
+          this.log.info({ mentor: hex(x.to) }, 'mentor chosen');
+          if (peer !== undefined) this.sendTo(peer, enrp({ type: EnrpType.ListRequest, flags: 0, senderId: this.ownId, receiverId: x.to }));
+          break;
+        }
+        case 'tableRequest': {
+          const peer = this.peers.get(x.to);
+          if (peer !== undefined) this.sendTo(peer, enrp({ type: EnrpType.HandleTableRequest, flags: x.ownOnly ? EnrpFlag.OwnChildrenOnly : 0, senderId: this.ownId, receiverId: x.to }));
+          break;
+        }
+        case 'page': {
+          if (payload === undefined) break;
+          // The shards apply it as the table we asked for (enrp-authority.ts), whatever its flags say.
+          const page = payload.slice();
+          page[1] = x.ownOnly ? page[1]! | OWN_TABLE_MARK : page[1]! & ~OWN_TABLE_MARK;
+          if (x.shard === null) this.shards.toAll((batch) => batch.enrpHandleTable(page));
+          else this.shards.to(x.shard).enrpHandleTable(page);
+          break;
+        }
+        case 'auditEnd':
+          // RFC 5353 §3.6.3 step 5: whatever is still marked goes.
+          this.shards.toAll((batch) => batch.enrpAuditEnd(x.peer));
+          this.log.info({ peer: hex(x.peer) }, 'audit complete');
+          break;
+        case 'shardReloaded':
+          this.log.info({ peer: hex(x.peer), shard: x.shard }, 'restarted shard reloaded from the peer\'s handle table');
+          break;
+        case 'expired': {
+          // RFC 5353 §3.2.3: a silent peer ends the download, unless its association is up and
+          // was not restarted for this download yet: then restart it and ask again
+          // (restartSilent()), so a peer whose SCTP stopped acknowledging is asked over a
+          // working one before we give up.
+          const d = x.download;
+          const a = this.peers.get(d.peer)?.association;
+          const since = a == null || d.restarted ? undefined : this.unansweredSince(a, EnrpType.HandleTableResponse);
+          if (a != null && since !== undefined && this.restart(a, now() - since)) break; // asked again
+          this.downloadFailed(d, 'no handle table response in time');
+          break;
+        }
+        case 'abandoned': {
+          // Given up: its request no longer counts as waiting (restartSilent()).
+          const a = this.peers.get(x.download.peer)?.association;
+          if (a != null) this.answered(a, EnrpType.HandleTableResponse);
+          this.log.warn({ peer: hex(x.download.peer), ownOnly: x.download.ownOnly }, `handle table download abandoned: ${x.why}`);
+          break;
+        }
+      }
     }
-    clearTimeout(d.timer);
-    if ((flags & EnrpFlag.Reject) !== 0) {
-      // RFC 5353 §3.2.3: rejected (the peer is busy or starting): ask again a little later.
-      d.timer = setTimeout(() => this.requestTable(peer, d.ownOnly), Math.min(1000, this.config.maxTimeNoResponse));
-      return;
-    }
-    this.counters.tablePagesReceived++;
-    if (!d.ownOnly) clearTimeout(this.discoveryTimer);
-    // The shards apply it as the table we asked for (enrp-authority.ts), whatever its flags say.
-    const page = payload.slice();
-    page[1] = d.ownOnly ? page[1]! | OWN_TABLE_MARK : page[1]! & ~OWN_TABLE_MARK;
-    if (d.shard === null) this.shards.toAll((batch) => batch.enrpHandleTable(page));
-    else this.shards.to(d.shard).enrpHandleTable(page);
-    if ((flags & EnrpFlag.MoreToSend) !== 0) {
-      this.requestTable(peer, d.ownOnly);
-      return;
-    }
-    this.downloads.delete(peer.serverId);
-    if (d.ownOnly) {
-      // RFC 5353 §3.6.3 step 5: whatever is still marked goes.
-      this.shards.toAll((batch) => batch.enrpAuditEnd(peer.serverId));
-      this.log.info({ peer: hex(peer.serverId) }, 'audit complete');
-    } else if (d.shard !== null) {
-      this.log.info({ peer: hex(peer.serverId), shard: d.shard }, 'restarted shard reloaded from the peer\'s handle table');
-    } else {
-      this.becomeReady('handlespace loaded from the mentor');
-    }
+    this.schedule();
   }
 
   private onListRequest(peer: Peer): void {
     // RFC 5353 §3.2.2.2: a registrar still starting rejects.
-    if (!this.ready) {
+    if (!this.sync.ready) {
       this.sendTo(peer, enrp({ type: EnrpType.ListResponse, flags: EnrpFlag.Reject, senderId: this.ownId, receiverId: peer.serverId, servers: [] }));
       return;
     }
@@ -930,12 +909,7 @@ export class EnrpService {
   private onListResponse(peer: Peer, flags: number, servers: ServerInformation[]): void {
     // Only the answer to our request (RFC 5353 §3.2.2.2): an unasked list would make us
     // associate to every server it names.
-    if (!this.listAsked.has(peer.serverId)) {
-      this.counters.unsolicited++;
-      return;
-    }
-    if ((flags & EnrpFlag.Reject) !== 0) return; // asked again with the mentor's table (requestTable)
-    this.listAsked.delete(peer.serverId);
+    if (!this.sync.listResponse(peer.serverId, (flags & EnrpFlag.Reject) !== 0)) return; // a rejection: asked again with the mentor's table
     let room = this.config.maxPeers - this.peers.size;
     for (const s of servers) {
       if (room <= 0) break;
@@ -950,7 +924,7 @@ export class EnrpService {
   private onHandleTableRequest(peer: Peer, ownOnly: boolean): void {
     const a = peer.association;
     if (a === null) return;
-    if (!this.ready) {
+    if (!this.sync.ready) {
       this.sendTo(peer, enrp({ type: EnrpType.HandleTableResponse, flags: EnrpFlag.Reject, senderId: this.ownId, receiverId: peer.serverId, entries: [] }));
       return;
     }
@@ -1008,8 +982,8 @@ export class EnrpService {
    * then, the copies the peer holds of them are served with the peer as home.
    */
   reloadShard(shard: number): void {
-    if (!this.ready || this.closed) return;
-    const peer = this.peers.active().find((p) => p.association !== null && !this.downloads.has(p.serverId));
+    if (!this.sync.ready || this.closed) return;
+    const peer = this.peers.active().find((p) => p.association !== null && this.sync.download(p.serverId) === undefined);
     if (peer === undefined) return;
     this.log.info({ peer: hex(peer.serverId), shard }, 'reloading a restarted shard from a peer\'s handle table');
     this.requestTable(peer, false, shard);
@@ -1028,9 +1002,9 @@ export class EnrpService {
   // ------------------------------------------------------------------ audit (§3.6)
 
   private checkAudit(peer: Peer, announced: number): void {
-    if (this.downloads.has(peer.serverId) || !this.ready) return;
+    if (this.sync.download(peer.serverId) !== undefined || !this.sync.ready) return;
     this.shards.peChecksums([peer.serverId]).then(([held]) => {
-      if (held === announced || this.downloads.has(peer.serverId) || this.closed) return;
+      if (held === announced || this.sync.download(peer.serverId) !== undefined || this.closed) return;
       if (this.peers.get(peer.serverId) !== peer || peer.announcedChecksum !== announced) return;
       this.counters.audits++;
       this.log.info({ peer: hex(peer.serverId), announced: hex16(announced), held: hex16(held!) }, 'PE checksum mismatch: auditing the peer (RFC 5353 §3.6.3)');
@@ -1054,10 +1028,8 @@ export class EnrpService {
     this.closed = true;
     clearTimeout(this.heartbeatTimer);
     clearInterval(this.monitorTimer);
-    clearTimeout(this.discoveryTimer);
     this.sends.close();
-    clearTimeout(this.monitoringTimer);
-    for (const d of this.downloads.values()) clearTimeout(d.timer);
+    clearTimeout(this.tickTimer);
     this.readyResolve?.();
     for (const p of this.peers.all()) clearTimeout(p.waitTimer);
     await this.presenceReceiver?.close();
