@@ -1,8 +1,11 @@
 // ENRP on the registrar's I/O thread (RFC 5353 §3): the ENRP endpoint (PPID 12), the peer
-// list and its monitoring, presence (heartbeat, checksum, reply-required), startup with a
-// mentor (list and handle table download), serving handle tables in pages the shards produce,
-// forwarding handle updates, audits, and takeover arbitration. Handlespace work happens in the
-// shards: this side routes, fans out and merges, and never walks the handlespace itself.
+// list and its associations, presence (heartbeat, checksum, reply-required), serving handle
+// tables in pages the shards produce, forwarding handle updates and audits. Handlespace work
+// happens in the shards: this side routes, fans out and merges, and never walks the handlespace.
+// The decisions with timers are state machines fed messages and ticks, tested in virtual time:
+// peer monitoring and takeover arbitration (peer-monitoring.ts), startup with a mentor and
+// handle table downloads (mentor-sync.ts). This service is their shell: it decodes, applies
+// what they return (sends, shard calls, association restarts) and ticks both from one timer.
 import type { Logger } from '../log.js';
 import type { ShardSet } from '../shard/shard-set.js';
 import { AnnounceReceiver, AnnounceSender, type Association, type RemoteAddress, type SctpEndpoint } from '../transport/index.js';
