@@ -6,12 +6,23 @@
 // "where I am": it stands for the association's peer addresses (for the one-address
 // transports, TCP/UDP/UDP-Lite/DCCP, RFC 5354 §3.5-3.7: the primary), which a pool user can
 // reach, instead of being handed out as is (0.0.0.0 reaches the pool user's own host).
+//
+// A peer that associates from a loopback address is on this host (no other host can send from
+// one: the kernel drops such packets as martians), so the host's own addresses are its
+// addresses too: a PE on the registrar's host whose endpoint lists none in its INIT (a wildcard
+// socket of our stack) may advertise them.
+import { networkInterfaces } from 'node:os';
 import { ParamType, parseAddress, type TransportParameter } from '../wire/index.js';
 
-/** An association's peer addresses in wire form (4 or 16 bytes, IPv4-mapped IPv6 as IPv4), the primary first. */
-export function peerAddressBytes(addresses: readonly string[]): Uint8Array[] {
+/**
+ * An association's peer addresses in wire form (4 or 16 bytes, IPv4-mapped IPv6 as IPv4), the
+ * primary first; for a peer on this host (a loopback address among them), this host's addresses
+ * follow (`hostAddresses`, default the interfaces' now).
+ */
+export function peerAddressBytes(addresses: readonly string[], hostAddresses: () => readonly string[] = interfaceAddresses): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (const text of addresses) {
+  const local = addresses.some(isLoopback);
+  for (const text of local ? [...addresses, ...hostAddresses()] : addresses) {
     const bytes = parseAddress(text);
     if (bytes === null) continue;
     const a = canonical(bytes);
@@ -60,4 +71,14 @@ function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+function isLoopback(text: string): boolean {
+  return text.startsWith('127.') || text === '::1' || text.startsWith('::ffff:127.');
+}
+
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .flatMap((i) => (i === undefined || i.address.toLowerCase().startsWith('fe80:') ? [] : [i.address]));
 }

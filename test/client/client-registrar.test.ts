@@ -51,7 +51,7 @@ async function element(asap: AsapEndpoint, handle: string, port: number, policy:
 }
 
 describe('pool element and pool user at the registrar', () => {
-  it('a PE on the wildcard registers the host\'s addresses, and the registrar accepts them: its INIT lists them (RFC 9260 §5.1.2, RFC 5355)', async () => {
+  it('a PE on the registrar\'s host, on the wildcard, registers the host\'s addresses and the registrar accepts them (a loopback peer is on this host)', async () => {
     const r = await startRegistrar();
     // Not the harness: no local address, no localAddresses (a library user's defaults).
     const asap = await AsapEndpoint.open({ registrars: [r.asapAddress], announces: false, sctp: { mode: 'udp' }, timers: { t2Registration: 1000, t5ServerHunt: 500 } });

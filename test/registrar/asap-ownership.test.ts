@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Partition } from '../../src/handlespace/partition.js';
 import { AsapService, type AsapPolicy } from '../../src/shard/asap-service.js';
 import { readAsapTransport } from '../../src/shard/pe-asap-transport.js';
+import { peerAddressBytes } from '../../src/shard/advertised-addresses.js';
 import { MAX_PEER_ADDRESSES, ToShardWriter, readToShard, type ToShardHandler } from '../../src/shard/thread-protocol.js';
 import {
   AsapFlag,
@@ -193,6 +194,14 @@ describe('addresses a PE may advertise', () => {
     expectRejected(s.send(A, regWith('pool', 1, 6666, ['10.0.0.99'])), Cause.RejectedDueToSecurityConsiderations);
     expect(s.transportOf('pool', 1)).toEqual({ port: 5555, addresses: ['192.168.7.1', '10.0.0.1', 'fd00::1'], association: A });
     expect(s.service.counters).toMatchObject({ foreignAddressRejections: 3, rejections: 3, registrations: 2 });
+  });
+
+  it('a peer on this host (a loopback address) may advertise this host\'s addresses, and only those', () => {
+    const host = (): string[] => ['127.0.0.1', '192.0.2.2', 'fd00::2'];
+    const bytes = peerAddressBytes(['127.0.0.1'], host).map((b) => [...b].join('.'));
+    expect(bytes).toEqual(['127.0.0.1', '192.0.2.2', [...parseAddress('fd00::2')!].join('.')]);
+    // A peer elsewhere gets nothing added, whatever this host has.
+    expect(peerAddressBytes(['10.0.0.1'], host).map((b) => [...b].join('.'))).toEqual(['10.0.0.1']);
   });
 
   it('the unspecified address stands for the association\'s addresses (the primary for one-address transports)', () => {
