@@ -181,6 +181,14 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   #peerTag = 0;
   #myInitialTsn = 0;
   #paths: PathEntry[] = [];
+  /**
+   * The peer's listed addresses we send nothing to: we list none of ours (the wildcard), so the
+   * peer knows us by the one address of the handshake only, and a packet to another of its
+   * addresses may leave from another of ours (the kernel's route picks it): out of the blue for
+   * the peer, answered by an ABORT that ends the association (RFC 9260 §8.4 rule 8, §8.5.1 B).
+   * Still the peer's addresses: they find this association and are in remoteAddresses.
+   */
+  #unusedAddresses: string[] = [];
   /** The path the upper layer named or the peer's INIT came from (§6.4 primary). */
   #primary: PathEntry | undefined;
   /** Where data goes now: the primary, or another active path while it is inactive. */
@@ -251,6 +259,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
     const first = this.#current ?? this.#primary;
     const list: string[] = first ? [first.address] : [this.#remote.address];
     for (const e of this.#paths) if (e !== first) list.push(e.address);
+    for (const a of this.#unusedAddresses) list.push(a);
     return list;
   }
 
@@ -699,7 +708,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       return;
     }
     if (s !== State.COOKIE_WAIT) {
-      const known = new Set(this.#paths.map((e) => e.address));
+      const known = new Set(this.remoteAddresses);
       const added = init.addresses.filter((a) => !known.has(a));
       if (added.length > 0) {
         // §5.2.1 (COOKIE-ECHOED), §5.2.2: new addresses: ABORT with the INIT's tag, change nothing.
@@ -1078,12 +1087,20 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
     return e;
   }
 
-  /** The peer's addresses from INIT / INIT ACK / cookie (§5.1.2), unconfirmed (§5.4). */
+  /**
+   * The peer's addresses from INIT / INIT ACK / cookie (§5.1.2), unconfirmed (§5.4). When we
+   * listed none of ours, they are known but not sent to (see #unusedAddresses).
+   */
   #addPeerAddresses(addresses: readonly string[], from: PeerTransport): void {
+    const sendable = this.#host.addressParameters.length > 0;
     for (const a of addresses) {
-      if (this.#paths.length >= 16) break;
-      if (this.#paths.some((e) => e.address === a)) continue;
+      if (this.#paths.length + this.#unusedAddresses.length >= 16) break;
+      if (this.#paths.some((e) => e.address === a) || this.#unusedAddresses.includes(a)) continue;
       if (!this.#host.claimAddress(this, a)) continue; // another association owns it: hostile or stale
+      if (!sendable) {
+        this.#unusedAddresses.push(a);
+        continue;
+      }
       const entry = this.#addPath({ address: a, ...(from.udpPort !== undefined ? { udpPort: from.udpPort } : {}) }, false);
       if (this.#state >= State.ESTABLISHED) this.#armHeartbeat(entry, 0);
     }

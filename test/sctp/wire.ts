@@ -43,8 +43,9 @@ export class Network {
   }
 
   transmit(sender: MemoryLowerLayer, packet: Uint8Array, to: PeerTransport): void {
-    // A source address that is not cut (the host routes around a dead interface).
-    const from = sender.addresses.find((a) => !this.cut.has(a)) ?? sender.addresses[0]!;
+    // The host's route to the destination picks the source (a wildcard socket's kernel), if
+    // the test gave one; else an address that is not cut (the host routes around a dead interface).
+    const from = sender.route?.(to.address) ?? sender.addresses.find((a) => !this.cut.has(a)) ?? sender.addresses[0]!;
     const p: WirePacket = { from, to: to.address, bytes: packet };
     this.sent.push(p);
     if (this.cut.has(from) || this.cut.has(to.address)) return;
@@ -92,6 +93,9 @@ export class MemoryLowerLayer implements LowerLayer {
     readonly mode: 'udp' | 'raw',
     readonly udpPort: number,
   ) {}
+
+  /** The source address the host's routing table picks for a destination (undefined: the default rule). */
+  route: ((to: string) => string | undefined) | undefined;
 
   /** The addresses INIT lists ([] stands for a wildcard bind). */
   listed: readonly string[] | undefined;
