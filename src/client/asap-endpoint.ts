@@ -161,6 +161,9 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
       remoteUdpPort: options.registrarUdpPort ?? PORT_SCTP_OVER_UDP,
       ...(s.address !== undefined ? { address: s.address } : {}),
       ...(s.protocol !== undefined ? { protocol: s.protocol } : {}),
+      // On the wildcard, the INIT lists the addresses a PE registers (localAddresses), so the
+      // registrar sees them among the association's addresses and accepts them (RFC 5355).
+      ...(s.address === undefined ? { advertisedAddresses: options.localAddresses ?? hostAddresses() } : {}),
     });
     const wantAnnounces = options.announces ?? (options.registrars === undefined || options.registrars.length === 0);
     let announces: AnnounceReceiver | null = null;

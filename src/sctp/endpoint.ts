@@ -32,6 +32,13 @@ export interface SctpStackEndpointOptions extends SctpStackOptions {
   port: number;
   /** Time source; default the system clock. Tests pass a VirtualClock. */
   clock?: Clock;
+  /**
+   * Addresses to list in INIT and INIT ACK when the lower layer is bound to the wildcard
+   * (RFC 9260 §5.1.2): the addresses this host is reached at, as a kernel's wildcard socket
+   * lists them, so that the peer knows them all (a registrar checks a PE's advertised
+   * transport against them, RFC 5355). Default none: the peer uses the source address.
+   */
+  advertisedAddresses?: readonly string[];
 }
 
 /** What the endpoint counted (hostile or stray input is counted, never thrown). */
@@ -110,7 +117,7 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
     this.#cookies = new CookieSigner(this.options.validCookieLife, this.clock.now());
     this.#packetLog = new RateLimitedLog(this.clock, this.options.log);
     const params: Uint8Array[] = [];
-    for (const a of lower.localAddresses) {
+    for (const a of lower.localAddresses.length > 0 ? lower.localAddresses : (options.advertisedAddresses ?? [])) {
       const p = addressParameter(a);
       if (p) params.push(p);
     }

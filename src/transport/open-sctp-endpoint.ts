@@ -23,6 +23,11 @@ export interface OpenSctpEndpointOptions {
   address?: string | readonly string[];
   /** Same as `address` (both may be given; the lists are merged). */
   addresses?: readonly string[];
+  /**
+   * Bound to the wildcard: the addresses to list in INIT/INIT ACK (RFC 9260 §5.1.2), those this
+   * host is reached at; default none (the peer then knows only the source address).
+   */
+  advertisedAddresses?: readonly string[];
   /** Local UDP encapsulation port (udp mode); default 9899 (RFC 6951 §5.1); 0 picks one. */
   udpPort?: number;
   /** UDP port of peers that do not say theirs; default 9899. */
@@ -132,7 +137,12 @@ export async function openSctpEndpoint(options: OpenSctpEndpointOptions): Promis
     });
   }
   try {
-    endpoint = SctpStackEndpoint.open(lower, { ...stackOptions, port: options.port, ...(options.clock !== undefined ? { clock: options.clock } : {}) });
+    endpoint = SctpStackEndpoint.open(lower, {
+      ...stackOptions,
+      port: options.port,
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
+      ...(options.advertisedAddresses !== undefined ? { advertisedAddresses: options.advertisedAddresses } : {}),
+    });
   } catch (error) {
     lower.unbind(options.port);
     await lower.close();

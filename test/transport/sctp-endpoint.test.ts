@@ -184,6 +184,25 @@ describe('SCTP over UDP specifics', () => {
     expect(new Set(server.associations.map((a) => a.remote.udpPort)).size).toBe(3);
   });
 
+  it('a wildcard endpoint lists its advertised addresses in INIT: the peer knows them, and data flows (RFC 9260 §5.1.2)', async () => {
+    const server = await openSctpEndpoint({ mode: 'udp', port: nextPort++, udpPort: 0, protocol: { ...BASE, hbInterval: 50 } });
+    open.push(server);
+    const client = await openSctpEndpoint({ mode: 'udp', port: nextPort++, udpPort: 0, advertisedAddresses: ['192.0.2.77'], protocol: BASE });
+    open.push(client);
+    const arrived = new Promise<Association>((resolve) => server.once('association', resolve));
+    const a = await client.connect({ address: '127.0.0.1', port: server.port, udpPort: server.udpPort! });
+    const s = await arrived;
+    expect(s.remoteAddresses).toEqual(['127.0.0.1', '192.0.2.77']);
+    s.on('message', (payload, ppid) => s.send(payload, ppid));
+    // Several heartbeat intervals: the server (listing none of its own) sends nothing to the
+    // listed address, so nothing comes back as out of the blue and the association lives.
+    await sleep(300);
+    const echoed = nextMessage(a);
+    a.send(new Uint8Array([1, 2, 3]), PPID_ASAP);
+    expect([...(await echoed).payload]).toEqual([1, 2, 3]);
+    expect(a.state).toBe('up');
+  });
+
   it('detects a dead peer by heartbeats and reports timeout', async () => {
     // Each unanswered HEARTBEAT doubles the RTO (RFC 9260 §8.3, §6.3.3 E2): RTO.Max bounds the
     // wait, 4 misses of at most RTO.Max + HB.interval.
