@@ -3,5 +3,5 @@
 export * from './wire/index.js';
 export * from './client/index.js';
 export { Registrar, startRegistrar, defaultRegistrarConfig, type RegistrarConfig, type RegistrarStats } from './registrar/index.js';
-export { openSctpEndpoint, type Association, type SctpEndpoint, type RemoteAddress } from './transport/index.js';
+export { openSctpEndpoint, loadTlsCredentials, type Association, type SctpEndpoint, type RemoteAddress, type TlsCredentials, type TlsFiles } from './transport/index.js';
 export { readRSerPoolCapture } from './capture/index.js';

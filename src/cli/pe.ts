@@ -98,7 +98,8 @@ async function runPe(opts: PeCliOptions): Promise<number> {
   if (opts.ppid === 11 || opts.ppid === 12) throw new InvalidArgumentError('--ppid 11 and 12 belong to ASAP and ENRP');
   const adaptive = isAdaptive(opts.policy);
   const asap = await openClientEndpoint(opts, 'pe');
-  note('pe', `SCTP ${asap.sctp.mode} mode; ${opts.registrar !== undefined && opts.registrar.length > 0 ? `registrars ${opts.registrar.map((r) => `${r.address}:${r.port}`).join(', ')}` : `hunting by announces on ${opts.announce}`}`);
+  const configured = asap.registrars.entries().filter((r) => r.configured);
+  note('pe', `SCTP ${asap.sctp.mode} mode; ${configured.length > 0 ? `registrars ${configured.map((r) => `${r.remote.address}:${r.remote.port}`).join(', ')}` : `hunting by announces on ${opts.announce}`}`);
   let service: PoolElementService;
   try {
     service = await PoolElementService.open(asap, {
@@ -127,7 +128,7 @@ async function runPe(opts: PeCliOptions): Promise<number> {
   const t = service.element.parameter.userTransport;
   note(
     'pe',
-    `registered PE ${pe} in pool "${opts.pool}" (${opts.service} service, policy ${policyName(opts.policy)}) at registrar ${hexId(service.element.registrar?.serverId ?? 0)}; user transport sctp port ${t.port} (${service.endpoint.mode} mode)`,
+    `registered PE ${pe} in pool "${opts.pool}" (${opts.service} service, policy ${policyName(opts.policy)}) at registrar ${registrarText(service.element.registrar)}; user transport sctp port ${t.port} (${service.endpoint.mode} mode)`,
   );
   service.on('registered', (c) => {
     if (c !== lastRegistrar) note('pe', `registered at registrar ${registrarText(c)}`);

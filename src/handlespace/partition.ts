@@ -350,17 +350,17 @@ export class Partition {
     return UnreachableOutcome.Counted;
   }
 
+  /** An own PE whose keep-alive is out and unanswered (its timeout decides about it). */
+  private checking(element: PoolElement): boolean {
+    return element.registered && element.homeRegistrarId === this.ownRegistrarId && element.timerKind === TimerKind.KeepAliveTimeout;
+  }
+
   /**
    * Check an own PE now (an unreachability report, or a conflicting registration): the
    * keep-alive timeout is armed as if the periodic keep-alive had just gone out. True: the
    * caller sends ENDPOINT_KEEP_ALIVE now. False: a foreign PE, or a keep-alive is out already
    * (its timeout stands: checks cannot postpone it), or one with the H bit is about to go.
    */
-  /** An own PE whose keep-alive is out and unanswered (its timeout decides about it). */
-  private checking(element: PoolElement): boolean {
-    return element.registered && element.homeRegistrarId === this.ownRegistrarId && element.timerKind === TimerKind.KeepAliveTimeout;
-  }
-
   checkNow(element: PoolElement): boolean {
     if (!element.registered || element.homeRegistrarId !== this.ownRegistrarId) return false;
     const kind = element.timerKind;
