@@ -24,6 +24,8 @@ export class Peer {
   yieldedTo = 0;
   /** ENRP_PRESENCEs heard from it (see mayTakeOver() in takeover.ts). */
   presences = 0;
+  /** It answered a request of ours (a handle table or server list we asked for). */
+  answeredUs = false;
   /** It was counted as over the takeover budget while dead (counted once per wait). */
   takeoverDeferred = false;
   /** pe_checksum_pr as last announced by the peer, or null. */

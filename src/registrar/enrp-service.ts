@@ -831,6 +831,7 @@ export class EnrpService {
   }
 
   private onHandleTableResponse(peer: Peer, flags: number, payload: Uint8Array): void {
+    if (this.sync.download(peer.serverId) !== undefined) peer.answeredUs = true; // asked for: a working server (mayTakeOver())
     this.applySync(this.sync.response(peer.serverId, (flags & EnrpFlag.Reject) !== 0, (flags & EnrpFlag.MoreToSend) !== 0, now()), payload);
   }
 
@@ -913,6 +914,7 @@ export class EnrpService {
     // Only the answer to our request (RFC 5353 §3.2.2.2): an unasked list would make us
     // associate to every server it names.
     if (!this.sync.listResponse(peer.serverId, (flags & EnrpFlag.Reject) !== 0)) return; // a rejection: asked again with the mentor's table
+    peer.answeredUs = true; // asked for: a working server (mayTakeOver())
     let room = this.config.maxPeers - this.peers.size;
     for (const s of servers) {
       if (room <= 0) break;

@@ -207,7 +207,7 @@ export class PeerMonitoring {
    * never ran a heartbeat), and nothing is sent for them.
    */
   private dead(peer: Peer, t: number): MonitorAction[] {
-    if (!mayTakeOver(peer.presences)) {
+    if (!mayTakeOver(peer.presences, peer.answeredUs)) {
       this.counters.takeoversRefused++;
       this.peers.remove(peer.serverId);
       this.log.warn({ peer: hex(peer.serverId), presences: peer.presences }, 'silent peer never established: forgotten with its PEs, not taken over');

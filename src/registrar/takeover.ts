@@ -41,12 +41,13 @@ export function yieldsTo(ownId: number, initiatorId: number): boolean {
 /**
  * Only a peer that has run the heartbeat is taken over (RFC 5353 §3.4.2, §3.5): it announced
  * itself with a PRESENCE and again at least once after (the reply to our reply-required
- * presence, then its PEER-HEARTBEAT-CYCLE), so it was a working server that fell silent. A
+ * presence, then its PEER-HEARTBEAT-CYCLE), or it answered a request of ours (a handle table
+ * or server list we asked for: a mentor), so it was a working server that fell silent. A
  * server ID heard once (one presence, possibly a made-up one) that falls silent is forgotten
  * with its PEs instead: adopting them would make us home of PEs no real server ever held.
  */
-export function mayTakeOver(presencesHeard: number): boolean {
-  return presencesHeard >= 2;
+export function mayTakeOver(presencesHeard: number, answeredUs = false): boolean {
+  return presencesHeard >= 2 || answeredUs;
 }
 
 /**

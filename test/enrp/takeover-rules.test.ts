@@ -9,6 +9,9 @@ describe('mayTakeOver', () => {
     expect(mayTakeOver(1)).toBe(false);
     expect(mayTakeOver(2)).toBe(true);
     expect(mayTakeOver(500)).toBe(true);
+    // A peer that answered a request of ours (our mentor) is a working server, even if we heard one presence.
+    expect(mayTakeOver(1, true)).toBe(true);
+    expect(mayTakeOver(0, true)).toBe(true);
   });
 });
 
