@@ -93,21 +93,19 @@ export class AssociationRates {
     private readonly settings: AssociationRateSettings,
     private readonly clock: Clock,
     private readonly counters: RateLimitCounters,
+    /** Receives what to log, at most once per RATE_LOG_INTERVAL. */
+    private readonly notice: (n: DropNotice) => void,
   ) {}
 
-  /**
-   * Charges a message of ASAP type `type` (its first byte). True: pass it on. False: dropped
-   * and counted; `notice` receives what to log at most once per RATE_LOG_INTERVAL.
-   */
-  admit(type: number | undefined, notice: (n: DropNotice) => void): boolean {
-    const kind = ratedKind(type);
-    if (kind === null || this.bucket(kind).take()) return true;
+  /** Charges a message of rated kind `kind`. True: pass it on. False: dropped and counted. */
+  admit(kind: RatedKind): boolean {
+    if (this.bucket(kind).take()) return true;
     this.counters[kind]++;
     this.unlogged++;
     const now = this.clock();
     if (now - this.lastLog >= RATE_LOG_INTERVAL) {
       this.lastLog = now;
-      notice({ kind, dropped: this.unlogged });
+      this.notice({ kind, dropped: this.unlogged });
       this.unlogged = 0;
     }
     return false;

@@ -16,10 +16,13 @@ import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
 import { CONTROL_ADDRESS, ControlServer } from './control.js';
 import { SendQueueGuard } from './send-queue.js';
-import { AssociationRates, type RateLimitCounters } from './rate-limit.js';
+import { AssociationRates, ratedKind, type RateLimitCounters } from './rate-limit.js';
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
 import { openAsapStreamPorts } from '../transport/stream-asap-ports.js';
 import type { StreamEndpoint, StreamEndpointCounters } from '../transport/stream-endpoint.js';
+
+/** The rate limits' clock: monotonic milliseconds. */
+const monotonicMs = (): number => performance.now();
 
 export interface RegistrarAddress {
   /** Address PEs and PUs connect to. */
@@ -228,16 +231,18 @@ export class Registrar {
     this.withoutPoolHandle(a, payload);
   }
 
-  /** Charges a message of ASAP type `type` to its association's bucket; false: dropped. */
+  /** Charges a message of ASAP type `type` to its association's bucket; false: dropped. Unrated types cost one switch. */
   private admit(a: Association, type: number | undefined): boolean {
+    const kind = ratedKind(type);
+    if (kind === null) return true;
     let rates = this.rates.get(a);
     if (rates === undefined) {
-      rates = new AssociationRates(this.config, performance.now.bind(performance), this.rateLimited);
+      rates = new AssociationRates(this.config, monotonicMs, this.rateLimited, (n) =>
+        this.log.warn({ association: a.id, remote: `${a.remote.address}:${a.remote.port}`, kind: n.kind, dropped: n.dropped }, 'ASAP requests over the association\'s rate dropped'),
+      );
       this.rates.set(a, rates);
     }
-    return rates.admit(type, (n) =>
-      this.log.warn({ association: a.id, remote: `${a.remote.address}:${a.remote.port}`, kind: n.kind, dropped: n.dropped }, 'ASAP requests over the association\'s rate dropped'),
-    );
+    return rates.admit(kind);
   }
 
   /** A message with no readable pool handle: decode it here and answer (RFC 5354 §3-4). */

@@ -98,11 +98,11 @@ describe('AssociationRates', () => {
   test('registrations and deregistrations share a bucket; resolutions and reports have their own', () => {
     const clock = virtualClock();
     const counters: RateLimitCounters = { registrations: 0, resolutions: 0, unreachableReports: 0 };
-    const rates = new AssociationRates(settings, clock.now, counters);
     const notices: DropNotice[] = [];
+    const rates = new AssociationRates(settings, clock.now, counters, (x) => notices.push(x));
     const admit = (type: number, n: number): number => {
       let ok = 0;
-      for (let i = 0; i < n; i++) if (rates.admit(type, (x) => notices.push(x))) ok++;
+      for (let i = 0; i < n; i++) if (ratedKind(type) === null || rates.admit(ratedKind(type)!)) ok++;
       return ok;
     };
     expect(admit(AsapType.Registration, 3)).toBe(3);
@@ -120,12 +120,12 @@ describe('AssociationRates', () => {
   test('drops are logged at most once per interval, each line with the drops since the last', () => {
     const clock = virtualClock();
     const counters: RateLimitCounters = { registrations: 0, resolutions: 0, unreachableReports: 0 };
-    const rates = new AssociationRates({ registrationRate: 0, resolutionRate: 1, unreachableReportRate: 0 }, clock.now, counters);
     const notices: DropNotice[] = [];
+    const rates = new AssociationRates({ registrationRate: 0, resolutionRate: 1, unreachableReportRate: 0 }, clock.now, counters, (x) => notices.push(x));
     const flood = (ms: number): void => {
       for (let t = 0; t < ms; t += 10) {
         clock.advance(10);
-        for (let i = 0; i < 10; i++) rates.admit(AsapType.HandleResolution, (x) => notices.push(x));
+        for (let i = 0; i < 10; i++) rates.admit('resolutions');
       }
     };
     flood(RATE_LOG_INTERVAL * 3);
@@ -140,13 +140,13 @@ describe('AssociationRates', () => {
   test('the registration bucket holds the association\'s PE allowance when that is larger than a second\'s worth', () => {
     const clock = virtualClock();
     const counters: RateLimitCounters = { registrations: 0, resolutions: 0, unreachableReports: 0 };
-    const rates = new AssociationRates({ registrationRate: 100, resolutionRate: 0, unreachableReportRate: 0, maxElementsPerAssociation: 10_000 }, clock.now, counters);
+    const rates = new AssociationRates({ registrationRate: 100, resolutionRate: 0, unreachableReportRate: 0, maxElementsPerAssociation: 10_000 }, clock.now, counters, () => undefined);
     let ok = 0;
-    for (let i = 0; i < 20_000; i++) if (rates.admit(AsapType.Registration, () => undefined)) ok++;
+    for (let i = 0; i < 20_000; i++) if (rates.admit('registrations')) ok++;
     expect(ok).toBe(10_000);
     clock.advance(1000);
     ok = 0;
-    for (let i = 0; i < 20_000; i++) if (rates.admit(AsapType.Registration, () => undefined)) ok++;
+    for (let i = 0; i < 20_000; i++) if (rates.admit('registrations')) ok++;
     expect(ok).toBe(100);
     expect(counters.registrations).toBe(40_000 - 10_100);
   });
