@@ -6,6 +6,7 @@ import { defaultRegistrarConfig, Registrar, type RegistrarConfig } from '../regi
 import type { StaticPeer } from '../registrar/config.js';
 import { parseMulticastGroup } from '../transport/index.js';
 import { addressToString, parseAddress, PORT_ASAP } from '../wire/index.js';
+import { parseNetwork } from '../wire/network.js';
 
 const integer = (min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -46,14 +47,9 @@ function collectAddress(value: string, previous: string[]): string[] {
 
 /** `--enrp-allow <cidr>`, repeatable: an IPv4 or IPv6 network (an address alone is a /32 or /128). */
 function collectCidr(value: string, previous: string[]): string[] {
-  const [address, bits, extra] = value.trim().split('/');
-  const family = isIP(address ?? '');
-  const max = family === 6 ? 128 : 32;
-  const n = bits === undefined ? max : Number(bits);
-  if (family === 0 || extra !== undefined || !Number.isInteger(n) || n < 0 || n > max) {
-    throw new InvalidArgumentError(`expected a network like 10.0.0.0/24 or 2001:db8::/32, got ${value}`);
-  }
-  return [...previous, `${canonical(address!)}/${n}`];
+  const network = parseNetwork(value);
+  if (network === null) throw new InvalidArgumentError(`expected a network like 10.0.0.0/24 or 2001:db8::/32, got ${value}`);
+  return [...previous, `${addressToString(network.address)}/${network.bits}`];
 }
 
 /** What an operator can do about a registrar that cannot start (by system error code). */
