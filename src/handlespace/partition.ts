@@ -338,6 +338,8 @@ export class Partition {
   reportUnreachable(poolHandle: Uint8Array, peId: number, reporter: number): UnreachableOutcome {
     const element = this.findElement(poolHandle, peId);
     if (element === undefined) return UnreachableOutcome.UnknownElement;
+    // Enough distinct reporters are known (the check decides now): more are not recorded.
+    if (element.unreachableReports >= this.limits.maxBadPeReports && this.checking(element)) return UnreachableOutcome.Duplicate;
     if (!element.addReporter(reporter)) return UnreachableOutcome.Duplicate;
     // An own PE whose check (the keep-alive the first report sent) is still out is judged by
     // that check: removed at its timeout, kept if it acknowledges. Otherwise a few pool users
@@ -348,6 +350,11 @@ export class Partition {
       return UnreachableOutcome.Removed;
     }
     return UnreachableOutcome.Counted;
+  }
+
+  /** A keep-alive to this PE is out and unanswered: an ACK is due. */
+  awaitingAck(element: PoolElement): boolean {
+    return element.registered && element.timerKind === TimerKind.KeepAliveTimeout;
   }
 
   /** An own PE whose keep-alive is out and unanswered (its timeout decides about it). */

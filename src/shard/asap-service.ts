@@ -28,6 +28,9 @@ import {
   type PoolElementParameter,
 } from '../wire/index.js';
 import { hexId } from '../wire/identifier-text.js';
+import { Reader } from '../wire/reader.js';
+import { readPoolElement } from '../wire/parameters.js';
+import { poolHandleEquals } from '../handlespace/pool-handle.js';
 import { policySettings, type PolicySettings } from '../wire/policy-settings.js';
 import { AsapTransportTable, asapTransportTlv, derivedAsapTransportTlv } from './pe-asap-transport.js';
 import { advertisedTransport, peerAddressBytes } from './advertised-addresses.js';
@@ -121,6 +124,7 @@ export class AsapService {
     foreignAcksIgnored: 0,
   };
   private readonly writer = new Writer(4096);
+  private readonly reader = new Reader();
   private readonly selected: PoolElement[] = [];
   /**
    * The associations that are up, as the I/O thread told this shard (AssociationUp, then
@@ -213,7 +217,7 @@ export class AsapService {
     // dead, the holder is checked with a keep-alive now: one that does not answer is removed
     // after the keep-alive timeout, and the next attempt succeeds.
     const existing = this.partition.findElement(m.poolHandle, pe.peId);
-    if (existing !== undefined && this.heldElsewhere(existing, associationId)) {
+    if (existing !== undefined && (this.heldElsewhere(existing, associationId) || this.takesForeignId(existing, pe))) {
       this.counters.ownershipRejections++;
       this.checkNow(existing);
       this.reject(associationId, m, Cause.NonUniquePeIdentifier, NO_BYTES, 'PE identifier held by a PE over another association');
@@ -285,6 +289,26 @@ export class AsapService {
     return element.homeRegistrarId === this.ownId && element.associationId !== 0 && element.associationId !== associationId && this.peers.has(element.associationId);
   }
 
+  /**
+   * Deregistration: an own PE by its association, or one whose association is gone (a PE
+   * that restarted, or was taken over). A PE homed at a peer is deregistered at its home,
+   * which tells us by DEL_PE (RFC 5353 §3.3); removing it here would tell no one.
+   */
+  private mayDeregister(element: PoolElement, associationId: number): boolean {
+    return element.homeRegistrarId === this.ownId && !this.heldElsewhere(element, associationId);
+  }
+
+  /**
+   * A PE homed at a peer moving here (RFC 5352 §3.1) keeps its user transport addresses: a
+   * registration naming other ones under its PE ID is another PE taking the ID.
+   */
+  private takesForeignId(element: PoolElement, pe: PoolElementParameter): boolean {
+    if (element.homeRegistrarId === this.ownId) return false;
+    this.reader.reset(element.encoded);
+    const held = readPoolElement(this.reader, 0, element.encoded.length)?.userTransport.addresses ?? [];
+    return !pe.userTransport.addresses.some((a) => held.some((b) => poolHandleEquals(a, b)));
+  }
+
   /** An immediate ENDPOINT_KEEP_ALIVE to an own PE, unless one is out already (RFC 5352 §3.5). */
   private checkNow(element: PoolElement): void {
     if (this.partition.checkNow(element)) this.sendKeepAlive(element, false);
@@ -313,7 +337,7 @@ export class AsapService {
   private deregistration(associationId: number, m: AsapDeregistration): void {
     const element = this.partition.findElement(m.poolHandle, m.peId);
     let error: OperationError | null = null;
-    if (element !== undefined && this.heldElsewhere(element, associationId)) {
+    if (element !== undefined && !this.mayDeregister(element, associationId)) {
       // Not the sender's PE: RFC 5352 §3.2 lets the server reject for "authentication
       // failure"; Rejected due to Security Considerations (RFC 5354 §3.12.10) is that cause.
       this.counters.ownershipDeregistrationRejections++;
@@ -361,7 +385,7 @@ export class AsapService {
     // Only the PE answers for itself: an ACK over another association cannot keep a dead PE
     // in the pool. (A PE taken over has no association yet: its ACK comes over the one this
     // registrar opened to its ASAP transport.)
-    if (element.associationId !== 0 && element.associationId !== associationId) {
+    if (element.associationId !== 0 ? element.associationId !== associationId : !this.partition.awaitingAck(element)) {
       this.counters.foreignAcksIgnored++;
       return;
     }

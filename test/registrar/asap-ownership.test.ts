@@ -19,6 +19,7 @@ import {
   addressToString,
   decodeAsap,
   encodeMessage,
+  encodePoolElement,
   parseAddress,
   policySettings,
   transportParameter,
@@ -166,7 +167,9 @@ describe('PE ownership', () => {
 
   it('a PE whose home is a peer registrar moves here (RFC 5352 §3.1 rule 4), and a PE taken over re-registers', () => {
     const s = setup();
-    const encoded = new Uint8Array(64);
+    const moving = regWith('pool', 7, 4000, ['10.0.0.1']);
+    if (moving.type !== AsapType.Registration) throw new Error('unexpected');
+    const encoded = encodePoolElement(moving.poolElement);
     s.partition.register({ poolHandle: enc('pool'), peId: 7, homeRegistrarId: PEER, registrationLife: 30_000, policy: policySettings(PolicyType.RoundRobin), userTransport: { protocol: ParamType.SctpTransport, port: 4000, use: TransportUse.DataPlusControl, addressCount: 1 }, associationId: 0, encoded });
     s.service.associationUp(A, { address: '10.0.0.1', port: 5001 });
     expectAccepted(s.send(A, regWith('pool', 7, 5555, ['10.0.0.1'])));
@@ -177,6 +180,22 @@ describe('PE ownership', () => {
     s.partition.register({ poolHandle: enc('pool2'), peId: 8, homeRegistrarId: OWN, registrationLife: 30_000, policy: policySettings(PolicyType.RoundRobin), userTransport: { protocol: ParamType.SctpTransport, port: 4000, use: TransportUse.DataPlusControl, addressCount: 1 }, associationId: 0, encoded });
     expectAccepted(s.send(A, regWith('pool2', 8, 5555, ['10.0.0.1'])));
     expect(s.service.counters.ownershipRejections).toBe(0);
+  });
+
+  it('another client can neither take a peer\'s PE ID with other addresses, nor deregister a peer\'s PE, nor acknowledge for a PE no keep-alive was sent to', () => {
+    const s = setup();
+    const held = regWith('pool', 7, 4000, ['10.0.0.1']);
+    if (held.type !== AsapType.Registration) throw new Error('unexpected');
+    const encoded = encodePoolElement(held.poolElement);
+    s.partition.register({ poolHandle: enc('pool'), peId: 7, homeRegistrarId: PEER, registrationLife: 30_000, policy: policySettings(PolicyType.RoundRobin), userTransport: { protocol: ParamType.SctpTransport, port: 4000, use: TransportUse.DataPlusControl, addressCount: 1 }, associationId: 0, encoded });
+    s.service.associationUp(B, { address: '10.0.0.2', port: 5002 });
+    expectRejected(s.send(B, regWith('pool', 7, 5555, ['10.0.0.2'])), Cause.NonUniquePeIdentifier);
+    expect(s.partition.findElement(enc('pool'), 7)!.homeRegistrarId).toBe(PEER);
+    s.send(B, { protocol: 'asap', type: AsapType.Deregistration, flags: 0, paddedLength: false, unknownParams: null, poolHandle: enc('pool'), peId: 7 });
+    expect(s.partition.findElement(enc('pool'), 7)).toBeDefined();
+    expect(s.service.counters.ownershipDeregistrationRejections).toBe(1);
+    s.send(B, { protocol: 'asap', type: AsapType.EndpointKeepAliveAck, flags: 0, paddedLength: false, unknownParams: null, poolHandle: enc('pool'), peId: 7 });
+    expect(s.service.counters.foreignAcksIgnored).toBe(1);
   });
 });
 
