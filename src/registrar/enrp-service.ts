@@ -831,7 +831,8 @@ export class EnrpService {
   }
 
   private onHandleTableResponse(peer: Peer, flags: number, payload: Uint8Array): void {
-    if (this.sync.download(peer.serverId) !== undefined) peer.answeredUs = true; // asked for: a working server (mayTakeOver())
+    // Our request's answer with the table (not a rejection): a working server (mayTakeOver()).
+    if ((flags & EnrpFlag.Reject) === 0 && this.sync.download(peer.serverId) !== undefined) peer.answeredUs = true;
     this.applySync(this.sync.response(peer.serverId, (flags & EnrpFlag.Reject) !== 0, (flags & EnrpFlag.MoreToSend) !== 0, now()), payload);
   }
 
