@@ -35,8 +35,13 @@ export class MessageFramer {
   /** Header bytes collected so far while fewer than 4 have arrived. */
   readonly #head = new Uint8Array(COMMON_HEADER_BYTES);
   #headHave = 0;
-  /** The message being collected across chunks, once its header is known. */
-  #message: Uint8Array | null = null;
+  /**
+   * The message being collected across chunks once its header is known: its framed size and
+   * copies of the bytes received so far (0 = none). Held bytes are what arrived, never the
+   * size a header claims (a 4-byte header saying 65,535 costs 4 bytes until the rest comes).
+   */
+  #size = 0;
+  #parts: Uint8Array[] = [];
   #have = 0;
   #error: FramingError | null = null;
 
@@ -49,7 +54,7 @@ export class MessageFramer {
 
   /** Bytes held for an incomplete message (at most maxMessageBytes + 3). */
   get buffered(): number {
-    return this.#message !== null ? this.#have : this.#headHave;
+    return this.#size !== 0 ? this.#have : this.#headHave;
   }
 
   /** The error that stopped the framer, if one did. */
@@ -68,18 +73,13 @@ export class MessageFramer {
     let offset = 0;
     const end = chunk.byteLength;
     while (offset < end) {
-      if (this.#message !== null) {
+      if (this.#size !== 0) {
         // Continue a message that spans chunks.
-        const n = Math.min(this.#message.byteLength - this.#have, end - offset);
-        this.#message.set(chunk.subarray(offset, offset + n), this.#have);
+        const n = Math.min(this.#size - this.#have, end - offset);
+        this.#parts.push(chunk.slice(offset, offset + n));
         this.#have += n;
         offset += n;
-        if (this.#have === this.#message.byteLength) {
-          const message = this.#message;
-          this.#message = null;
-          this.#have = 0;
-          deliver(message);
-        }
+        if (this.#have === this.#size) deliver(this.#complete());
         continue;
       }
       if (this.#headHave === 0 && end - offset >= COMMON_HEADER_BYTES) {
@@ -92,8 +92,8 @@ export class MessageFramer {
           deliver(chunk.subarray(offset, offset + size));
           offset += size;
         } else {
-          this.#message = new Uint8Array(size);
-          this.#message.set(chunk.subarray(offset, end));
+          this.#size = size;
+          this.#parts.push(chunk.slice(offset, end));
           this.#have = end - offset;
           offset = end;
         }
@@ -109,15 +109,10 @@ export class MessageFramer {
       const length = (this.#head[2]! << 8) | this.#head[3]!;
       const bad = this.#check(this.#head[0]!, length);
       if (bad !== null) return bad;
-      this.#message = new Uint8Array(framedSize(length));
-      this.#message.set(this.#head);
+      this.#size = framedSize(length);
+      this.#parts.push(this.#head.slice());
       this.#have = COMMON_HEADER_BYTES;
-      if (this.#message.byteLength === COMMON_HEADER_BYTES) {
-        const message = this.#message;
-        this.#message = null;
-        this.#have = 0;
-        deliver(message);
-      }
+      if (this.#have === this.#size) deliver(this.#complete());
     }
     return null;
   }
@@ -126,10 +121,25 @@ export class MessageFramer {
     if (length < COMMON_HEADER_BYTES) this.#error = { kind: 'short-length', length, type };
     else if (length > this.maxMessageBytes) this.#error = { kind: 'oversize', length, type };
     else return null;
-    this.#message = null;
+    this.#size = 0;
+    this.#parts = [];
     this.#have = 0;
     this.#headHave = 0;
     return this.#error;
+  }
+
+  /** The collected message in one buffer of its own; the framer is ready for the next header. */
+  #complete(): Uint8Array {
+    const message = new Uint8Array(this.#size);
+    let at = 0;
+    for (const part of this.#parts) {
+      message.set(part, at);
+      at += part.byteLength;
+    }
+    this.#size = 0;
+    this.#parts = [];
+    this.#have = 0;
+    return message;
   }
 }
 

@@ -115,6 +115,16 @@ describe('MessageFramer', () => {
     expect(framer.buffered).toBe(0);
   });
 
+  it('a header claiming 65,535 bytes holds only what arrived, not what it claims', () => {
+    const framer = new MessageFramer();
+    const delivered: Uint8Array[] = [];
+    expect(framer.push(new Uint8Array([AsapType.HandleResolution, 0, 0xff, 0xff]), (m) => delivered.push(m))).toBeNull();
+    expect(framer.buffered).toBe(4);
+    expect(framer.push(new Uint8Array(100), (m) => delivered.push(m))).toBeNull();
+    expect(framer.buffered).toBe(104);
+    expect(delivered).toEqual([]);
+  });
+
   it('a length that lies low cuts the message; the remainder is read as the next header', () => {
     const framer = new MessageFramer();
     const cut = a.slice();
