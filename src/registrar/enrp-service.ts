@@ -34,6 +34,7 @@ import { PeerMonitoring, type MonitorAction } from './peer-monitoring.js';
 import { MentorSync, type Download, type SyncAction } from './mentor-sync.js';
 import { NetworkList } from '../wire/network.js';
 import { OWN_TABLE_MARK } from '../shard/enrp-authority.js';
+import { hexId } from '../wire/identifier-text.js';
 
 export interface EnrpCounters {
   received: number;
@@ -205,7 +206,7 @@ export class EnrpService {
 
   private becomeReady(why: string): void {
     const mentor = this.sync.mentor;
-    this.log.info({ peers: this.peers.size, mentor: mentor === null ? null : hex(mentor) }, `ENRP ready: ${why}`);
+    this.log.info({ peers: this.peers.size, mentor: mentor === null ? null : hexId(mentor) }, `ENRP ready: ${why}`);
     this.readyResolve?.();
   }
 
@@ -448,7 +449,7 @@ export class EnrpService {
     this.counters.associationRestarts++;
     const where = `${remote.address.includes(':') ? `[${remote.address}]` : remote.address}:${remote.port}`;
     this.log.warn(
-      { peer: id === undefined ? null : hex(id), association: a.id, addresses: a.remoteAddresses, unanswered: waiting.map((type) => enrpTypeName(type)), restarts: this.counters.associationRestarts },
+      { peer: id === undefined ? null : hexId(id), association: a.id, addresses: a.remoteAddresses, unanswered: waiting.map((type) => enrpTypeName(type)), restarts: this.counters.associationRestarts },
       `ENRP association to ${where} restarted: no response for ${Math.round(silentMs)} ms although up`,
     );
     a.abort('ENRP: no response although the association is up');
@@ -552,7 +553,7 @@ export class EnrpService {
         return bound!;
       case Speaker.Mismatch:
         if (this.counters.senderMismatch++ % 1000 === 0) {
-          this.log.warn({ peer: bound === undefined ? null : hex(bound.serverId), sender: hex(sender), from: a.remote.address, mismatches: this.counters.senderMismatch }, 'ENRP message from another sender than the association\'s peer ignored');
+          this.log.warn({ peer: bound === undefined ? null : hexId(bound.serverId), sender: hexId(sender), from: a.remote.address, mismatches: this.counters.senderMismatch }, 'ENRP message from another sender than the association\'s peer ignored');
         }
         return null;
       case Speaker.NotAPeer:
@@ -577,7 +578,7 @@ export class EnrpService {
     this.associationPeers.set(a, peer.serverId);
     this.confirmed.add(a);
     if (peer.association === null || (peer.association !== a && peer.association.state !== 'up' && a.state === 'up')) this.bind(peer, a);
-    if (isNew) this.log.info({ peer: hex(peer.serverId), from: `${source.address}:${source.port}` }, 'new ENRP peer');
+    if (isNew) this.log.info({ peer: hexId(peer.serverId), from: `${source.address}:${source.port}` }, 'new ENRP peer');
     return peer;
   }
 
@@ -591,7 +592,7 @@ export class EnrpService {
     // A peer we talk to over an association keeps its address; a datagram names anyone.
     const { peer, isNew } = this.peers.heard(senderId, now(), known?.association?.state === 'up' ? null : source);
     this.monitoring.heard(peer);
-    if (isNew) this.log.info({ peer: hex(peer.serverId), from: `${source.address}:${source.port}`, via: 'multicast presence' }, 'new ENRP peer');
+    if (isNew) this.log.info({ peer: hexId(peer.serverId), from: `${source.address}:${source.port}`, via: 'multicast presence' }, 'new ENRP peer');
     return peer;
   }
 
@@ -619,7 +620,7 @@ export class EnrpService {
         return this.apply(this.monitoring.takeoverServer(peer, m.targetServerId, now()));
       case EnrpType.Error:
         this.counters.errorsReceived++;
-        this.log.warn({ peer: hex(peer.serverId), causes: m.error.causes.map((c) => c.code) }, 'ENRP_ERROR received');
+        this.log.warn({ peer: hexId(peer.serverId), causes: m.error.causes.map((c) => c.code) }, 'ENRP_ERROR received');
         return;
     }
   }
@@ -740,7 +741,10 @@ export class EnrpService {
    * see schedule().
    */
   private monitor(): void {
-    this.restartSilent(now());
+    const t = now();
+    // Back-offs that ran out are forgotten: the map holds only addresses being waited for.
+    for (const [key, until] of this.retryAfter) if (until <= t) this.retryAfter.delete(key);
+    this.restartSilent(t);
     for (const peer of [...this.peers.all()]) if (peer.status === PeerStatus.Active) this.retryStaleAssociation(peer);
   }
 
@@ -845,7 +849,7 @@ export class EnrpService {
           break;
         case 'listRequest': {
           const peer = this.peers.get(x.to);
-          this.log.info({ mentor: hex(x.to) }, 'mentor chosen');
+          this.log.info({ mentor: hexId(x.to) }, 'mentor chosen');
           if (peer !== undefined) this.sendTo(peer, enrp({ type: EnrpType.ListRequest, flags: 0, senderId: this.ownId, receiverId: x.to }));
           break;
         }
@@ -866,10 +870,10 @@ export class EnrpService {
         case 'auditEnd':
           // RFC 5353 §3.6.3 step 5: whatever is still marked goes.
           this.shards.toAll((batch) => batch.enrpAuditEnd(x.peer));
-          this.log.info({ peer: hex(x.peer) }, 'audit complete');
+          this.log.info({ peer: hexId(x.peer) }, 'audit complete');
           break;
         case 'shardReloaded':
-          this.log.info({ peer: hex(x.peer), shard: x.shard }, 'restarted shard reloaded from the peer\'s handle table');
+          this.log.info({ peer: hexId(x.peer), shard: x.shard }, 'restarted shard reloaded from the peer\'s handle table');
           break;
         case 'expired': {
           // RFC 5353 §3.2.3: a silent peer ends the download, unless its association is up and
@@ -887,7 +891,7 @@ export class EnrpService {
           // Given up: its request no longer counts as waiting (restartSilent()).
           const a = this.peers.get(x.download.peer)?.association;
           if (a != null) this.answered(a, EnrpType.HandleTableResponse);
-          this.log.warn({ peer: hex(x.download.peer), ownOnly: x.download.ownOnly }, `handle table download abandoned: ${x.why}`);
+          this.log.warn({ peer: hexId(x.download.peer), ownOnly: x.download.ownOnly }, `handle table download abandoned: ${x.why}`);
           break;
         }
       }
@@ -991,7 +995,7 @@ export class EnrpService {
     if (!this.sync.ready || this.closed) return;
     const peer = this.peers.active().find((p) => p.association !== null && this.sync.download(p.serverId) === undefined);
     if (peer === undefined) return;
-    this.log.info({ peer: hex(peer.serverId), shard }, 'reloading a restarted shard from a peer\'s handle table');
+    this.log.info({ peer: hexId(peer.serverId), shard }, 'reloading a restarted shard from a peer\'s handle table');
     this.requestTable(peer, false, shard);
   }
 
@@ -1013,7 +1017,7 @@ export class EnrpService {
       if (held === announced || this.sync.download(peer.serverId) !== undefined || this.closed) return;
       if (this.peers.get(peer.serverId) !== peer || peer.announcedChecksum !== announced) return;
       this.counters.audits++;
-      this.log.info({ peer: hex(peer.serverId), announced: hex16(announced), held: hex16(held!) }, 'PE checksum mismatch: auditing the peer (RFC 5353 §3.6.3)');
+      this.log.info({ peer: hexId(peer.serverId), announced: hex16(announced), held: hex16(held!) }, 'PE checksum mismatch: auditing the peer (RFC 5353 §3.6.3)');
       // Step 1: mark; step 2: ask for its own PEs.
       this.shards.toAll((batch) => batch.enrpAuditBegin(peer.serverId));
       this.requestTable(peer, true);
@@ -1090,9 +1094,6 @@ function jitter(ms: number): number {
   return ms * (0.875 + Math.random() * 0.25);
 }
 
-function hex(id: number): string {
-  return `0x${(id >>> 0).toString(16).padStart(8, '0')}`;
-}
 
 function hex16(v: number): string {
   return `0x${v.toString(16).padStart(4, '0')}`;

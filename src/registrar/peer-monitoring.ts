@@ -15,6 +15,7 @@
 import type { Logger } from '../log.js';
 import { type Peer, PeerStatus, type PeerTable } from './enrp-peers.js';
 import { Takeover, TakeoverBudget, mayTakeOver, yieldsTo } from './takeover.js';
+import { hexId } from '../wire/identifier-text.js';
 
 /** What the service must do, in this order. `to`, `target`, `home`: server IDs. */
 export type MonitorAction =
@@ -135,7 +136,7 @@ export class PeerMonitoring {
       // stops a takeover of a target that is heard; an INIT_TAKEOVER we acknowledged does not
       // change that). Its PEs stay its own.
       this.counters.takeoversRefused++;
-      this.log.warn({ target: hex(target), by: hex(from.serverId) }, 'TAKEOVER_SERVER for a peer we hear refused');
+      this.log.warn({ target: hexId(target), by: hexId(from.serverId) }, 'TAKEOVER_SERVER for a peer we hear refused');
       return [];
     }
     this.cancel(target, 'another registrar took it over');
@@ -157,7 +158,7 @@ export class PeerMonitoring {
         // The initiator we acknowledged decides within its takeover expiry; no TAKEOVER_SERVER
         // since then: it died (or lost) before announcing, and the target's PEs would have no
         // live home. Watch the target again: asked once more, taken over if it stays silent.
-        this.log.warn({ target: hex(peer.serverId), initiator: hex(peer.yieldedTo), sinceMs: Math.round(t - peer.yieldedAt) }, 'takeover acknowledged but never announced: monitoring the peer again');
+        this.log.warn({ target: hexId(peer.serverId), initiator: hexId(peer.yieldedTo), sinceMs: Math.round(t - peer.yieldedAt) }, 'takeover acknowledged but never announced: monitoring the peer again');
         peer.status = PeerStatus.Active;
         peer.askedAt = t;
         out.push({ kind: 'presence', to: peer.serverId, replyRequired: true });
@@ -166,7 +167,7 @@ export class PeerMonitoring {
       if (peer.status !== PeerStatus.Active) continue;
       if (peer.askedAt === 0 && t - peer.lastHeard > c.maxTimeLastHeard) {
         peer.askedAt = t;
-        this.log.info({ peer: hex(peer.serverId), silentMs: Math.round(t - peer.lastHeard) }, 'peer silent: presence with reply-required sent');
+        this.log.info({ peer: hexId(peer.serverId), silentMs: Math.round(t - peer.lastHeard) }, 'peer silent: presence with reply-required sent');
         out.push({ kind: 'ask', to: peer.serverId });
       } else if (peer.askedAt !== 0 && t - peer.askedAt > c.maxTimeNoResponse) {
         out.push(...this.dead(peer, t));
@@ -210,14 +211,14 @@ export class PeerMonitoring {
     if (!mayTakeOver(peer.presences, peer.answeredUs)) {
       this.counters.takeoversRefused++;
       this.peers.remove(peer.serverId);
-      this.log.warn({ peer: hex(peer.serverId), presences: peer.presences }, 'silent peer never established: forgotten with its PEs, not taken over');
+      this.log.warn({ peer: hexId(peer.serverId), presences: peer.presences }, 'silent peer never established: forgotten with its PEs, not taken over');
       return [{ kind: 'forget', target: peer.serverId }];
     }
     if (!this.budget.take(t)) {
       if (!peer.takeoverDeferred) {
         peer.takeoverDeferred = true;
         this.counters.takeoversLimited++;
-        this.log.warn({ peer: hex(peer.serverId), limit: this.times.maxTakeoversPerInterval }, 'takeover deferred: --max-takeovers reached in this interval');
+        this.log.warn({ peer: hexId(peer.serverId), limit: this.times.maxTakeoversPerInterval }, 'takeover deferred: --max-takeovers reached in this interval');
       }
       return [];
     }
@@ -232,7 +233,7 @@ export class PeerMonitoring {
     const takeover = new Takeover(target.serverId, others, t);
     this.takeovers.set(target.serverId, takeover);
     this.counters.takeoversStarted++;
-    this.log.warn({ target: hex(target.serverId), awaiting: others.map(hex) }, 'peer dead: takeover arbitration started');
+    this.log.warn({ target: hexId(target.serverId), awaiting: others.map(hexId) }, 'peer dead: takeover arbitration started');
     // To every peer, the target included (RFC 5353 §3.5.1).
     const out: MonitorAction[] = active.map((p) => ({ kind: 'initTakeover', to: p.serverId, target: target.serverId }));
     this.due(t + this.times.takeoverExpiry);
@@ -244,7 +245,7 @@ export class PeerMonitoring {
     if (!this.takeovers.delete(target >>> 0)) return;
     const peer = this.peers.get(target);
     if (peer !== undefined && peer.status === PeerStatus.TakingOver) peer.status = PeerStatus.Active;
-    this.log.info({ target: hex(target) }, `takeover stopped: ${why}`);
+    this.log.info({ target: hexId(target) }, `takeover stopped: ${why}`);
   }
 
   /** RFC 5353 §3.5.2: announce, then own every PE of the target (keep-alives with H follow). */
@@ -255,7 +256,7 @@ export class PeerMonitoring {
     const out: MonitorAction[] = this.peers.active().map((p) => ({ kind: 'takeoverServer', to: p.serverId, target: takeover.target }));
     out.push({ kind: 'takeOver', target: takeover.target, home: this.ownId });
     this.decidedAt = t;
-    this.log.warn({ target: hex(takeover.target), arbitrationMs: Math.round(t - takeover.startedAt) }, `takeover: the target's pool elements are now ours (${why})`);
+    this.log.warn({ target: hexId(takeover.target), arbitrationMs: Math.round(t - takeover.startedAt) }, `takeover: the target's pool elements are now ours (${why})`);
     return out;
   }
 
@@ -273,6 +274,3 @@ export class PeerMonitoring {
   }
 }
 
-function hex(id: number): string {
-  return `0x${(id >>> 0).toString(16).padStart(8, '0')}`;
-}

@@ -20,6 +20,7 @@ import { AssociationRates, ratedKind, type RateLimitCounters } from './rate-limi
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
 import { openAsapStreamPorts } from '../transport/stream-asap-ports.js';
 import type { StreamEndpoint, StreamEndpointCounters } from '../transport/stream-endpoint.js';
+import { hexId } from '../wire/identifier-text.js';
 
 /** The rate limits' clock: monotonic milliseconds. */
 const monotonicMs = (): number => performance.now();
@@ -84,7 +85,7 @@ export class Registrar {
   private constructor(config: RegistrarConfig, log: Logger) {
     this.config = config;
     this.id = config.registrarId || randomInt(1, 0xffffffff);
-    this.log = log.child({ registrar: hex(this.id) });
+    this.log = log.child({ registrar: hexId(this.id) });
     this.asapSends = new SendQueueGuard({ timeout: config.sendQueueTimeout, protocol: 'ASAP', log: this.log });
   }
 
@@ -500,6 +501,3 @@ function jitter(ms: number): number {
   return ms * (0.875 + Math.random() * 0.25);
 }
 
-function hex(id: number): string {
-  return `0x${id.toString(16).padStart(8, '0')}`;
-}
