@@ -13,6 +13,8 @@
 // socket of our stack) may advertise them.
 import { networkInterfaces } from 'node:os';
 import { ParamType, parseAddress, type TransportParameter } from '../wire/index.js';
+import { NetworkList, unmapped } from '../wire/network.js';
+import { poolHandleEquals as sameBytes } from '../handlespace/pool-handle.js';
 
 /**
  * An association's peer addresses in wire form (4 or 16 bytes, IPv4-mapped IPv6 as IPv4), the
@@ -25,8 +27,8 @@ export function peerAddressBytes(addresses: readonly string[], hostAddresses: ()
   for (const text of local ? [...addresses, ...hostAddresses()] : addresses) {
     const bytes = parseAddress(text);
     if (bytes === null) continue;
-    const a = canonical(bytes);
-    if (!out.some((b) => sameAddress(a, b))) out.push(a);
+    const a = unmapped(bytes);
+    if (!out.some((b) => sameBytes(a, b))) out.push(a);
   }
   return out;
 }
@@ -42,39 +44,28 @@ export type AdvertisedTransport = { ok: true; transport: TransportParameter } | 
 export function advertisedTransport(t: TransportParameter, peer: readonly Uint8Array[], checkForeign: boolean): AdvertisedTransport {
   let wildcard = false;
   for (const raw of t.addresses) {
-    const a = canonical(raw);
+    const a = unmapped(raw);
     if (isUnspecified(a)) wildcard = true;
-    else if (checkForeign && !peer.some((b) => sameAddress(a, b))) return { ok: false, address: raw };
+    else if (checkForeign && !peer.some((b) => sameBytes(a, b))) return { ok: false, address: raw };
   }
   if (!wildcard || peer.length === 0) return { ok: true, transport: t };
   const addresses: Uint8Array[] = [];
   for (const raw of t.addresses) {
-    const a = canonical(raw);
-    for (const candidate of isUnspecified(a) ? peer : [a]) if (!addresses.some((b) => sameAddress(candidate, b))) addresses.push(candidate);
+    const a = unmapped(raw);
+    for (const candidate of isUnspecified(a) ? peer : [a]) if (!addresses.some((b) => sameBytes(candidate, b))) addresses.push(candidate);
   }
   return { ok: true, transport: { ...t, addresses: t.type === ParamType.SctpTransport ? addresses : addresses.slice(0, 1) } };
 }
 
-/** IPv4-mapped IPv6 (::ffff:a.b.c.d) as the IPv4 address. */
-function canonical(a: Uint8Array): Uint8Array {
-  if (a.length !== 16 || a[10] !== 0xff || a[11] !== 0xff) return a;
-  for (let i = 0; i < 10; i++) if (a[i] !== 0) return a;
-  return a.slice(12, 16);
-}
+const LOOPBACK = new NetworkList(['127.0.0.0/8', '::1/128']);
 
 function isUnspecified(a: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
   return true;
 }
 
-function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function isLoopback(text: string): boolean {
-  return text.startsWith('127.') || text === '::1' || text.startsWith('::ffff:127.');
+  return LOOPBACK.contains(text);
 }
 
 function interfaceAddresses(): string[] {

@@ -28,7 +28,7 @@ export function parseNetwork(text: string): Network | null {
 }
 
 /** The 4-byte form of an IPv4 or IPv4-mapped IPv6 address, otherwise the address itself. */
-function unmapped(address: Uint8Array): Uint8Array {
+export function unmapped(address: Uint8Array): Uint8Array {
   if (address.length !== 16) return address;
   for (let i = 0; i < 10; i++) if (address[i] !== 0) return address;
   if (address[10] !== 0xff || address[11] !== 0xff) return address;
