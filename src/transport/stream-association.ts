@@ -188,17 +188,20 @@ export class StreamAssociation extends EventEmitter<AssociationEvents> implement
     this.#end('endpoint-closed');
   }
 
+  /** One framed message to the listeners (made once, not per chunk). */
+  readonly #deliver = (message: Uint8Array): void => {
+    if (this.#state === 'down') return;
+    try {
+      this.emit('message', message, this.ppid, 0);
+    } catch (e) {
+      // A handler that throws is a bug of ours; the peer's stream stays framed.
+      this.#log('warn', { association: this.id, peer: this.peer, error: (e as Error).message }, 'message handler failed');
+    }
+  };
+
   #receive(chunk: Buffer): void {
     if (this.#state === 'down') return;
-    const error = this.#framer.push(chunk, (message) => {
-      if (this.#state === 'down') return;
-      try {
-        this.emit('message', message, this.ppid, 0);
-      } catch (e) {
-        // A handler that throws is a bug of ours; the peer's stream stays framed.
-        this.#log('warn', { association: this.id, peer: this.peer, error: (e as Error).message }, 'message handler failed');
-      }
-    });
+    const error = this.#framer.push(chunk, this.#deliver);
     if (error === null) return;
     this.#log('warn', { association: this.id, peer: this.peer, protocol: this.protocol, kind: error.kind, length: error.length }, `${this.protocol.toUpperCase()} association aborted: ${describeFramingError(error, this.#framer.maxMessageBytes)}`);
     this.#onFramingError?.();
