@@ -1,22 +1,87 @@
-// The registrar's control channel for operators: a small HTTP server on 127.0.0.1 only (it
-// is not part of RSerPool and has no authentication, so it never listens beyond the host).
+// The registrar's control channel for operators: a small HTTP server, on 127.0.0.1 unless
+// `--control-address` says otherwise (then a bearer token from `--control-token-file` is
+// required: the server refuses to start on a non-loopback address without one).
 //   GET /handlespace  every pool, its policy, every element (owner, transports, policy
 //                     values, pending timer): what `rserpool dump` prints
 //   GET /stats        the registrar's counters (associations, shards, ENRP)
+//   GET /health       200 while the process serves (never needs the token)
+//   GET /ready        200 once the mentor search is over and every shard is attached, else 503
+//                     (never needs the token)
+//   other routes      added by `ControlOptions.routes` (/metrics, /api/..., the dashboard)
 // Default port 3870 (`--control-port`, 0 turns it off): near ASAP's 3863 and clear of the
 // RSerPool ports (3863/3864 ASAP, 9901/9902 ENRP, 9899 SCTP over UDP).
-import { createServer, type Server } from 'node:http';
+//
+// Authentication: with a token configured, every route but /health and /ready needs it, as
+// `Authorization: Bearer TOKEN`, or (browsers: a page or an EventSource cannot set headers)
+// `?token=TOKEN` in the URL, which also sets an HttpOnly cookie so the page's later requests
+// carry it. A route marked `alwaysAuthenticated` (the admin API's DELETE) needs the token even
+// on loopback, and is refused (403) when no token is configured at all.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isIP } from 'node:net';
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
+import { tokenMatches } from './control-auth.js';
 
 export const DEFAULT_CONTROL_PORT = 3870;
 export const CONTROL_ADDRESS = '127.0.0.1';
+/** Name of the cookie a `?token=` request sets (the dashboard's later requests carry it). */
+export const CONTROL_TOKEN_COOKIE = 'rserpool_control_token';
 
 /** The registrar as the control channel sees it. */
 export interface ControlSource {
   readonly id: number;
   handlespace(): Promise<SnapshotPool[]>;
   stats(): Promise<object>;
+  /** True once the mentor search is over and every shard is attached (GET /ready). */
+  ready?(): boolean;
+  /** The ENRP peers: ID, state, checksums, addresses (GET /api/peers, the dashboard). */
+  peers?(): ControlPeer[];
+  /**
+   * Every counter of the registrar, shards merged (what /metrics exports): message counts by
+   * ASAP/ENRP type, error causes, keep-alive timeouts... (src/registrar/metrics.ts).
+   */
+  counters?(): Promise<ControlCounters>;
+  /**
+   * Removes one PE as a deregistration by this registrar would (the peers are told over
+   * ENRP); false when there is no such PE. DELETE /api/pools/{handle}/elements/{peId}.
+   */
+  removeElement?(poolHandle: Uint8Array, peId: number): Promise<boolean>;
+}
+
+/** One ENRP peer as the control channel shows it. */
+export interface ControlPeer {
+  /** Server ID, as hex (0x1234abcd). */
+  id: string;
+  serverId: number;
+  /** 'active' | 'not-active' (another registrar takes it over) | 'taking-over' (we do) | ... */
+  state: string;
+  /** Milliseconds since it was last heard. */
+  lastHeardMsAgo: number;
+  /** Its pe_checksum_pr as it last announced it (RFC 5353 §4.1), or null. */
+  announcedChecksum: number | null;
+  /** Our checksum of the PEs it owns as we hold them, or null when unknown. */
+  localChecksum: number | null;
+  /** Its ENRP transport address, "address:port", or null when not known. */
+  address: string | null;
+  associated: boolean;
+}
+
+/**
+ * Counts by bounded label sets (message types: the known ones by name, all others as
+ * 'unknown'; causes by RFC 5352 name): what /metrics exports, what the dashboard draws rates
+ * from. All monotonic since start.
+ */
+export interface ControlCounters {
+  asapReceived: Record<string, number>;
+  asapSent: Record<string, number>;
+  enrpReceived: Record<string, number>;
+  enrpSent: Record<string, number>;
+  errorCauses: Record<string, number>;
+  keepAliveTimeouts: number;
+  unreachableReports: number;
+  takeovers: number;
+  mentorSyncs: number;
+  handleResolutions: Record<string, number>;
 }
 
 /** The body of GET /handlespace. */
@@ -26,37 +91,184 @@ export interface HandlespaceDocument {
   pools: SnapshotPool[];
 }
 
+/** One request as a route sees it: authentication is already checked. */
+export interface ControlRequest {
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  /** The parsed URL (path and query; `token` removed from the query). */
+  readonly url: URL;
+  readonly method: string;
+  /** True when the request carried the configured token (false when none is configured). */
+  readonly authenticated: boolean;
+  /** Answers with a JSON body (status, `content-type: application/json`, no caching). */
+  json(status: number, body: unknown): void;
+}
+
+/**
+ * A route the control server dispatches to (the metrics, the admin API, the dashboard plug in
+ * this way). `path` matches exactly; `prefix` matches the path and everything below it
+ * (`/api` matches `/api` and `/api/...`). The first route that matches wins; the built-in
+ * routes (/handlespace, /stats, /health, /ready) come first.
+ */
+export interface ControlRoute {
+  readonly path?: string;
+  readonly prefix?: string;
+  /** The token is needed even when the server has no token configured (then: 403). */
+  readonly alwaysAuthenticated?: boolean;
+  /** Methods answered; others get 405. Default GET and HEAD. */
+  readonly methods?: readonly string[];
+  handle(request: ControlRequest): void | Promise<void>;
+}
+
+export interface ControlOptions {
+  /** TCP port; 0 takes any free port (see `ControlServer.port`). */
+  port: number;
+  /** Listening address; default 127.0.0.1. A non-loopback address needs `token`. */
+  address?: string;
+  /** The bearer token (the trimmed content of `--control-token-file`), or none. */
+  token?: string | null;
+  routes?: readonly ControlRoute[];
+}
+
+/** True for an address only this host reaches (127/8, ::1, localhost). */
+export function isLoopbackAddress(address: string): boolean {
+  if (address === 'localhost') return true;
+  if (isIP(address) === 4) return address.startsWith('127.');
+  const a = address.toLowerCase();
+  return a === '::1' || a.startsWith('::ffff:127.');
+}
+
+/** Thrown by `ControlServer.open` for a configuration an operator must fix. */
+export class ControlConfigError extends Error {}
+
+function cookieToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === CONTROL_TOKEN_COOKIE) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+function bearerToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m === null ? null : m[1];
+}
+
+/**
+ * The routes beyond the built-in ones, in the order they are tried. A module that serves
+ * something on the control channel adds its line here (its routes get the authentication
+ * above: with a token configured, every request needs it).
+ */
+export function controlRoutes(source: ControlSource): ControlRoute[] {
+  void source;
+  return [
+    // metrics, admin API, dashboard: one line each
+  ];
+}
+
 export class ControlServer {
   private constructor(private readonly server: Server) {}
 
-  /** Listens on 127.0.0.1:`port` (0: any free port, see `port`). Rejects if the port is taken. */
-  static async open(source: ControlSource, port: number): Promise<ControlServer> {
+  /**
+   * Listens on `options.address` (default 127.0.0.1) : `options.port`. Rejects if the port is
+   * taken, or with a ControlConfigError for a non-loopback address without a token.
+   * (A plain port number is the older form: loopback, no token, no extra routes.)
+   */
+  static async open(source: ControlSource, options: ControlOptions | number): Promise<ControlServer> {
+    const o: ControlOptions = typeof options === 'number' ? { port: options } : options;
+    const address = o.address ?? CONTROL_ADDRESS;
+    const token = o.token === undefined || o.token === null || o.token === '' ? null : o.token;
+    if (token === null && !isLoopbackAddress(address)) {
+      throw new ControlConfigError(
+        `the control channel on ${address} (not loopback) needs a bearer token: give --control-token-file FILE (a file holding a long random token), or keep --control-address 127.0.0.1`,
+      );
+    }
+    const routes = o.routes ?? controlRoutes(source);
     const server = createServer((request, response) => {
-      const send = (status: number, body: unknown): void => {
+      const json = (status: number, body: unknown): void => {
+        if (response.headersSent) {
+          response.end();
+          return;
+        }
         const text = `${JSON.stringify(body, null, 2)}\n`;
         response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-        response.end(text);
+        response.end(request.method === 'HEAD' ? undefined : text);
       };
-      const path = (request.url ?? '/').split('?')[0];
-      if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, { error: 'only GET' });
+      let url: URL;
+      try {
+        url = new URL(request.url ?? '/', 'http://control');
+      } catch {
+        return json(400, { error: 'unreadable request URL' });
+      }
+      const method = request.method ?? 'GET';
+      const path = url.pathname;
+      // Authentication: header, then ?token= (sets the cookie), then the cookie.
+      const queryToken = url.searchParams.get('token');
+      url.searchParams.delete('token');
+      const offered = bearerToken(request.headers.authorization) ?? queryToken ?? cookieToken(request.headers.cookie);
+      const authenticated = token !== null && offered !== null && tokenMatches(offered, token);
+      if (authenticated && queryToken !== null) {
+        response.setHeader('set-cookie', `${CONTROL_TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`);
+      }
+      const refuse = (): void => {
+        response.setHeader('www-authenticate', 'Bearer realm="rserpool-control"');
+        json(401, { error: offered === null ? 'this control channel needs the bearer token (Authorization: Bearer TOKEN, or ?token=TOKEN)' : 'wrong token' });
+      };
+      const isGet = method === 'GET' || method === 'HEAD';
+      const request_: ControlRequest = { request, response, url, method, authenticated, json };
       const answer = (work: Promise<unknown>): void => {
         work.then(
-          (body) => send(200, body),
-          (error: Error) => send(500, { error: error.message }),
+          (body) => json(200, body),
+          (error: Error) => json(500, { error: error.message }),
         );
       };
-      if (path === '/handlespace') {
-        answer(source.handlespace().then((pools): HandlespaceDocument => ({ registrarId: source.id, time: new Date().toISOString(), pools })));
-      } else if (path === '/stats') {
-        answer(source.stats());
-      } else {
-        send(404, { error: `no such resource ${path}; try /handlespace or /stats` });
+      // Probes: never behind the token (a load balancer or kubelet probes without one).
+      if (path === '/health' || path === '/ready') {
+        if (!isGet) return json(405, { error: `${method} ${path}: only GET` });
+        if (path === '/health') return json(200, { status: 'serving', registrarId: source.id });
+        const ready = source.ready?.() ?? true;
+        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', registrarId: source.id });
       }
+      if (token !== null && !authenticated) return refuse();
+      if (path === '/handlespace' || path === '/stats') {
+        if (!isGet) return json(405, { error: `${method} ${path}: only GET` });
+        if (path === '/handlespace') {
+          return answer(source.handlespace().then((pools): HandlespaceDocument => ({ registrarId: source.id, time: new Date().toISOString(), pools })));
+        }
+        return answer(source.stats());
+      }
+      for (const route of routes) {
+        const match = route.path !== undefined ? path === route.path : route.prefix !== undefined && (path === route.prefix || path.startsWith(`${route.prefix}/`));
+        if (!match) continue;
+        const methods = route.methods ?? ['GET', 'HEAD'];
+        if (!methods.includes(method)) return json(405, { error: `${method} ${path}: allowed ${methods.join(', ')}` });
+        if (route.alwaysAuthenticated === true && !authenticated) {
+          if (token === null) return json(403, { error: `${method} ${path} needs the bearer token, and this registrar has none: start it with --control-token-file FILE` });
+          return refuse();
+        }
+        try {
+          const done = route.handle(request_);
+          if (done instanceof Promise) done.catch((error: Error) => json(500, { error: error.message }));
+        } catch (error) {
+          json(500, { error: (error as Error).message });
+        }
+        return;
+      }
+      json(404, { error: `no such resource ${path}; try /handlespace, /stats, /metrics, /health, /ready or /api/pools` });
     });
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, CONTROL_ADDRESS, () => {
+      server.listen(o.port, address, () => {
         server.off('error', reject);
         resolve();
       });
