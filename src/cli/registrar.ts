@@ -7,6 +7,7 @@ import type { StaticPeer } from '../registrar/config.js';
 import { parseMulticastGroup } from '../transport/index.js';
 import { addressToString, parseAddress, PORT_ASAP } from '../wire/index.js';
 import { parseNetwork } from '../wire/network.js';
+import { applyConfigFileHook, configFileOption } from './config-file.js';
 
 const integer = (min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -71,6 +72,8 @@ export function registerRegistrar(program: Command): void {
   program
     .command('registrar')
     .description('run a registrar (ENRP server) that pool elements register with and pool users resolve at')
+    .addOption(configFileOption())
+    .hook('preAction', applyConfigFileHook)
     .option('--id <id>', 'server ID (default: random)', serverId)
     .option('--address <ip>', 'address to bind and announce, IPv4 or IPv6 (repeatable: every one is announced; default: all IPv4 addresses)', collectAddress, [])
     .option('--asap-port <port>', 'SCTP port for ASAP', integer(1, 65535), d.asapPort)
