@@ -69,7 +69,7 @@ export interface EnrpCounters {
   peersRefused: number;
   /** Handle table or list responses nobody asked for: ignored. */
   unsolicited: number;
-  /** Dead peers not taken over (never established: forgotten with their PEs), and TAKEOVER_SERVERs refused for a peer we hear. */
+  /** Dead peers not taken over (never established: forgotten with their PEs), INIT_TAKEOVERs not acknowledged and TAKEOVER_SERVERs refused for a peer we hear, TAKEOVER_SERVERs for a server we never knew. */
   takeoversRefused: number;
   /** Takeovers deferred to a later interval by --max-takeovers. */
   takeoversLimited: number;

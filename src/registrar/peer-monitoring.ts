@@ -110,6 +110,16 @@ export class PeerMonitoring {
       this.counters.takeoversYielded++;
     }
     const p = this.peers.get(target);
+    if (ours === undefined && p !== undefined && p.status === PeerStatus.Active && t - p.lastHeard < this.times.maxTimeLastHeard) {
+      // We hear the target: for us it is not failed (a false failure detection, §3.5.1 step
+      // 1, or a peer that lies). Not acknowledged, and it stays monitored and updated: the
+      // initiator proceeds at its expiry at most, and its TAKEOVER_SERVER is refused while we
+      // still hear the target (takeoverServer()).
+      if (this.counters.takeoversRefused++ % 1000 === 0) {
+        this.log.warn({ target: hexId(target), by: hexId(from.serverId), heardMsAgo: Math.round(t - p.lastHeard), refused: this.counters.takeoversRefused }, 'INIT_TAKEOVER for a peer we hear not acknowledged');
+      }
+      return [];
+    }
     if (p !== undefined) {
       // Steps 2A/3: stop monitoring it, until the initiator's TAKEOVER_SERVER (or see tick()).
       p.status = PeerStatus.NotActive;

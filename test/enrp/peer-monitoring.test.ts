@@ -275,21 +275,43 @@ describe('takeover (RFC 5353 §3.5)', () => {
     expect(r.counters.takeoversStarted).toBe(0);
   });
 
+  it('an INIT_TAKEOVER for a peer we still hear is not acknowledged: it stays monitored and updated (§3.5.1)', () => {
+    const r = registrar(X);
+    established(r, T, 0);
+    established(r, Y, 0);
+    // T heard at 3000; Y (in scope, but wrong or lying) claims T failed at 4000 and 7999.
+    presence(r, T, 3000);
+    expect(r.core.initTakeover(heard(r, Y, 4000), T, 4000)).toEqual([]);
+    expect(r.core.initTakeover(heard(r, Y, 7999), T, 7999)).toEqual([]);
+    expect(r.table.get(T)!.status).toBe(PeerStatus.Active);
+    expect(r.counters).toMatchObject({ takeoversRefused: 2, takeoversYielded: 0 });
+    // Still watched: asked when silent for MAX-TIME-LAST-HEARD after 3000, not forgotten.
+    expect(runUntil(r, 8001).filter((x) => x.action.kind === 'ask')).toEqual([{ t: 8001, action: { kind: 'ask', to: T } }]);
+    // Silent past MAX-TIME-LAST-HEARD (asked, no answer yet): now Y's claim is acknowledged.
+    expect(r.core.initTakeover(heard(r, Y, 8100), T, 8100)).toEqual([{ kind: 'initTakeoverAck', to: Y, target: T }]);
+    expect(r.table.get(T)!.status).toBe(PeerStatus.NotActive);
+    // T speaks again: monitored (and updated) again at once.
+    presence(r, T, 8200);
+    expect(r.table.get(T)!.status).toBe(PeerStatus.Active);
+  });
+
   it('an acknowledged takeover never announced: the target is watched again and taken over if still silent', () => {
     const r = registrar(X);
     established(r, T, 0);
     established(r, Y, 0);
-    // Y starts a takeover of T at 1000 and then dies.
-    expect(r.core.initTakeover(heard(r, Y, 1000), T, 1000)).toEqual([{ kind: 'initTakeoverAck', to: Y, target: T }]);
+    // T falls silent at 0; we ask it at 5001. Y starts a takeover of T at 6000 and then dies.
+    presence(r, Y, 4000);
+    runUntil(r, 6000);
+    expect(r.core.initTakeover(heard(r, Y, 6000), T, 6000)).toEqual([{ kind: 'initTakeoverAck', to: Y, target: T }]);
     expect(r.table.get(T)!.status).toBe(PeerStatus.NotActive);
-    const out = runUntil(r, 11_001);
-    expect(out.filter((x) => x.action.kind === 'presence')).toEqual([{ t: 11_001, action: { kind: 'presence', to: T, replyRequired: true } }]);
-    // Still silent after MAX-TIME-NO-RESPONSE: taken over by us (Y fell silent too and is
-    // taken over first; its takeover expires as T's starts).
+    const out = runUntil(r, 16_001);
+    expect(out.filter((x) => x.action.kind === 'presence')).toEqual([{ t: 16_001, action: { kind: 'presence', to: T, replyRequired: true } }]);
+    // Still silent after MAX-TIME-NO-RESPONSE: taken over by us (Y fell silent too; its
+    // takeover, started at 16 002, waits for T's ACK and expires as T's starts).
     runUntil(r, 40_000);
     expect(r.log.filter((e) => e.action.kind === 'takeOver')).toEqual([
-      { t: 16_002, action: { kind: 'takeOver', target: Y, home: X } },
-      { t: 16_002, action: { kind: 'takeOver', target: T, home: X } },
+      { t: 21_002, action: { kind: 'takeOver', target: Y, home: X } },
+      { t: 21_002, action: { kind: 'takeOver', target: T, home: X } },
     ]);
   });
 

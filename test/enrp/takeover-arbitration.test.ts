@@ -4,9 +4,10 @@
 // INIT_TAKEOVER the test sends exactly when it wants.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Registrar } from '../../src/registrar/index.js';
-import { AsapType, EnrpType, UpdateAction } from '../../src/wire/constants.js';
+import { AsapType, EnrpFlag, EnrpType, UpdateAction } from '../../src/wire/constants.js';
 import { registration } from '../registrar/asap-peer.js';
 import { EnrpPeer } from './enrp-peer.js';
+import { PeerStatus } from '../../src/registrar/enrp-peers.js';
 import { FAST_ENRP, freeUdpPort, sleep, startMember, waitFor, type ScopeMember } from './harness.js';
 
 const R_ID = 0x20000000;
@@ -56,6 +57,22 @@ async function owners(r: Registrar): Promise<number[]> {
 
 const isInit = (m: { type: number }): boolean => m.type === EnrpType.InitTakeover;
 
+/**
+ * Resolves when R asks `t` with a reply-required presence from now on: R has not heard T for
+ * MAX-TIME-LAST-HEARD. Only from then on does R acknowledge another's INIT_TAKEOVER of T
+ * (a registrar that still hears the target does not, RFC 5353 §3.5.1).
+ */
+function silentForR(t: EnrpPeer): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    t.onMessage((m) => {
+      if (done || m.type !== EnrpType.Presence || (m.flags & EnrpFlag.ReplyRequired) === 0) return;
+      done = true;
+      resolve();
+    });
+  });
+}
+
 describe('takeover arbitration against scripted peers (RFC 5353 §3.5.1)', () => {
   it('both started, the contender has the lower ID: R yields, acknowledges, and takes no PE', async () => {
     const { r, t, f } = await scene(LOWER);
@@ -97,8 +114,11 @@ describe('takeover arbitration against scripted peers (RFC 5353 §3.5.1)', () =>
 
   it('only the contender started: R acknowledges, stops monitoring T and never starts its own', async () => {
     const { r, t, f } = await scene(HIGHER);
+    const silent = silentForR(t);
     t.alive = false;
-    // Before R can notice T's silence (MAX-TIME-LAST-HEARD), F has already decided.
+    // F decided first: R has only asked T (silent for MAX-TIME-LAST-HEARD), it is not dead for
+    // R yet (that takes MAX-TIME-NO-RESPONSE more).
+    await silent;
     f.send({ type: EnrpType.InitTakeover, targetServerId: T_ID });
     await f.next((m) => m.type === EnrpType.InitTakeoverAck, 2000);
     await sleep(FAST_ENRP.maxTimeLastHeard! + FAST_ENRP.maxTimeNoResponse! + 300);
@@ -108,9 +128,29 @@ describe('takeover arbitration against scripted peers (RFC 5353 §3.5.1)', () =>
     await waitFor(async () => (await owners(r)).join() === String(HIGHER), 2000, 'PEs owned by F');
   });
 
+  it('an INIT_TAKEOVER for a target R still hears: not acknowledged, T stays monitored and updated, its PEs stay its own', async () => {
+    const { r, t, f } = await scene(HIGHER);
+    const refused = (await r.stats()).enrp.takeoversRefused;
+    f.send({ type: EnrpType.InitTakeover, targetServerId: T_ID });
+    await waitFor(async () => (await r.stats()).enrp.takeoversRefused === refused + 1, 2000, 'INIT_TAKEOVER refused');
+    const presencesToT = t.count(EnrpType.Presence);
+    await sleep(FAST_ENRP.maxTimeLastHeard! + FAST_ENRP.maxTimeNoResponse!);
+    expect(f.count(EnrpType.InitTakeoverAck)).toBe(0);
+    expect(r.enrp.peers.get(T_ID)?.status).toBe(PeerStatus.Active);
+    // R's heartbeat still goes to T (a peer marked "not active" gets neither presences nor updates).
+    expect(t.count(EnrpType.Presence)).toBeGreaterThan(presencesToT);
+    // F's TAKEOVER_SERVER is refused as well: T's PEs stay T's.
+    f.send({ type: EnrpType.TakeoverServer, targetServerId: T_ID });
+    await waitFor(async () => (await r.stats()).enrp.takeoversRefused === refused + 2, 2000, 'TAKEOVER_SERVER refused');
+    expect(await owners(r)).toEqual([T_ID]);
+    expect((await r.stats()).enrp.takeoversStarted).toBe(0);
+  });
+
   it('the initiator R acknowledged dies before TAKEOVER_SERVER: R watches T again and takes it over', async () => {
     const { r, t, f } = await scene(LOWER);
+    const silent = silentForR(t);
     t.alive = false;
+    await silent;
     f.send({ type: EnrpType.InitTakeover, targetServerId: T_ID });
     await f.next((m) => m.type === EnrpType.InitTakeoverAck, 2000);
     const acked = performance.now();
