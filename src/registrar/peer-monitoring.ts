@@ -10,8 +10,11 @@
 //   per MAX-TIME-LAST-HEARD (TakeoverBudget); one heard once is forgotten with its PEs;
 // - arbitration (§3.5.1): INIT_TAKEOVER to every peer, won when every other peer acknowledged
 //   or at the takeover expiry; a lower initiator ID wins (yieldsTo(), RSPLIB's order);
-// - a presence from the target stops our takeover; a TAKEOVER_SERVER for a peer we hear is
-//   refused; an INIT_TAKEOVER or TAKEOVER_SERVER naming us is answered with presences.
+// - a presence from the target stops our takeover; an INIT_TAKEOVER or TAKEOVER_SERVER for a
+//   peer we heard within MAX-TIME-LAST-HEARD is refused: not
+//   acknowledged, the peer stays monitored (for us it has not failed); a TAKEOVER_SERVER for a
+//   server that is not our peer is refused (no PE is re-homed for it); an INIT_TAKEOVER or
+//   TAKEOVER_SERVER naming us is answered with presences.
 import type { Logger } from '../log.js';
 import { type Peer, PeerStatus, type PeerTable } from './enrp-peers.js';
 import { Takeover, TakeoverBudget, mayTakeOver, yieldsTo } from './takeover.js';
@@ -141,7 +144,15 @@ export class PeerMonitoring {
   takeoverServer(from: Peer, target: number, t: number): MonitorAction[] {
     if (target === this.ownId) return this.announceAlive(from, t); // taken over while alive: say so
     const p = this.peers.get(target);
-    if (p !== undefined && t - p.lastHeard < this.times.maxTimeLastHeard) {
+    if (p === undefined) {
+      // A server we never knew (or one already taken over or forgotten): nothing of ours to
+      // update, and its PEs (if a table brought any) are not re-homed on a stranger's word.
+      if (this.counters.takeoversRefused++ % 1000 === 0) {
+        this.log.warn({ target: hexId(target), by: hexId(from.serverId), refused: this.counters.takeoversRefused }, 'TAKEOVER_SERVER for a server that is not our peer refused');
+      }
+      return [];
+    }
+    if (t - p.lastHeard < this.times.maxTimeLastHeard) {
       // We heard the target within MAX-TIME-LAST-HEARD: not dead, whoever says so (§3.5.1
       // stops a takeover of a target that is heard; an INIT_TAKEOVER we acknowledged does not
       // change that). Its PEs stay its own.

@@ -299,6 +299,15 @@ describe('ENRP authority: who may speak and what a peer may change', () => {
     expect((await r.stats()).peers).toContain(G_ID);
   });
 
+  it('TAKEOVER_SERVER for a server R never knew is refused and counted: nothing is re-homed', async () => {
+    const before = await dumpText();
+    const counted = (await enrpStats()).takeoversRefused!;
+    const answers = await exchange(fromH({ type: EnrpType.TakeoverServer, targetServerId: 0x5100dead }));
+    expect(answers).toEqual([]);
+    expect((await enrpStats()).takeoversRefused).toBe(counted + 1);
+    expect(await dumpText()).toBe(before);
+  });
+
   it('INIT_TAKEOVERs naming R: a presence to each sender, to the other peers at most once per heartbeat cycle', async () => {
     const toG = g.count(EnrpType.Presence);
     const toH = h.count(EnrpType.Presence);

@@ -264,6 +264,18 @@ describe('takeover (RFC 5353 §3.5)', () => {
     expect(r.table.get(T)).toBeUndefined();
   });
 
+  it('a TAKEOVER_SERVER for a server we never knew (or no longer know) is refused: nothing re-homed', () => {
+    const r = registrar(X);
+    established(r, Y, 0);
+    expect(r.core.takeoverServer(heard(r, Y, 100), 0x5100dead, 100)).toEqual([]);
+    expect(r.counters.takeoversRefused).toBe(1);
+    // Once taken over (T removed), a second winner's announcement changes nothing either.
+    established(r, T, 0);
+    expect(r.core.takeoverServer(heard(r, Y, 9000), T, 9000)).toEqual([{ kind: 'takeOver', target: T, home: Y }]);
+    expect(r.core.takeoverServer(heard(r, U, 9100), T, 9100)).toEqual([]);
+    expect(r.counters.takeoversRefused).toBe(2);
+  });
+
   it('an INIT_TAKEOVER or TAKEOVER_SERVER naming us: a presence to the sender, to every peer at most once per PEER-HEARTBEAT-CYCLE', () => {
     const r = registrar(X);
     for (const id of [Y, T, U]) established(r, id, 0);
