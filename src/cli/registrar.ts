@@ -107,6 +107,9 @@ export function registerRegistrar(program: Command): void {
     .option('--max-pes-per-pool <n>', 'PEs in one pool (beyond: Lack of Resources)', integer(1, 100_000_000), d.maxElementsPerPool)
     .option('--max-pes <n>', 'PEs in the handlespace (beyond: Lack of Resources)', integer(1, 100_000_000), d.maxElements)
     .option('--allow-foreign-addresses', 'accept PE transports naming addresses other than the association\'s (NAT, separate data networks)', d.allowForeignAddresses)
+    .option('--subscription-interval <ms>', 'pool changes within this interval make one update to each subscribed pool user (RFC 5352 S bit)', integer(1, 3_600_000), d.subscriptionInterval)
+    .option('--max-subscriptions-per-association <n>', 'pools one association may subscribe to per shard (beyond: answered without the A bit)', integer(0, 1_000_000), d.maxSubscriptionsPerAssociation)
+    .option('--max-subscriptions-per-pool <n>', 'pool users subscribed to one pool (beyond: answered without the A bit)', integer(0, 100_000_000), d.maxSubscriptionsPerPool)
     .option('--registration-rate <n>', 'registrations and deregistrations per second per association (0: unlimited)', integer(0, 100_000_000), d.registrationRate)
     .option('--resolution-rate <n>', 'handle resolutions per second per association (0: unlimited)', integer(0, 100_000_000), d.resolutionRate)
     .option('--report-rate <n>', 'ENDPOINT_UNREACHABLE reports per second per association (0: unlimited)', integer(0, 100_000_000), d.unreachableReportRate)
@@ -161,6 +164,9 @@ export function registerRegistrar(program: Command): void {
         maxElementsPerPool: opts.maxPesPerPool as number,
         maxElements: opts.maxPes as number,
         allowForeignAddresses: opts.allowForeignAddresses as boolean,
+        subscriptionInterval: opts.subscriptionInterval as number,
+        maxSubscriptionsPerAssociation: opts.maxSubscriptionsPerAssociation as number,
+        maxSubscriptionsPerPool: opts.maxSubscriptionsPerPool as number,
         registrationRate: opts.registrationRate as number,
         resolutionRate: opts.resolutionRate as number,
         unreachableReportRate: opts.reportRate as number,

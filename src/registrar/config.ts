@@ -109,6 +109,13 @@ export interface RegistrarConfig {
    * addresses (NAT, separate data networks). Off: such a registration is rejected.
    */
   allowForeignAddresses: boolean;
+  // ------------------------------------------- subscriptions (RFC 5352 §2.2.5-2.2.6, issue 15)
+  /** Pool changes within this many ms make one update to each subscribed pool user. */
+  subscriptionInterval: number;
+  /** Pools one association may subscribe to (per shard; beyond: answered without the A bit). */
+  maxSubscriptionsPerAssociation: number;
+  /** Pool users subscribed to one pool (beyond: answered without the A bit). */
+  maxSubscriptionsPerPool: number;
   /**
    * Token-bucket rates per association, messages per second (the bucket holds one second's
    * worth); beyond: the message is dropped and counted. 0: unlimited.
@@ -197,6 +204,10 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     maxElementsPerPool: 100_000,
     maxElements: 1_000_000,
     allowForeignAddresses: false,
+    // A PU subscribes to the few pools it uses; a pool's subscribers are its long-running users.
+    subscriptionInterval: 100,
+    maxSubscriptionsPerAssociation: 64,
+    maxSubscriptionsPerPool: 10_000,
     // A PE re-registers every few seconds at most, a PU resolves per session or failover: these
     // are 2-3 orders of magnitude above what a well-behaved client sends.
     registrationRate: 100,

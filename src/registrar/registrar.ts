@@ -139,6 +139,7 @@ export class Registrar {
           maxPoolElementsPerAssociation: c.maxElementsPerAssociation,
         },
         allowForeignAddresses: c.allowForeignAddresses,
+        subscriptions: { interval: c.subscriptionInterval, maxPerAssociation: c.maxSubscriptionsPerAssociation, maxPerPool: c.maxSubscriptionsPerPool },
       },
       {
         output: this.shardOutput,

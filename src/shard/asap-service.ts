@@ -34,6 +34,7 @@ import { poolHandleEquals } from '../handlespace/pool-handle.js';
 import { policySettings, type PolicySettings } from '../wire/policy-settings.js';
 import { AsapTransportTable, asapTransportTlv, derivedAsapTransportTlv } from './pe-asap-transport.js';
 import { advertisedTransport, peerAddressBytes } from './advertised-addresses.js';
+import type { Subscriptions } from './subscriptions.js';
 
 /** Where the service's output goes: the shard's outgoing batch. */
 export interface AsapOutput {
@@ -132,6 +133,8 @@ export class AsapService {
    * that came after).
    */
   private readonly peers = new Map<number, PeerAssociation>();
+  /** Pool users subscribed to pools of this shard (RFC 5352 §2.2.5 S bit); unset: none accepted. */
+  subscriptions: Subscriptions | undefined = undefined;
 
   constructor(
     private readonly partition: Partition,
@@ -153,6 +156,7 @@ export class AsapService {
   /** RFC 5352 §3.5: a lost association takes every PE registered over it. */
   associationDown(associationId: number): void {
     this.peers.delete(associationId);
+    this.subscriptions?.associationGone(associationId);
     const removed = this.partition.removeAssociation(associationId);
     for (const element of removed) this.removedOwn(element);
     if (removed.length > 0) this.log.info({ association: associationId, removed: removed.length }, 'association lost: its pool elements removed');
@@ -166,6 +170,7 @@ export class AsapService {
    */
   associationDetached(associationId: number): void {
     this.peers.delete(associationId);
+    this.subscriptions?.associationGone(associationId);
   }
 
   /** One ASAP message from a PE or PU. */
@@ -240,6 +245,7 @@ export class AsapService {
     const t = advertised.transport;
     const policy = ownPolicy(pe.policy);
     const encoded = encodePoolElement({ ...pe, userTransport: t, homeRegistrarId: this.ownId, policy, asapTransport: null });
+    const seenBefore = existing?.encoded;
     const result = this.partition.register({
       poolHandle: m.poolHandle,
       peId: pe.peId,
@@ -259,6 +265,8 @@ export class AsapService {
       const transport = asapTransport !== null && asapTransport.ok ? asapTransportTlv(asapTransport.transport) : (peer?.asapTransport ?? null);
       this.asapTransports.set(result.element, transport);
       this.output.ownChange?.(result.element, true);
+      // Subscribers hear of a re-registration only if it changed what they see.
+      if (result.created || seenBefore === undefined || !poolHandleEquals(seenBefore, encoded)) this.subscriptions?.changed(result.element.pool);
       this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, 0, null), w));
       return;
     }
@@ -360,11 +368,17 @@ export class AsapService {
 
   private handleResolution(associationId: number, m: AsapHandleResolution): void {
     this.counters.handleResolutions++;
+    // RFC 5352 §2.2.5: the S bit subscribes (answered with the A bit, §2.2.6); without it, a
+    // subscription to this pool ends.
+    const subscriptions = this.subscriptions;
+    const subscribe = subscriptions !== undefined && (m.flags & AsapFlag.Subscribe) !== 0;
+    if (!subscribe) subscriptions?.unsubscribe(associationId, m.poolHandle);
     const out = this.selected;
     const n = this.partition.handleResolution(m.poolHandle, m.items ?? 0, out);
     const w = this.writer;
     w.reset();
     if (n === UNKNOWN_POOL) {
+      if (subscribe) subscriptions.refused();
       // RSPLIB: a response with the pool handle and an Operation Error, cause 0x9.
       const error: OperationError = { causes: [errorCause(Cause.UnknownPoolHandle)] };
       this.output.send(associationId, encodeHandleResolutionResponse(w, 0, m.poolHandle, null, [], 0, error));
@@ -373,7 +387,8 @@ export class AsapService {
     const encoded = this.encodedScratch;
     for (let i = 0; i < n; i++) encoded[i] = out[i]!.encoded;
     const policy = n > 0 ? out[0]!.policy : null;
-    this.output.send(associationId, encodeHandleResolutionResponse(w, 0, m.poolHandle, policy, encoded, n));
+    const accepted = subscribe && subscriptions.subscribe(associationId, this.partition.findPool(m.poolHandle)!, m.items ?? 0);
+    this.output.send(associationId, encodeHandleResolutionResponse(w, accepted ? AsapFlag.Accept : 0, m.poolHandle, policy, encoded, n));
   }
   private readonly encodedScratch: Uint8Array[] = [];
 
@@ -411,8 +426,9 @@ export class AsapService {
     }
   }
 
-  /** An own PE left the handlespace: RFC 5353 §3.3.2 DEL_PE to the peers. */
+  /** An own PE left the handlespace: RFC 5353 §3.3.2 DEL_PE to the peers. Any PE that left: its subscribers hear of it. */
   private removedOwn(element: PoolElement): void {
+    this.subscriptions?.changed(element.pool);
     if (element.homeRegistrarId === this.ownId) this.output.ownChange?.(element, false);
   }
 
@@ -459,6 +475,7 @@ export class AsapService {
         }
         return;
       case PartitionEvent.LifetimeExpired:
+        this.subscriptions?.changed(element.pool);
         return;
     }
   }

@@ -2,7 +2,8 @@
 // and handle table pages to its partition, marks and sweeps for audits, moves ownership on
 // takeover, produces handle table pages of its own pools, and writes the ENRP_HANDLE_UPDATE
 // for each change to an own PE. The I/O thread fans these out over the shards and merges.
-import type { HandleTableCursor, Partition, PoolElement } from '../handlespace/index.js';
+import type { HandleTableCursor, Partition, Pool, PoolElement } from '../handlespace/index.js';
+import { poolHandleEquals } from '../handlespace/pool-handle.js';
 import {
   EnrpFlag,
   EnrpType,
@@ -54,6 +55,8 @@ export class EnrpHandlespace {
   /** Audits under way: the "marked" PEs of each peer (RFC 5353 §3.6.3 step 1). */
   private readonly audits = new Map<number, Set<PoolElement>>();
   private readonly page: PoolElement[] = [];
+  /** A pool changed in a way a pool user sees (its subscribers are told, src/shard/subscriptions.ts). */
+  onPoolChange: ((pool: Pool) => void) | undefined = undefined;
 
   constructor(
     private readonly partition: Partition,
@@ -102,6 +105,7 @@ export class EnrpHandlespace {
       const verdict = mayRemove(this.ownId, m.senderId, element?.homeRegistrarId);
       if (verdict === Authority.Apply) {
         this.partition.remove(element!);
+        this.onPoolChange?.(element!.pool);
         this.counters.updatesApplied++;
       } else if (verdict !== Authority.Nothing) {
         this.refused(verdict);
@@ -130,6 +134,7 @@ export class EnrpHandlespace {
     }
     const t = pe.userTransport;
     const policy = pe.policy.raw === null ? pe.policy : { ...pe.policy, raw: pe.policy.raw.slice() };
+    const seenBefore = held?.encoded;
     const result = this.partition.register({
       poolHandle,
       peId: pe.peId,
@@ -141,6 +146,7 @@ export class EnrpHandlespace {
       encoded: encodePoolElement({ ...pe, homeRegistrarId: home, policy, asapTransport: null }),
     });
     if (!result.ok) return false;
+    if (seenBefore === undefined || !poolHandleEquals(seenBefore, result.element.encoded)) this.onPoolChange?.(result.element.pool);
     this.asapTransports.set(result.element, pe.asapTransport !== null ? asapTransportTlv(pe.asapTransport) : null);
     const marked = this.audits.get(home);
     if (marked !== undefined) marked.delete(result.element);
@@ -179,6 +185,7 @@ export class EnrpHandlespace {
     for (const element of marked) {
       if (!element.registered || element.homeRegistrarId !== owner >>> 0) continue;
       this.partition.remove(element);
+      this.onPoolChange?.(element.pool);
       removed++;
     }
     this.counters.auditRemovals += removed;
@@ -189,7 +196,11 @@ export class EnrpHandlespace {
 
   /** Every PE of `from` now belongs to `to`; to ourselves, each gets a keep-alive with H. */
   takeOver(from: number, to: number): number {
+    // The PEs' home changes in what pool users see (their Server Identifier, RFC 5354 §3.13).
+    const changed = this.onPoolChange === undefined || from >>> 0 === to >>> 0 ? null : new Set<Pool>();
+    if (changed !== null) for (const element of this.partition.elementsOwnedBy(from)) changed.add(element.pool);
     const moved = this.partition.takeOver(from, to);
+    if (changed !== null) for (const pool of changed) this.onPoolChange!(pool);
     this.counters.takenOver += moved;
     return moved;
   }

@@ -16,6 +16,7 @@
 // transport or the SCTP stack.
 import type { DumpRow, EnrpHandlespaceCounters } from './enrp-handlespace.js';
 import type { AsapCounters } from './asap-service.js';
+import type { SubscriptionCounters } from './subscriptions.js';
 import type { SnapshotPool } from './handlespace-snapshot.js';
 import { poolHandleHash } from '../handlespace/pool-handle.js';
 
@@ -427,7 +428,7 @@ export type ShardRequest =
   | { op: 'handlespace'; id: number };
 
 export type ShardReply =
-  | { op: 'stats'; id: number; pools: number; poolElements: number; timers: number; counters: AsapCounters & EnrpHandlespaceCounters }
+  | { op: 'stats'; id: number; pools: number; poolElements: number; timers: number; counters: AsapCounters & EnrpHandlespaceCounters & SubscriptionCounters }
   | { op: 'checksums'; id: number; sums: number[] }
   | { op: 'owners'; id: number; owners: number[] }
   | { op: 'dump'; id: number; rows: DumpRow[] }

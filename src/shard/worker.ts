@@ -3,12 +3,13 @@
 // MessagePort, and from then on batches flow over that port in both directions (no task per
 // message). Timers of the partition run on this thread's event loop.
 import type { MessagePort } from 'node:worker_threads';
-import { Partition, SharedElementCensus } from '../handlespace/index.js';
+import { Partition, SharedElementCensus, systemScheduler } from '../handlespace/index.js';
 import type { PartitionLimits } from '../handlespace/index.js';
 import { AsapService } from './asap-service.js';
 import { EnrpHandlespace } from './enrp-handlespace.js';
 import { AsapTransportTable } from './pe-asap-transport.js';
 import { snapshotPartition } from './handlespace-snapshot.js';
+import { Subscriptions, type SubscriptionSettings } from './subscriptions.js';
 import { FromShardWriter, readToShard, shardOf, type ShardReply, type ShardRequest, type ToShardHandler } from './thread-protocol.js';
 
 export interface ShardConfig {
@@ -27,6 +28,8 @@ export interface ShardConfig {
    * it, limits.maxPoolElements holds for the handlespace as a whole. Set by the ShardSet.
    */
   census?: SharedArrayBuffer;
+  /** Pool users' subscriptions (RFC 5352 §2.2.5): coalescing interval and limits (src/shard/subscriptions.ts). */
+  subscriptions?: Partial<SubscriptionSettings>;
 }
 
 export interface AttachTask {
@@ -98,6 +101,18 @@ export default function attach(task: AttachTask): number {
     { allowForeignAddresses: config.allowForeignAddresses === true },
   );
 
+  const subscriptions = new Subscriptions(
+    partition,
+    systemScheduler,
+    (associationId, message) => {
+      out.sendAsap(associationId, message);
+      scheduleFlush();
+    },
+    config.subscriptions,
+  );
+  service.subscriptions = subscriptions;
+  enrp.onPoolChange = (pool) => subscriptions.changed(pool);
+
   const records: ToShardHandler = {
     asapMessage: (associationId, message) => service.handle(associationId, message),
     associationUp: (associationId, remote, addresses) => service.associationUp(associationId, remote, addresses),
@@ -132,7 +147,7 @@ export default function attach(task: AttachTask): number {
         pools: partition.poolCount,
         poolElements: partition.elementCount,
         timers: partition.timerCount,
-        counters: { ...service.counters, ...enrp.counters },
+        counters: { ...service.counters, ...enrp.counters, ...subscriptions.counters },
       };
       port.postMessage(reply);
     } else if (data.op === 'checksums') {
