@@ -849,7 +849,7 @@ export class EnrpService {
           break;
         case 'listRequest': {
           const peer = this.peers.get(x.to);
-          this.log.info({ mentor: hexId(x.to) }, 'mentor chosen');
+          if (!x.again) this.log.info({ mentor: hexId(x.to) }, 'mentor chosen');
           if (peer !== undefined) this.sendTo(peer, enrp({ type: EnrpType.ListRequest, flags: 0, senderId: this.ownId, receiverId: x.to }));
           break;
         }
@@ -918,7 +918,10 @@ export class EnrpService {
   private onListResponse(peer: Peer, flags: number, servers: ServerInformation[]): void {
     // Only the answer to our request (RFC 5353 §3.2.2.2): an unasked list would make us
     // associate to every server it names.
-    if (!this.sync.listResponse(peer.serverId, (flags & EnrpFlag.Reject) !== 0)) return; // a rejection: asked again with the mentor's table
+    if (!this.sync.listResponse(peer.serverId, (flags & EnrpFlag.Reject) !== 0, now())) {
+      this.schedule(); // a rejection is asked again later
+      return;
+    }
     peer.answeredUs = true; // asked for: a working server (mayTakeOver())
     let room = this.config.maxPeers - this.peers.size;
     for (const s of servers) {

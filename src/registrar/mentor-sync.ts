@@ -7,11 +7,17 @@
 // - without any way to find a peer we are alone and ready at once (§3.2.2.1); otherwise ready at
 //   the mentor discovery timeout, unless the mentor's table flows by then (then: once loaded);
 // - the first peer heard while starting is the mentor: an ENRP_LIST_REQUEST and a full
-//   ENRP_HANDLE_TABLE_REQUEST go to it (§3.2.3); only the list we asked for is taken;
+//   ENRP_HANDLE_TABLE_REQUEST go to it (§3.2.3); only the list we asked for is taken; a
+//   rejected list request is asked again with a doubling back-off (a few times);
 // - a download (from the mentor, a peer's own PEs for an audit, or for a restarted shard) asks
 //   page by page, each request with MAX-TIME-NO-RESPONSE; a rejection is asked again a little
 //   later; an expired request is the service's to retry once over a restarted association or
 //   to give up (failed()); a failed mentor download makes us ready with what was loaded.
+
+/** A rejected ENRP_LIST_REQUEST is asked again at most this often, */
+const MAX_LIST_REJECTIONS = 6;
+/** and waits at most this long (ms) before it is. */
+const MAX_LIST_BACKOFF = 30_000;
 
 export interface SyncTimes {
   mentorDiscoveryTimeout: number;
@@ -40,7 +46,8 @@ export interface Download {
 export type SyncAction =
   /** The registrar may serve ASAP (§3.2.3 step 5). */
   | { kind: 'ready'; why: string }
-  | { kind: 'listRequest'; to: number }
+  /** An ENRP_LIST_REQUEST (§3.2.2.2); `again`: after a rejection. */
+  | { kind: 'listRequest'; to: number; again: boolean }
   | { kind: 'tableRequest'; to: number; ownOnly: boolean }
   /** The response just fed is a page to hand to the shards (all, or `shard`), as own-PEs-only or full. */
   | { kind: 'page'; from: number; ownOnly: boolean; shard: number | null }
@@ -55,8 +62,11 @@ export type SyncAction =
 
 export class MentorSync {
   private readonly downloads = new Map<number, Download>();
-  /** Peers we sent an ENRP_LIST_REQUEST and await the response of. */
-  private readonly listAsked = new Set<number>();
+  /**
+   * Peers we sent an ENRP_LIST_REQUEST and await the response of: how often it was rejected,
+   * and when it is asked again (Infinity: the request is out).
+   */
+  private readonly listAsked = new Map<number, { rejected: number; againAt: number }>();
   private discoveryAt = Infinity;
   private wake = Infinity;
   ready = false;
@@ -91,19 +101,33 @@ export class MentorSync {
     this.mentor = peer >>> 0;
     // The discovery timeout keeps running until the mentor's table actually flows: two
     // registrars starting together pick each other and reject each other (§3.2.3).
-    this.listAsked.add(this.mentor);
-    return [{ kind: 'listRequest', to: this.mentor }, ...this.ask(this.mentor, false, null, t)];
+    this.listAsked.set(this.mentor, { rejected: 0, againAt: Infinity });
+    return [{ kind: 'listRequest', to: this.mentor, again: false }, ...this.ask(this.mentor, false, null, t)];
   }
 
-  /** An ENRP_LIST_RESPONSE from `peer`: true when we asked for it (it is taken, once). */
-  listResponse(peer: number, rejected: boolean): boolean {
-    if (!this.listAsked.has(peer >>> 0)) {
+  /**
+   * An ENRP_LIST_RESPONSE from `peer`: true when we asked for it (it is taken, once). A
+   * rejection (the peer is starting, §3.2.2.2) is asked again after a back-off that doubles,
+   * at most MAX_LIST_REJECTIONS times; then the peers are learned from presences alone.
+   */
+  listResponse(peer: number, rejected: boolean, t: number): boolean {
+    const asked = this.listAsked.get(peer >>> 0);
+    if (asked === undefined || asked.againAt !== Infinity) {
       this.counters.unsolicited++;
       return false;
     }
-    if (rejected) return false; // asked again with the mentor's table
-    this.listAsked.delete(peer >>> 0);
-    return true;
+    if (!rejected) {
+      this.listAsked.delete(peer >>> 0);
+      return true;
+    }
+    asked.rejected++;
+    if (asked.rejected > MAX_LIST_REJECTIONS) {
+      this.listAsked.delete(peer >>> 0);
+      return false;
+    }
+    asked.againAt = t + Math.min(MAX_LIST_BACKOFF, Math.min(1000, this.times.maxTimeNoResponse) * 2 ** (asked.rejected - 1));
+    this.due(asked.againAt);
+    return false;
   }
 
   /** Asks `peer` for (the next page of) its handle table; a running download keeps its kind. */
@@ -165,6 +189,11 @@ export class MentorSync {
   tick(t: number): SyncAction[] {
     const out: SyncAction[] = [];
     if (t >= this.discoveryAt) out.push(...this.becomeReady('no mentor found within the mentor discovery timeout'));
+    for (const [peer, asked] of this.listAsked) {
+      if (t < asked.againAt) continue;
+      asked.againAt = Infinity;
+      out.push({ kind: 'listRequest', to: peer, again: true });
+    }
     for (const d of [...this.downloads.values()]) {
       if (t >= d.askAgainAt) out.push(...this.ask(d.peer, d.ownOnly, d.shard, t));
       else if (t >= d.expiresAt) {
@@ -174,6 +203,7 @@ export class MentorSync {
     }
     this.wake = this.discoveryAt;
     for (const d of this.downloads.values()) this.wake = Math.min(this.wake, d.expiresAt, d.askAgainAt);
+    for (const asked of this.listAsked.values()) this.wake = Math.min(this.wake, asked.againAt);
     return out;
   }
 

@@ -40,7 +40,7 @@ describe('startup (RFC 5353 §3.2)', () => {
     const { s, counters } = sync();
     s.start(false, 0);
     expect(s.heard(M, 1000)).toEqual([
-      { kind: 'listRequest', to: M },
+      { kind: 'listRequest', to: M, again: false },
       { kind: 'tableRequest', to: M, ownOnly: false },
     ]);
     expect(s.heard(P, 1001)).toEqual([]); // one mentor
@@ -53,9 +53,9 @@ describe('startup (RFC 5353 §3.2)', () => {
       { kind: 'ready', why: 'handlespace loaded from the mentor' },
     ]);
     expect(counters.tablePagesReceived).toBe(2);
-    expect(s.listResponse(M, false)).toBe(true);
-    expect(s.listResponse(M, false)).toBe(false); // once
-    expect(s.listResponse(P, false)).toBe(false); // never asked
+    expect(s.listResponse(M, false, 8600)).toBe(true);
+    expect(s.listResponse(M, false, 8700)).toBe(false); // once
+    expect(s.listResponse(P, false, 8800)).toBe(false); // never asked
     expect(counters.unsolicited).toBe(2);
   });
 
@@ -64,11 +64,40 @@ describe('startup (RFC 5353 §3.2)', () => {
     s.start(false, 0);
     s.heard(M, 100);
     expect(s.response(M, true, false, 200)).toEqual([]);
-    expect(s.listResponse(M, true)).toBe(false); // a rejected list: asked again with the table
+    expect(s.listResponse(M, true, 200)).toBe(false); // a rejected list: asked again as well
     expect(runUntil(s, 5000)).toEqual([
+      { t: 1200, action: { kind: 'listRequest', to: M, again: true } },
       { t: 1200, action: { kind: 'tableRequest', to: M, ownOnly: false } },
       { t: 5000, action: { kind: 'ready', why: 'no mentor found within the mentor discovery timeout' } },
     ]);
+  });
+
+  it('a rejected list request is asked again with a doubling back-off, a few times; a list response while one waits is unasked', () => {
+    const { s, counters } = sync();
+    s.start(false, 0);
+    s.heard(M, 0);
+    s.response(M, false, false, 10); // the table came: only the list is left
+    const asks: number[] = [];
+    let t = 100;
+    for (let i = 0; i < 10; i++) {
+      if (s.listResponse(M, true, t)) break;
+      const again = runUntil(s, t + 60_000).filter((x) => x.action.kind === 'listRequest');
+      if (again.length === 0) break;
+      t = again[0]!.t;
+      asks.push(t);
+    }
+    // 1 s, 2 s, 4 s, 8 s, 16 s, 30 s (capped) after each rejection; the seventh is not asked again.
+    expect(asks).toEqual([1100, 3100, 7100, 15_100, 31_100, 61_100]);
+    expect(s.nextDeadline()).toBe(Infinity);
+    // While waiting to ask again, a response is not ours to take.
+    const { s: s2 } = sync();
+    s2.start(false, 0);
+    s2.heard(M, 0);
+    expect(s2.listResponse(M, true, 100)).toBe(false);
+    expect(s2.listResponse(M, false, 200)).toBe(false);
+    expect(counters.unsolicited).toBe(0);
+    expect(runUntil(s2, 1100).filter((x) => x.action.kind === 'listRequest')).toEqual([{ t: 1100, action: { kind: 'listRequest', to: M, again: true } }]);
+    expect(s2.listResponse(M, false, 1200)).toBe(true);
   });
 
   it('a mentor that stops answering: expired, and ready with what was loaded once the service gives up', () => {
