@@ -16,6 +16,7 @@ import {
   transportParameter,
 } from '../src/wire/index.js';
 import { policySettings, type PolicySettings } from '../src/wire/policy-settings.js';
+import { FailureCounts, OutstandingRequests, TIMEOUT, asapErrorCause, findParameter, isAsapError, negativeCause } from './e2e-requests.js';
 
 // ------------------------------------------------------------------ pools and messages
 
@@ -35,15 +36,22 @@ function poolIndexOf(message: Uint8Array, valueOffset: number, valueLength: numb
 }
 
 /**
- * PE i (PE ID i + 1) registers in pool i mod pools, at `peAddress` (the generator's own, so
- * that the registrar may check it against the association's, RFC 5352 §3.1). Policy values
+ * PE i (PE ID i + 1) registers in pool i mod pools, at `peAddress`, or with a list at
+ * `peAddress[i mod length]`: the list is the local address of each PE association, and
+ * registerAll sends PE i over association i mod associations, so every PE advertises the
+ * address of the association it registers over (a registrar may check one against the other,
+ * RFC 5352 §3.1; RSPLIB's does). Policy values
  * vary per PE so that load- and weight-based policies have something to order; the pool's
  * policy type is the same for all.
  */
-export function registrationMessages(pes: number, pools: number, policyType: number, peAddress = '127.0.0.1'): Uint8Array[] {
+export function registrationMessages(pes: number, pools: number, policyType: number, peAddress: string | readonly string[] = '127.0.0.1'): Uint8Array[] {
   const handles = Array.from({ length: pools }, (_, p) => poolHandle(p));
-  const address = parseAddress(peAddress);
-  if (address === null) throw new Error(`PE address ${peAddress} is not an IPv4 or IPv6 literal`);
+  const addresses = (typeof peAddress === 'string' ? [peAddress] : peAddress).map((text) => {
+    const a = parseAddress(text);
+    if (a === null) throw new Error(`PE address ${text} is not an IPv4 or IPv6 literal`);
+    return a;
+  });
+  if (addresses.length === 0) throw new Error('registrationMessages: no PE address');
   const out: Uint8Array[] = new Array<Uint8Array>(pes);
   for (let i = 0; i < pes; i++) {
     const policy: PolicySettings = policySettings(policyType, {
@@ -63,7 +71,7 @@ export function registrationMessages(pes: number, pools: number, policyType: num
         peId: i + 1,
         homeRegistrarId: 0,
         registrationLife: 300_000,
-        userTransport: transportParameter(ParamType.SctpTransport, 10_000 + (i % 50_000), [address], TransportUse.DataPlusControl),
+        userTransport: transportParameter(ParamType.SctpTransport, 10_000 + (i % 50_000), [addresses[i % addresses.length]!], TransportUse.DataPlusControl),
         policy,
         asapTransport: null,
       },
@@ -76,23 +84,6 @@ export function handleResolutionMessages(pools: number): Uint8Array[] {
   return Array.from({ length: pools }, (_, p) =>
     encodeMessage({ protocol: 'asap', type: AsapType.HandleResolution, flags: 0, paddedLength: false, unknownParams: null, poolHandle: poolHandle(p), items: null }),
   );
-}
-
-/** Offset of the value of the first top-level parameter of `type`, its length in `found`. */
-function findParameter(message: Uint8Array, type: number, found: { length: number }): number {
-  const end = Math.min(message.length, (message[2]! << 8) | message[3]!);
-  let p = 4;
-  while (p + 4 <= end) {
-    const t = (message[p]! << 8) | message[p + 1]!;
-    const length = (message[p + 2]! << 8) | message[p + 3]!;
-    if (length < 4) return -1;
-    if (t === type) {
-      found.length = length - 4;
-      return p + 4;
-    }
-    p += (length + 3) & ~3;
-  }
-  return -1;
 }
 
 function countParameters(message: Uint8Array, type: number): number {
@@ -151,6 +142,8 @@ export class BenchClient {
   private constructor(
     private readonly endpoint: SctpEndpoint,
     readonly association: Association,
+    /** The local address the association was opened from (what its PEs advertise). */
+    readonly localAddress: string,
   ) {
     association.on('message', (payload, ppid) => {
       if (ppid !== PPID_ASAP || payload.length < 4) return;
@@ -163,14 +156,20 @@ export class BenchClient {
   }
 
   static async connect(target: RegistrarTarget, localPort: number, local: ClientSettings = {}): Promise<BenchClient> {
+    const address = local.address ?? '127.0.0.1';
     const endpoint = await openSctpEndpoint({
       mode: 'udp',
       port: localPort,
-      udpPort: 0,
-      address: local.address ?? '127.0.0.1',
+      udpPort: local.udpPort ?? 0,
+      address,
     });
-    const association = await endpoint.connect({ address: target.address, port: target.port, udpPort: target.udpPort });
-    return new BenchClient(endpoint, association);
+    try {
+      const association = await endpoint.connect({ address: target.address, port: target.port, udpPort: target.udpPort });
+      return new BenchClient(endpoint, association, address);
+    } catch (err) {
+      await endpoint.close();
+      throw err;
+    }
   }
 
   /** Why the association went down, or null while it is up. */
@@ -178,8 +177,14 @@ export class BenchClient {
     return this.down;
   }
 
-  send(message: Uint8Array): void {
-    this.association.send(message, PPID_ASAP);
+  /** Sends on the association; false if it could not (it went down, its send queue is full). */
+  send(message: Uint8Array): boolean {
+    try {
+      this.association.send(message, PPID_ASAP);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** RFC 5352 §3.4: a PE answers each ENDPOINT_KEEP_ALIVE, or the registrar removes it. */
@@ -195,25 +200,48 @@ export class BenchClient {
   }
 }
 
-/** How the generator's endpoints are opened. */
+/** How one of the generator's endpoints is opened. */
 export interface ClientSettings {
   /** Local address to bind (the registrar's family); default 127.0.0.1. */
   address?: string;
+  /** Local UDP encapsulation port (RFC 6951); default 0: any free one. */
+  udpPort?: number;
 }
 
-export async function connectClients(target: RegistrarTarget, count: number, firstLocalPort: number, local: ClientSettings = {}): Promise<BenchClient[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => BenchClient.connect(target, firstLocalPort + i, local)));
+/**
+ * `count` clients on local SCTP ports firstLocalPort, firstLocalPort + 1, ...; `local` is the
+ * same for all, or client i's settings as a function of i.
+ */
+export async function connectClients(
+  target: RegistrarTarget,
+  count: number,
+  firstLocalPort: number,
+  local: ClientSettings | ((i: number) => ClientSettings) = {},
+): Promise<BenchClient[]> {
+  const settings = typeof local === 'function' ? local : (): ClientSettings => local;
+  const settled = await Promise.allSettled(Array.from({ length: count }, (_, i) => BenchClient.connect(target, firstLocalPort + i, settings(i))));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed === undefined) return settled.map((r) => (r as PromiseFulfilledResult<BenchClient>).value);
+  await Promise.all(settled.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+  throw failed.reason;
 }
 
 // ------------------------------------------------------------------ phases
 
 /** What one phase did, as seen by the load generator. */
 export interface PhaseOutcome {
+  /** Requests answered (positively or not) and counted (in the measured interval, where there is one). */
   operations: number;
   seconds: number;
-  /** Responses that were negative (rejected registration, unknown pool, no PEs). */
+  /** Requests that did not succeed: negative answers (by cause) and timeouts. */
   failed: number;
+  /** `failed` by cause: "timeout", "ASAP_ERROR <cause>", "rejected <cause>", "no PEs in the response". */
+  failures: Record<string, number>;
   latency: LatencyRecorder;
+  /** Why the phase ended before its work was done (no answers, association lost), or null. */
+  ended: string | null;
+  /** Registrations never sent because the phase ended first (0 in the resolution phases). */
+  notSent: number;
 }
 
 /** A live view of a running phase for the progress line. */
@@ -221,68 +249,144 @@ export interface PhaseProgress {
   done: number;
 }
 
-/** If nothing arrives for this long, a phase gives up: the registrar lost requests. */
-const STALL_MS = 15_000;
+/** How long the generator waits for answers. */
+export interface RequestLimits {
+  /** A request unanswered this long counts as a timeout and frees its slot; default 5000 ms. */
+  timeoutMs?: number;
+  /** No answer at all for this long ends the phase, reported; default 3 x timeoutMs. */
+  stallMs?: number;
+}
 
-function stallGuard(progress: PhaseProgress, clients: BenchClient[], reject: (e: Error) => void): () => void {
-  let last = -1;
-  let lastChange = performance.now();
-  const timer = setInterval(() => {
-    const lost = clients.find((c) => c.lost !== null);
-    if (lost !== undefined) return reject(new Error(`association to the registrar went down (${lost.lost})`));
-    if (progress.done !== last) {
-      last = progress.done;
-      lastChange = performance.now();
-    } else if (performance.now() - lastChange > STALL_MS) {
-      reject(new Error(`no response for ${STALL_MS / 1000} s after ${progress.done} operations`));
-    }
-  }, 500);
-  return () => clearInterval(timer);
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+
+/** Cause of a request still in flight when its phase ended early. */
+export const UNANSWERED_AT_END = 'no answer before the phase ended';
+
+/**
+ * The bookkeeping every phase shares: requests in flight per client, their timeouts, the
+ * failure counts, and the end of a phase that gets no answers or loses an association.
+ */
+class PhaseTracker {
+  readonly latency = new LatencyRecorder();
+  readonly failures = new FailureCounts();
+  readonly outstanding: OutstandingRequests[];
+  ended: string | null = null;
+  done = false;
+  private lastAnswer = performance.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    clients: BenchClient[],
+    limits: RequestLimits,
+    /** A request of client j timed out (its slot is free). */
+    onExpired: (j: number, key: number) => void,
+    /** The phase must end now: `reason` says why. */
+    onStall: (reason: string) => void,
+  ) {
+    const timeout = limits.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const stall = limits.stallMs ?? 3 * timeout;
+    this.outstanding = clients.map(() => new OutstandingRequests());
+    this.timer = setInterval(
+      () => {
+        if (this.done) return;
+        const now = performance.now();
+        const lost = clients.findIndex((c) => c.lost !== null);
+        if (lost >= 0) return onStall(`association ${lost} to the registrar went down (${clients[lost]!.lost})`);
+        for (let j = 0; j < clients.length && !this.done; j++) {
+          this.outstanding[j]!.expire(now - timeout, (key) => {
+            this.failures.add(TIMEOUT);
+            onExpired(j, key);
+          });
+        }
+        if (!this.done && now - this.lastAnswer > stall) onStall(`no answer from the registrar for ${(stall / 1000).toFixed(1)} s`);
+      },
+      Math.max(10, Math.min(250, timeout / 4)),
+    );
+  }
+
+  answered(now: number): void {
+    this.lastAnswer = now;
+  }
+
+  inFlight(): number {
+    let n = 0;
+    for (const o of this.outstanding) n += o.size;
+    return n;
+  }
+
+  /** Stops the timer; requests still in flight count as unanswered (when the phase ended early). */
+  finish(reason: string | null): void {
+    if (this.done) return;
+    this.done = true;
+    clearInterval(this.timer);
+    this.ended = reason;
+    for (const o of this.outstanding) o.expire(Infinity, () => this.failures.add(UNANSWERED_AT_END));
+  }
+}
+
+/** Sends `message` for `key` on client j and tracks it; a send that fails is counted at once. */
+function sendTracked(t: PhaseTracker, clients: BenchClient[], j: number, key: number, message: Uint8Array): boolean {
+  t.outstanding[j]!.add(key, performance.now());
+  if (clients[j]!.send(message)) return true;
+  t.outstanding[j]!.take(key);
+  t.failures.add('send failed');
+  return false;
 }
 
 /**
  * Every message once, closed loop: client j sends messages j, j+K, j+2K... with `window` in
- * flight; a response (matched by PE ID = index + 1) frees its slot for the next message.
- * Used for registration and, with the same messages again, re-registration.
+ * flight; a response (matched by PE ID = index + 1), a negative answer or a timeout frees its
+ * slot for the next message. Used for registration and, with the same messages again,
+ * re-registration. The phase ends when every message was answered or timed out, or early
+ * (reported in `ended`, the rest in `notSent`) when the registrar stops answering.
  */
-export function registerAll(clients: BenchClient[], messages: Uint8Array[], window: number, progress: PhaseProgress): Promise<PhaseOutcome> {
+export function registerAll(
+  clients: BenchClient[],
+  messages: Uint8Array[],
+  window: number,
+  progress: PhaseProgress,
+  limits: RequestLimits = {},
+): Promise<PhaseOutcome> {
   const total = messages.length;
   const k = clients.length;
-  const sentAt = new Float64Array(total);
-  const latency = new LatencyRecorder();
   const next = clients.map((_, j) => j);
   const scratch = { length: 0 };
-  let failed = 0;
+  let answered = 0;
+  let ended = 0;
   progress.done = 0;
-  return new Promise<PhaseOutcome>((resolve, reject) => {
+  return new Promise<PhaseOutcome>((resolve) => {
     const start = performance.now();
-    const stop = stallGuard(progress, clients, (e) => {
-      stop();
-      reject(e);
-    });
+    const finish = (reason: string | null): void => {
+      t.finish(reason);
+      const notSent = next.reduce((sum, i) => sum + (i < total ? Math.ceil((total - i) / k) : 0), 0);
+      resolve({ operations: answered, seconds: (performance.now() - start) / 1000, failed: t.failures.total, failures: t.failures.toJSON(), latency: t.latency, ended: reason, notSent });
+    };
     const sendNext = (j: number): void => {
       const i = next[j]!;
       if (i >= total) return;
       next[j] = i + k;
-      sentAt[i] = performance.now();
-      clients[j]!.send(messages[i]!);
+      // A send that failed (the association went down) is counted, and its slot stays empty:
+      // the tracker ends the phase when no answers come.
+      if (!sendTracked(t, clients, j, i, messages[i]!)) requestEnded(j, false);
     };
-    const count = (now: number, j: number): void => {
-      if (++progress.done === total) {
-        stop();
-        resolve({ operations: total, seconds: (now - start) / 1000, failed, latency });
-        return;
-      }
-      sendNext(j);
+    const requestEnded = (j: number, refill = true): void => {
+      progress.done = ++ended;
+      if (ended === total) finish(null);
+      else if (refill) sendNext(j);
     };
+    const t = new PhaseTracker(clients, limits, (j) => requestEnded(j), (reason) => finish(reason));
     clients.forEach((client, j) => {
       client.onResponse = (m, now) => {
+        if (t.done) return;
         // RFC 5352 §2.2.13: the registrar could not process a message (malformed, over a limit).
-        // It names no PE ID we could read cheaply, so it counts as a failed request of this
-        // association and frees its slot (without it the phase stalled until the stall guard).
-        if (m[0] === AsapType.Error) {
-          failed++;
-          count(now, j);
+        // It names no PE ID we could read cheaply: it ends the oldest request of this association.
+        if (isAsapError(m)) {
+          t.answered(now);
+          const i = t.outstanding[j]!.takeOldest();
+          if (i < 0) return;
+          answered++;
+          t.failures.add(asapErrorCause(m));
+          requestEnded(j);
           return;
         }
         if (m[0] !== AsapType.RegistrationResponse) return;
@@ -290,38 +394,32 @@ export function registerAll(clients: BenchClient[], messages: Uint8Array[], wind
         if (at < 0 || scratch.length !== 4) return;
         const i = (((m[at]! << 24) | (m[at + 1]! << 16) | (m[at + 2]! << 8) | m[at + 3]!) >>> 0) - 1;
         if (i < 0 || i >= total) return;
-        if ((m[1]! & AsapFlag.Reject) !== 0) failed++;
-        latency.add(now - sentAt[i]!);
-        count(now, j);
+        t.answered(now);
+        const sentAt = t.outstanding[j]!.take(i);
+        if (sentAt === undefined) return; // late: it timed out already
+        answered++;
+        if ((m[1]! & AsapFlag.Reject) !== 0) t.failures.add(negativeCause(m, 'rejected'));
+        t.latency.add(now - sentAt);
+        requestEnded(j);
       };
-      for (let w = 0; w < window; w++) sendNext(j);
+      for (let w = 0; w < window && !t.done; w++) sendNext(j);
     });
+    if (total === 0) finish(null);
   });
 }
 
-/** Per client, per pool: send times of the requests in flight (a pool's answers come in order). */
-class InFlight {
-  private readonly queues: number[][];
-  constructor(pools: number) {
-    this.queues = Array.from({ length: pools }, () => []);
-  }
-  push(pool: number, at: number): void {
-    this.queues[pool]!.push(at);
-  }
-  shift(pool: number): number | undefined {
-    return this.queues[pool]?.shift();
-  }
-}
-
-/** Checks a HANDLE_RESOLUTION_RESPONSE; returns its pool index (or -1) and whether it carried PEs. */
-function readResolution(m: Uint8Array, scratch: { length: number }): { pool: number; ok: boolean } {
-  if (m[0] !== AsapType.HandleResolutionResponse) return { pool: -1, ok: false };
+/** A HANDLE_RESOLUTION_RESPONSE's pool index (or -1) and, if it is negative, why ('' if it carried PEs). */
+function readResolution(m: Uint8Array, scratch: { length: number }): { pool: number; failure: string } {
+  if (m[0] !== AsapType.HandleResolutionResponse) return { pool: -1, failure: '' };
   const at = findParameter(m, ParamType.PoolHandle, scratch);
-  if (at < 0) return { pool: -1, ok: false };
-  return { pool: poolIndexOf(m, at, scratch.length), ok: countParameters(m, ParamType.PoolElement) > 0 };
+  if (at < 0) return { pool: -1, failure: '' };
+  const pool = poolIndexOf(m, at, scratch.length);
+  if (countParameters(m, ParamType.PoolElement) > 0) return { pool, failure: '' };
+  // RFC 5352 §3.8: an unknown pool handle is answered with an Operation Error (RSPLIB's too).
+  return { pool, failure: findParameter(m, ParamType.OperationError, scratch) >= 0 ? negativeCause(m, 'rejected') : 'no PEs in the response' };
 }
 
-export interface ResolutionOptions {
+export interface ResolutionOptions extends RequestLimits {
   pools: number;
   /** Closed loop: requests in flight per client. */
   window: number;
@@ -334,68 +432,98 @@ export interface ResolutionOptions {
 
 /**
  * Handle resolutions, closed loop: every client keeps `window` requests in flight, pools in
- * turn. Counted: responses received inside the measured interval.
+ * turn; an answer or a timeout frees a slot. Counted: answers received inside the measured
+ * interval. Ends early, reported, when the registrar stops answering.
  */
 export function resolveClosedLoop(clients: BenchClient[], requests: Uint8Array[], o: ResolutionOptions, progress: PhaseProgress): Promise<PhaseOutcome> {
-  const latency = new LatencyRecorder();
   const scratch = { length: 0 };
   let seq = 0;
-  let failed = 0;
-  let inFlight = 0;
   let measuring = false;
-  let ended = false;
+  let sending = true;
+  let marked = false;
   progress.done = 0;
-  return new Promise<PhaseOutcome>((resolve, reject) => {
-    const stop = stallGuard(progress, clients, (e) => {
-      stop();
-      reject(e);
-    });
-    let measureStart = 0;
+  return new Promise<PhaseOutcome>((resolve) => {
+    let measureStart = performance.now();
     let measureEnd = 0;
-    const states = clients.map(() => new InFlight(o.pools));
+    const timers: NodeJS.Timeout[] = [];
+    const endMeasuring = (): void => {
+      if (!sending) return;
+      measuring = false;
+      sending = false;
+      measureEnd = performance.now();
+      if (marked) o.mark('end');
+    };
+    const finish = (reason: string | null): void => {
+      if (t.done) return;
+      for (const timer of timers) clearTimeout(timer);
+      if (!marked) {
+        // Ended before the measured interval began: mark it empty, here.
+        marked = true;
+        measureStart = performance.now();
+        o.mark('start');
+      }
+      endMeasuring();
+      t.finish(reason);
+      // Failures outside the measured interval are not counted (nor are its answers).
+      const failures = t.failures.toJSON();
+      resolve({ operations: progress.done, seconds: (measureEnd - measureStart) / 1000, failed: t.failures.total, failures, latency: t.latency, ended: reason, notSent: 0 });
+    };
     const sendOne = (j: number): void => {
+      if (!sending || t.done) return;
       const pool = seq++ % o.pools;
-      states[j]!.push(pool, performance.now());
-      inFlight++;
-      clients[j]!.send(requests[pool]!);
+      sendTracked(t, clients, j, pool, requests[pool]!); // a failed send leaves its slot empty (see registerAll)
     };
-    const finish = (): void => {
-      stop();
-      resolve({ operations: progress.done, seconds: (measureEnd - measureStart) / 1000, failed, latency });
+    const slotFree = (j: number): void => {
+      if (sending) sendOne(j);
+      else if (t.inFlight() === 0) finish(null);
     };
+    const t = new PhaseTracker(clients, o, (j) => slotFree(j), (reason) => finish(reason));
     clients.forEach((client, j) => {
       client.onResponse = (m, now) => {
-        const r = readResolution(m, scratch);
-        if (r.pool < 0) return;
-        const sent = states[j]!.shift(r.pool);
-        if (sent === undefined) return;
-        inFlight--;
+        if (t.done) return;
+        let failure: string;
+        if (isAsapError(m)) {
+          t.answered(now);
+          if (t.outstanding[j]!.takeOldest() < 0) return;
+          failure = asapErrorCause(m);
+        } else {
+          const r = readResolution(m, scratch);
+          if (r.pool < 0) return;
+          t.answered(now);
+          const sent = t.outstanding[j]!.take(r.pool);
+          if (sent === undefined) return;
+          if (measuring) t.latency.add(now - sent);
+          failure = r.failure;
+        }
         if (measuring) {
           progress.done++;
-          latency.add(now - sent);
-          if (!r.ok) failed++;
+          if (failure !== '') t.failures.add(failure);
         }
-        if (!ended) sendOne(j);
-        else if (inFlight === 0) finish();
+        slotFree(j);
       };
     });
-    setTimeout(() => {
-      measuring = true;
-      measureStart = performance.now();
-      o.mark('start');
+    // Until the measured interval starts, failures are not counted: the tracker's count is reset then.
+    timers.push(
       setTimeout(() => {
-        measuring = false;
-        ended = true;
-        measureEnd = performance.now();
-        o.mark('end');
-        if (inFlight === 0) finish();
-      }, o.seconds * 1000);
-    }, o.warmupSeconds * 1000);
-    for (let j = 0; j < clients.length; j++) for (let w = 0; w < o.window; w++) sendOne(j);
+        measuring = true;
+        marked = true;
+        measureStart = performance.now();
+        t.failures.byCause.clear();
+        t.failures.total = 0;
+        o.mark('start');
+        timers.push(
+          setTimeout(() => {
+            endMeasuring();
+            if (t.inFlight() === 0) finish(null);
+          }, o.seconds * 1000),
+        );
+      }, o.warmupSeconds * 1000),
+    );
+    for (let j = 0; j < clients.length; j++) for (let w = 0; w < o.window && !t.done; w++) sendOne(j);
   });
 }
 
-export interface PacedOptions {
+export interface PacedOptions extends RequestLimits {
   pools: number;
   /** Requests per second over all clients. */
   rate: number;
@@ -405,40 +533,60 @@ export interface PacedOptions {
 
 /**
  * Handle resolutions at a fixed rate, open loop: each millisecond timer turn sends the
- * requests due by then, spread over the clients. Latency runs from the actual send.
+ * requests due by then, spread over the clients. Latency runs from the actual send. Ends
+ * early, reported, when the registrar stops answering.
  */
 export function resolvePaced(clients: BenchClient[], requests: Uint8Array[], o: PacedOptions, progress: PhaseProgress): Promise<PhaseOutcome> {
-  const latency = new LatencyRecorder();
   const scratch = { length: 0 };
-  const states = clients.map(() => new InFlight(o.pools));
   let seq = 0;
   let sent = 0;
-  let inFlight = 0;
-  let failed = 0;
   let sending = true;
   progress.done = 0;
-  return new Promise<PhaseOutcome>((resolve, reject) => {
-    const stop = stallGuard(progress, clients, (e) => {
-      stop();
-      reject(e);
-    });
+  return new Promise<PhaseOutcome>((resolve) => {
     const start = performance.now();
     let end = start;
-    const finish = (): void => {
-      stop();
-      resolve({ operations: progress.done, seconds: (end - start) / 1000, failed, latency });
+    let tickTimer: NodeJS.Timeout | undefined;
+    const stopSending = (): void => {
+      if (!sending) return;
+      sending = false;
+      clearTimeout(tickTimer);
+      end = performance.now();
+      o.mark('end');
     };
+    const finish = (reason: string | null): void => {
+      if (t.done) return;
+      stopSending();
+      t.finish(reason);
+      resolve({ operations: progress.done, seconds: (end - start) / 1000, failed: t.failures.total, failures: t.failures.toJSON(), latency: t.latency, ended: reason, notSent: 0 });
+    };
+    const t = new PhaseTracker(
+      clients,
+      o,
+      () => {
+        if (!sending && t.inFlight() === 0) finish(null);
+      },
+      (reason) => finish(reason),
+    );
     clients.forEach((client, j) => {
       client.onResponse = (m, now) => {
-        const r = readResolution(m, scratch);
-        if (r.pool < 0) return;
-        const at = states[j]!.shift(r.pool);
-        if (at === undefined) return;
-        inFlight--;
+        if (t.done) return;
+        let failure: string;
+        if (isAsapError(m)) {
+          t.answered(now);
+          if (t.outstanding[j]!.takeOldest() < 0) return;
+          failure = asapErrorCause(m);
+        } else {
+          const r = readResolution(m, scratch);
+          if (r.pool < 0) return;
+          t.answered(now);
+          const at = t.outstanding[j]!.take(r.pool);
+          if (at === undefined) return;
+          t.latency.add(now - at);
+          failure = r.failure;
+        }
         progress.done++;
-        latency.add(now - at);
-        if (!r.ok) failed++;
-        if (!sending && inFlight === 0) finish();
+        if (failure !== '') t.failures.add(failure);
+        if (!sending && t.inFlight() === 0) finish(null);
       };
     });
     o.mark('start');
@@ -446,22 +594,19 @@ export function resolvePaced(clients: BenchClient[], requests: Uint8Array[], o: 
       const now = performance.now();
       const elapsed = Math.min(now - start, o.seconds * 1000);
       const due = Math.floor((elapsed / 1000) * o.rate) - sent;
-      for (let n = 0; n < due; n++) {
+      for (let n = 0; n < due && !t.done; n++) {
         const j = seq % clients.length;
         const pool = seq++ % o.pools;
-        states[j]!.push(pool, now);
-        inFlight++;
         sent++;
-        clients[j]!.send(requests[pool]!);
+        sendTracked(t, clients, j, pool, requests[pool]!);
       }
+      if (t.done) return;
       if (now - start < o.seconds * 1000) {
-        setTimeout(tick, 1);
+        tickTimer = setTimeout(tick, 1);
         return;
       }
-      sending = false;
-      end = performance.now();
-      o.mark('end');
-      if (inFlight === 0) finish();
+      stopSending();
+      if (t.inFlight() === 0) finish(null);
     };
     tick();
   });

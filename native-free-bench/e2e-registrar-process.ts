@@ -141,7 +141,7 @@ export class RegistrarProcess {
 
   /** CPU seconds (user + system) the registrar has used so far: all threads, and its main (I/O) thread. */
   cpuSeconds(): { total: number; ioThread: number } {
-    return { total: statCpuSeconds(`/proc/${this.pid}/stat`), ioThread: statCpuSeconds(`/proc/${this.pid}/task/${this.pid}/stat`) };
+    return processCpuSeconds(this.pid);
   }
 
   /** Milliseconds the registrar's threads have run and waited for a core so far (schedstat). */
@@ -151,9 +151,7 @@ export class RegistrarProcess {
 
   /** Resident set size in bytes. */
   rssBytes(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const m = /VmRSS:\s+(\d+) kB/.exec(status);
-    return m === null ? NaN : Number(m[1]) * 1024;
+    return processRssBytes(this.pid);
   }
 
   /**
@@ -229,6 +227,31 @@ export function threadSchedule(pid: number | 'self'): ThreadSchedule {
     }
   }
   return out;
+}
+
+/**
+ * CPU seconds (user + system) a process on this host has used so far: all its threads, and its
+ * main thread (a registrar's I/O thread). NaN once it is gone. Also for a registrar that is
+ * not ours (bench e2e --registrar-pid).
+ */
+export function processCpuSeconds(pid: number): { total: number; ioThread: number } {
+  try {
+    return { total: statCpuSeconds(`/proc/${pid}/stat`), ioThread: statCpuSeconds(`/proc/${pid}/task/${pid}/stat`) };
+  } catch {
+    return { total: NaN, ioThread: NaN };
+  }
+}
+
+/** Resident set size of a process on this host in bytes; NaN once it is gone. */
+export function processRssBytes(pid: number): number {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return NaN;
+  }
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m === null ? NaN : Number(m[1]) * 1024;
 }
 
 /** utime + stime of a /proc stat file, in seconds. */

@@ -11,11 +11,15 @@
 //      [--pus N] [--policy NAME] [--duration S] [--runs N] [--address IP] [--json];
 //      RSERPOOL_BENCH_CPU_PROF=dir profiles the registrar.
 import { mkdirSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { isIP } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { policyByName } from '../src/policy/registry.js';
+import { PORT_SCTP_OVER_UDP } from '../src/wire/index.js';
 import type { RegistrarMemory } from './e2e-memory-probe.js';
 import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
   connectClients,
   freeUdpPort,
   handleResolutionMessages,
@@ -24,10 +28,14 @@ import {
   resolveClosedLoop,
   resolvePaced,
   type BenchClient,
+  type ClientSettings,
   type PhaseOutcome,
+  type RegistrarTarget,
+  type RequestLimits,
   type PhaseProgress,
 } from './e2e-load.js';
-import { RegistrarProcess, threadSchedule, type ThreadSchedule } from './e2e-registrar-process.js';
+import { RegistrarProcess, processCpuSeconds, processRssBytes, threadSchedule, type ThreadSchedule } from './e2e-registrar-process.js';
+import { parseRegistrarAddress } from '../src/cli/client-options.js';
 import { WIRE_TRACE_ENV, WIRE_TRACE_LABEL_ENV, resetWireTrace, startWireTrace, summarizeWireTrace, writeWireTrace, type WireTraceSummary } from './e2e-wire-trace.js';
 
 export interface E2eBenchOptions {
@@ -35,6 +43,24 @@ export interface E2eBenchOptions {
   shards?: number | string;
   /** Address of the registrar, the generator's endpoints and every PE; default 127.0.0.1 (::1 works too). */
   address?: string;
+  /**
+   * A registrar already running, "host:port[:udpPort]" (ports default 3863 and 9899), driven
+   * instead of starting our own: any ASAP registrar over SCTP over UDP (RSPLIB's too).
+   */
+  registrar?: string;
+  /** With `registrar`: its process ID on this host, for its CPU time, run-queue wait and RSS (/proc). */
+  registrarPid?: number;
+  /**
+   * Local addresses of the generator's associations, one per association in turn (PE
+   * associations first, then PU associations); every PE advertises the address of the
+   * association it registers over. Default: --address, or with --registrar the address this
+   * host sends from towards it.
+   */
+  localAddress?: string[];
+  /** Local UDP encapsulation port of the first association, the next ones count up; default 0: any free port each. */
+  localUdpPort?: number;
+  /** A request unanswered this long (ms) is counted as a timeout and frees its slot; default 5000. Three times this with no answer at all ends a phase. */
+  requestTimeout?: number;
   pes?: number;
   pools?: number;
   pus?: number;
@@ -64,10 +90,19 @@ export interface E2eBenchOptions {
 }
 
 export interface PhaseResult {
+  /** Requests answered (positively or negatively). */
   operations: number;
   seconds: number;
+  /** Answers per second. */
   perSecond: number;
+  /** Negative answers and timeouts. */
   failed: number;
+  /** `failed` by cause ("timeout", "ASAP_ERROR <cause>", "rejected <cause>", ...). */
+  failures: Record<string, number>;
+  /** Why the phase ended before its work was done (the registrar stopped answering, an association went down), or null. */
+  ended: string | null;
+  /** Registrations the phase did not get to send because it ended early. */
+  notSent: number;
   p50Ms: number;
   p99Ms: number;
   /** Registrar CPU seconds (all threads) during the phase. */
@@ -116,6 +151,7 @@ export interface MemoryBreakdown {
 }
 
 export interface E2eRunResult {
+  /** Shard count of our registrar; 0 for a registrar given with --registrar. */
   shards: number;
   registration: PhaseResult;
   reregistration: PhaseResult;
@@ -123,9 +159,9 @@ export interface E2eRunResult {
   /** Paced at half of `resolution.perSecond`. */
   pacedResolution: PhaseResult & { targetPerSecond: number };
   registrarRssBytes: number;
-  /** Registrar memory just started (shards up, no association), and after the phases (every PE registered). */
-  memoryEmpty: MemoryBreakdown;
-  memoryLoaded: MemoryBreakdown;
+  /** Registrar memory just started (shards up, no association), and after the phases (every PE registered); ours only. */
+  memoryEmpty?: MemoryBreakdown;
+  memoryLoaded?: MemoryBreakdown;
   /** (loaded - empty) / PEs, of RSS and of the heaps. */
   rssBytesPerPe: number;
   workersHeapBytesPerPe: number;
@@ -149,6 +185,13 @@ export interface E2eBenchResult {
     keepAliveInterval: number;
     cores: number;
     address: string;
+    /** The registrar driven, "host:port:udpPort" when not ours (--registrar), else null. */
+    registrar: string | null;
+    /** Local address of each association (PE associations, then PU associations). */
+    localAddresses: string[];
+    /** Local UDP port of the first association (0: any). */
+    localUdpPort: number;
+    requestTimeoutMs: number;
   };
   /** Per shard count: every run, and the median of each number over the runs. */
   results: Array<{ shards: number; runs: E2eRunResult[]; median: E2eRunResult }>;
@@ -253,25 +296,33 @@ async function runOnce(
     startWireTrace();
     resetWireTrace();
   }
-  const registrar = await RegistrarProcess.start({
-    shards,
-    address: s.address,
-    asapPort: 3863,
-    udpPort: await freeUdpPort(),
-    keepAliveInterval: s.keepAliveInterval,
-    ...(cpuProf !== undefined ? { cpuProfileDir: cpuProf } : {}),
-  });
+  const external = options.registrar !== undefined ? registrarTarget(options.registrar) : null;
+  const registrar =
+    external === null
+      ? await RegistrarProcess.start({
+          shards,
+          address: s.address,
+          asapPort: 3863,
+          udpPort: await freeUdpPort(),
+          keepAliveInterval: s.keepAliveInterval,
+          ...(cpuProf !== undefined ? { cpuProfileDir: cpuProf } : {}),
+        })
+      : null;
+  const target = registrar?.address ?? external!;
+  // Another implementation's registrar: its CPU and RSS only if its process ID was given.
+  const pid = registrar?.pid ?? options.registrarPid;
   const clients: BenchClient[] = [];
   const loadBefore = loadavg()[0]!;
   try {
+    const noSchedule: ThreadSchedule = { runMs: NaN, waitMs: NaN, mainRunMs: NaN, mainWaitMs: NaN };
     const cpu = (): CpuMark => {
       const u = process.cpuUsage();
-      const r = registrar.cpuSeconds();
+      const r = pid !== undefined ? processCpuSeconds(pid) : { total: NaN, ioThread: NaN };
       return {
         registrar: r.total,
         ioThread: r.ioThread,
         generator: (u.user + u.system) / 1e6,
-        registrarSchedule: registrar.schedule(),
+        registrarSchedule: pid !== undefined ? threadSchedule(pid) : noSchedule,
         generatorSchedule: threadSchedule('self'),
         at: performance.now(),
       };
@@ -282,8 +333,11 @@ async function runOnce(
       return {
         operations: outcome.operations,
         seconds: outcome.seconds,
-        perSecond: outcome.operations / outcome.seconds,
+        perSecond: outcome.seconds > 0 ? outcome.operations / outcome.seconds : 0,
         failed: outcome.failed,
+        failures: outcome.failures,
+        ended: outcome.ended,
+        notSent: outcome.notSent,
         p50Ms: p50!,
         p99Ms: p99!,
         registrarCpuSeconds: registrarCpu,
@@ -299,26 +353,32 @@ async function runOnce(
     };
     // Empty: shards started, no association yet (a moment for the workers to settle).
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const memoryEmpty = breakdown(await registrar.memory(shards));
-    const local = { address: s.address };
-    const pes = await connectClients(registrar.address, s.peAssociations, 40_000, local);
+    const memoryEmpty = registrar !== null ? breakdown(await registrar.memory(shards)) : undefined;
+    // Association i (PE associations, then PU associations) binds the i-th local address in
+    // turn and, with --local-udp-port P, UDP port P + i.
+    const local = (first: number) => (i: number): ClientSettings => ({
+      address: s.localAddresses[(first + i) % s.localAddresses.length]!,
+      udpPort: s.localUdpPort === 0 ? 0 : s.localUdpPort + first + i,
+    });
+    const pes = await connectClients(target, s.peAssociations, 40_000, local(0));
     clients.push(...pes);
-    const pus = await connectClients(registrar.address, s.pus, 40_000 + s.peAssociations, local);
+    const pus = await connectClients(target, s.pus, 40_000 + s.peAssociations, local(s.peAssociations));
     clients.push(...pus);
+    const limits: RequestLimits = { timeoutMs: s.requestTimeoutMs };
     const live: PhaseProgress = { done: 0 };
 
     // Registration, then the same messages again: re-registration (RFC 5352 §3.1, an update).
     progress.follow('registration', live, s.pes);
     let a = cpu();
-    const reg = await registerAll(pes, messages.registrations, s.window, live);
+    const reg = await registerAll(pes, messages.registrations, s.window, live, limits);
     const registration = phase(reg, a, cpu());
-    progress.note(`registration: ${fmt(registration.perSecond)}/s, p99 ${registration.p99Ms.toFixed(2)} ms`);
+    progress.note(`registration: ${fmt(registration.perSecond)}/s, p99 ${registration.p99Ms.toFixed(2)} ms${failureNote(registration)}`);
 
     progress.follow('re-registration', live, s.pes);
     a = cpu();
-    const rereg = await registerAll(pes, messages.registrations, s.window, live);
+    const rereg = await registerAll(pes, messages.registrations, s.window, live, limits);
     const reregistration = phase(rereg, a, cpu());
-    progress.note(`re-registration: ${fmt(reregistration.perSecond)}/s, p99 ${reregistration.p99Ms.toFixed(2)} ms`);
+    progress.note(`re-registration: ${fmt(reregistration.perSecond)}/s, p99 ${reregistration.p99Ms.toFixed(2)} ms${failureNote(reregistration)}`);
 
     // Handle resolutions, closed loop, 1 s unmeasured warm-up.
     progress.follow('handle resolution', live);
@@ -328,25 +388,26 @@ async function runOnce(
       if (which === 'start') from = cpu();
       else to = cpu();
     };
-    const res = await resolveClosedLoop(pus, messages.resolutions, { pools: s.pools, window: s.window, warmupSeconds: 1, seconds: s.duration, mark }, live);
+    const res = await resolveClosedLoop(pus, messages.resolutions, { ...limits, pools: s.pools, window: s.window, warmupSeconds: 1, seconds: s.duration, mark }, live);
     const resolution = phase(res, from, to);
-    progress.note(`handle resolution: ${fmt(resolution.perSecond)}/s, p99 ${resolution.p99Ms.toFixed(2)} ms`);
+    progress.note(`handle resolution: ${fmt(resolution.perSecond)}/s, p99 ${resolution.p99Ms.toFixed(2)} ms${failureNote(resolution)}`);
 
     // Half that rate (or --rate), paced: latency when the registrar is not saturated.
-    const target = options.rate ?? Math.max(1, Math.round(resolution.perSecond / 2));
-    progress.follow(`handle resolution paced at ${fmt(target)}/s`, live);
+    const targetRate = options.rate ?? Math.max(1, Math.round(resolution.perSecond / 2));
+    progress.follow(`handle resolution paced at ${fmt(targetRate)}/s`, live);
     const pacedMark = (which: 'start' | 'end'): void => {
       lastPacedWindow.push(Number(process.hrtime.bigint()) / 1e6);
       mark(which);
     };
-    const paced = await resolvePaced(pus, messages.resolutions, { pools: s.pools, rate: target, seconds: s.duration, mark: pacedMark }, live);
-    const pacedResolution = { ...phase(paced, from, to), targetPerSecond: target };
-    progress.note(`paced at ${fmt(target)}/s: p50 ${pacedResolution.p50Ms.toFixed(2)} ms, p99 ${pacedResolution.p99Ms.toFixed(2)} ms`);
+    const paced = await resolvePaced(pus, messages.resolutions, { ...limits, pools: s.pools, rate: targetRate, seconds: s.duration, mark: pacedMark }, live);
+    const pacedResolution = { ...phase(paced, from, to), targetPerSecond: targetRate };
+    progress.note(`paced at ${fmt(targetRate)}/s: p50 ${pacedResolution.p50Ms.toFixed(2)} ms, p99 ${pacedResolution.p99Ms.toFixed(2)} ms${failureNote(pacedResolution)}`);
 
-    const registrarRssBytes = registrar.rssBytes();
-    if (options.heapSnapshot !== undefined) mkdirSync(options.heapSnapshot, { recursive: true });
-    const memoryLoaded = breakdown(await registrar.memory(shards, options.heapSnapshot));
-    const perPe = (f: (m: MemoryBreakdown) => number): number => (f(memoryLoaded) - f(memoryEmpty)) / s.pes;
+    const registrarRssBytes = pid !== undefined ? processRssBytes(pid) : NaN;
+    if (options.heapSnapshot !== undefined && registrar !== null) mkdirSync(options.heapSnapshot, { recursive: true });
+    const memoryLoaded = registrar !== null ? breakdown(await registrar.memory(shards, options.heapSnapshot)) : undefined;
+    const perPe = (f: (m: MemoryBreakdown) => number): number =>
+      memoryLoaded !== undefined && memoryEmpty !== undefined ? (f(memoryLoaded) - f(memoryEmpty)) / s.pes : NaN;
     return {
       shards,
       registration,
@@ -354,8 +415,8 @@ async function runOnce(
       resolution,
       pacedResolution,
       registrarRssBytes,
-      memoryEmpty,
-      memoryLoaded,
+      ...(memoryEmpty !== undefined ? { memoryEmpty } : {}),
+      ...(memoryLoaded !== undefined ? { memoryLoaded } : {}),
       rssBytesPerPe: perPe((m) => m.rss),
       workersHeapBytesPerPe: perPe((m) => m.workersHeapUsed),
       ioHeapBytesPerPe: perPe((m) => m.ioHeapUsed),
@@ -364,8 +425,16 @@ async function runOnce(
   } finally {
     progress.end();
     await Promise.all(clients.map((c) => c.close()));
-    await registrar.stop();
+    await registrar?.stop();
   }
+}
+
+/** ", 12 failed (timeout 10, ASAP_ERROR ...); ended: why" for a progress line, or ''. */
+function failureNote(p: PhaseResult): string {
+  const causes = Object.entries(p.failures).map(([cause, n]) => `${cause} ${fmt(n)}`);
+  const failed = p.failed > 0 ? `, ${fmt(p.failed)} failed (${causes.join(', ')})` : '';
+  const ended = p.ended !== null ? `; ended early: ${p.ended}${p.notSent > 0 ? `, ${fmt(p.notSent)} not sent` : ''}` : '';
+  return failed + ended;
 }
 
 let traceRuns = 0;
@@ -396,14 +465,17 @@ function median(values: number[]): number {
 /** The median of every number field over the runs (each field on its own). */
 function medianRun(runs: E2eRunResult[]): E2eRunResult {
   const combine = (values: unknown[]): unknown => {
-    const first = values[0];
-    if (typeof first === 'number') return median(values as number[]);
-    if (first !== null && typeof first === 'object') {
+    const first = values.find((v) => v !== undefined && v !== null);
+    // A count missing from a run (a failure cause seen in another run only) is 0 there.
+    if (typeof first === 'number') return median(values.map((v) => (typeof v === 'number' ? v : 0)));
+    if (first !== null && typeof first === 'object' && !Array.isArray(first)) {
       const out: Record<string, unknown> = {};
-      for (const key of Object.keys(first)) out[key] = combine(values.map((v) => (v as Record<string, unknown>)[key]));
+      const keys = new Set(values.flatMap((v) => (v !== null && typeof v === 'object' ? Object.keys(v) : [])));
+      for (const key of keys) out[key] = combine(values.map((v) => (v as Record<string, unknown> | undefined)?.[key]));
       return out;
     }
-    return first;
+    if (Array.isArray(first)) return first.map((_, i) => combine(values.map((v) => (v as unknown[] | undefined)?.[i])));
+    return first ?? values[0];
   };
   return combine(runs) as E2eRunResult;
 }
@@ -420,9 +492,10 @@ function printTable(result: E2eBenchResult): void {
   );
   const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'run-queue wait ms/s reg / gen', 'failed'];
   const rows: string[][] = [];
+  const label = (shards: number): string => (shards === 0 ? 'ext' : String(shards));
   for (const { shards, median: m } of result.results) {
     const row = (name: string, p: PhaseResult): string[] => [
-      String(shards),
+      label(shards),
       name,
       fmt(p.perSecond),
       p.p50Ms.toFixed(2),
@@ -443,9 +516,19 @@ function printTable(result: E2eBenchResult): void {
   const line = (cells: string[]): string => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
+  // Negative answers and timeouts by cause, and phases that ended early.
+  for (const { shards, median: m } of result.results) {
+    const phases: Array<[string, PhaseResult]> = [['registration', m.registration], ['re-registration', m.reregistration], ['handle resolution', m.resolution], ['paced resolution', m.pacedResolution]];
+    for (const [name, p] of phases) {
+      const note = failureNote(p);
+      if (note !== '') console.log(`${label(shards)} ${name}: ${note.replace(/^[,;] /, '')}`);
+    }
+  }
   const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
   for (const { shards, median: m } of result.results) {
-    console.log(`shards ${shards}: registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
+    const rss = Number.isFinite(m.registrarRssBytes) ? `registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run` : 'registrar RSS unknown (--registrar-pid)';
+    console.log(`${shards === 0 ? `registrar ${s.registrar}` : `shards ${shards}`}: ${rss}; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
+    if (m.memoryEmpty === undefined || m.memoryLoaded === undefined) continue;
     for (const [when, b] of [['empty', m.memoryEmpty], [`${fmt(s.pes)} PEs`, m.memoryLoaded]] as const) {
       console.log(
         `  memory ${when} (after GC): RSS ${mib(b.rss)} = I/O thread heap ${mib(b.ioHeapUsed)} used / ${mib(b.ioHeapTotal)} total (young ${mib(b.ioNewSpace)}), ` +
@@ -471,25 +554,76 @@ export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult
     keepAliveInterval: options.keepAliveInterval ?? 600_000,
     cores: availableParallelism(),
     address: options.address ?? '127.0.0.1',
+    registrar: null,
+    localAddresses: [],
+    localUdpPort: options.localUdpPort ?? 0,
+    requestTimeoutMs: options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS,
   };
   settings.peAssociations = Math.min(settings.peAssociations, settings.pes);
+  let external: RegistrarTarget | null = null;
+  if (options.registrar !== undefined) {
+    external = registrarTarget(options.registrar);
+    settings.registrar = `${external.address.includes(':') ? `[${external.address}]` : external.address}:${external.port}:${external.udpPort}`;
+  }
+  settings.localAddresses =
+    options.localAddress !== undefined && options.localAddress.length > 0
+      ? options.localAddress.map(checkLocalAddress)
+      : [external !== null ? await sourceAddressTowards(external.address) : settings.address];
+  if (settings.localUdpPort !== 0 && settings.localUdpPort + settings.peAssociations + settings.pus - 1 > 65535) {
+    throw new Error(`--local-udp-port ${settings.localUdpPort}: ${settings.peAssociations + settings.pus} associations need ports up to ${settings.localUdpPort + settings.peAssociations + settings.pus - 1}`);
+  }
+  // PE association j binds localAddresses[j mod n]; registerAll sends PE i over association i mod
+  // peAssociations: PE i advertises that association's address.
+  const peAddresses = Array.from({ length: settings.peAssociations }, (_, j) => settings.localAddresses[j % settings.localAddresses.length]!);
   const messages = {
-    registrations: registrationMessages(settings.pes, settings.pools, type, settings.address),
+    registrations: registrationMessages(settings.pes, settings.pools, type, peAddresses),
     resolutions: handleResolutionMessages(settings.pools),
   };
-  const counts = shardCounts(options.shards);
+  // A registrar that is not ours has no shard count of ours: one series, labelled 0 ("ext").
+  const counts = external !== null ? [0] : shardCounts(options.shards);
   // Strictly alternating (run 1 of each shard count, then run 2 of each...): drift in the
   // machine's load (others share the cores) falls on every shard count alike.
   const runs = counts.map((): E2eRunResult[] => []);
   for (let r = 0; r < settings.runs; r++) {
     for (const [i, shards] of counts.entries()) {
-      runs[i]!.push(await runTraced(shards, settings, messages, options, new Progress(`[shards ${shards}, run ${r + 1}/${settings.runs}]`)));
+      const prefix = shards === 0 ? `[${settings.registrar}, run ${r + 1}/${settings.runs}]` : `[shards ${shards}, run ${r + 1}/${settings.runs}]`;
+      runs[i]!.push(await runTraced(shards, settings, messages, options, new Progress(prefix)));
     }
   }
   const result: E2eBenchResult = { settings, results: counts.map((shards, i) => ({ shards, runs: runs[i]!, median: medianRun(runs[i]!) })) };
   if (options.json) console.log(JSON.stringify(result, null, 2));
   else printTable(result);
   return result;
+}
+
+/** --registrar host:port[:udpPort] ([IPv6]:port[:udpPort]); ports default to 3863 and 9899. */
+function registrarTarget(text: string): RegistrarTarget {
+  const r = parseRegistrarAddress(text);
+  return { address: r.address, port: r.port, udpPort: r.udpPort ?? PORT_SCTP_OVER_UDP };
+}
+
+/** A --local-address: an IPv4 or IPv6 literal that is not the wildcard (PEs advertise it). */
+function checkLocalAddress(text: string): string {
+  const a = text.trim();
+  if (isIP(a) === 0) throw new Error(`--local-address: "${text}" is not an IPv4 or IPv6 address`);
+  if (a === '0.0.0.0' || a === '::') throw new Error(`--local-address: ${a} is the wildcard; give the address PEs should advertise`);
+  return a;
+}
+
+/** The address this host sends from towards `address` (its route's source): a connected UDP socket's local end. */
+async function sourceAddressTowards(address: string): Promise<string> {
+  const socket = createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(9, address, () => resolve());
+    });
+    return socket.address().address;
+  } catch (err) {
+    throw new Error(`no route from this host to the registrar ${address} (${(err as Error).message}); give --local-address`);
+  } finally {
+    socket.close();
+  }
 }
 
 function parseArgs(argv: string[]): E2eBenchOptions {
@@ -513,6 +647,11 @@ function parseArgs(argv: string[]): E2eBenchOptions {
     else if (a === '--cpu-prof') o.cpuProf = value();
     else if (a === '--heap-snapshot') o.heapSnapshot = value();
     else if (a === '--wire-trace') o.wireTrace = value();
+    else if (a === '--registrar') o.registrar = value();
+    else if (a === '--registrar-pid') o.registrarPid = Number(value());
+    else if (a === '--local-address') (o.localAddress ??= []).push(value());
+    else if (a === '--local-udp-port') o.localUdpPort = Number(value());
+    else if (a === '--request-timeout') o.requestTimeout = Number(value());
   }
   return o;
 }

@@ -105,6 +105,11 @@ Examples:
     .description('end to end: a registrar child process, PEs registering and re-registering, PUs resolving handles over SCTP/UDP on loopback')
     .option('--shards <n[,n...]>', 'registrar shard count, or a list to compare, runs alternating between them (default: available cores)')
     .option('--address <ip>', 'address of the registrar, the load generator and every PE (default 127.0.0.1)')
+    .option('--registrar <host:port[:udpPort]>', 'drive this registrar (any ASAP registrar over SCTP over UDP) instead of starting ours; ports default to 3863 and 9899')
+    .option('--registrar-pid <pid>', "with --registrar: its process ID on this host, for its CPU per operation and RSS (/proc)", number)
+    .option('--local-address <ip>', 'local address of the associations, one per association in turn (repeat the option); each PE advertises that of the association it registers over (default --address, or with --registrar the address this host sends from towards it)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--local-udp-port <port>', 'local UDP encapsulation port of the first association, the next ones count up (default 0: any free port each)', count)
+    .option('--request-timeout <ms>', 'a request unanswered this long counts as a timeout and frees its slot; 3 times this with no answer at all ends a phase (default 5000)', number)
     .option('--pes <n>', 'pool elements (default 100000)', number)
     .option('--pools <n>', 'pools the PEs are spread over (default 100)', number)
     .option('--pus <n>', 'pool user associations resolving handles (default 10)', number)
@@ -118,6 +123,18 @@ Examples:
     .option('--cpu-prof <dir>', 'write node --cpu-prof profiles of the registrar child here (also: RSERPOOL_BENCH_CPU_PROF)')
     .option('--heap-snapshot <dir>', 'write a heap snapshot of every registrar thread here once every PE is registered (summary: dist/native-free-bench/e2e-heap-summary.js)')
     .option('--json', 'print results as JSON')
+    .addHelpText(
+      'after',
+      `
+Every request ends once: answered, answered negatively (ASAP_ERROR or a rejecting response,
+counted by cause), or timed out (counted, its slot freed). A phase in which the registrar stops
+answering ends and says so; the run goes on with the next phase.
+
+Examples:
+  $ rserpool bench e2e --pes 10000 --runs 3 --shards 1,2
+  $ rserpool bench e2e --registrar 10.0.0.1:3863:9899 --local-address 10.0.0.2 --pes 10000
+  $ rserpool bench e2e --registrar [fd00::1]:3863 --local-address fd00::2 --local-address fd00::3`,
+    )
     .action(async (opts: import('../../native-free-bench/e2e.js').E2eBenchOptions) => {
       const { run } = await import('../../native-free-bench/e2e.js');
       await run(opts);
