@@ -102,6 +102,26 @@ export class PeerTable {
   }
 }
 
+/**
+ * May a datagram from `address` (a multicast ENRP_PRESENCE) speak for `peer`? Only from an
+ * address the peer is known by: the one we reach it at, or one of its association's (SCTP
+ * multi-homing). Otherwise anyone in scope could keep a dead peer alive, or stop our takeover
+ * of it, with a presence carrying its ID. A peer not reached by any address yet takes the
+ * first one heard. IPv4-mapped IPv6 spellings compare equal to their IPv4 form.
+ */
+export function fromPeerAddress(peer: Peer, address: string): boolean {
+  const a = peer.association;
+  if (peer.transport === null && (a === null || a.state === 'down')) return true;
+  const x = plain(address);
+  if (peer.transport !== null && plain(peer.transport.address) === x) return true;
+  if (a === null || a.state === 'down') return false;
+  return plain(a.remote.address) === x || a.remoteAddresses.some((r) => plain(r) === x);
+}
+
+function plain(address: string): string {
+  return address.toLowerCase().startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
 /** What a message over an association is, by who sent it (see speaker()). */
 export const Speaker = {
   /** The association's peer: the message is processed. */

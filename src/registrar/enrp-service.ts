@@ -28,7 +28,7 @@ import {
 } from '../wire/index.js';
 import { isIP } from 'node:net';
 import { advertisedAddresses, bindAddresses, type RegistrarConfig } from './config.js';
-import { Peer, PeerStatus, PeerTable, Speaker, speaker } from './enrp-peers.js';
+import { Peer, PeerStatus, PeerTable, Speaker, fromPeerAddress, speaker } from './enrp-peers.js';
 import { SendQueueGuard } from './send-queue.js';
 import { PeerMonitoring, type MonitorAction } from './peer-monitoring.js';
 import { MentorSync, type Download, type SyncAction } from './mentor-sync.js';
@@ -59,7 +59,7 @@ export interface EnrpCounters {
   sent: number;
   /** Messages over an association no PRESENCE has bound to a peer yet: ignored. */
   fromNonPeers: number;
-  /** Messages whose sender ID is not the peer the association belongs to: ignored. */
+  /** Messages whose sender ID is not the peer the association belongs to, and multicast presences with a known peer's ID from an address it is not known by: ignored. */
   senderMismatch: number;
   /** Messages whose receiver ID is another server's (RFC 5353 §2: meant for that one): ignored. */
   wrongReceiver: number;
@@ -587,6 +587,14 @@ export class EnrpService {
     const known = this.peers.get(senderId);
     if (known === undefined && this.peers.size >= this.config.maxPeers) {
       this.counters.peersRefused++;
+      return null;
+    }
+    if (known !== undefined && !fromPeerAddress(known, source.address)) {
+      // A known peer's ID from an address it is not known by: not heard (a spoofed presence
+      // would keep a dead peer alive and stop its takeover).
+      if (this.counters.senderMismatch++ % 1000 === 0) {
+        this.log.warn({ peer: hexId(senderId), from: source.address, mismatches: this.counters.senderMismatch }, "multicast presence with a known peer's ID from another address ignored");
+      }
       return null;
     }
     // A peer we talk to over an association keeps its address; a datagram names anyone.

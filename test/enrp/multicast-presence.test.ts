@@ -4,10 +4,12 @@
 // registered at one is resolvable at the others. Each test run uses its own group and port on
 // the loopback interface, so parallel runs do not hear each other; a registrar on another
 // group stays alone.
+import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AsapType } from '../../src/wire/constants.js';
+import { AsapType, EnrpType } from '../../src/wire/constants.js';
 import type { MulticastGroup } from '../../src/transport/index.js';
 import { AsapPeer } from '../registrar/asap-peer.js';
+import { EnrpPeer } from './enrp-peer.js';
 import { freeUdpPort, meshed, sleep, startMember, waitFor, type ScopeMember } from './harness.js';
 
 let members: ScopeMember[] = [];
@@ -70,5 +72,36 @@ describe('ENRP presence on a multicast group (RFC 5353 §3.4.2)', () => {
     await sleep(300);
     expect((await loner.registrar.stats()).peers).toEqual([]);
     for (const m of scope) expect((await m.registrar.stats()).peers).not.toContain(loner.registrar.id);
+  }, 20_000);
+
+  it("a presence with a known peer's ID from another address is not heard: the dead peer is taken over all the same", async () => {
+    const group = await privateGroup();
+    const T_ID = 0x3a000001;
+    const t = await EnrpPeer.open(T_ID);
+    const spoofer = createSocket('udp4');
+    let spoofing: NodeJS.Timeout | undefined;
+    try {
+      const member = await startMember(await freeUdpPort(), [], {
+        enrpAnnounce: true,
+        enrpGroup: group,
+        peers: [{ address: '127.0.0.1', port: 9901, udpPort: t.udpPort }],
+      });
+      members.push(member);
+      const r = member.registrar;
+      await waitFor(() => (r.enrp.peers.get(T_ID)?.presences ?? 0) >= 2, 5000, 'T established');
+      // T dies; someone else in scope (127.0.0.2) multicasts presences in its name.
+      await new Promise<void>((resolve) => spoofer.bind(0, '127.0.0.2', () => resolve()));
+      spoofer.setMulticastInterface('127.0.0.1');
+      const forged = t.encode({ type: EnrpType.Presence, checksum: null, serverInfo: null });
+      const mismatches = (await r.stats()).enrp.senderMismatch;
+      t.alive = false;
+      spoofing = setInterval(() => spoofer.send(forged, group.port, group.address), 100);
+      await waitFor(async () => (await r.stats()).enrp.takeoversWon === 1, 8000, 'T taken over despite the forged presences');
+      expect((await r.stats()).enrp.senderMismatch).toBeGreaterThan(mismatches + 5);
+    } finally {
+      clearInterval(spoofing);
+      spoofer.close();
+      await t.close();
+    }
   }, 20_000);
 });
