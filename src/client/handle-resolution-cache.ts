@@ -10,10 +10,17 @@ export interface CacheEntry<T> {
   value: T;
   /** performance.now() when it turns stale. */
   staleAt: number;
+  /**
+   * Kept current by the registrar (a subscription it accepted, RFC 5352 §2.2.6): not stale
+   * by age while pinned.
+   */
+  pinned: boolean;
 }
 
 export class HandleResolutionCache<T> {
   readonly #entries = new Map<number, CacheEntry<T>[]>();
+  /** Handles (latin1 text) whose entries are pinned. */
+  readonly #pinned = new Set<string>();
 
   constructor(readonly staleCacheValue: number) {}
 
@@ -27,7 +34,7 @@ export class HandleResolutionCache<T> {
     if (list === undefined) return null;
     for (const e of list) {
       if (!bytesEqual(e.poolHandle, poolHandle)) continue;
-      if (e.staleAt <= now || items > e.items) return null;
+      if ((!e.pinned && e.staleAt <= now) || items > e.items) return null;
       return e.value;
     }
     return null;
@@ -36,7 +43,8 @@ export class HandleResolutionCache<T> {
   store(poolHandle: Uint8Array, items: number, value: T, now: number): void {
     if (!this.enabled) return;
     const key = poolHandleHash(poolHandle);
-    const entry: CacheEntry<T> = { poolHandle: poolHandle.slice(), items, value, staleAt: now + this.staleCacheValue };
+    const pinned = this.#pinned.has(poolHandleKeyText(poolHandle));
+    const entry: CacheEntry<T> = { poolHandle: poolHandle.slice(), items, value, staleAt: now + this.staleCacheValue, pinned };
     const list = this.#entries.get(key);
     if (list === undefined) {
       this.#entries.set(key, [entry]);
@@ -45,6 +53,18 @@ export class HandleResolutionCache<T> {
     const i = list.findIndex((e) => bytesEqual(e.poolHandle, poolHandle));
     if (i >= 0) list[i] = entry;
     else list.push(entry);
+  }
+
+  /**
+   * Pins a handle's entry (present or stored later) while a subscription keeps it current, or
+   * unpins it: from then on it ages as any other (stale at once if older than staleCacheValue).
+   */
+  pin(poolHandle: Uint8Array, pinned: boolean): void {
+    const text = poolHandleKeyText(poolHandle);
+    if (pinned) this.#pinned.add(text);
+    else this.#pinned.delete(text);
+    const entry = this.peek(poolHandle);
+    if (entry !== null) entry.pinned = pinned;
   }
 
   /** The cached value for a handle regardless of staleness (to edit it), or null. */
@@ -57,6 +77,7 @@ export class HandleResolutionCache<T> {
   purge(poolHandle?: Uint8Array): void {
     if (poolHandle === undefined) {
       this.#entries.clear();
+      this.#pinned.clear();
       return;
     }
     const key = poolHandleHash(poolHandle);
@@ -66,4 +87,8 @@ export class HandleResolutionCache<T> {
     if (rest.length === 0) this.#entries.delete(key);
     else this.#entries.set(key, rest);
   }
+}
+
+function poolHandleKeyText(handle: Uint8Array): string {
+  return Buffer.from(handle.buffer, handle.byteOffset, handle.byteLength).toString('latin1');
 }

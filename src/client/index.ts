@@ -9,7 +9,7 @@ export {
   type PoolElementEvents,
   type PolicyInit,
 } from './pool-element.js';
-export { PoolUser, resolvedPoolElements, type PoolUserOptions, type ResolveOptions, type ResolvedPoolElement } from './pool-user.js';
+export { PoolUser, resolvedPoolElements, type PoolChange, type PoolUserEvents, type PoolUserOptions, type ResolveOptions, type ResolvedPoolElement } from './pool-user.js';
 export { RegistrarConnection, type RegistrarConnectionEvents, type RegistrarConnectionOptions } from './registrar-connection.js';
 export { RegistrarTable, type RegistrarAddress, type KnownRegistrar } from './registrar-table.js';
 export { ServerHunt, MAX_HUNT_ASSOCIATIONS, type ServerHuntOptions, type ServerHuntEvents } from './server-hunt.js';

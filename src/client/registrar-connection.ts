@@ -125,13 +125,15 @@ export class RegistrarConnection extends EventEmitter<RegistrarConnectionEvents>
    * ASAP_HANDLE_RESOLUTION (RFC 5352 §3.3 NR1-NR4). `items` is RSPLIB's Handle Resolution
    * Option (0x803f): elements wanted, 0 for the registrar's default, null to omit it.
    * Resolves with the response; rejects with UnknownPoolHandleError, HandleResolutionError,
-   * RequestTimeoutError or RegistrarConnectionLostError.
+   * RequestTimeoutError or RegistrarConnectionLostError. `subscribe` sets the S bit (RFC 5352
+   * §2.2.5): the response's A bit says whether the registrar will push updates, which arrive
+   * as `message` events.
    */
-  resolveHandle(poolHandle: Uint8Array, items: number | null = null): Promise<AsapHandleResolutionResponse> {
+  resolveHandle(poolHandle: Uint8Array, items: number | null = null, subscribe = false): Promise<AsapHandleResolutionResponse> {
     const message: AsapHandleResolution = {
       protocol: 'asap',
       type: AsapType.HandleResolution,
-      flags: 0,
+      flags: subscribe ? AsapFlag.Subscribe : 0,
       paddedLength: false,
       unknownParams: null,
       poolHandle,
