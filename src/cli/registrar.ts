@@ -127,6 +127,8 @@ export function registerRegistrar(program: Command): void {
     .option('--max-stream-message <bytes>', 'largest ASAP message a TCP/TLS peer may send; a larger Message Length aborts the connection', integer(4, 65535), d.maxStreamMessageBytes)
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
     .option('--control-port <port>', 'HTTP control channel on 127.0.0.1 for `rserpool dump` (GET /handlespace, /stats); 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
+    .option('--dashboard-clients <n>', 'browsers watching the live dashboard (http://CONTROL/ , server-sent events) at once; beyond: 503; 0: dashboard off', integer(0, 1000), d.dashboardClients)
+    .option('--dashboard-interval <ms>', 'live dashboard update interval', integer(100, 3_600_000), d.dashboardInterval)
     .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n  rserpool registrar --address 10.0.0.1 --address 2001:db8::1 --peer 10.0.0.2:9901 --peer [2001:db8::2]:9901\n')
     .action(async (opts: Record<string, unknown>, command: Command) => {
       const config: Partial<RegistrarConfig> = {
@@ -144,6 +146,8 @@ export function registerRegistrar(program: Command): void {
         announceInterval: opts.announceInterval as number,
         logLevel: opts.logLevel as string,
         controlPort: opts.controlPort as number,
+        dashboardClients: opts.dashboardClients as number,
+        dashboardInterval: opts.dashboardInterval as number,
         enrpPort: opts.enrpPort as number,
         peers: opts.peer as StaticPeer[],
         peerUdpPort: opts.peerUdpPort as number,

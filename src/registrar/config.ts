@@ -56,6 +56,12 @@ export interface RegistrarConfig {
    * 0 or absent: off. `rserpool registrar` turns it on at 3870 by default.
    */
   controlPort?: number;
+  /**
+   * Live dashboard on the control channel (src/registrar/dashboard.ts): browsers watching it
+   * at once (server-sent event streams; beyond: 503), and its update interval, ms.
+   */
+  dashboardClients: number;
+  dashboardInterval: number;
   // ---------------------------------------------------------------- ENRP (RFC 5353)
   /** SCTP port of the ENRP endpoint (RFC 5353 §5.3: 9901); shares the UDP socket in udp mode. */
   enrpPort: number;
@@ -173,6 +179,9 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     announceInterval: 1000,
     announceTtl: DEFAULT_ANNOUNCE_TTL,
     logLevel: process.env.LOG_LEVEL ?? 'info',
+    // A few operators' browsers; each gets one bounded update per interval.
+    dashboardClients: 8,
+    dashboardInterval: 2000,
     enrpPort: PORT_ENRP,
     peers: [],
     enrpAnnounce: true,

@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
 import { tokenMatches } from './control-auth.js';
+import { dashboardRoutes } from './dashboard.js';
 
 export const DEFAULT_CONTROL_PORT = 3870;
 export const CONTROL_ADDRESS = '127.0.0.1';
@@ -172,6 +173,7 @@ export function controlRoutes(source: ControlSource): ControlRoute[] {
   void source;
   return [
     // metrics, admin API, dashboard: one line each
+    ...dashboardRoutes(source), // GET /, /dashboard, /dashboard/events (src/registrar/dashboard.ts)
   ];
 }
 
