@@ -106,6 +106,7 @@ export function registerRegistrar(program: Command): void {
     .option('--max-pes-per-association <n>', 'PEs one association may register (beyond: Lack of Resources)', integer(1, 10_000_000), d.maxElementsPerAssociation)
     .option('--max-pes-per-pool <n>', 'PEs in one pool (beyond: Lack of Resources)', integer(1, 100_000_000), d.maxElementsPerPool)
     .option('--max-pes <n>', 'PEs in the handlespace (beyond: Lack of Resources)', integer(1, 100_000_000), d.maxElements)
+    .option('--max-pes-per-peer <n>', 'PEs one peer registrar may be home of, per shard (beyond: its updates are dropped and counted)', integer(1, 100_000_000), d.maxElementsPerPeer)
     .option('--allow-foreign-addresses', 'accept PE transports naming addresses other than the association\'s (NAT, separate data networks)', d.allowForeignAddresses)
     .option('--subscription-interval <ms>', 'pool changes within this interval make one update to each subscribed pool user (RFC 5352 S bit)', integer(1, 3_600_000), d.subscriptionInterval)
     .option('--max-subscriptions-per-association <n>', 'pools one association may subscribe to per shard (beyond: answered without the A bit)', integer(0, 1_000_000), d.maxSubscriptionsPerAssociation)
@@ -167,6 +168,7 @@ export function registerRegistrar(program: Command): void {
         maxElementsPerAssociation: opts.maxPesPerAssociation as number,
         maxElementsPerPool: opts.maxPesPerPool as number,
         maxElements: opts.maxPes as number,
+        maxElementsPerPeer: opts.maxPesPerPeer as number,
         allowForeignAddresses: opts.allowForeignAddresses as boolean,
         subscriptionInterval: opts.subscriptionInterval as number,
         maxSubscriptionsPerAssociation: opts.maxSubscriptionsPerAssociation as number,

@@ -111,6 +111,12 @@ export interface RegistrarConfig {
   /** PEs in the whole handlespace, own and peers' (beyond: Lack of Resources). */
   maxElements: number;
   /**
+   * PEs one peer registrar may be home of, per shard (--max-pes-per-peer): its ENRP updates and
+   * table pages beyond it are dropped and counted (peerLimitRefused), so one peer cannot fill
+   * --max-pes.
+   */
+  maxElementsPerPeer: number;
+  /**
    * Accept a PE's user transport naming addresses that are not its association's peer
    * addresses (NAT, separate data networks). Off: such a registration is rejected.
    */
@@ -212,6 +218,7 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     maxElementsPerAssociation: 100,
     maxElementsPerPool: 100_000,
     maxElements: 1_000_000,
+    maxElementsPerPeer: 100_000,
     allowForeignAddresses: false,
     // A PU subscribes to the few pools it uses; a pool's subscribers are its long-running users.
     subscriptionInterval: 100,

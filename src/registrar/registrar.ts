@@ -139,6 +139,7 @@ export class Registrar {
           maxPoolElementsPerAssociation: c.maxElementsPerAssociation,
         },
         allowForeignAddresses: c.allowForeignAddresses,
+        maxElementsPerPeer: c.maxElementsPerPeer,
         subscriptions: { interval: c.subscriptionInterval, maxPerAssociation: c.maxSubscriptionsPerAssociation, maxPerPool: c.maxSubscriptionsPerPool },
       },
       {

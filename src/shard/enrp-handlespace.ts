@@ -34,6 +34,8 @@ export interface EnrpHandlespaceCounters {
   ownPeChangesRefused: number;
   /** PEs of a home other than the sending peer's in its update or own-children page (refused). */
   foreignHomeChangesRefused: number;
+  /** PEs a peer's update or table page would add beyond --max-pes-per-peer for their home (dropped). */
+  peerLimitRefused: number;
 }
 
 /** One row of a handlespace dump: pool handle (hex), PE ID, home registrar. */
@@ -48,6 +50,7 @@ export class EnrpHandlespace {
     takenOver: 0,
     ownPeChangesRefused: 0,
     foreignHomeChangesRefused: 0,
+    peerLimitRefused: 0,
   };
   private readonly writer = new Writer(1024);
   private readonly pageWriter = new Writer(16 * 1024);
@@ -65,6 +68,12 @@ export class EnrpHandlespace {
     private readonly output: EnrpHandlespaceOutput,
     /** Whether a pool handle belongs to this shard (a table page spans all shards). */
     private readonly mine: (poolHandle: Uint8Array) => boolean,
+    /**
+     * PEs one home registrar other than us may have in this partition (--max-pes-per-peer):
+     * one peer cannot fill the handlespace (--max-pes) that our own PEs and every other
+     * peer's share. Counted per shard, as --max-pes-per-association.
+     */
+    private readonly maxElementsPerPeer = Number.POSITIVE_INFINITY,
   ) {}
 
   // ------------------------------------------------------------ RFC 5353 §3.3: own changes
@@ -130,6 +139,11 @@ export class EnrpHandlespace {
     const { verdict, home } = mayLearn(source, this.ownId, senderId, pe.homeRegistrarId, held?.homeRegistrarId);
     if (verdict !== Authority.Apply) {
       this.refused(verdict);
+      return false;
+    }
+    // A PE new to this home (added, or moved here from another home) counts against its budget.
+    if ((held === undefined || held.homeRegistrarId >>> 0 !== home) && this.partition.ownedCount(home) >= this.maxElementsPerPeer) {
+      this.counters.peerLimitRefused++;
       return false;
     }
     const t = pe.userTransport;

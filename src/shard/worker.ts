@@ -21,6 +21,8 @@ export interface ShardConfig {
   shardCount?: number;
   /** Send ENRP_HANDLE_UPDATEs for own-PE changes (false: no ENRP peers can exist). */
   enrp?: boolean;
+  /** PEs one peer registrar may be home of in this shard (--max-pes-per-peer; default: no limit). */
+  maxElementsPerPeer?: number;
   /** Accept PE user transports naming addresses other than the association's (default false). */
   allowForeignAddresses?: boolean;
   /**
@@ -77,6 +79,7 @@ export default function attach(task: AttachTask): number {
       },
     },
     (handle) => shardCount === 1 || shardOf(handle, shardCount) === task.shard,
+    config.maxElementsPerPeer,
   );
   const service = new AsapService(
     partition,
