@@ -48,8 +48,11 @@ export interface E2eBenchOptions {
    * instead of starting our own: any ASAP registrar over SCTP over UDP (RSPLIB's too).
    */
   registrar?: string;
-  /** With `registrar`: its process ID on this host, for its CPU time, run-queue wait and RSS (/proc). */
-  registrarPid?: number;
+  /**
+   * With `registrar`: its process ID on this host, for its CPU time, run-queue wait and RSS
+   * (/proc); several (summed) for a registrar made of several processes (a virtual machine's).
+   */
+  registrarPid?: number | number[];
   /**
    * Local addresses of the generator's associations, one per association in turn (PE
    * associations first, then PU associations); every PE advertises the address of the
@@ -310,19 +313,20 @@ async function runOnce(
       : null;
   const target = registrar?.address ?? external!;
   // Another implementation's registrar: its CPU and RSS only if its process ID was given.
-  const pid = registrar?.pid ?? options.registrarPid;
+  const given = options.registrarPid;
+  const pids = registrar !== null ? [registrar.pid] : given === undefined ? [] : Array.isArray(given) ? given : [given];
   const clients: BenchClient[] = [];
   const loadBefore = loadavg()[0]!;
   try {
     const noSchedule: ThreadSchedule = { runMs: NaN, waitMs: NaN, mainRunMs: NaN, mainWaitMs: NaN };
     const cpu = (): CpuMark => {
       const u = process.cpuUsage();
-      const r = pid !== undefined ? processCpuSeconds(pid) : { total: NaN, ioThread: NaN };
+      const r = pids.length > 0 ? sumOver(pids, processCpuSeconds) : { total: NaN, ioThread: NaN };
       return {
         registrar: r.total,
         ioThread: r.ioThread,
         generator: (u.user + u.system) / 1e6,
-        registrarSchedule: pid !== undefined ? threadSchedule(pid) : noSchedule,
+        registrarSchedule: pids.length > 0 ? sumOver(pids, threadSchedule) : noSchedule,
         generatorSchedule: threadSchedule('self'),
         at: performance.now(),
       };
@@ -403,7 +407,7 @@ async function runOnce(
     const pacedResolution = { ...phase(paced, from, to), targetPerSecond: targetRate };
     progress.note(`paced at ${fmt(targetRate)}/s: p50 ${pacedResolution.p50Ms.toFixed(2)} ms, p99 ${pacedResolution.p99Ms.toFixed(2)} ms${failureNote(pacedResolution)}`);
 
-    const registrarRssBytes = pid !== undefined ? processRssBytes(pid) : NaN;
+    const registrarRssBytes = pids.length > 0 ? pids.reduce((sum, p) => sum + processRssBytes(p), 0) : NaN;
     if (options.heapSnapshot !== undefined && registrar !== null) mkdirSync(options.heapSnapshot, { recursive: true });
     const memoryLoaded = registrar !== null ? breakdown(await registrar.memory(shards, options.heapSnapshot)) : undefined;
     const perPe = (f: (m: MemoryBreakdown) => number): number =>
@@ -427,6 +431,16 @@ async function runOnce(
     await Promise.all(clients.map((c) => c.close()));
     await registrar?.stop();
   }
+}
+
+/** Field by field sum of a per-process measurement over several processes (the first one's main thread for the I/O thread). */
+function sumOver<T extends object>(pids: number[], measure: (pid: number) => T): T {
+  const all = pids.map(measure);
+  const out = { ...all[0]! } as Record<string, number>;
+  for (const m of all.slice(1)) {
+    for (const [key, value] of Object.entries(m)) if (key !== 'ioThread' && !key.startsWith('main')) out[key] = out[key]! + (value as number);
+  }
+  return out as T;
 }
 
 /** ", 12 failed (timeout 10, ASAP_ERROR ...); ended: why" for a progress line, or ''. */
@@ -648,7 +662,7 @@ function parseArgs(argv: string[]): E2eBenchOptions {
     else if (a === '--heap-snapshot') o.heapSnapshot = value();
     else if (a === '--wire-trace') o.wireTrace = value();
     else if (a === '--registrar') o.registrar = value();
-    else if (a === '--registrar-pid') o.registrarPid = Number(value());
+    else if (a === '--registrar-pid') o.registrarPid = value().split(',').map(Number);
     else if (a === '--local-address') (o.localAddress ??= []).push(value());
     else if (a === '--local-udp-port') o.localUdpPort = Number(value());
     else if (a === '--request-timeout') o.requestTimeout = Number(value());

@@ -101,12 +101,30 @@ Examples:
     });
 
   bench
+    .command('subscriptions')
+    .description('pool users subscribed to a pool (RFC 5352 S bit) while its PEs re-register: pushes/s, registrar CPU per push, change-to-push delay, effect on resolutions')
+    .option('--subscribers <n>', 'subscribed pool user associations (default 1000)', number)
+    .option('--pes <n>', 'PEs in the pool (default 1000)', number)
+    .option('--rate <n>', 're-registrations per second, each with a new load (default 1000)', number)
+    .option('--interval <ms>', "the registrar's --subscription-interval (default 100)", number)
+    .option('--duration <s>', 'seconds per measured phase (default 10)', number)
+    .option('--shards <n>', 'registrar shard workers (default 1)', number)
+    .option('--resolvers <n>', 'resolving pool user associations in the resolution phases (default 4)', number)
+    .option('--window <n>', 'resolutions in flight per resolver (default 16)', number)
+    .option('--marker-every <ms>', 'how often the marker PE changes (the delay samples; default 50)', number)
+    .option('--json', 'print results as JSON')
+    .action(async (opts: import('../../native-free-bench/subscriptions.js').SubscriptionsBenchOptions) => {
+      const { run } = await import('../../native-free-bench/subscriptions.js');
+      await run(opts);
+    });
+
+  bench
     .command('e2e')
     .description('end to end: a registrar child process, PEs registering and re-registering, PUs resolving handles over SCTP/UDP on loopback')
     .option('--shards <n[,n...]>', 'registrar shard count, or a list to compare, runs alternating between them (default: available cores)')
     .option('--address <ip>', 'address of the registrar, the load generator and every PE (default 127.0.0.1)')
     .option('--registrar <host:port[:udpPort]>', 'drive this registrar (any ASAP registrar over SCTP over UDP) instead of starting ours; ports default to 3863 and 9899')
-    .option('--registrar-pid <pid>', "with --registrar: its process ID on this host, for its CPU per operation and RSS (/proc)", number)
+    .option('--registrar-pid <pid[,pid...]>', 'with --registrar: its process ID(s) on this host, for its CPU per operation and RSS (/proc; several are summed)', (v: string) => v.split(',').map(number))
     .option('--local-address <ip>', 'local address of the associations, one per association in turn (repeat the option); each PE advertises that of the association it registers over (default --address, or with --registrar the address this host sends from towards it)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--local-udp-port <port>', 'local UDP encapsulation port of the first association, the next ones count up (default 0: any free port each)', count)
     .option('--request-timeout <ms>', 'a request unanswered this long counts as a timeout and frees its slot; 3 times this with no answer at all ends a phase (default 5000)', number)
