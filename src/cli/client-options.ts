@@ -3,7 +3,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AsapEndpoint, type AsapEndpointOptions, type RegistrarAddress } from '../client/index.js';
 import { hasTlsFiles, loadTlsCredentials, parseMulticastGroup, TlsCredentialError, type TlsCredentials } from '../transport/index.js';
-import { PORT_ASAP_TLS } from '../registrar/config.js';
+import { PORT_ASAP_TLS } from '../wire/constants.js';
 import type { SctpProtocolOptions } from '../transport/open-sctp-endpoint.js';
 import { isIP } from 'node:net';
 import { PORT_ASAP, PORT_SCTP_OVER_UDP, policyFields, PolicyType, policyTypeName } from '../wire/index.js';

@@ -123,6 +123,8 @@ export function registerRegistrar(program: Command): void {
     .option('--tls-cert <file>', 'TLS certificate of this registrar (PEM); needs --tls-key and --tls-ca')
     .option('--tls-key <file>', 'private key of --tls-cert (PEM, unencrypted)')
     .option('--tls-ca <file>', 'CA certificate(s) (PEM) that PE and PU certificates must chain to (mutual authentication)')
+    .option('--tls-only', 'a secured registrar (RFC 5352 §9.3): ASAP and ENRP not over TLS are refused (registrations rejected due to security considerations)', d.tlsOnly)
+    .option('--tls-pool-map <file>', 'PSK identities or certificate CNs and the pool handles each may register under, one "name pool..." a line (certificates may name theirs in SAN URIs rserpool:pool:<handle>)')
     .option('--tls-handshake-timeout <ms>', 'a TLS handshake not complete by then is cut', integer(100, 600_000), d.tlsHandshakeTimeout)
     .option('--stream-idle-timeout <ms>', 'a TCP/TLS association silent this long is closed (0: never)', integer(0, 86_400_000), d.streamIdleTimeout)
     .option('--max-stream-message <bytes>', 'largest ASAP message a TCP/TLS peer may send; a larger Message Length aborts the connection', integer(4, 65535), d.maxStreamMessageBytes)
@@ -190,6 +192,8 @@ export function registerRegistrar(program: Command): void {
         ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert as string } : {}),
         ...(opts.tlsKey !== undefined ? { tlsKey: opts.tlsKey as string } : {}),
         ...(opts.tlsCa !== undefined ? { tlsCa: opts.tlsCa as string } : {}),
+        tlsOnly: opts.tlsOnly as boolean,
+        ...(opts.tlsPoolMap !== undefined ? { tlsPoolMap: opts.tlsPoolMap as string } : {}),
       };
       const enrpAnnounce = opts.enrpAnnounce as string | undefined;
       if (enrpAnnounce !== undefined) {

@@ -2,10 +2,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism, networkInterfaces } from 'node:os';
 import { ASAP_ANNOUNCE_GROUP, DEFAULT_ANNOUNCE_TTL, ENRP_PRESENCE_GROUP, type MulticastGroup } from '../transport/index.js';
-import { PORT_ASAP, PORT_ENRP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
-
-/** IANA asap-tcp-tls (RFC 5352 §8). */
-export const PORT_ASAP_TLS = 3864;
+import { PORT_ASAP, PORT_ASAP_TLS, PORT_ENRP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 
 /** A peer registrar given by configuration (RFC 5353 §3.2.2.1 "administrative means"). */
 export interface StaticPeer {
@@ -165,6 +162,13 @@ export interface RegistrarConfig {
   streamIdleTimeout: number;
   /** Largest ASAP message a TCP/TLS peer may send (≤ 65,535); a larger Message Length aborts it. */
   maxStreamMessageBytes: number;
+  /**
+   * A secured registrar (RFC 5352 §9.3): ASAP not over TLS is refused (registrations with
+   * Rejected due to Security Considerations), and so is ENRP not over TLS (src/registrar/tls-authorization.ts).
+   */
+  tlsOnly: boolean;
+  /** PSK identities and certificate CNs → the pool handles they may register under (src/registrar/tls-authorization.ts). */
+  tlsPoolMap?: string;
 }
 
 export function defaultRegistrarConfig(): RegistrarConfig {
@@ -237,6 +241,7 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     // A PE sends keep-alive acks every few seconds; a PU that stays silent this long hunts again on its next request.
     streamIdleTimeout: 600_000,
     maxStreamMessageBytes: 0xffff,
+    tlsOnly: false,
   };
 }
 

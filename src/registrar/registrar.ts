@@ -18,7 +18,9 @@ import { CONTROL_ADDRESS, ControlServer } from './control.js';
 import { SendQueueGuard } from './send-queue.js';
 import { AssociationRates, ratedKind, type RateLimitCounters } from './rate-limit.js';
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
-import { openAsapStreamPorts } from '../transport/stream-asap-ports.js';
+import { loadAsapStreamCredentials, openAsapStreamPorts } from '../transport/stream-asap-ports.js';
+import { TlsCredentialError } from '../transport/tls-credentials.js';
+import { asapGateFor, asapVerdict, loadPoolMap, type AsapAccessCounters, type AsapAccessSettings, type AsapGate } from './tls-authorization.js';
 import type { StreamEndpoint, StreamEndpointCounters } from '../transport/stream-endpoint.js';
 import { hexId } from '../wire/identifier-text.js';
 
@@ -52,6 +54,8 @@ export interface RegistrarStats {
   shards: ShardStats[];
   /** ASAP over TCP and TLS: each open port and what it turned away (framing, handshakes, idle, limit). */
   streams: Array<{ protocol: 'tcp' | 'tls'; port: number; associations: number } & StreamEndpointCounters>;
+  /** ASAP refused by --tls-only or per-pool authorization (src/registrar/tls-authorization.ts). */
+  tlsAccess: AsapAccessCounters;
   /** The SCTP endpoints' own counts (src/sctp/endpoint.ts SctpEndpointStats): packets dropped, OOTB, refused INITs... */
   sctp: { asap: object; enrp: object };
 }
@@ -80,6 +84,9 @@ export class Registrar {
   private control: ControlServer | null = null;
   /** ASAP over TCP and TLS (RFC 5352 §6): associations from these go the way of SCTP ones. */
   private streamPorts: StreamEndpoint[] = [];
+  /** --tls-only and per-pool authorization (tls-authorization.ts), decided per association in accept(). */
+  private access: AsapAccessSettings = { tlsOnly: false, poolMap: null };
+  private readonly accessCounters: AsapAccessCounters = { rejected: 0, dropped: 0 };
   private closed = false;
 
   private constructor(config: RegistrarConfig, log: Logger) {
@@ -120,6 +127,12 @@ export class Registrar {
 
   private async open(): Promise<void> {
     const c = this.config;
+    // TLS files first: a bad one ends the start before any thread or port exists.
+    const tlsCredentials = loadAsapStreamCredentials(c);
+    if (c.tlsOnly && tlsCredentials === null) {
+      throw new TlsCredentialError('--tls-only without TLS', 'give --tls-psk, or --tls-cert, --tls-key and --tls-ca (and a --tls-port other than 0)');
+    }
+    this.access = { tlsOnly: c.tlsOnly, poolMap: c.tlsPoolMap !== undefined ? loadPoolMap(c.tlsPoolMap) : null };
     this.shards = new ShardSet(
       c.shards,
       {
@@ -171,10 +184,7 @@ export class Registrar {
     );
     // RFC 5353 §3.2.3 step 5: ASAP is served once the handlespace is loaded; a PE that
     // associates earlier is turned away and hunts again (RFC 5352 §3.6).
-    this.endpoint.on('association', (a) => {
-      if (this.enrp?.isReady === true) this.accept(a);
-      else a.abort('registrar still starting (ENRP handlespace download)');
-    });
+    this.endpoint.on('association', this.incoming);
     this.endpoint.on('error', (error) => this.log.error({ error: error.message }, 'SCTP endpoint error'));
     // ENRP on its own SCTP port; in udp mode on the same UDP socket as ASAP (as RSPLIB's
     // sctplib does on 9899), so one UDP port per registrar serves both.
@@ -185,12 +195,9 @@ export class Registrar {
     // (a presence from any other port is "no usable ENRP endpoint addresses").
     this.enrp = new EnrpService(this.id, c, this.enrpEndpoint, this.shards, this.log);
     await this.enrp.start();
-    this.streamPorts = await openAsapStreamPorts(c, addresses, (level, fields, message) => this.log[level](fields, message));
+    this.streamPorts = await openAsapStreamPorts(c, addresses, (level, fields, message) => this.log[level](fields, message), tlsCredentials);
     for (const ports of this.streamPorts) {
-      ports.on('association', (a) => {
-        if (this.enrp?.isReady === true) this.accept(a);
-        else a.abort('registrar still starting (ENRP handlespace download)');
-      });
+      ports.on('association', this.incoming);
       ports.on('error', (error) => this.log.error({ error: error.message, protocol: ports.protocol }, 'ASAP stream endpoint error'));
     }
     if (c.announce) await this.startAnnounces();
@@ -201,11 +208,24 @@ export class Registrar {
     );
   }
 
+  /**
+   * An association from a PE or PU on any ASAP port (SCTP, TCP, TLS). RFC 5353 §3.2.3 step 5:
+   * ASAP is served once the handlespace is loaded; a PE that associates earlier is turned
+   * away and hunts again (RFC 5352 §3.6).
+   */
+  private readonly incoming = (a: Association): void => {
+    if (this.enrp?.isReady === true) this.accept(a);
+    else a.abort('registrar still starting (ENRP handlespace download)');
+  };
+
   private accept(a: Association): void {
     this.associations.set(a.id, a);
     this.log.debug({ association: a.id, remote: `${a.remote.address}:${a.remote.port}` }, 'association up');
     this.shards.toAll((batch) => batch.associationUp(a.id, a.remote, a.remoteAddresses));
-    a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
+    // Most associations have no gate: their messages cost no check (tls-authorization.ts).
+    const gate = asapGateFor(a, this.access);
+    if (gate === null) a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
+    else a.on('message', (payload, ppid) => this.receiveGated(a, gate, payload, ppid));
     a.on('down', (reason) => {
       this.associations.delete(a.id);
       this.log.debug({ association: a.id, reason }, 'association down');
@@ -232,6 +252,24 @@ export class Registrar {
       return;
     }
     this.withoutPoolHandle(a, payload);
+  }
+
+  /** A message over an association with a TLS gate: refused ones reach no shard (RFC 5352 §9.3). */
+  private receiveGated(a: Association, gate: AsapGate, payload: Uint8Array, ppid: number): void {
+    const verdict = ppid === PPID_ASAP ? asapVerdict(gate, payload) : null;
+    if (verdict === null || verdict.action === 'pass') {
+      this.receive(a, payload, ppid);
+      return;
+    }
+    if (verdict.action === 'drop') {
+      this.accessCounters.dropped++;
+      return;
+    }
+    if (!this.admit(a, payload[0])) return;
+    if (this.accessCounters.rejected++ % 1000 === 0) {
+      this.log.warn({ association: a.id, remote: `${a.remote.address}:${a.remote.port}`, type: payload[0], poolHandle: verdict.poolHandle === null ? null : Buffer.from(verdict.poolHandle).toString('latin1'), rejected: this.accessCounters.rejected }, `ASAP request rejected due to security considerations: ${verdict.reason}`);
+    }
+    this.asapSends.send(a, verdict.response, PPID_ASAP);
   }
 
   /** Charges a message of ASAP type `type` to its association's bucket; false: dropped. Unrated types cost one switch. */
@@ -403,6 +441,7 @@ export class Registrar {
       peers: [...this.enrp.peers.all()].map((p) => p.serverId),
       shards: await this.shards.stats(),
       streams: this.streamPorts.map((ports) => ({ protocol: ports.protocol, port: ports.port, associations: ports.associations.length, ...ports.counters })),
+      tlsAccess: { ...this.accessCounters },
       sctp: { asap: { ...this.endpoint.stats }, enrp: { ...this.enrpEndpoint.stats } },
     };
   }

@@ -4,7 +4,7 @@
 import { PPID_ASAP } from '../wire/constants.js';
 import type { StreamLog } from './stream-association.js';
 import { StreamEndpoint } from './stream-endpoint.js';
-import { hasTlsFiles, loadTlsCredentials } from './tls-credentials.js';
+import { hasTlsFiles, loadTlsCredentials, type TlsCredentials } from './tls-credentials.js';
 
 /** The registrar settings these ports read (a subset of RegistrarConfig). */
 export interface AsapStreamSettings {
@@ -22,36 +22,34 @@ export interface AsapStreamSettings {
   maxSendQueueBytes: number;
 }
 
-/** Why one of these ports could not open (`what` names it for the start-up message). */
+/** Why one of these ports could not open (the port and the socket error in the message). */
 export class AsapStreamPortError extends Error {
   override readonly name = 'AsapStreamPortError';
   constructor(
     message: string,
     readonly code: string | undefined,
-    readonly hint?: string,
   ) {
     super(message);
   }
 }
 
 /**
- * Opens the TCP and TLS ports the settings ask for. Credential problems and taken ports reject
- * (AsapStreamPortError, with the file or port in the message), except a taken TCP port that
+ * The TLS credentials the settings ask for (null: no TLS file given, or the TLS port is 0).
+ * Called before anything is opened, so a bad file ends the start at once; a problem is a
+ * TlsCredentialError naming the file, with a hint.
+ */
+export function loadAsapStreamCredentials(s: AsapStreamSettings): TlsCredentials | null {
+  const tlsFiles = { psk: s.tlsPsk, cert: s.tlsCert, key: s.tlsKey, ca: s.tlsCa };
+  if (s.tlsPort <= 0 || !hasTlsFiles(tlsFiles)) return null;
+  return loadTlsCredentials(tlsFiles, 'server');
+}
+
+/**
+ * Opens the TCP port and, with `credentials`, the TLS port the settings ask for. Taken ports
+ * reject (AsapStreamPortError, with the port in the message), except a taken TCP port that
  * `tcpPortOptional` lets go with a warning. Nothing stays open behind a rejection.
  */
-export async function openAsapStreamPorts(s: AsapStreamSettings, addresses: readonly string[], log: StreamLog): Promise<StreamEndpoint[]> {
-  const tlsFiles = { psk: s.tlsPsk, cert: s.tlsCert, key: s.tlsKey, ca: s.tlsCa };
-  const wantTls = s.tlsPort > 0 && hasTlsFiles(tlsFiles);
-  // Credentials first: a bad file ends the start before any port is bound.
-  let credentials;
-  if (wantTls) {
-    try {
-      credentials = loadTlsCredentials(tlsFiles, 'server');
-    } catch (error) {
-      const e = error as Error & { hint?: string; code?: string };
-      throw new AsapStreamPortError(e.message, e.code, e.hint);
-    }
-  }
+export async function openAsapStreamPorts(s: AsapStreamSettings, addresses: readonly string[], log: StreamLog, credentials: TlsCredentials | null = loadAsapStreamCredentials(s)): Promise<StreamEndpoint[]> {
   const common = {
     ppid: PPID_ASAP,
     addresses,
@@ -75,7 +73,7 @@ export async function openAsapStreamPorts(s: AsapStreamSettings, addresses: read
         log('warn', { tcpPort: s.tcpPort, error: (error as Error).message }, `TCP port ${s.tcpPort} is in use: ASAP over TCP is off (give --tcp-port to require it, 0 to turn it off)`);
       }
     }
-    if (wantTls && credentials !== undefined) {
+    if (credentials !== null) {
       try {
         open.push(await StreamEndpoint.open({ ...common, protocol: 'tls', port: s.tlsPort, tls: credentials }));
       } catch (error) {

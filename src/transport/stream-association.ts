@@ -11,13 +11,35 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { COMMON_HEADER_BYTES, describeFramingError, framedSize, MessageFramer, MAX_FRAMED_MESSAGE_BYTES } from './stream-framing.js';
+import type { TlsPeer } from './tls-peer.js';
 import { SendQueueFullError, type Association, type AssociationDownReason, type AssociationEvents, type RemoteAddress } from './sctp-provider.js';
 
 /**
  * Stream associations number from 2^31 up: their ids share the registrar's tables (and the
- * shards' u32 association ids) with SCTP associations, which number from 1.
+ * shards' u32 association ids) with SCTP associations, which number from 1. After 2^32 - 1
+ * they wrap to 2^31 again, skipping ids still in use (a long-lived association keeps its id).
  */
-let nextStreamAssociationId = 0x8000_0000;
+const FIRST_STREAM_ASSOCIATION_ID = 0x8000_0000;
+const LAST_STREAM_ASSOCIATION_ID = 0xffff_ffff;
+let nextStreamAssociationId = FIRST_STREAM_ASSOCIATION_ID;
+const liveStreamAssociationIds = new Set<number>();
+
+/** The next free stream association id (also settable for the wrap test). */
+export function allocateStreamAssociationId(): number {
+  for (;;) {
+    const id = nextStreamAssociationId;
+    nextStreamAssociationId = id >= LAST_STREAM_ASSOCIATION_ID ? FIRST_STREAM_ASSOCIATION_ID : id + 1;
+    if (!liveStreamAssociationIds.has(id)) {
+      liveStreamAssociationIds.add(id);
+      return id;
+    }
+  }
+}
+
+/** Tests: where the next id is taken from. */
+export function setNextStreamAssociationId(id: number): void {
+  nextStreamAssociationId = id;
+}
 
 /** What one stream association logs: level, fields (the peer's address among them), message. */
 export type StreamLog = (level: 'debug' | 'info' | 'warn', fields: Record<string, unknown>, message: string) => void;
@@ -41,6 +63,8 @@ export interface StreamAssociationOptions {
   /** Called when a bad Message Length aborts the connection, and when the idle limit closes it (counters). */
   onFramingError?: () => void;
   onIdle?: () => void;
+  /** Who the peer authenticated as (TLS associations a server accepted), for authorization. */
+  tlsPeer?: TlsPeer | null;
 }
 
 /** '::ffff:10.0.0.1' (an IPv4 peer on a dual-stack socket) as '10.0.0.1'. */
@@ -50,12 +74,14 @@ export function plainAddress(address: string | undefined): string {
 }
 
 export class StreamAssociation extends EventEmitter<AssociationEvents> implements Association {
-  readonly id = nextStreamAssociationId++;
+  readonly id = allocateStreamAssociationId();
   readonly remote: RemoteAddress;
   readonly remoteAddresses: readonly string[];
   readonly protocol: 'tcp' | 'tls';
   readonly ppid: number;
   readonly maxSendQueueBytes: number;
+  /** Who the peer authenticated as (an accepted TLS association), else null. */
+  readonly tlsPeer: TlsPeer | null;
   readonly #socket: Socket;
   readonly #framer: MessageFramer;
   readonly #log: StreamLog;
@@ -81,6 +107,7 @@ export class StreamAssociation extends EventEmitter<AssociationEvents> implement
     this.protocol = options.protocol;
     this.ppid = options.ppid;
     this.maxSendQueueBytes = options.maxSendQueueBytes;
+    this.tlsPeer = options.tlsPeer ?? null;
     this.#framer = new MessageFramer(options.maxMessageBytes ?? MAX_FRAMED_MESSAGE_BYTES);
     this.#log = options.log ?? (() => undefined);
     this.#closeTimeout = options.closeTimeout ?? 5000;
@@ -219,6 +246,7 @@ export class StreamAssociation extends EventEmitter<AssociationEvents> implement
   #down(reason: AssociationDownReason): void {
     if (this.#state === 'down') return;
     this.#state = 'down';
+    liveStreamAssociationIds.delete(this.id);
     clearTimeout(this.#closeTimer);
     this.#socket.destroy();
     this.emit('down', reason);

@@ -15,6 +15,7 @@ import { plainAddress, StreamAssociation, type StreamLog } from './stream-associ
 import { MAX_FRAMED_MESSAGE_BYTES } from './stream-framing.js';
 import { tlsServerOptions, type TlsCredentials } from './tls-credentials.js';
 import type { Association } from './sctp-provider.js';
+import { tlsPeerOf, type TlsPeer } from './tls-peer.js';
 
 export type StreamProtocol = 'tcp' | 'tls';
 
@@ -148,12 +149,10 @@ export class StreamEndpoint extends EventEmitter<StreamEndpointEvents> implement
     } else {
       server = net.createServer((socket) => this.#associate(socket, null));
     }
+    // Per server (one per address): the listener refuses beyond the limit before any TLS work;
+    // #associate() holds the endpoint's total to it across its addresses.
     server.maxConnections = o.maxAssociations;
-    server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
-      if (this.counters.refused++ % 1000 === 0) {
-        this.#log('warn', { peer: `${plainAddress(data?.remoteAddress)}:${data?.remotePort ?? 0}`, limit: o.maxAssociations, refused: this.counters.refused }, `${o.protocol.toUpperCase()} connection refused: at the association limit`);
-      }
-    });
+    server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => this.#refused(formatPeer(data?.remoteAddress, data?.remotePort)));
     if (o.protocol === 'tls') {
       // The raw socket, before TLS takes it over: its address is noted while it is sure to be
       // there (a socket that failed its handshake may no longer say).
@@ -164,6 +163,13 @@ export class StreamEndpoint extends EventEmitter<StreamEndpointEvents> implement
       });
     }
     return server;
+  }
+
+  /** A connection turned away at the association limit: counted, logged sparingly. */
+  #refused(peer: string): void {
+    if (this.counters.refused++ % 1000 === 0) {
+      this.#log('warn', { peer, limit: this.#options.maxAssociations, refused: this.counters.refused }, `${this.#options.protocol.toUpperCase()} connection refused: at the association limit`);
+    }
   }
 
   #secured(socket: tls.TLSSocket): void {
@@ -180,7 +186,9 @@ export class StreamEndpoint extends EventEmitter<StreamEndpointEvents> implement
       socket.destroy();
       return;
     }
-    this.#associate(socket, psk ? { psk: identity! } : { certificate: subjectOf(socket) });
+    const tlsPeer = tlsPeerOf(socket, psk ? identity! : null);
+    const pools: Record<string, string> = tlsPeer.certificatePools !== null ? { pools: [...tlsPeer.certificatePools].join(' ') } : {};
+    this.#associate(socket, psk ? { psk: identity! } : { certificate: tlsPeer.certificateSubject ?? '?', ...pools }, tlsPeer);
   }
 
   #handshakeFailed(error: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
@@ -191,9 +199,14 @@ export class StreamEndpoint extends EventEmitter<StreamEndpointEvents> implement
     socket.destroy();
   }
 
-  #associate(socket: net.Socket, peerIdentity: Record<string, string> | null): void {
+  #associate(socket: net.Socket, peerIdentity: Record<string, string> | null, tlsPeer: TlsPeer | null = null): void {
     const o = this.#options;
     if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    if (this.#associations.size >= o.maxAssociations) {
+      this.#refused(peerOf(socket));
       socket.destroy();
       return;
     }
@@ -206,6 +219,7 @@ export class StreamEndpoint extends EventEmitter<StreamEndpointEvents> implement
       log: this.#log,
       onFramingError: () => this.counters.framingAborts++,
       onIdle: () => this.counters.idleClosed++,
+      tlsPeer,
     });
     this.counters.accepted++;
     this.#associations.add(a);
@@ -229,11 +243,6 @@ function peerOf(socket: net.Socket): string {
   if (socket.remoteAddress !== undefined) return formatPeer(socket.remoteAddress, socket.remotePort);
   const parent = (socket as { _parent?: net.Socket })._parent;
   return (parent !== undefined ? rawPeers.get(parent) : undefined) ?? '?:0';
-}
-
-function subjectOf(socket: tls.TLSSocket): string {
-  const subject = socket.getPeerCertificate().subject as Record<string, string> | undefined;
-  return subject?.CN ?? '?';
 }
 
 function firstLine(text: string): string {

@@ -7,6 +7,9 @@ export const PPID_ASAP = 11;
 export const PPID_ENRP = 12;
 export const PORT_ASAP = 3863;
 export const PORT_ENRP = 9901;
+/** TLS over TCP: IANA asap-tcp-tls 3864 (RFC 5352 §8), enrp-sctp-tls / ENRP over TLS 9902 (RFC 5353 §5.3). */
+export const PORT_ASAP_TLS = 3864;
+export const PORT_ENRP_TLS = 9902;
 /** SCTP over UDP encapsulation port (RFC 6951 §7). */
 export const PORT_SCTP_OVER_UDP = 9899;
 

@@ -4,6 +4,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SendQueueFullError, type Association, type AssociationDownReason } from '../../src/transport/sctp-provider.js';
+import { setNextStreamAssociationId } from '../../src/transport/stream-association.js';
 import { StreamConnector } from '../../src/transport/stream-connector.js';
 import { StreamEndpoint, type StreamEndpointOptions } from '../../src/transport/stream-endpoint.js';
 import { freeTcpPort } from './tls-fixtures.js';
@@ -151,6 +152,29 @@ describe('StreamEndpoint limits', () => {
     await down(second);
     expect(endpoint.counters.refused).toBe(1);
     expect(accepted).toHaveLength(1);
+  });
+
+  it('maxAssociations holds for the endpoint across its addresses (one listener each), not per address', async () => {
+    const { endpoint, accepted } = await listen({ maxAssociations: 1, addresses: [LOOPBACK, '127.0.0.2'] });
+    await connector().connect({ address: LOOPBACK, port: endpoint.port });
+    await waitUntil(() => accepted.length === 1);
+    const other = connector().associate({ address: '127.0.0.2', port: endpoint.port });
+    await down(other);
+    expect(endpoint.counters.refused).toBe(1);
+    expect(accepted).toHaveLength(1);
+  });
+
+  it('association ids wrap from 2^32 - 1 back to 2^31, skipping ids still in use', async () => {
+    const first = await pair();
+    setNextStreamAssociationId(0xffff_fffe);
+    const a = await pair();
+    const b = await pair();
+    expect([a.client.id, a.server.id, b.client.id].sort()).toEqual([0xffff_fffe, 0xffff_ffff, 0x8000_0000].sort());
+    // The next free one after 2^31 (2^31 + 1 is b's server); ids of live associations are not handed out again.
+    setNextStreamAssociationId(first.client.id);
+    const c = await pair();
+    expect([c.client.id, c.server.id]).not.toContain(first.client.id);
+    expect([c.client.id, c.server.id]).not.toContain(first.server.id);
   });
 
   it('a Message Length over the limit aborts the connection, counted', async () => {

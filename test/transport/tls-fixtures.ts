@@ -17,6 +17,9 @@ export interface TlsFixtures {
   otherCa: string;
   otherClientCert: string;
   otherClientKey: string;
+  /** A client certificate of the scope CA naming pools in SAN URIs: `allowed-pool` and `my pool` (rserpool:pool:my%20pool). */
+  poolClientCert: string;
+  poolClientKey: string;
   psk: string;
   pskIdentity: string;
   pskHex: string;
@@ -44,6 +47,7 @@ export function makeTlsFixtures(): TlsFixtures {
   issue(dir, 'registrar', 'registrar-1', 'scope-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   issue(dir, 'client', 'pe-1', 'scope-ca', 'extendedKeyUsage=clientAuth\n');
   issue(dir, 'other-client', 'intruder', 'other-ca', 'extendedKeyUsage=clientAuth\n');
+  issue(dir, 'pool-client', 'pe-pools', 'scope-ca', 'subjectAltName=URI:rserpool:pool:allowed-pool,URI:rserpool:pool:my%20pool,DNS:pe.example\nextendedKeyUsage=clientAuth\n');
   const pskHex = '8f3a5c0d1e2b4a6978c1d2e3f405162738495a6b7c8d9eafb0c1d2e3f4051627';
   writeFileSync(join(dir, 'psk.txt'), `# test scope\npe-1:${pskHex}\npu-1:00112233445566778899aabbccddeeff\n`);
   const f = (n: string): string => join(dir, n);
@@ -57,6 +61,8 @@ export function makeTlsFixtures(): TlsFixtures {
     otherCa: f('other-ca.pem'),
     otherClientCert: f('other-client.pem'),
     otherClientKey: f('other-client.key'),
+    poolClientCert: f('pool-client.pem'),
+    poolClientKey: f('pool-client.key'),
     psk: f('psk.txt'),
     pskIdentity: 'pe-1',
     pskHex,
