@@ -235,19 +235,8 @@ export class Partition {
     }
 
     const home = r.homeRegistrarId >>> 0;
-    const element = new PoolElement(
-      pool,
-      peId,
-      home,
-      r.registrationLife,
-      r.policy,
-      t.protocol,
-      t.port,
-      t.use,
-      t.addressCount,
-      r.associationId,
-      r.encoded,
-    );
+    const element = new PoolElement(pool, peId, home, r.registrationLife, pool.internPolicy(r.policy), t.port, t.addressCount, r.associationId);
+    pool.slab.store(element, r.encoded, pool.elements.values());
     pool.elements.set(peId, element);
     pool.selection.add(element);
     this.elementTotal++;
@@ -262,12 +251,16 @@ export class Partition {
 
   private update(element: PoolElement, r: Registration): void {
     const t = r.userTransport;
-    element.policy = r.policy;
-    element.pool.selection.update(element);
+    const pool = element.pool;
+    element.policy = pool.internPolicy(r.policy);
+    pool.selection.update(element);
     element.registrationLife = r.registrationLife;
-    element.transportPort = t.port;
-    element.addressCount = t.addressCount;
-    element.encoded = r.encoded;
+    element.setTransport(t.port, t.addressCount);
+    // A re-registration usually repeats the bytes it registered with: nothing to store then.
+    if (!pool.slab.holds(element, r.encoded)) {
+      pool.slab.forget(element);
+      pool.slab.store(element, r.encoded, pool.elements.values());
+    }
     element.clearReports();
     if (element.associationId !== r.associationId) {
       if (element.associationId !== 0) this.leaveAssociation(element);
@@ -300,6 +293,7 @@ export class Partition {
     pool.selection.remove(element);
     // RFC 5351 §2.1: a pool exists while it has an element.
     if (pool.elements.size === 0) this.dropPool(pool);
+    else pool.slab.release(element.encodedLength, pool.elements.values());
     const owner = this.owners.get(element.homeRegistrarId)!;
     owner.elements.delete(element);
     owner.wordSum -= peWordSum(pool.handleWordSum, element.peId);
@@ -479,15 +473,8 @@ export class Partition {
 
   // ---------------------------------------------------------------- timers
 
-  /** ENDPOINT_KEEP_ALIVE_ACK (RFC 5352 §3.4): the PE lives; the next keep-alive is scheduled. */
-  keepAliveAcknowledged(poolHandle: Uint8Array, peId: number): PoolElement | undefined {
-    const element = this.findElement(poolHandle, peId);
-    if (element === undefined || !this.acknowledge(element)) return undefined;
-    return element;
-  }
-
   /**
-   * The ACK of an element already looked up: the PE lives, its unreachability reports are
+   * ENDPOINT_KEEP_ALIVE_ACK (RFC 5352 §3.4) of an element looked up: the PE lives, its unreachability reports are
    * cleared (RFC 5352 §3.5) and the next keep-alive is scheduled. False for a foreign PE.
    */
   acknowledge(element: PoolElement): boolean {

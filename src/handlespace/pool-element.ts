@@ -24,17 +24,19 @@ export class PoolElement implements PolicyEntry {
   readonly peId: number;
   homeRegistrarId: number;
   registrationLife: number;
+  /** Shared with other PEs of the pool that carry the same values (Pool.sharedPolicy). */
   policy: PolicySettings;
-  transportProtocol: number;
-  transportPort: number;
-  transportUse: number;
-  addressCount: number;
+  /** The user transport's port and address count, as port * 4096 + count (one small integer). */
+  private transport: number;
   associationId: number;
-  /** The Pool Element parameter, pre-encoded by the registrar. */
-  encoded: Uint8Array;
-  /** Distinct associations that reported the PE unreachable since its last keep-alive ACK. */
-  unreachableReports = 0;
-  /** Their association numbers (at most MAX-BAD-PE-REPORT: the PE goes at that many). */
+  /**
+   * The Pool Element parameter, pre-encoded by the registrar: `encodedLength` bytes at
+   * `encodedStart` of `encodedBytes`, the pool's EncodedSlab (src/handlespace/encoded-slab.ts).
+   */
+  encodedBytes: Uint8Array;
+  encodedStart = 0;
+  encodedLength = 0;
+  /** Associations that reported the PE unreachable since its last keep-alive ACK (at most MAX-BAD-PE-REPORT: the PE goes at that many). */
   private reporters: number[] | null = null;
   /** False once removed from the partition. */
   registered = true;
@@ -47,14 +49,14 @@ export class PoolElement implements PolicyEntry {
   virtualCounter = 0;
   selectionKey = 0;
   selectionKey2 = 0;
-  selectionCount = 0;
   selectionPrev: PoolElement | null = null;
   selectionNext: PoolElement | null = null;
   // Association index: intrusive doubly linked list per association.
   associationPrev: PoolElement | null = null;
   associationNext: PoolElement | null = null;
 
-  // Timer: owned by the partition's timer schedule.
+  // Timer: owned by the partition's timer schedule. Whole milliseconds (a small integer held in
+  // the object; a fractional time would be a heap number of 16 bytes more per PE).
   timerAt = 0;
   timerKind: TimerKind = TimerKind.None;
   timerIndex = -1;
@@ -65,24 +67,56 @@ export class PoolElement implements PolicyEntry {
     homeRegistrarId: number,
     registrationLife: number,
     policy: PolicySettings,
-    transportProtocol: number,
     transportPort: number,
-    transportUse: number,
     addressCount: number,
     associationId: number,
-    encoded: Uint8Array,
   ) {
     this.pool = pool;
     this.peId = peId;
     this.homeRegistrarId = homeRegistrarId;
     this.registrationLife = registrationLife;
     this.policy = policy;
-    this.transportProtocol = transportProtocol;
-    this.transportPort = transportPort;
-    this.transportUse = transportUse;
-    this.addressCount = addressCount;
+    this.transport = 0;
+    this.setTransport(transportPort, addressCount);
     this.associationId = associationId;
-    this.encoded = encoded;
+    this.encodedBytes = pool.slab.bytes;
+  }
+
+  get transportPort(): number {
+    return Math.floor(this.transport / 4096);
+  }
+
+  /** Addresses the user transport lists (at most 4095 recorded: the limit is lower, 64 by default). */
+  get addressCount(): number {
+    return this.transport % 4096;
+  }
+
+  setTransport(port: number, addressCount: number): void {
+    this.transport = (port & 0xffff) * 4096 + Math.min(addressCount, 4095);
+  }
+
+  /** The user transport's protocol (a parameter type): the pool's (RFC 5352 §3.1 rule 2). */
+  get transportProtocol(): number {
+    return this.pool.transportProtocol;
+  }
+
+  /** TransportUse: the pool's (RFC 5352 §3.1 rule 2). */
+  get transportUse(): number {
+    return this.pool.transportUse;
+  }
+
+  /**
+   * The Pool Element parameter as handle resolution responses carry it: a view of the pool's
+   * slab, which keeps these bytes (a later re-registration appends new ones elsewhere).
+   */
+  get encoded(): Uint8Array {
+    const start = this.encodedStart;
+    return this.encodedBytes.subarray(start, start + this.encodedLength);
+  }
+
+  /** Distinct associations that reported the PE unreachable since its last keep-alive ACK. */
+  get unreachableReports(): number {
+    return this.reporters === null ? 0 : this.reporters.length;
   }
 
   /** Records an unreachability report from `association`; false if it reported already. */
@@ -91,12 +125,10 @@ export class PoolElement implements PolicyEntry {
     if (list === null) this.reporters = [association];
     else if (list.includes(association)) return false;
     else list.push(association);
-    this.unreachableReports++;
     return true;
   }
 
   clearReports(): void {
-    this.unreachableReports = 0;
     this.reporters = null;
   }
 
@@ -112,11 +144,12 @@ export class PoolElement implements PolicyEntry {
    */
   setHome(registrarId: number): void {
     this.homeRegistrarId = registrarId >>> 0;
-    const e = this.encoded;
-    if (e.length < 12) return; // not a Pool Element parameter (unit tests' stand-ins)
-    e[8] = registrarId >>> 24;
-    e[9] = (registrarId >>> 16) & 0xff;
-    e[10] = (registrarId >>> 8) & 0xff;
-    e[11] = registrarId & 0xff;
+    if (this.encodedLength < 12) return; // not a Pool Element parameter (unit tests' stand-ins)
+    const e = this.encodedBytes;
+    const at = this.encodedStart;
+    e[at + 8] = registrarId >>> 24;
+    e[at + 9] = (registrarId >>> 16) & 0xff;
+    e[at + 10] = (registrarId >>> 8) & 0xff;
+    e[at + 11] = registrarId & 0xff;
   }
 }

@@ -2,6 +2,8 @@
 // user transport protocol and transport use are those of its first element (RFC 5352 §3.1
 // rule 1); the pool exists while it has an element.
 import type { Selection } from '../policy/policy.js';
+import type { PolicySettings } from '../wire/policy-settings.js';
+import { EncodedSlab } from './encoded-slab.js';
 import type { PoolElement } from './pool-element.js';
 
 export class Pool {
@@ -17,6 +19,14 @@ export class Pool {
   /** poolHandleHash(handle), and the next pool with the same hash. */
   readonly hash: number;
   hashNext: Pool | null = null;
+  /** Its elements' pre-encoded Pool Element parameters. */
+  readonly slab = new EncodedSlab();
+  /**
+   * The policy values most PEs of a pool share (a Round Robin pool's are all alike): PEs
+   * whose values equal these hold this one object instead of their own (96 bytes each).
+   * PolicySettings are never changed in place: a re-registration replaces the object.
+   */
+  private sharedPolicy: PolicySettings | null = null;
 
   constructor(
     handle: Uint8Array,
@@ -41,4 +51,26 @@ export class Pool {
   get size(): number {
     return this.elements.size;
   }
+
+  /** `policy`, or the pool's shared object with the same values. */
+  internPolicy(policy: PolicySettings): PolicySettings {
+    const shared = this.sharedPolicy;
+    if (shared !== null && samePolicy(shared, policy)) return shared;
+    if (policy.raw === null) this.sharedPolicy = policy;
+    return policy;
+  }
+}
+
+function samePolicy(a: PolicySettings, b: PolicySettings): boolean {
+  return (
+    a.type === b.type &&
+    a.weight === b.weight &&
+    a.priority === b.priority &&
+    a.load === b.load &&
+    a.loadDegradation === b.loadDegradation &&
+    a.loadDpf === b.loadDpf &&
+    a.weightDpf === b.weightDpf &&
+    a.distance === b.distance &&
+    b.raw === null
+  );
 }

@@ -44,8 +44,12 @@ export class TimerSchedule {
     return this.heap[0];
   }
 
-  /** Arms or re-arms the element's timer. */
-  set(element: PoolElement, at: number, kind: TimerKind): void {
+  /**
+   * Arms or re-arms the element's timer, due at `at` rounded up to a whole millisecond (Node's
+   * timers wake in whole milliseconds anyway; and see PoolElement.timerAt).
+   */
+  set(element: PoolElement, due: number, kind: TimerKind): void {
+    const at = Math.ceil(due);
     const old = element.timerAt;
     element.timerAt = at;
     element.timerKind = kind;

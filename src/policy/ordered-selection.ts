@@ -31,7 +31,6 @@ export class OrderedSelection implements Selection {
   add(entry: PolicyEntry): void {
     entry.sequence = this.nextSequence++;
     entry.degradation = 0;
-    entry.selectionCount = 0;
     this.definition.initialize?.(entry, this);
     this.refreshKey(entry);
     const i = this.heap.length;
@@ -100,7 +99,6 @@ export class OrderedSelection implements Selection {
     for (let i = 0; i < updates; i++) {
       const entry = out[base + i]!;
       entry.sequence = this.nextSequence++;
-      entry.selectionCount++;
       if (update !== undefined) update(entry);
       this.refreshKey(entry);
       this.fix(entry.selectionIndex);

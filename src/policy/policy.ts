@@ -19,8 +19,6 @@ export interface PolicyEntry {
   selectionKey: number;
   /** Secondary order key (Weighted Round Robin's picks left); 0 elsewhere. */
   selectionKey2: number;
-  /** How often the element was handed out. */
-  selectionCount: number;
   /** Neighbours in a sequence-ordered list (Round Robin); null elsewhere. */
   selectionPrev: PolicyEntry | null;
   selectionNext: PolicyEntry | null;

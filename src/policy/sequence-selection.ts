@@ -21,7 +21,6 @@ export class SequenceSelection implements Selection {
 
   add(entry: PolicyEntry): void {
     entry.degradation = 0;
-    entry.selectionCount = 0;
     entry.selectionKey = 0;
     entry.selectionKey2 = 0;
     this.definition.initialize?.(entry, this);
@@ -58,7 +57,6 @@ export class SequenceSelection implements Selection {
     const update = this.definition.update;
     for (let i = 0; i < updates; i++) {
       const entry = out[base + i]!;
-      entry.selectionCount++;
       if (update !== undefined) update(entry);
       this.unlink(entry);
       this.append(entry);

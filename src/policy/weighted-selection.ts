@@ -35,7 +35,6 @@ export class WeightedSelection implements Selection {
     if (this.count === this.capacity) this.grow();
     entry.sequence = this.nextSequence++;
     entry.degradation = 0;
-    entry.selectionCount = 0;
     entry.selectionKey2 = 0;
     this.definition.initialize?.(entry, this);
     const slot = this.count++;
@@ -82,7 +81,6 @@ export class WeightedSelection implements Selection {
       const entry = this.slots[this.find(r)]!;
       out.push(entry);
       entry.sequence = this.nextSequence++;
-      entry.selectionCount++;
       if (picked < increment && update !== undefined) update(entry);
       picked++;
       if (picked < k) {

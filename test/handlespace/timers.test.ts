@@ -41,12 +41,12 @@ describe('keep-alive monitoring of own PEs (RFC 5352 §3.4-3.5)', () => {
     p.register(registration('a', 1));
     clock.advance(5000);
     clock.advance(7000);
-    expect(p.keepAliveAcknowledged(handle('a'), 1)?.peId).toBe(1);
+    expect(p.acknowledge(p.findElement(handle('a'), 1)!)).toBe(true);
     clock.advance(11_999);
     expect(log).toHaveLength(1);
     clock.advance(12_000);
     expect(log[1]).toEqual([12_000, PartitionEvent.SendKeepAlive, 1]);
-    expect(p.keepAliveAcknowledged(handle('a'), 99)).toBeUndefined();
+    expect(p.findElement(handle('a'), 99)).toBeUndefined();
   });
 
   it('re-registration restarts the cycle', () => {

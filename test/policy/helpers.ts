@@ -18,7 +18,6 @@ export function entry(id: number, type: number, values: Partial<Omit<PolicySetti
     virtualCounter: 0,
     selectionKey: 0,
     selectionKey2: 0,
-    selectionCount: 0,
     selectionPrev: null,
     selectionNext: null,
   };

@@ -1,0 +1,91 @@
+// The pre-encoded Pool Element parameters (RFC 5354 §3.13) of one pool's elements, kept end
+// to end in one byte slab instead of one Uint8Array per PE. A Uint8Array of its own costs a
+// PE ~240 bytes of heap for ~56 bytes of data (the typed array, its ArrayBuffer, the bytes);
+// here a PE holds an offset and a length (docs/benchmarks.md, "Where the memory goes").
+//
+// Bytes are only appended: a re-registration with other bytes appends them and the old ones
+// become dead space, so a view handed out earlier (PoolElement.encoded) keeps what it showed,
+// and a removed element keeps its bytes (it still points at the slab array it was in: ENRP
+// tells peers about it after the partition let it go).
+// When the slab is full its live bytes move to a new one sized 1.5x what is live (growth and
+// compaction in one), and a slab whose live bytes fell under a quarter of it shrinks the same
+// way: both are O(live bytes) after at least as many bytes appended or released, so each
+// operation stays amortized O(1).
+
+/** What the slab needs of an element: where its bytes are. */
+export interface SlabEntry {
+  /** The slab array the bytes are in (the current one while the element is registered). */
+  encodedBytes: Uint8Array;
+  encodedStart: number;
+  encodedLength: number;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Smallest slab, in bytes: a pool of one PE with an IPv4 address fits. */
+const MIN_CAPACITY = 64;
+
+export class EncodedSlab {
+  bytes: Uint8Array = EMPTY;
+  /** Appended so far (live and dead). */
+  used = 0;
+  /** Bytes of registered elements. */
+  live = 0;
+
+  /**
+   * Stores `src` for `entry`, which is not among `entries` or holds no bytes (encodedLength 0:
+   * its old ones released). `entries` are the elements whose bytes are in the slab: they
+   * are moved if the slab is rebuilt.
+   */
+  store(entry: SlabEntry, src: Uint8Array, entries: Iterable<SlabEntry>): void {
+    const n = src.length;
+    if (this.used + n > this.bytes.length) this.rebuild(n, entries);
+    const at = this.used;
+    this.bytes.set(src, at);
+    this.used = at + n;
+    this.live += n;
+    entry.encodedBytes = this.bytes;
+    entry.encodedStart = at;
+    entry.encodedLength = n;
+  }
+
+  /** An element's bytes are dead (it left `entries`, which are the remaining ones). */
+  release(length: number, entries: Iterable<SlabEntry>): void {
+    this.live -= length;
+    const capacity = this.bytes.length;
+    if (capacity > 4 * MIN_CAPACITY && this.live < capacity >>> 2) this.rebuild(0, entries);
+  }
+
+  /** The entry (still among the entries) is about to be stored anew: its old bytes are dead. */
+  forget(entry: SlabEntry): void {
+    this.live -= entry.encodedLength;
+    entry.encodedLength = 0;
+  }
+
+  /** True if the entry's bytes are `src` (a re-registration that changed nothing). */
+  holds(entry: SlabEntry, src: Uint8Array): boolean {
+    const n = src.length;
+    if (entry.encodedLength !== n) return false;
+    const bytes = entry.encodedBytes;
+    const at = entry.encodedStart;
+    for (let i = 0; i < n; i++) if (bytes[at + i] !== src[i]) return false;
+    return true;
+  }
+
+  /** Live bytes into a new slab with room for `extra` more and half as much again. */
+  private rebuild(extra: number, entries: Iterable<SlabEntry>): void {
+    const capacity = Math.max(MIN_CAPACITY, (Math.ceil(((this.live + extra) * 3) / 2) + 7) & ~7);
+    const next = new Uint8Array(capacity);
+    let at = 0;
+    for (const e of entries) {
+      const n = e.encodedLength;
+      if (n === 0) continue;
+      next.set(e.encodedBytes.subarray(e.encodedStart, e.encodedStart + n), at);
+      e.encodedBytes = next;
+      e.encodedStart = at;
+      at += n;
+    }
+    this.bytes = next;
+    this.used = at;
+    this.live = at;
+  }
+}
