@@ -9,6 +9,7 @@ import { registerPe } from './pe.js';
 import { registerTerminal } from './terminal.js';
 import { registerResolve } from './resolve.js';
 import { registerDump } from './dump.js';
+import { registerSnapshot } from './snapshot.js';
 import { startupErrorMessage } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerTerminal(program);
   registerResolve(program);
   registerDump(program);
+  registerSnapshot(program);
   return program;
 }
 

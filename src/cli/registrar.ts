@@ -129,6 +129,8 @@ export function registerRegistrar(program: Command): void {
     .option('--stream-idle-timeout <ms>', 'a TCP/TLS association silent this long is closed (0: never)', integer(0, 86_400_000), d.streamIdleTimeout)
     .option('--max-stream-message <bytes>', 'largest ASAP message a TCP/TLS peer may send; a larger Message Length aborts the connection', integer(4, 65535), d.maxStreamMessageBytes)
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
+    .option('--snapshot <file>', 'handlespace snapshot (FlatBuffers): loaded at start (warm restart: PEs served at once, own PEs get a keep-alive with the H bit and are removed if they do not answer), written every --snapshot-interval and at SIGTERM/SIGINT')
+    .option('--snapshot-interval <ms>', 'period of the --snapshot writes (0: only at shutdown)', integer(0, 86_400_000), d.snapshotInterval)
     .option('--control-port <port>', 'HTTP control channel on 127.0.0.1 for `rserpool dump` (GET /handlespace, /stats); 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
     .option('--dashboard-clients <n>', 'browsers watching the live dashboard (http://CONTROL/ , server-sent events) at once; beyond: 503; 0: dashboard off', integer(0, 1000), d.dashboardClients)
     .option('--dashboard-interval <ms>', 'live dashboard update interval', integer(100, 3_600_000), d.dashboardInterval)
@@ -148,6 +150,8 @@ export function registerRegistrar(program: Command): void {
         announce: opts.announce !== 'off',
         announceInterval: opts.announceInterval as number,
         logLevel: opts.logLevel as string,
+        snapshot: (opts.snapshot as string | undefined) ?? null,
+        snapshotInterval: opts.snapshotInterval as number,
         controlPort: opts.controlPort as number,
         dashboardClients: opts.dashboardClients as number,
         dashboardInterval: opts.dashboardInterval as number,

@@ -118,6 +118,14 @@ export interface RegistrarConfig {
    * addresses (NAT, separate data networks). Off: such a registration is rejected.
    */
   allowForeignAddresses: boolean;
+  // ------------------------------------------- handlespace snapshot, warm restart (issue 13)
+  /**
+   * Snapshot file (src/snapshot/): loaded at start (own PEs get a keep-alive with the H bit,
+   * those that do not answer are removed), written every snapshotInterval and at close; null: none.
+   */
+  snapshot: string | null;
+  /** Period of the snapshot writes, ms (0: only at close). */
+  snapshotInterval: number;
   // ------------------------------------------- subscriptions (RFC 5352 §2.2.5-2.2.6, issue 15)
   /** Pool changes within this many ms make one update to each subscribed pool user. */
   subscriptionInterval: number;
@@ -224,6 +232,8 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     maxElements: 1_000_000,
     maxElementsPerPeer: 100_000,
     allowForeignAddresses: false,
+    snapshot: null,
+    snapshotInterval: 60_000,
     // A PU subscribes to the few pools it uses; a pool's subscribers are its long-running users.
     subscriptionInterval: 100,
     maxSubscriptionsPerAssociation: 64,

@@ -22,6 +22,7 @@ import { isIP } from 'node:net';
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
 import { tokenMatches } from './control-auth.js';
 import { dashboardRoutes } from './dashboard.js';
+import { snapshotRoutes } from '../snapshot/control-route.js';
 
 export const DEFAULT_CONTROL_PORT = 3870;
 export const CONTROL_ADDRESS = '127.0.0.1';
@@ -174,6 +175,7 @@ export function controlRoutes(source: ControlSource): ControlRoute[] {
   return [
     // metrics, admin API, dashboard: one line each
     ...dashboardRoutes(source), // GET /, /dashboard, /dashboard/events (src/registrar/dashboard.ts)
+    ...snapshotRoutes(source), // GET /snapshot: the handlespace snapshot file (src/snapshot/control-route.ts)
   ];
 }
 

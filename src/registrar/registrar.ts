@@ -23,6 +23,8 @@ import { TlsCredentialError } from '../transport/tls-credentials.js';
 import { asapGateFor, asapVerdict, loadPoolMap, type AsapAccessCounters, type AsapAccessSettings, type AsapGate } from './tls-authorization.js';
 import type { StreamEndpoint, StreamEndpointCounters } from '../transport/stream-endpoint.js';
 import { hexId } from '../wire/identifier-text.js';
+import { assembleSnapshot, type SnapshotReader } from '../snapshot/snapshot-format.js';
+import { loadStartSnapshot, restoreSummary, SnapshotKeeper } from '../snapshot/warm-restart.js';
 
 /** The rate limits' clock: monotonic milliseconds. */
 const monotonicMs = (): number => performance.now();
@@ -88,6 +90,9 @@ export class Registrar {
   private access: AsapAccessSettings = { tlsOnly: false, poolMap: null };
   private readonly accessCounters: AsapAccessCounters = { rejected: 0, dropped: 0 };
   private closed = false;
+  /** --snapshot (src/snapshot/): the file read at start, until restored, and the periodic writer. */
+  private startSnapshot: SnapshotReader | null = null;
+  private snapshots: SnapshotKeeper | null = null;
 
   private constructor(config: RegistrarConfig, log: Logger) {
     this.config = config;
@@ -103,7 +108,13 @@ export class Registrar {
     // Without an explicit choice, the ENRP presence channel follows the ASAP announces: a
     // registrar told to stay off multicast (tests, unicast-only sites) stays off both.
     if (config.enrpAnnounce === undefined) full.enrpAnnounce = full.announce;
-    const registrar = new Registrar(full, log ?? createLogger('registrar', full.logLevel));
+    const logger = log ?? createLogger('registrar', full.logLevel);
+    // Warm restart: the snapshot writer's ID is ours unless --id says otherwise, so that the
+    // restored PEs and the peers know this registrar again (src/snapshot/warm-restart.ts).
+    const warm = full.snapshot !== null ? await loadStartSnapshot(full.snapshot, logger) : null;
+    if (warm !== null && full.registrarId === 0) full.registrarId = warm.header.registrarId;
+    const registrar = new Registrar(full, logger);
+    registrar.startSnapshot = warm;
     try {
       await registrar.open();
     } catch (error) {
@@ -194,6 +205,7 @@ export class Registrar {
     // only those Server Information addresses that match the association's address AND port
     // (a presence from any other port is "no usable ENRP endpoint addresses").
     this.enrp = new EnrpService(this.id, c, this.enrpEndpoint, this.shards, this.log);
+    await this.restoreSnapshot();
     await this.enrp.start();
     this.streamPorts = await openAsapStreamPorts(c, addresses, (level, fields, message) => this.log[level](fields, message), tlsCredentials);
     for (const ports of this.streamPorts) {
@@ -456,6 +468,40 @@ export class Registrar {
     return this.shards.handlespace();
   }
 
+  /** The handlespace as a snapshot file's bytes (src/snapshot/); each shard encodes its part in parallel. */
+  async snapshot(): Promise<Uint8Array> {
+    const parts = await this.shards.snapshotParts();
+    // A shard that did not answer (restarting) would leave its pools out: no partial snapshot.
+    if (parts.length !== this.shards.count) throw new Error(`${this.shards.count - parts.length} shard(s) did not answer: snapshot not taken`);
+    return assembleSnapshot(this.id, Date.now(), parts);
+  }
+
+  /**
+   * Warm restart (--snapshot): the shards take their pools from the snapshot read at start,
+   * own PEs get their keep-alive with the H bit (src/snapshot/restore.ts); then the periodic
+   * writes begin. Before ENRP starts: the handlespace is served as soon as ASAP is.
+   */
+  private async restoreSnapshot(): Promise<void> {
+    const c = this.config;
+    if (c.snapshot === null) return;
+    const warm = this.startSnapshot;
+    this.startSnapshot = null;
+    if (warm !== null) {
+      const started = performance.now();
+      const sum = restoreSummary(await this.shards.restoreSnapshot(warm.bytes));
+      const fields = { snapshot: c.snapshot, pools: sum.pools, poolElements: sum.restored, own: sum.own, rejected: sum.rejected, damaged: sum.damaged, ms: Math.round(performance.now() - started) };
+      if (sum.errors.length > 0) this.log.error({ ...fields, errors: sum.errors }, 'handlespace snapshot restored in part');
+      else this.log.info(fields, 'handlespace restored from the snapshot: own pool elements get a keep-alive with the H bit, those that do not answer are removed');
+    }
+    this.snapshots = new SnapshotKeeper({ path: c.snapshot, interval: c.snapshotInterval, take: () => this.snapshot(), log: this.log });
+    this.snapshots.start();
+  }
+
+  /** Writes the --snapshot file now (tests, operators); null when there is none or it failed (logged). */
+  async saveSnapshot(): Promise<{ bytes: number; ms: number } | null> {
+    return (await this.snapshots?.save()) ?? null;
+  }
+
   /** Port of the control channel (src/registrar/control.ts), or null when it is off. */
   get controlPort(): number | null {
     return this.control?.port ?? null;
@@ -478,6 +524,7 @@ export class Registrar {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.snapshots?.close(); // the last snapshot, while the shards still run
     clearTimeout(this.announceTimer);
     this.asapSends.close();
     await this.control?.close();

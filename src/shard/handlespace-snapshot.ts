@@ -102,3 +102,6 @@ export function snapshotPartition(partition: Partition, now: number): SnapshotPo
   }
   return pools;
 }
+
+/** For `rserpool snapshot show` (src/cli/snapshot.ts): the same texts from a snapshot file's records. */
+export { transport as snapshotTransport, handleText as poolHandleText };

@@ -10,6 +10,8 @@ import { AsapType } from '../wire/constants.js';
 import { censusBuffer } from '../handlespace/element-census.js';
 import type { DumpRow } from './enrp-handlespace.js';
 import type { SnapshotPool } from './handlespace-snapshot.js';
+import type { PartInfo } from '../snapshot/snapshot-format.js';
+import type { RestoreCounts } from '../snapshot/restore.js';
 import { ToShardWriter, readFromShard, shardOf, type FromShardHandler, type ShardReply, type ShardRequestBody } from './thread-protocol.js';
 import type { AttachTask, ShardConfig } from './worker.js';
 
@@ -313,6 +315,24 @@ export class ShardSet {
     const pools: SnapshotPool[] = [];
     for (const r of replies) if (r !== null && r.op === 'handlespace') pools.push(...r.pools);
     return pools.sort((a, b) => (a.handleHex < b.handleHex ? -1 : a.handleHex > b.handleHex ? 1 : 0));
+  }
+
+  /** Each shard's part of a handlespace snapshot (src/snapshot/part-writer.ts); a dead shard's is left out. */
+  async snapshotParts(): Promise<PartInfo[]> {
+    const replies = await this.requestAll({ op: 'snapshotPart' });
+    const parts: PartInfo[] = [];
+    for (const r of replies) if (r !== null && r.op === 'snapshotPart') parts.push({ bytes: new Uint8Array(r.bytes), pools: r.pools, elements: r.elements });
+    return parts;
+  }
+
+  /** Warm restart: every shard takes its pools from the snapshot's bytes (one shared copy). */
+  async restoreSnapshot(bytes: Uint8Array): Promise<RestoreCounts[]> {
+    const shared = new SharedArrayBuffer(bytes.length);
+    new Uint8Array(shared).set(bytes);
+    const replies = await this.requestAll({ op: 'restoreSnapshot', snapshot: shared });
+    const counts: RestoreCounts[] = [];
+    for (const r of replies) if (r !== null && r.op === 'restoreSnapshot') counts.push(r.counts);
+    return counts;
   }
 
   /** Every PE of every shard: [pool handle hex, PE ID, home], sorted. */

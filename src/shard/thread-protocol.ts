@@ -18,6 +18,7 @@ import type { DumpRow, EnrpHandlespaceCounters } from './enrp-handlespace.js';
 import type { AsapCounters } from './asap-service.js';
 import type { SubscriptionCounters } from './subscriptions.js';
 import type { SnapshotPool } from './handlespace-snapshot.js';
+import type { RestoreCounts } from '../snapshot/restore.js';
 import { poolHandleHash } from '../handlespace/pool-handle.js';
 
 /**
@@ -421,6 +422,10 @@ export function readFromShard(batch: ArrayBuffer, h: FromShardHandler): void {
 export type ShardRequest =
   | { op: 'stats'; id: number }
   | { op: 'associationElements'; id: number; associationId: number }
+  /** The shard's part of a handlespace snapshot (src/snapshot/part-writer.ts). */
+  | { op: 'snapshotPart'; id: number }
+  /** Warm restart: take this shard's pools from a snapshot file's bytes (src/snapshot/restore.ts). */
+  | { op: 'restoreSnapshot'; id: number; snapshot: SharedArrayBuffer }
   /** Ones'-complement sums behind the PE checksums of these owners (RFC 5353 §3.6.2). */
   | { op: 'checksums'; id: number; owners: number[] }
   | { op: 'owners'; id: number }
@@ -434,6 +439,9 @@ export type ShardReply =
   | { op: 'dump'; id: number; rows: DumpRow[] }
   | { op: 'handlespace'; id: number; pools: SnapshotPool[] }
   | { op: 'associationElements'; id: number; count: number }
+  /** `bytes`: a finished Part FlatBuffer, transferred. */
+  | { op: 'snapshotPart'; id: number; bytes: ArrayBuffer; pools: number; elements: number }
+  | { op: 'restoreSnapshot'; id: number; counts: RestoreCounts }
   | { op: 'log'; level: 'info' | 'warn'; fields: object; message: string };
 
 /** A request without its id (the request path assigns ids). */

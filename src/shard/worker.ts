@@ -7,8 +7,10 @@ import { Partition, SharedElementCensus, systemScheduler } from '../handlespace/
 import type { PartitionLimits } from '../handlespace/index.js';
 import { AsapService } from './asap-service.js';
 import { EnrpHandlespace } from './enrp-handlespace.js';
-import { AsapTransportTable } from './pe-asap-transport.js';
+import { AsapTransportTable, asapTransportTlv } from './pe-asap-transport.js';
 import { snapshotPartition } from './handlespace-snapshot.js';
+import { encodePart } from '../snapshot/part-writer.js';
+import { restoreSnapshot } from '../snapshot/restore.js';
 import { Subscriptions, type SubscriptionSettings } from './subscriptions.js';
 import { FromShardWriter, readToShard, shardOf, type ShardReply, type ShardRequest, type ToShardHandler } from './thread-protocol.js';
 
@@ -165,6 +167,17 @@ export default function attach(task: AttachTask): number {
     } else if (data.op === 'handlespace') {
       const reply: ShardReply = { op: 'handlespace', id: data.id, pools: snapshotPartition(partition, performance.now()) };
       port.postMessage(reply);
+    } else if (data.op === 'snapshotPart') {
+      const part = encodePart(partition, asapTransports, config.registrarId);
+      const bytes = part.bytes.buffer as ArrayBuffer;
+      const reply: ShardReply = { op: 'snapshotPart', id: data.id, bytes, pools: part.pools, elements: part.elements };
+      port.postMessage(reply, [bytes]);
+    } else if (data.op === 'restoreSnapshot') {
+      const mine = (handle: Uint8Array): boolean => shardCount === 1 || shardOf(handle, shardCount) === task.shard;
+      const counts = restoreSnapshot(new Uint8Array(data.snapshot), partition, asapTransports, asapTransportTlv, config.registrarId, mine);
+      const reply: ShardReply = { op: 'restoreSnapshot', id: data.id, counts };
+      port.postMessage(reply);
+      flush(); // the own PEs' keep-alives with the H bit
     } else if (data.op === 'associationElements') {
       const reply: ShardReply = { op: 'associationElements', id: data.id, count: partition.elementsOfAssociation(data.associationId).length };
       port.postMessage(reply);

@@ -1,0 +1,27 @@
+// GET /snapshot on the registrar's control channel: the handlespace as a snapshot file's
+// bytes (application/octet-stream), what `rserpool snapshot save` writes to a file. Behind the
+// control channel's token like every route but /health and /ready.
+import type { ControlRoute, ControlSource } from '../registrar/control.js';
+
+/** A control source that can take a snapshot (the Registrar). */
+export interface SnapshotSource {
+  snapshot(): Promise<Uint8Array>;
+}
+
+export const SNAPSHOT_PATH = '/snapshot';
+export const SNAPSHOT_MEDIA_TYPE = 'application/octet-stream';
+
+export function snapshotRoutes(source: ControlSource): ControlRoute[] {
+  const take = (source as ControlSource & Partial<SnapshotSource>).snapshot;
+  if (typeof take !== 'function') return [];
+  return [
+    {
+      path: SNAPSHOT_PATH,
+      async handle(r) {
+        const bytes = await take.call(source);
+        r.response.writeHead(200, { 'content-type': SNAPSHOT_MEDIA_TYPE, 'content-length': String(bytes.length), 'cache-control': 'no-store' });
+        r.response.end(r.method === 'HEAD' ? undefined : bytes);
+      },
+    },
+  ];
+}
