@@ -112,6 +112,7 @@ Examples:
     .option('--resolvers <n>', 'resolving pool user associations in the resolution phases (default 4)', number)
     .option('--window <n>', 'resolutions in flight per resolver (default 16)', number)
     .option('--marker-every <ms>', 'how often the marker PE changes (the delay samples; default 50)', number)
+    .option('--subscriber-threads <n>', "worker threads of the generator receiving the subscribers' pushes (default 2)", number)
     .option('--json', 'print results as JSON')
     .action(async (opts: import('../../native-free-bench/subscriptions.js').SubscriptionsBenchOptions) => {
       const { run } = await import('../../native-free-bench/subscriptions.js');

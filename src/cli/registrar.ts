@@ -1,7 +1,7 @@
 // `rserpool registrar`: run a registrar (ENRP server) until SIGINT/SIGTERM.
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_CONTROL_PORT } from '../registrar/control.js';
+import { CONTROL_ADDRESS, DEFAULT_CONTROL_PORT } from '../registrar/control.js';
 import { defaultRegistrarConfig, Registrar, type RegistrarConfig } from '../registrar/index.js';
 import type { StaticPeer } from '../registrar/config.js';
 import { parseMulticastGroup } from '../transport/index.js';
@@ -53,6 +53,12 @@ function collectCidr(value: string, previous: string[]): string[] {
   return [...previous, `${addressToString(network.address)}/${network.bits}`];
 }
 
+/** --control-address: an IP address (or localhost). */
+function controlAddress(value: string): string {
+  if (value !== 'localhost' && isIP(value) === 0) throw new InvalidArgumentError(`expected an IP address like 127.0.0.1, 0.0.0.0 or ::, got ${value}`);
+  return value;
+}
+
 /** What an operator can do about a registrar that cannot start (by system error code). */
 function startHint(error: Error & { code?: string | undefined; hint?: string }): string {
   if (typeof error.hint === 'string') return error.hint; // TLS files: what is wrong with which one
@@ -63,6 +69,7 @@ function startHint(error: Error & { code?: string | undefined; hint?: string }):
   if (/EPERM|EACCES|not permitted|permission/i.test(text)) {
     return 'raw SCTP needs root or CAP_NET_RAW (setcap cap_net_raw+ep on node): run with it, or use --transport udp (SCTP over UDP, RFC 6951)';
   }
+  if (/control (channel|token)/i.test(text) && !/EADDRINUSE|in use/i.test(text)) return 'the control channel: --control-address, --control-token-file (see rserpool registrar --help); --control-port 0 turns it off';
   if (/EADDRNOTAVAIL|cannot assign/i.test(text)) return '--address must be an address of this host';
   return 'see the message above; --log-level debug tells more';
 }
@@ -131,7 +138,9 @@ export function registerRegistrar(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
     .option('--snapshot <file>', 'handlespace snapshot (FlatBuffers): loaded at start (warm restart: PEs served at once, own PEs get a keep-alive with the H bit and are removed if they do not answer), written every --snapshot-interval and at SIGTERM/SIGINT')
     .option('--snapshot-interval <ms>', 'period of the --snapshot writes (0: only at shutdown)', integer(0, 86_400_000), d.snapshotInterval)
-    .option('--control-port <port>', 'HTTP control channel on 127.0.0.1 for `rserpool dump` (GET /handlespace, /stats); 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
+    .option('--control-port <port>', 'HTTP control channel for operators: /metrics (Prometheus), /health, /ready, /api (admin), the dashboard, /handlespace for `rserpool dump`; 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
+    .option('--control-address <ip>', 'address of the control channel; any but loopback needs --control-token-file', controlAddress, CONTROL_ADDRESS)
+    .option('--control-token-file <file>', 'file holding the control channel\'s bearer token (one word, >= 16 characters, e.g. `openssl rand -hex 32 > FILE`); then every request but /health and /ready needs it (Authorization: Bearer, or ?token= for browsers); DELETE in the admin API always needs it')
     .option('--dashboard-clients <n>', 'browsers watching the live dashboard (http://CONTROL/ , server-sent events) at once; beyond: 503; 0: dashboard off', integer(0, 1000), d.dashboardClients)
     .option('--dashboard-interval <ms>', 'live dashboard update interval', integer(100, 3_600_000), d.dashboardInterval)
     .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n  rserpool registrar --address 10.0.0.1 --address 2001:db8::1 --peer 10.0.0.2:9901 --peer [2001:db8::2]:9901\n')
@@ -153,6 +162,8 @@ export function registerRegistrar(program: Command): void {
         snapshot: (opts.snapshot as string | undefined) ?? null,
         snapshotInterval: opts.snapshotInterval as number,
         controlPort: opts.controlPort as number,
+        controlAddress: opts.controlAddress as string,
+        ...(opts.controlTokenFile !== undefined ? { controlTokenFile: opts.controlTokenFile as string } : {}),
         dashboardClients: opts.dashboardClients as number,
         dashboardInterval: opts.dashboardInterval as number,
         enrpPort: opts.enrpPort as number,

@@ -53,6 +53,10 @@ export interface RegistrarConfig {
    * 0 or absent: off. `rserpool registrar` turns it on at 3870 by default.
    */
   controlPort?: number;
+  /** Address of the control channel (default 127.0.0.1); any other than loopback needs controlTokenFile. */
+  controlAddress?: string;
+  /** File holding the control channel's bearer token (one word, ≥ 16 characters; e.g. `openssl rand -hex 32`). */
+  controlTokenFile?: string;
   /**
    * Live dashboard on the control channel (src/registrar/dashboard.ts): browsers watching it
    * at once (server-sent event streams; beyond: 503), and its update interval, ms.

@@ -19,8 +19,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
-import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
+import type { PoolSummary, SnapshotPool } from '../shard/handlespace-snapshot.js';
 import { tokenMatches } from './control-auth.js';
+import { hexId } from '../wire/identifier-text.js';
+import { metricsRoutes, type MessageCounters, type MetricsSnapshot } from './metrics.js';
+import { adminApiRoutes } from './admin-api.js';
 import { dashboardRoutes } from './dashboard.js';
 import { snapshotRoutes } from '../snapshot/control-route.js';
 
@@ -37,17 +40,23 @@ export interface ControlSource {
   /** True once the mentor search is over and every shard is attached (GET /ready). */
   ready?(): boolean;
   /** The ENRP peers: ID, state, checksums, addresses (GET /api/peers, the dashboard). */
-  peers?(): ControlPeer[];
+  peers?(): Promise<ControlPeer[]>;
   /**
-   * Every counter of the registrar, shards merged (what /metrics exports): message counts by
-   * ASAP/ENRP type, error causes, keep-alive timeouts... (src/registrar/metrics.ts).
+   * Message counts by bounded labels, shards merged: by ASAP/ENRP type, error causes,
+   * keep-alive timeouts, takeovers, resolutions by policy (src/registrar/metrics.ts).
    */
   counters?(): Promise<ControlCounters>;
+  /** Everything /metrics exports, shards merged (src/registrar/metrics.ts). */
+  metrics?(): Promise<MetricsSnapshot>;
+  /** Every pool without its elements (GET /api/pools). */
+  pools?(): Promise<PoolSummary[]>;
+  /** One pool with its elements, or null (GET /api/pools/{handle}). */
+  pool?(poolHandle: Uint8Array): Promise<SnapshotPool | null>;
   /**
-   * Removes one PE as a deregistration by this registrar would (the peers are told over
-   * ENRP); false when there is no such PE. DELETE /api/pools/{handle}/elements/{peId}.
+   * Removes one own PE as a deregistration by this registrar would (the peers are told over
+   * ENRP): DELETE /api/pools/{handle}/elements/{peId}.
    */
-  removeElement?(poolHandle: Uint8Array, peId: number): Promise<boolean>;
+  removeElement?(poolHandle: Uint8Array, peId: number): Promise<'removed' | 'unknown' | 'not-own' | 'shard-down'>;
 }
 
 /** One ENRP peer as the control channel shows it. */
@@ -68,23 +77,8 @@ export interface ControlPeer {
   associated: boolean;
 }
 
-/**
- * Counts by bounded label sets (message types: the known ones by name, all others as
- * 'unknown'; causes by RFC 5352 name): what /metrics exports, what the dashboard draws rates
- * from. All monotonic since start.
- */
-export interface ControlCounters {
-  asapReceived: Record<string, number>;
-  asapSent: Record<string, number>;
-  enrpReceived: Record<string, number>;
-  enrpSent: Record<string, number>;
-  errorCauses: Record<string, number>;
-  keepAliveTimeouts: number;
-  unreachableReports: number;
-  takeovers: number;
-  mentorSyncs: number;
-  handleResolutions: Record<string, number>;
-}
+/** Counts by bounded label sets (known types by name, others as 'unknown'): see metrics.ts. */
+export type ControlCounters = MessageCounters;
 
 /** The body of GET /handlespace. */
 export interface HandlespaceDocument {
@@ -120,6 +114,8 @@ export interface ControlRoute {
   /** Methods answered; others get 405. Default GET and HEAD. */
   readonly methods?: readonly string[];
   handle(request: ControlRequest): void | Promise<void>;
+  /** Called when the server closes (timers, monitors, open event streams). */
+  close?(): void;
 }
 
 export interface ControlOptions {
@@ -171,16 +167,19 @@ function bearerToken(header: string | undefined): string | null {
  * above: with a token configured, every request needs it).
  */
 export function controlRoutes(source: ControlSource): ControlRoute[] {
-  void source;
   return [
-    // metrics, admin API, dashboard: one line each
+    ...metricsRoutes(source), // GET /metrics (src/registrar/metrics.ts)
+    ...adminApiRoutes(source), // /api/... (src/registrar/admin-api.ts)
     ...dashboardRoutes(source), // GET /, /dashboard, /dashboard/events (src/registrar/dashboard.ts)
     ...snapshotRoutes(source), // GET /snapshot: the handlespace snapshot file (src/snapshot/control-route.ts)
   ];
 }
 
 export class ControlServer {
-  private constructor(private readonly server: Server) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly routes: readonly ControlRoute[],
+  ) {}
 
   /**
    * Listens on `options.address` (default 127.0.0.1) : `options.port`. Rejects if the port is
@@ -238,9 +237,9 @@ export class ControlServer {
       // Probes: never behind the token (a load balancer or kubelet probes without one).
       if (path === '/health' || path === '/ready') {
         if (!isGet) return json(405, { error: `${method} ${path}: only GET` });
-        if (path === '/health') return json(200, { status: 'serving', registrarId: source.id });
+        if (path === '/health') return json(200, { status: 'serving', registrarId: hexId(source.id) });
         const ready = source.ready?.() ?? true;
-        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', registrarId: source.id });
+        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', registrarId: hexId(source.id) });
       }
       if (token !== null && !authenticated) return refuse();
       if (path === '/handlespace' || path === '/stats') {
@@ -250,11 +249,16 @@ export class ControlServer {
         }
         return answer(source.stats());
       }
+      // The first route that matches the path and takes the method; matched by path only: 405.
+      const allowed = new Set<string>();
       for (const route of routes) {
         const match = route.path !== undefined ? path === route.path : route.prefix !== undefined && (path === route.prefix || path.startsWith(`${route.prefix}/`));
         if (!match) continue;
         const methods = route.methods ?? ['GET', 'HEAD'];
-        if (!methods.includes(method)) return json(405, { error: `${method} ${path}: allowed ${methods.join(', ')}` });
+        if (!methods.includes(method)) {
+          for (const m of methods) allowed.add(m);
+          continue;
+        }
         if (route.alwaysAuthenticated === true && !authenticated) {
           if (token === null) return json(403, { error: `${method} ${path} needs the bearer token, and this registrar has none: start it with --control-token-file FILE` });
           return refuse();
@@ -267,6 +271,10 @@ export class ControlServer {
         }
         return;
       }
+      if (allowed.size > 0) {
+        response.setHeader('allow', [...allowed].join(', '));
+        return json(405, { error: `${method} ${path}: allowed ${[...allowed].join(', ')}` });
+      }
       json(404, { error: `no such resource ${path}; try /handlespace, /stats, /metrics, /health, /ready or /api/pools` });
     });
     server.keepAliveTimeout = 1000;
@@ -277,7 +285,7 @@ export class ControlServer {
         resolve();
       });
     });
-    return new ControlServer(server);
+    return new ControlServer(server, routes);
   }
 
   get port(): number {
@@ -285,6 +293,7 @@ export class ControlServer {
   }
 
   close(): Promise<void> {
+    for (const route of this.routes) route.close?.();
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }

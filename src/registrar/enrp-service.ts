@@ -35,6 +35,7 @@ import { MentorSync, type Download, type SyncAction } from './mentor-sync.js';
 import { NetworkList } from '../wire/network.js';
 import { OWN_TABLE_MARK } from '../shard/enrp-authority.js';
 import { hexId } from '../wire/identifier-text.js';
+import { MessageTypeCounts } from '../shard/metrics-counts.js';
 
 export interface EnrpCounters {
   received: number;
@@ -115,6 +116,9 @@ export class EnrpService {
     takeoversLimited: 0,
   };
   readonly peers = new PeerTable();
+  /** ENRP messages by type, received and sent point to point (/metrics, src/registrar/metrics.ts). */
+  readonly typesReceived = new MessageTypeCounts();
+  readonly typesSent = new MessageTypeCounts();
   /** Every ENRP send: a full send queue drops the message, a peer stuck over it is aborted. */
   private readonly sends: SendQueueGuard;
   /**
@@ -387,6 +391,7 @@ export class EnrpService {
    */
   private transmit(a: Association, message: Uint8Array): boolean {
     this.counters.sent++;
+    this.typesSent.count(message);
     if (!this.sends.send(a, message, PPID_ENRP)) return false;
     const expected = a.state === 'up' ? expectedAnswer(message) : undefined;
     if (expected !== undefined) {
@@ -503,6 +508,7 @@ export class EnrpService {
   private handle(payload: Uint8Array, a: Association | null, source: RemoteAddress): void {
     if (this.closed) return;
     this.counters.received++;
+    this.typesReceived.count(payload);
     if (!this.inScope(source.address)) {
       this.counters.outOfScope++;
       return;
@@ -642,6 +648,7 @@ export class EnrpService {
   private sendError(a: Association, causes: ReturnType<typeof errorCause>[], offender: number): void {
     this.counters.errorsSent++;
     this.counters.sent++;
+    this.typesSent.countType(EnrpType.Error);
     // RFC 5353 §2.10: our ID as sender, the offender's as receiver (RSPLIB swaps them).
     this.sends.send(a, enrp({ type: EnrpType.Error, flags: 0, senderId: this.ownId, receiverId: offender, error: { causes } }), PPID_ENRP);
   }

@@ -14,7 +14,11 @@ import type { DumpRow } from '../shard/enrp-handlespace.js';
 import { EnrpService, type EnrpCounters } from './enrp-service.js';
 import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
-import { CONTROL_ADDRESS, ControlServer } from './control.js';
+import { CONTROL_ADDRESS, ControlServer, type ControlPeer } from './control.js';
+import { readControlToken } from './control-auth.js';
+import { countersOf, type MessageCounters, type MetricsSnapshot } from './metrics.js';
+import { CauseCounts, MessageTypeCounts } from '../shard/metrics-counts.js';
+import { PeerStatus } from './enrp-peers.js';
 import { SendQueueGuard } from './send-queue.js';
 import { AssociationRates, ratedKind, type RateLimitCounters } from './rate-limit.js';
 import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
@@ -84,6 +88,10 @@ export class Registrar {
   /** Every ASAP send: a full send queue drops the answer, a peer stuck over it is aborted. */
   private readonly asapSends: SendQueueGuard;
   private control: ControlServer | null = null;
+  /** ASAP messages by type received and sent by this thread, causes of its ASAP_ERRORs (/metrics; counting allocates nothing). */
+  private readonly asapIn = new MessageTypeCounts();
+  private readonly asapOut = new MessageTypeCounts();
+  private readonly causesOut = new CauseCounts();
   /** ASAP over TCP and TLS (RFC 5352 §6): associations from these go the way of SCTP ones. */
   private streamPorts: StreamEndpoint[] = [];
   /** --tls-only and per-pool authorization (tls-authorization.ts), decided per association in accept(). */
@@ -206,6 +214,8 @@ export class Registrar {
     // (a presence from any other port is "no usable ENRP endpoint addresses").
     this.enrp = new EnrpService(this.id, c, this.enrpEndpoint, this.shards, this.log);
     await this.restoreSnapshot();
+    // The control channel opens before the mentor search: /health answers and /ready says 503 meanwhile.
+    await this.openControl();
     await this.enrp.start();
     this.streamPorts = await openAsapStreamPorts(c, addresses, (level, fields, message) => this.log[level](fields, message), tlsCredentials);
     for (const ports of this.streamPorts) {
@@ -213,7 +223,6 @@ export class Registrar {
       ports.on('error', (error) => this.log.error({ error: error.message, protocol: ports.protocol }, 'ASAP stream endpoint error'));
     }
     if (c.announce) await this.startAnnounces();
-    await this.openControl();
     this.log.info(
       { asap: `${formatAddresses(bindAddresses(c))}:${this.endpoint.port}`, mode: this.endpoint.mode, udpPort: this.endpoint.udpPort, shards: c.shards, announce: c.announce ? `${c.announceGroup.address}:${c.announceGroup.port}` : 'off' },
       'registrar started',
@@ -255,6 +264,7 @@ export class Registrar {
       if (this.droppedWrongPpid++ % 1000 === 0) this.log.warn({ association: a.id, ppid, dropped: this.droppedWrongPpid }, 'message with a PPID other than ASAP dropped');
       return;
     }
+    this.asapIn.count(payload);
     // RFC 5355 §6: registrations, resolutions and unreachable reports beyond the association's
     // rate are dropped here, before a shard spends anything on them; counted, logged sparingly.
     if (!this.admit(a, payload[0])) return;
@@ -315,6 +325,8 @@ export class Registrar {
 
   private sendError(a: Association, cause: number, offending: Uint8Array | null): void {
     this.errorsSent++;
+    this.asapOut.countType(AsapType.Error);
+    this.causesOut.count(cause);
     // asapError() without a writer returns bytes of their own (the association keeps them).
     this.asapSends.send(a, asapError(cause, offending), PPID_ASAP);
   }
@@ -323,7 +335,9 @@ export class Registrar {
   private readonly shardOutput: FromShardHandler = {
     sendAsap: (associationId, message) => {
       const a = this.associations.get(associationId);
-      if (a !== undefined) this.asapSends.send(a, owned(message), PPID_ASAP); // else: it went down meanwhile
+      if (a === undefined) return; // it went down meanwhile
+      this.asapOut.count(message);
+      this.asapSends.send(a, owned(message), PPID_ASAP);
     },
     abortAssociation: (associationId) => {
       const a = this.associations.get(associationId);
@@ -389,6 +403,7 @@ export class Registrar {
       }
       this.toPoolElements.set(key, a);
     }
+    this.asapOut.count(message);
     this.asapSends.send(a, message, PPID_ASAP);
   }
 
@@ -507,12 +522,95 @@ export class Registrar {
     return this.control?.port ?? null;
   }
 
-  /** The operators' HTTP control channel on 127.0.0.1; a taken port is fatal at start, like the SCTP ports. */
+  /**
+   * The operators' HTTP control channel (127.0.0.1 unless --control-address; elsewhere only
+   * with --control-token-file); a taken port, an unreadable token file or a non-loopback
+   * address without a token is fatal at start, like the SCTP ports.
+   */
   private async openControl(): Promise<void> {
     const port = this.config.controlPort ?? 0;
     if (port <= 0) return;
-    this.control = await fatal(`cannot open the control channel (TCP ${CONTROL_ADDRESS}:${port})`, ControlServer.open(this, port));
-    this.log.info({ control: `${CONTROL_ADDRESS}:${this.control.port}` }, 'control channel listening (GET /handlespace, /stats)');
+    const address = this.config.controlAddress ?? CONTROL_ADDRESS;
+    const tokenFile = this.config.controlTokenFile;
+    const token = tokenFile === undefined ? null : await fatal('cannot use --control-token-file', Promise.resolve().then(() => readControlToken(tokenFile)));
+    this.control = await fatal(`cannot open the control channel (TCP ${address}:${port})`, ControlServer.open(this, { port, address, token }));
+    this.log.info({ control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}`, token: token !== null }, 'control channel listening (/metrics, /health, /ready, /api, /handlespace, /stats)');
+  }
+
+  // ---------------------------------------------------------- what the control channel shows
+
+  /** GET /ready: the mentor search is over (RFC 5353 §3.2.3) and every shard is attached. */
+  ready(): boolean {
+    return !this.closed && this.enrp?.isReady === true && this.shards?.attachedCount === this.shards?.count;
+  }
+
+  /** The ENRP peers with their state and both checksums of their PEs (announced, ours). */
+  async peers(): Promise<ControlPeer[]> {
+    const peers = [...this.enrp.peers.all()];
+    const ours = peers.length === 0 ? [] : await this.shards.peChecksums(peers.map((p) => p.serverId));
+    const t = performance.now();
+    return peers.map((p, i) => ({
+      id: hexId(p.serverId),
+      serverId: p.serverId,
+      state: p.status === PeerStatus.NotActive ? 'not-active' : p.status === PeerStatus.TakingOver ? 'taking-over' : p.askedAt !== 0 ? 'asked' : 'active',
+      lastHeardMsAgo: Math.max(0, Math.round(t - p.lastHeard)),
+      announcedChecksum: p.announcedChecksum,
+      localChecksum: ours[i] ?? null,
+      address: p.transport === null ? null : `${p.transport.address.includes(':') ? `[${p.transport.address}]` : p.transport.address}:${p.transport.port}`,
+      associated: p.association !== null && p.association.state !== 'down',
+    }));
+  }
+
+  /** Everything GET /metrics exports, the shards' figures merged here (src/registrar/metrics.ts). */
+  async metrics(): Promise<MetricsSnapshot> {
+    const [stats, shardMetrics, peers] = await Promise.all([this.stats(), this.shards.metrics(), this.peers()]);
+    const queued = (endpoint: SctpEndpoint): { bytes: number; pathErrors: number } => {
+      let bytes = 0;
+      let pathErrors = 0;
+      for (const a of endpoint.associations) {
+        bytes += a.bufferedAmount;
+        const paths = (a as { paths?: ReadonlyArray<{ errorCount: number }> }).paths;
+        if (paths !== undefined) for (const p of paths) pathErrors += p.errorCount;
+      }
+      return { bytes, pathErrors };
+    };
+    const asap = queued(this.endpoint);
+    const enrp = queued(this.enrpEndpoint);
+    return {
+      stats,
+      ready: this.ready(),
+      shardMetrics,
+      asapReceived: this.asapIn.byType,
+      asapSent: this.asapOut.byType,
+      asapCausesSent: this.causesOut.byCause,
+      enrpReceived: this.enrp.typesReceived.byType,
+      enrpSent: this.enrp.typesSent.byType,
+      peers,
+      sendQueueBytes: { asap: asap.bytes, enrp: enrp.bytes },
+      pathErrors: { asap: asap.pathErrors, enrp: enrp.pathErrors },
+      enrpAssociations: this.enrpEndpoint.associations.length,
+    };
+  }
+
+  /** Message counts by bounded labels (the dashboard, GET /api/stats). */
+  async counters(): Promise<MessageCounters> {
+    return countersOf(await this.metrics());
+  }
+
+  /** Pools without elements, and one pool with them (the admin API). */
+  pools(): ReturnType<ShardSet['poolSummaries']> {
+    return this.shards.poolSummaries();
+  }
+
+  pool(poolHandle: Uint8Array): ReturnType<ShardSet['pool']> {
+    return this.shards.pool(poolHandle);
+  }
+
+  /** An operator removes an own PE as a deregistration would: the shard tells the peers (DEL_PE). */
+  async removeElement(poolHandle: Uint8Array, peId: number): ReturnType<ShardSet['removeElement']> {
+    const outcome = await this.shards.removeElement(poolHandle, peId);
+    if (outcome === 'removed') this.log.warn({ pool: Buffer.from(poolHandle).toString('hex'), peId: hexId(peId) }, 'pool element removed by the operator (control channel)');
+    return outcome;
   }
 
   /** Where peers reach our ENRP endpoint. */

@@ -34,6 +34,7 @@ import { poolHandleEquals } from '../handlespace/pool-handle.js';
 import { policySettings, type PolicySettings } from '../wire/policy-settings.js';
 import { AsapTransportTable, asapTransportTlv, derivedAsapTransportTlv } from './pe-asap-transport.js';
 import { advertisedTransport, peerAddressBytes } from './advertised-addresses.js';
+import { CauseCounts, PolicyCounts } from './metrics-counts.js';
 import type { Subscriptions } from './subscriptions.js';
 
 /** Where the service's output goes: the shard's outgoing batch. */
@@ -124,6 +125,9 @@ export class AsapService {
     keptAfterReport: 0,
     foreignAcksIgnored: 0,
   };
+  /** For /metrics (src/registrar/metrics.ts): causes sent, resolutions by policy; counting allocates nothing. */
+  readonly causesSent = new CauseCounts();
+  readonly resolutionsByPolicy = new PolicyCounts();
   private readonly writer = new Writer(4096);
   private readonly reader = new Reader();
   private readonly selected: PoolElement[] = [];
@@ -278,6 +282,7 @@ export class AsapService {
 
   /** A rejecting REGISTRATION_RESPONSE (RFC 5352 §3.1) with one cause; counted and logged (sparingly). */
   private reject(associationId: number, m: AsapRegistration, cause: number, info: Uint8Array, reason: string): void {
+    this.causesSent.count(cause);
     if (this.counters.rejections++ % 1000 === 0) {
       this.log.info({ association: associationId, peId: hexId(m.poolElement.peId), cause, reason, rejections: this.counters.rejections }, 'registration rejected');
     }
@@ -349,6 +354,7 @@ export class AsapService {
       // Not the sender's PE: RFC 5352 §3.2 lets the server reject for "authentication
       // failure"; Rejected due to Security Considerations (RFC 5354 §3.12.10) is that cause.
       this.counters.ownershipDeregistrationRejections++;
+      this.causesSent.count(Cause.RejectedDueToSecurityConsiderations);
       error = { causes: [errorCause(Cause.RejectedDueToSecurityConsiderations)] };
     } else if (element !== undefined) {
       this.partition.remove(element);
@@ -364,6 +370,23 @@ export class AsapService {
     );
   }
 
+  /**
+   * An operator removes a PE (the control channel's DELETE /api/pools/{handle}/elements/{id}):
+   * as a deregistration would, so the peers hear of it by ENRP (DEL_PE, RFC 5353 §3.3.2) and
+   * subscribers by their next update. Only an own PE: a peer's PE is removed at its home
+   * registrar (here, the peer's next handle update or audit would bring it back).
+   */
+  removeByOperator(poolHandle: Uint8Array, peId: number): 'removed' | 'unknown' | 'not-own' {
+    const element = this.partition.findElement(poolHandle, peId);
+    if (element === undefined) return 'unknown';
+    if (element.homeRegistrarId !== this.ownId) return 'not-own';
+    this.partition.remove(element);
+    this.counters.deregistrations++;
+    this.removedOwn(element);
+    this.log.info({ peId: hexId(peId), association: element.associationId }, 'pool element removed by the operator');
+    return 'removed';
+  }
+
   // ------------------------------------------------------------------ RFC 5352 §3.3
 
   private handleResolution(associationId: number, m: AsapHandleResolution): void {
@@ -377,7 +400,9 @@ export class AsapService {
     const n = this.partition.handleResolution(m.poolHandle, m.items ?? 0, out);
     const w = this.writer;
     w.reset();
+    this.resolutionsByPolicy.count(n === UNKNOWN_POOL || n === 0 ? null : out[0]!.policy.type);
     if (n === UNKNOWN_POOL) {
+      this.causesSent.count(Cause.UnknownPoolHandle);
       if (subscribe) subscriptions.refused();
       // RSPLIB: a response with the pool handle and an Operation Error, cause 0x9.
       const error: OperationError = { causes: [errorCause(Cause.UnknownPoolHandle)] };
@@ -482,6 +507,7 @@ export class AsapService {
 
   private sendError(associationId: number, cause: number, offending: Uint8Array | null): void {
     this.counters.errorsSent++;
+    this.causesSent.count(cause);
     this.writer.reset();
     this.output.send(associationId, asapError(cause, offending, this.writer));
   }

@@ -2,7 +2,7 @@
 // the control channel's GET /handlespace), in the spirit of RSPLIB's hsdump: each pool with
 // its policy, each element with owner, transports, policy values and its pending timer.
 // Built inside the shard worker (the timer clock is the worker's own performance.now()).
-import type { Partition } from '../handlespace/index.js';
+import type { Partition, Pool } from '../handlespace/index.js';
 import { TimerKind } from '../handlespace/pool-element.js';
 import { addressToString } from '../wire/address.js';
 import { ParamType, policyFields, policyTypeName, TransportUse } from '../wire/index.js';
@@ -73,34 +73,48 @@ function handleText(h: Uint8Array): string {
 export function snapshotPartition(partition: Partition, now: number): SnapshotPool[] {
   const reader = new Reader();
   const pools: SnapshotPool[] = [];
-  for (const pool of partition.allPools()) {
-    const elements: SnapshotElement[] = [];
-    for (const e of pool.elements.values()) {
-      reader.reset(e.encoded);
-      const decoded = readPoolElement(reader, 0, e.encoded.length);
-      const policy: Record<string, number> = {};
-      for (const f of policyFields.get(e.policy.type >>> 0) ?? []) policy[f] = e.policy[f];
-      elements.push({
-        peId: e.peId,
-        home: e.homeRegistrarId,
-        registrationLife: e.registrationLife,
-        userTransport: transport(decoded?.userTransport ?? null),
-        asapTransport: transport(decoded?.asapTransport ?? null),
-        policy,
-        association: e.associationId,
-        unreachableReports: e.unreachableReports,
-        timer: e.timerKind === TimerKind.None ? null : { kind: timerKindName[e.timerKind] ?? String(e.timerKind), inMs: Math.round(e.timerAt - now) },
-      });
-    }
-    elements.sort((a, b) => a.peId - b.peId);
-    pools.push({
-      handle: handleText(pool.handle),
-      handleHex: Buffer.from(pool.handle).toString('hex'),
-      policy: { type: pool.policyType, name: policyTypeName.get(pool.policyType >>> 0) ?? `0x${(pool.policyType >>> 0).toString(16)}` },
-      elements,
+  for (const pool of partition.allPools()) pools.push(snapshotPool(pool, now, reader));
+  return pools;
+}
+
+/** A pool without its elements, with their count (the admin API's GET /api/pools). */
+export interface PoolSummary {
+  handle: string;
+  handleHex: string;
+  policy: { type: number; name: string };
+  elementCount: number;
+}
+
+export function summarizePool(pool: Pool): PoolSummary {
+  return { handle: handleText(pool.handle), handleHex: Buffer.from(pool.handle).toString('hex'), policy: policyOf(pool), elementCount: pool.elements.size };
+}
+
+function policyOf(pool: Pool): { type: number; name: string } {
+  return { type: pool.policyType, name: policyTypeName.get(pool.policyType >>> 0) ?? `0x${(pool.policyType >>> 0).toString(16)}` };
+}
+
+/** One pool with every element (the admin API's GET /api/pools/{handle}). */
+export function snapshotPool(pool: Pool, now: number, reader = new Reader()): SnapshotPool {
+  const elements: SnapshotElement[] = [];
+  for (const e of pool.elements.values()) {
+    reader.reset(e.encoded);
+    const decoded = readPoolElement(reader, 0, e.encoded.length);
+    const policy: Record<string, number> = {};
+    for (const f of policyFields.get(e.policy.type >>> 0) ?? []) policy[f] = e.policy[f];
+    elements.push({
+      peId: e.peId,
+      home: e.homeRegistrarId,
+      registrationLife: e.registrationLife,
+      userTransport: transport(decoded?.userTransport ?? null),
+      asapTransport: transport(decoded?.asapTransport ?? null),
+      policy,
+      association: e.associationId,
+      unreachableReports: e.unreachableReports,
+      timer: e.timerKind === TimerKind.None ? null : { kind: timerKindName[e.timerKind] ?? String(e.timerKind), inMs: Math.round(e.timerAt - now) },
     });
   }
-  return pools;
+  elements.sort((a, b) => a.peId - b.peId);
+  return { handle: handleText(pool.handle), handleHex: Buffer.from(pool.handle).toString('hex'), policy: policyOf(pool), elements };
 }
 
 /** For `rserpool snapshot show` (src/cli/snapshot.ts): the same texts from a snapshot file's records. */

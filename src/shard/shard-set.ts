@@ -9,9 +9,10 @@ import { Piscina } from 'piscina';
 import { AsapType } from '../wire/constants.js';
 import { censusBuffer } from '../handlespace/element-census.js';
 import type { DumpRow } from './enrp-handlespace.js';
-import type { SnapshotPool } from './handlespace-snapshot.js';
+import type { PoolSummary, SnapshotPool } from './handlespace-snapshot.js';
 import type { PartInfo } from '../snapshot/snapshot-format.js';
 import type { RestoreCounts } from '../snapshot/restore.js';
+import type { ShardMetrics } from './metrics-counts.js';
 import { ToShardWriter, readFromShard, shardOf, type FromShardHandler, type ShardReply, type ShardRequestBody } from './thread-protocol.js';
 import type { AttachTask, ShardConfig } from './worker.js';
 
@@ -67,6 +68,8 @@ class Shard {
   /** Associations whose PEs here died with the thread, until the new thread is attached. */
   readonly orphaned = new Set<number>();
   restarts = 0;
+  /** ASAP messages routed to the thread attached now (its queue depth: this minus what it has taken). */
+  routed = 0;
   closing = false;
   /** Restart attempts since the last death (a new thread may not be ready at once). */
   attempts = 0;
@@ -117,6 +120,7 @@ export class ShardSet {
     });
     // Batches flushed from now on queue on the port until the new thread reads them.
     shard.port = port1;
+    shard.routed = 0;
     await shard.pool.run(task, { transferList: [port2] });
     running = true;
     if (closedEarly) {
@@ -195,6 +199,7 @@ export class ShardSet {
   /** An ASAP message for the shard of its pool; a registration marks the association as holding PEs there. */
   asapMessage(shard: number, associationId: number, message: Uint8Array): void {
     if (message[0] === AsapType.Registration) this.shards[shard]!.registeredOver.add(associationId);
+    this.shards[shard]!.routed++;
     this.to(shard).asapMessage(associationId, message);
   }
 
@@ -315,6 +320,54 @@ export class ShardSet {
     const pools: SnapshotPool[] = [];
     for (const r of replies) if (r !== null && r.op === 'handlespace') pools.push(...r.pools);
     return pools.sort((a, b) => (a.handleHex < b.handleHex ? -1 : a.handleHex > b.handleHex ? 1 : 0));
+  }
+
+  /** Shards whose thread is attached now (a dead one is being restarted): /ready needs all. */
+  get attachedCount(): number {
+    let n = 0;
+    for (const s of this.shards) if (s.port !== null) n++;
+    return n;
+  }
+
+  /**
+   * Each shard's figures for /metrics, null for a dead one, with its queue depth: ASAP
+   * messages routed to it and not yet taken from its batches when it answered.
+   */
+  async metrics(): Promise<Array<(ShardMetrics & { queueDepth: number }) | null>> {
+    const replies = await this.requestAll({ op: 'metrics' });
+    return replies.map((r, i) => (r === null || r.op !== 'metrics' ? null : { ...r.metrics, queueDepth: Math.max(0, this.shards[i]!.routed - r.metrics.asapProcessed) }));
+  }
+
+  /** An operator removes an own PE: asked of the shard of its pool. */
+  async removeElement(poolHandle: Uint8Array, peId: number): Promise<'removed' | 'unknown' | 'not-own' | 'shard-down'> {
+    const reply = await this.requestOne(this.route(poolHandle), { op: 'removeElement', poolHandle, peId });
+    return reply === null || reply.op !== 'removeElement' ? 'shard-down' : reply.outcome;
+  }
+
+  /** Every pool of every shard without its elements, sorted by handle (admin API). */
+  async poolSummaries(): Promise<PoolSummary[]> {
+    const replies = await this.requestAll({ op: 'poolSummaries' });
+    const pools: PoolSummary[] = [];
+    for (const r of replies) if (r !== null && r.op === 'poolSummaries') pools.push(...r.pools);
+    return pools.sort((a, b) => (a.handleHex < b.handleHex ? -1 : a.handleHex > b.handleHex ? 1 : 0));
+  }
+
+  /** One pool with its elements, from the shard that owns it; null: no such pool (or its shard is restarting). */
+  async pool(poolHandle: Uint8Array): Promise<SnapshotPool | null> {
+    const reply = await this.requestOne(this.route(poolHandle), { op: 'pool', poolHandle });
+    return reply === null || reply.op !== 'pool' ? null : reply.pool;
+  }
+
+  /** A control request to one shard (queued batches first, as requestAll); null when it is dead. */
+  private requestOne(index: number, body: ShardRequestBody): Promise<ShardReply | null> {
+    const shard = this.shards[index]!;
+    if (shard.port === null) return Promise.resolve(null);
+    if (this.flushScheduled) this.flush();
+    return new Promise<ShardReply | null>((resolve) => {
+      const id = this.nextRequestId++;
+      this.pending.set(id, { shard: shard.index, resolve });
+      shard.port!.postMessage({ ...body, id });
+    });
   }
 
   /** Each shard's part of a handlespace snapshot (src/snapshot/part-writer.ts); a dead shard's is left out. */

@@ -17,8 +17,9 @@
 import type { DumpRow, EnrpHandlespaceCounters } from './enrp-handlespace.js';
 import type { AsapCounters } from './asap-service.js';
 import type { SubscriptionCounters } from './subscriptions.js';
-import type { SnapshotPool } from './handlespace-snapshot.js';
+import type { PoolSummary, SnapshotPool } from './handlespace-snapshot.js';
 import type { RestoreCounts } from '../snapshot/restore.js';
+import type { ShardMetrics } from './metrics-counts.js';
 import { poolHandleHash } from '../handlespace/pool-handle.js';
 
 /**
@@ -430,7 +431,14 @@ export type ShardRequest =
   | { op: 'checksums'; id: number; owners: number[] }
   | { op: 'owners'; id: number }
   | { op: 'dump'; id: number }
-  | { op: 'handlespace'; id: number };
+  | { op: 'handlespace'; id: number }
+  /** The shard's figures for /metrics (src/registrar/metrics.ts); batch maximum and event-loop delay reset. */
+  | { op: 'metrics'; id: number }
+  /** An operator removes an own PE (the control channel's admin API), as a deregistration would. */
+  | { op: 'removeElement'; id: number; poolHandle: Uint8Array; peId: number }
+  /** The admin API: every pool without its elements; one pool with them (null: not here). */
+  | { op: 'poolSummaries'; id: number }
+  | { op: 'pool'; id: number; poolHandle: Uint8Array };
 
 export type ShardReply =
   | { op: 'stats'; id: number; pools: number; poolElements: number; timers: number; counters: AsapCounters & EnrpHandlespaceCounters & SubscriptionCounters }
@@ -442,6 +450,10 @@ export type ShardReply =
   /** `bytes`: a finished Part FlatBuffer, transferred. */
   | { op: 'snapshotPart'; id: number; bytes: ArrayBuffer; pools: number; elements: number }
   | { op: 'restoreSnapshot'; id: number; counts: RestoreCounts }
+  | { op: 'metrics'; id: number; metrics: ShardMetrics }
+  | { op: 'removeElement'; id: number; outcome: 'removed' | 'unknown' | 'not-own' }
+  | { op: 'poolSummaries'; id: number; pools: PoolSummary[] }
+  | { op: 'pool'; id: number; pool: SnapshotPool | null }
   | { op: 'log'; level: 'info' | 'warn'; fields: object; message: string };
 
 /** A request without its id (the request path assigns ids). */

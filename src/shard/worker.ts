@@ -8,9 +8,10 @@ import type { PartitionLimits } from '../handlespace/index.js';
 import { AsapService } from './asap-service.js';
 import { EnrpHandlespace } from './enrp-handlespace.js';
 import { AsapTransportTable, asapTransportTlv } from './pe-asap-transport.js';
-import { snapshotPartition } from './handlespace-snapshot.js';
+import { snapshotPartition, snapshotPool, summarizePool } from './handlespace-snapshot.js';
 import { encodePart } from '../snapshot/part-writer.js';
 import { restoreSnapshot } from '../snapshot/restore.js';
+import { BatchSizes, EventLoopDelayMonitor } from './metrics-counts.js';
 import { Subscriptions, type SubscriptionSettings } from './subscriptions.js';
 import { FromShardWriter, readToShard, shardOf, type ShardReply, type ShardRequest, type ToShardHandler } from './thread-protocol.js';
 
@@ -118,8 +119,15 @@ export default function attach(task: AttachTask): number {
   service.subscriptions = subscriptions;
   enrp.onPoolChange = (pool) => subscriptions.changed(pool);
 
+  // For /metrics: ASAP messages taken from batches, batch sizes, this thread's event-loop delay.
+  let asapProcessed = 0;
+  const batchSizes = new BatchSizes();
+  const loopDelay = new EventLoopDelayMonitor();
   const records: ToShardHandler = {
-    asapMessage: (associationId, message) => service.handle(associationId, message),
+    asapMessage: (associationId, message) => {
+      asapProcessed++;
+      service.handle(associationId, message);
+    },
     associationUp: (associationId, remote, addresses) => service.associationUp(associationId, remote, addresses),
     associationDown: (associationId) => service.associationDown(associationId),
     associationDetached: (associationId) => service.associationDetached(associationId),
@@ -138,13 +146,51 @@ export default function attach(task: AttachTask): number {
 
   port.on('message', (data: ArrayBuffer | ShardRequest) => {
     if (data instanceof ArrayBuffer) {
+      const before = asapProcessed;
       readToShard(data, records);
+      batchSizes.add(asapProcessed - before);
       flush();
       return;
     }
     // Records written before this request (timer events) go first: the I/O thread reads
     // them before the reply, as the shard does with its batches and requests.
     flush();
+    if (data.op === 'metrics') {
+      const reply: ShardReply = {
+        op: 'metrics',
+        id: data.id,
+        metrics: {
+          causesSent: [...service.causesSent.byCause],
+          resolutionsByPolicy: [...service.resolutionsByPolicy.byPolicy],
+          asapProcessed,
+          batches: batchSizes.batches,
+          batchRecords: batchSizes.records,
+          batchMax: batchSizes.max,
+          eventLoopDelay: loopDelay.report(),
+        },
+      };
+      batchSizes.max = 0;
+      port.postMessage(reply);
+      return;
+    }
+    if (data.op === 'poolSummaries') {
+      const reply: ShardReply = { op: 'poolSummaries', id: data.id, pools: [...partition.allPools()].map(summarizePool) };
+      port.postMessage(reply);
+      return;
+    }
+    if (data.op === 'pool') {
+      const pool = partition.findPool(data.poolHandle);
+      const reply: ShardReply = { op: 'pool', id: data.id, pool: pool === undefined ? null : snapshotPool(pool, performance.now()) };
+      port.postMessage(reply);
+      return;
+    }
+    if (data.op === 'removeElement') {
+      const outcome = service.removeByOperator(data.poolHandle, data.peId);
+      flush(); // the DEL_PE for the peers goes ahead of the answer
+      const reply: ShardReply = { op: 'removeElement', id: data.id, outcome };
+      port.postMessage(reply);
+      return;
+    }
     if (data.op === 'stats') {
       const reply: ShardReply = {
         op: 'stats',
