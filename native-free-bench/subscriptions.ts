@@ -19,6 +19,10 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { AsapFlag, AsapType, ParamType, PolicyType, TransportUse, encodeMessage, parseAddress, policySettings, transportParameter } from '../src/wire/index.js';
 import { BenchClient, connectClients, freeUdpPort, type RegistrarTarget } from './e2e-load.js';
 import { RegistrarProcess } from './e2e-registrar-process.js';
+import { Partition } from '../src/handlespace/partition.js';
+import type { Scheduler } from '../src/handlespace/timer-schedule.js';
+import { AsapService } from '../src/shard/asap-service.js';
+import { Subscriptions } from '../src/shard/subscriptions.js';
 
 export interface SubscriptionsBenchOptions {
   subscribers?: number;
@@ -37,6 +41,8 @@ export interface SubscriptionsBenchOptions {
   peAssociations?: number;
   /** Worker threads the subscribers' associations are spread over (the generator's receive side). */
   subscriberThreads?: number;
+  /** Only the shard's part, in this process: CPU per push of selection and encoding (no SCTP). */
+  inProcess?: boolean;
   json?: boolean;
 }
 
@@ -243,7 +249,137 @@ interface Phase {
   delaySamples: number;
 }
 
+/**
+ * The shard's side alone, in this thread and virtual time: an AsapService and its Subscriptions
+ * over one Partition, the PEs re-registering (each with a new load) through service.handle()
+ * as the I/O thread hands them over, and the coalescing timer fired every `rate * interval`
+ * re-registrations. CPU (process.cpuUsage) of the churn with the subscribers minus without,
+ * per push: what a shard thread spends to select and encode one push and hand it to its batch
+ * (a copy into the batch here too). The I/O thread's SCTP send of each push comes on top
+ * (docs/benchmarks.md, SCTP ping-pong: ~2.5 µs per one-way message of 100 bytes).
+ */
+export function runInProcess(o: SubscriptionsBenchOptions = {}): { cpuMicrosecondsPerPush: number; churnMicrosecondsPerReregistration: number; pushes: number; rounds: number; bytesPerPush: number } {
+  const subscriberCount = o.subscribers ?? 1000;
+  const pes = o.pes ?? 1000;
+  const rate = o.rate ?? 1000;
+  const interval = o.interval ?? 100;
+  const seconds = o.duration ?? 10;
+  const perRound = Math.max(1, Math.round((rate * interval) / 1000));
+  let now = 0;
+  const due: { at: number; callback: () => void; cancelled: boolean }[] = [];
+  const scheduler: Scheduler = {
+    now: () => now,
+    schedule(at, callback) {
+      const w = { at, callback, cancelled: false };
+      due.push(w);
+      return w;
+    },
+    cancel(handle) {
+      (handle as { cancelled: boolean }).cancelled = true;
+    },
+  };
+  const address = parseAddress(LOCAL)!;
+  let loadSeq = 0;
+  const registrationOf = (peId: number, load: number): Uint8Array =>
+    encodeMessage({
+      protocol: 'asap',
+      type: AsapType.Registration,
+      flags: 0,
+      paddedLength: false,
+      unknownParams: null,
+      poolHandle: POOL,
+      poolElement: {
+        peId,
+        homeRegistrarId: 0,
+        registrationLife: 300_000,
+        userTransport: transportParameter(ParamType.SctpTransport, 10_000 + (peId % 50_000), [address], TransportUse.DataPlusControl),
+        policy: policySettings(PolicyType.LeastUsed, { load }),
+        asapTransport: null,
+      },
+    });
+  const measureChurn = (subscribe: boolean): { cpu: number; pushes: number; rounds: number; bytes: number } => {
+    const partition = new Partition({ ownRegistrarId: 1, scheduler, keepAliveInterval: 1e9, keepAliveTimeout: 1e9, jitter: 0, limits: { maxPoolElementsPerAssociation: 1e9 } });
+    // A batch as the worker's: every message copied once into a reused buffer.
+    const batch = new Uint8Array(1 << 20);
+    let batchAt = 0;
+    let pushes = 0;
+    let bytes = 0;
+    const toBatch = (message: Uint8Array): void => {
+      if (batchAt + message.length > batch.length) batchAt = 0;
+      batch.set(message, batchAt);
+      batchAt += message.length;
+    };
+    const service = new AsapService(partition, 1, { send: (_a, m) => toBatch(m), abort: () => undefined }, { info: () => undefined, warn: () => undefined });
+    const subscriptions = new Subscriptions(partition, scheduler, (_a, m) => {
+      toBatch(m);
+      pushes++;
+      bytes += m.length;
+    }, { interval, maxPerPool: subscriberCount });
+    service.subscriptions = subscriptions;
+    const peAssociations = 10;
+    for (let a = 1; a <= peAssociations; a++) service.associationUp(a, { address: LOCAL, port: 5000 + a });
+    for (let i = 0; i < pes; i++) service.handle(1 + (i % peAssociations), registrationOf(i + 1, 1 + i));
+    if (subscribe) {
+      const resolution = encodeMessage({ protocol: 'asap', type: AsapType.HandleResolution, flags: AsapFlag.Subscribe, paddedLength: false, unknownParams: null, poolHandle: POOL, items: null });
+      for (let s = 0; s < subscriberCount; s++) {
+        service.associationUp(1000 + s, { address: LOCAL, port: 20000 + s });
+        service.handle(1000 + s, resolution);
+      }
+    }
+    pushes = 0;
+    bytes = 0;
+    // The re-registrations, prepared beforehand (the I/O thread hands the shard received bytes).
+    const total = rate * seconds;
+    const messages: Uint8Array[] = new Array<Uint8Array>(total);
+    for (let i = 0; i < total; i++) messages[i] = registrationOf(1 + (i % pes), 1 + (((++loadSeq * 2654435761) % 0xfffffff0) >>> 0));
+    const start = process.cpuUsage();
+    let rounds = 0;
+    for (let i = 0; i < total; i++) {
+      now = (i * 1000) / rate;
+      service.handle(1 + (i % peAssociations), messages[i]!);
+      if ((i + 1) % perRound === 0) {
+        now += interval;
+        for (const w of due.splice(0)) {
+          if (w.cancelled || w.at > now) {
+            if (!w.cancelled) due.push(w);
+            continue;
+          }
+          rounds++;
+          w.callback();
+        }
+      }
+    }
+    const used = process.cpuUsage(start);
+    return { cpu: (used.user + used.system) / 1e6, pushes, rounds, bytes };
+  };
+  measureChurn(true); // warm-up
+  const without = measureChurn(false);
+  const withSubs = measureChurn(true);
+  return {
+    cpuMicrosecondsPerPush: withSubs.pushes > 0 ? ((withSubs.cpu - without.cpu) / withSubs.pushes) * 1e6 : NaN,
+    churnMicrosecondsPerReregistration: (without.cpu / (rate * seconds)) * 1e6,
+    pushes: withSubs.pushes,
+    rounds: withSubs.rounds,
+    bytesPerPush: withSubs.pushes > 0 ? withSubs.bytes / withSubs.pushes : NaN,
+  };
+}
+
 export async function run(o: SubscriptionsBenchOptions = {}): Promise<void> {
+  if (o.inProcess === true) {
+    const runs = [runInProcess(o), runInProcess(o), runInProcess(o)];
+    const median = (f: (r: (typeof runs)[number]) => number): number => runs.map(f).sort((a, b) => a - b)[1]!;
+    const result = {
+      settings: { subscribers: o.subscribers ?? 1000, pes: o.pes ?? 1000, rate: o.rate ?? 1000, interval: o.interval ?? 100, duration: o.duration ?? 10 },
+      runs,
+      median: { cpuMicrosecondsPerPush: median((r) => r.cpuMicrosecondsPerPush), churnMicrosecondsPerReregistration: median((r) => r.churnMicrosecondsPerReregistration) },
+    };
+    if (o.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      process.stdout.write(`subscriptions, shard side in process (median of 3): ${result.median.cpuMicrosecondsPerPush.toFixed(2)} µs CPU per push (select + encode + batch copy), ${result.median.churnMicrosecondsPerReregistration.toFixed(2)} µs per re-registration without subscribers\n`);
+      for (const r of runs) process.stdout.write(`  run: ${r.pushes} pushes in ${r.rounds} rounds, ${r.bytesPerPush.toFixed(0)} bytes each, ${r.cpuMicrosecondsPerPush.toFixed(2)} µs per push\n`);
+    }
+    return;
+  }
   const subscriberCount = o.subscribers ?? 1000;
   const pes = o.pes ?? 1000;
   const rate = o.rate ?? 1000;

@@ -113,6 +113,7 @@ Examples:
     .option('--window <n>', 'resolutions in flight per resolver (default 16)', number)
     .option('--marker-every <ms>', 'how often the marker PE changes (the delay samples; default 50)', number)
     .option('--subscriber-threads <n>', "worker threads of the generator receiving the subscribers' pushes (default 2)", number)
+    .option('--in-process', "only the shard's side, in this process and virtual time: CPU per push of selection, encoding and the batch copy (no SCTP)")
     .option('--json', 'print results as JSON')
     .action(async (opts: import('../../native-free-bench/subscriptions.js').SubscriptionsBenchOptions) => {
       const { run } = await import('../../native-free-bench/subscriptions.js');
