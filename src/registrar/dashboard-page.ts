@@ -22,7 +22,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
   #status.live { background: var(--ok); }
   #status.down { background: var(--bad); }
   #updated { font-size: 12px; color: #d1d5db; }
-  main { padding: 16px 20px; display: grid; gap: 16px; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); }
+  main { padding: 16px 20px; display: grid; gap: 16px; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); align-items: start; }
   section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; min-width: 0; }
   section h2 { font-size: 14px; margin: 0 0 8px; color: var(--muted); font-weight: 600; text-transform: uppercase; letter-spacing: .04em; }
   .wide { grid-column: 1 / -1; }
@@ -36,6 +36,9 @@ export const DASHBOARD_PAGE = `<!doctype html>
   td.num, th.num { text-align: right; }
   .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
   .pool { margin-bottom: 14px; }
+  .pool table { table-layout: fixed; }
+  .pool th:nth-child(1) { width: 12%; } .pool th:nth-child(2) { width: 17%; } .pool th:nth-child(3) { width: 21%; }
+  .pool th:nth-child(4) { width: 17%; } .pool th:nth-child(5) { width: 8%; } .pool th:nth-child(6) { width: 25%; }
   .pool h3 { font-size: 14px; margin: 4px 0; display: flex; gap: 10px; align-items: baseline; }
   .pool h3 .policy { color: var(--accent); font-weight: 500; }
   .pool h3 .count { color: var(--muted); font-weight: 400; }
@@ -67,7 +70,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
     <div class="stat"><div class="v" id="total-events">–</div><div class="k">keep-alive timeouts / takeovers</div></div>
   </div>
   <section>
-    <h2>Message rates, last <span id="window">5</span> minutes</h2>
+    <h2>Message rates, last <span id="window">5 minutes</span></h2>
     <svg id="chart" viewBox="0 0 600 180" preserveAspectRatio="none" role="img" aria-label="message rates"></svg>
     <div class="legend" id="legend"></div>
   </section>
@@ -76,14 +79,14 @@ export const DASHBOARD_PAGE = `<!doctype html>
     <table id="types"><thead><tr><th>protocol</th><th>message</th><th class="num">/s</th><th class="num">total</th></tr></thead><tbody></tbody></table>
     <p class="note" id="types-note"></p>
   </section>
-  <section>
-    <h2>Pools and pool elements</h2>
-    <div id="pools"><p class="note">waiting for the first update…</p></div>
-  </section>
-  <section>
+  <section class="wide">
     <h2>ENRP peers</h2>
     <table id="peers"><thead><tr><th>server ID</th><th>state</th><th>address</th><th class="num">last heard</th><th>checksum</th></tr></thead><tbody></tbody></table>
     <p class="note" id="peers-note"></p>
+  </section>
+  <section class="wide">
+    <h2>Pools and pool elements</h2>
+    <div id="pools"><p class="note">waiting for the first update…</p></div>
   </section>
 </main>
 <script>
@@ -119,8 +122,9 @@ function row(tbody, cells, attrs) {
 }
 function policyText(values) {
   var parts = [];
-  for (var k in values) parts.push(k + " " + values[k]);
-  return parts.join(", ");
+  // Loads are fractions of 0xffffffff (RFC 5356 §4.1): shown as percentages.
+  for (var k in values) parts.push(k + " " + (/^load/.test(k) ? (values[k] / 4294967295 * 100).toFixed(1) + " %" : values[k]));
+  return parts.length ? parts.join(", ") : "–";
 }
 function ago(ms) { return ms < 1000 ? ms + " ms" : (ms / 1000).toFixed(1) + " s"; }
 
@@ -186,9 +190,11 @@ function drawRates(u) {
   body.replaceChildren();
   if (u.rates === null) { setText("types-note", "this registrar does not count messages"); return; }
   var r = u.rates;
-  setText("window", Math.round(r.windowMs / 60000));
   var pts = r.points;
   var last = pts.length ? pts[pts.length - 1] : null;
+  // The x axis spans the history there is (at least a minute, at most the window).
+  var span = pts.length ? Math.min(r.windowMs, Math.max(60000, last.t - pts[0].t)) : 60000;
+  setText("window", span >= 120000 ? Math.round(span / 60000) + " minutes" : "minute");
   setText("rate-in", last ? fmt(last.asapIn + last.enrpIn) : "–");
   setText("rate-out", last ? fmt(last.asapOut + last.enrpOut) : "–");
   setText("total-events", r.totals.keepAliveTimeouts + " / " + r.totals.takeovers);
@@ -197,7 +203,7 @@ function drawRates(u) {
   });
   setText("types-note", r.byType.length === 0 ? "no messages yet" : "");
   var W = 600, H = 180, pad = 4;
-  var end = last ? last.t : Date.now(), start = end - r.windowMs;
+  var end = last ? last.t : Date.now(), start = end - span;
   var max = 1;
   pts.forEach(function (p) { SERIES.forEach(function (s) { if (p[s.key] > max) max = p[s.key]; }); });
   for (var i = 1; i <= 3; i++) {
@@ -214,7 +220,7 @@ function drawRates(u) {
   SERIES.forEach(function (s) {
     if (pts.length === 0) return;
     var d = pts.map(function (p) {
-      var x = (W * (p.t - start)) / r.windowMs;
+      var x = (W * (p.t - start)) / span;
       var y = pad + (H - 2 * pad) * (1 - p[s.key] / max);
       return x.toFixed(1) + "," + y.toFixed(1);
     }).join(" ");
@@ -241,17 +247,19 @@ function update(u) {
   document.body.setAttribute("data-updates", String(Number(document.body.getAttribute("data-updates") || "0") + 1));
 }
 
-var status = document.getElementById("status");
+// Not "status": a global var of that name is window.status, a string.
+var statusEl = document.getElementById("status");
 // Relative: /dashboard/events from / and from /dashboard, and below a proxy's prefix.
 var source = new EventSource("dashboard/events");
-source.addEventListener("open", function () { status.textContent = "live"; status.className = "live"; });
-source.addEventListener("error", function () { status.textContent = "reconnecting"; status.className = "down"; });
+source.addEventListener("open", function () { statusEl.textContent = "live"; statusEl.className = "live"; });
+source.addEventListener("error", function () { statusEl.textContent = "reconnecting"; statusEl.className = "down"; });
 source.addEventListener("update", function (ev) {
-  try { update(JSON.parse(ev.data)); } catch (e) { status.textContent = "bad update: " + e.message; status.className = "down"; }
+  statusEl.textContent = "live"; statusEl.className = "live";
+  try { update(JSON.parse(ev.data)); } catch (e) { statusEl.textContent = "bad update: " + e.message; statusEl.className = "down"; }
 });
 source.addEventListener("problem", function (ev) {
-  try { status.textContent = "registrar: " + JSON.parse(ev.data).error; } catch (e) { status.textContent = "problem"; }
-  status.className = "down";
+  try { statusEl.textContent = "registrar: " + JSON.parse(ev.data).error; } catch (e) { statusEl.textContent = "problem"; }
+  statusEl.className = "down";
 });
 </script>
 </body>

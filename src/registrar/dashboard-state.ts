@@ -72,7 +72,7 @@ export function dashboardHandlespace(registrarId: number, pools: readonly Snapsh
     (pool): DashboardPool => ({
       handle: pool.handle,
       handleHex: pool.handleHex,
-      policy: pool.policy.name,
+      policy: pool.policy.name.replace(/([a-z])([A-Z])/g, '$1 $2'), // WeightedRoundRobin: Weighted Round Robin
       elementCount: pool.elements.length,
       elements: [...pool.elements]
         .sort((a, b) => a.peId - b.peId)

@@ -247,3 +247,11 @@ describe('rserpool registrar --config, as an operator runs it', () => {
     expect(r.stdout).toContain('--config <file>');
   });
 });
+
+describe('the shipped example, deploy/registrar.yaml', () => {
+  test('is a valid config file of rserpool registrar', async () => {
+    const { opts, sources } = await parse(['--config', join(REPO_ROOT, 'deploy', 'registrar.yaml')]);
+    expect(opts).toMatchObject({ transport: 'auto', asapPort: 3863, maxPes: 1_000_000, controlPort: 3870 });
+    expect(sources('maxPes')).toBe('config');
+  });
+});
