@@ -249,7 +249,8 @@ export class AsapService {
     const t = advertised.transport;
     const policy = ownPolicy(pe.policy);
     const encoded = encodePoolElement({ ...pe, userTransport: t, homeRegistrarId: this.ownId, policy, asapTransport: null });
-    const seenBefore = existing?.encoded;
+    // What subscribers of the pool saw of this PE (a view that keeps its bytes, encoded-slab.ts).
+    const seenBefore = existing !== undefined && this.subscriptions?.watched(existing.pool) === true ? existing.encoded : undefined;
     const result = this.partition.register({
       poolHandle: m.poolHandle,
       peId: pe.peId,
@@ -270,7 +271,7 @@ export class AsapService {
       this.asapTransports.set(result.element, transport);
       this.output.ownChange?.(result.element, true);
       // Subscribers hear of a re-registration only if it changed what they see.
-      if (result.created || seenBefore === undefined || !poolHandleEquals(seenBefore, encoded)) this.subscriptions?.changed(result.element.pool);
+      if (result.created || (seenBefore !== undefined && !poolHandleEquals(seenBefore, encoded))) this.subscriptions?.changed(result.element.pool);
       this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, 0, null), w));
       return;
     }

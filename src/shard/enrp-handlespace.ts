@@ -4,6 +4,7 @@
 // for each change to an own PE. The I/O thread fans these out over the shards and merges.
 import type { HandleTableCursor, Partition, Pool, PoolElement } from '../handlespace/index.js';
 import { poolHandleEquals } from '../handlespace/pool-handle.js';
+import type { PoolWatch } from './subscriptions.js';
 import {
   EnrpFlag,
   EnrpType,
@@ -58,8 +59,8 @@ export class EnrpHandlespace {
   /** Audits under way: the "marked" PEs of each peer (RFC 5353 §3.6.3 step 1). */
   private readonly audits = new Map<number, Set<PoolElement>>();
   private readonly page: PoolElement[] = [];
-  /** A pool changed in a way a pool user sees (its subscribers are told, src/shard/subscriptions.ts). */
-  onPoolChange: ((pool: Pool) => void) | undefined = undefined;
+  /** Told when a pool changes in a way a pool user sees (its subscribers, src/shard/subscriptions.ts). */
+  poolWatch: PoolWatch | undefined = undefined;
 
   constructor(
     private readonly partition: Partition,
@@ -114,7 +115,7 @@ export class EnrpHandlespace {
       const verdict = mayRemove(this.ownId, m.senderId, element?.homeRegistrarId);
       if (verdict === Authority.Apply) {
         this.partition.remove(element!);
-        this.onPoolChange?.(element!.pool);
+        this.poolWatch?.changed(element!.pool);
         this.counters.updatesApplied++;
       } else if (verdict !== Authority.Nothing) {
         this.refused(verdict);
@@ -148,7 +149,7 @@ export class EnrpHandlespace {
     }
     const t = pe.userTransport;
     const policy = pe.policy.raw === null ? pe.policy : { ...pe.policy, raw: pe.policy.raw.slice() };
-    const seenBefore = held?.encoded;
+    const seenBefore = held !== undefined && this.poolWatch?.watched(held.pool) === true ? held.encoded : undefined;
     const result = this.partition.register({
       poolHandle,
       peId: pe.peId,
@@ -160,7 +161,7 @@ export class EnrpHandlespace {
       encoded: encodePoolElement({ ...pe, homeRegistrarId: home, policy, asapTransport: null }),
     });
     if (!result.ok) return false;
-    if (seenBefore === undefined || !poolHandleEquals(seenBefore, result.element.encoded)) this.onPoolChange?.(result.element.pool);
+    if (result.created || (seenBefore !== undefined && !poolHandleEquals(seenBefore, result.element.encoded))) this.poolWatch?.changed(result.element.pool);
     this.asapTransports.set(result.element, pe.asapTransport !== null ? asapTransportTlv(pe.asapTransport) : null);
     const marked = this.audits.get(home);
     if (marked !== undefined) marked.delete(result.element);
@@ -199,7 +200,7 @@ export class EnrpHandlespace {
     for (const element of marked) {
       if (!element.registered || element.homeRegistrarId !== owner >>> 0) continue;
       this.partition.remove(element);
-      this.onPoolChange?.(element.pool);
+      this.poolWatch?.changed(element.pool);
       removed++;
     }
     this.counters.auditRemovals += removed;
@@ -211,10 +212,11 @@ export class EnrpHandlespace {
   /** Every PE of `from` now belongs to `to`; to ourselves, each gets a keep-alive with H. */
   takeOver(from: number, to: number): number {
     // The PEs' home changes in what pool users see (their Server Identifier, RFC 5354 §3.13).
-    const changed = this.onPoolChange === undefined || from >>> 0 === to >>> 0 ? null : new Set<Pool>();
-    if (changed !== null) for (const element of this.partition.elementsOwnedBy(from)) changed.add(element.pool);
+    const watch = this.poolWatch;
+    const changed = watch === undefined || from >>> 0 === to >>> 0 ? null : new Set<Pool>();
+    if (changed !== null) for (const element of this.partition.elementsOwnedBy(from)) if (watch!.watched(element.pool)) changed.add(element.pool);
     const moved = this.partition.takeOver(from, to);
-    if (changed !== null) for (const pool of changed) this.onPoolChange!(pool);
+    if (changed !== null) for (const pool of changed) watch!.changed(pool);
     this.counters.takenOver += moved;
     return moved;
   }

@@ -54,6 +54,13 @@ export interface SubscriptionCounters {
   subscribedPoolChanges: number;
 }
 
+/** What the handlespace's changes are told to (the ENRP side holds one). */
+export interface PoolWatch {
+  /** Whether anyone is subscribed to the pool (else a change need not even be looked at). */
+  watched(pool: Pool): boolean;
+  changed(pool: Pool): void;
+}
+
 /** Where pushes go: the shard's outgoing batch. */
 export type SubscriptionSend = (associationId: number, message: Uint8Array) => void;
 
@@ -65,7 +72,7 @@ class PoolSubscribers {
   constructor(readonly key: string) {}
 }
 
-export class Subscriptions {
+export class Subscriptions implements PoolWatch {
   readonly counters: SubscriptionCounters = {
     subscriptions: 0,
     subscriptionsAccepted: 0,
@@ -146,6 +153,10 @@ export class Subscriptions {
     const mine = this.byAssociation.get(associationId);
     if (mine === undefined) return;
     for (const key of [...mine]) this.leave(associationId, key);
+  }
+
+  watched(pool: Pool): boolean {
+    return this.pools.has(pool.key);
   }
 
   /** Something a pool user sees in this pool changed: a push is due within the interval. */

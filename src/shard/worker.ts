@@ -117,7 +117,7 @@ export default function attach(task: AttachTask): number {
     config.subscriptions,
   );
   service.subscriptions = subscriptions;
-  enrp.onPoolChange = (pool) => subscriptions.changed(pool);
+  enrp.poolWatch = subscriptions;
 
   // For /metrics: ASAP messages taken from batches, batch sizes, this thread's event-loop delay.
   let asapProcessed = 0;

@@ -34,7 +34,7 @@ function setup(settings: Partial<SubscriptionSettings> = {}) {
   const service = new AsapService(partition, OWN, { send, abort: () => undefined, ownChange: (e, added) => enrp.ownChange(e, added) }, { info: () => undefined, warn: () => undefined }, transports);
   const subscriptions = new Subscriptions(partition, clock, send, { interval: INTERVAL, ...settings });
   service.subscriptions = subscriptions;
-  enrp.onPoolChange = (pool) => subscriptions.changed(pool);
+  enrp.poolWatch = subscriptions;
 
   /** Sends over an association; returns every message sent since (to anyone). */
   const deliver = (association: number, m: AsapMessage): void => service.handle(association, encodeMessage(m));
