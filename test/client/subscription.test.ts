@@ -141,6 +141,36 @@ describe('pool users subscribed to a pool', () => {
     second.close();
   }, 20_000);
 
+  it('a PU whose home registrar goes away subscribes again at its new home (RFC 5352 §2.2.5) and follows the pool there', async () => {
+    const r1 = await startRegistrar();
+    const r2 = await startRegistrar();
+    // Two registrars without ENRP: each knows its own PE of the pool only, so the answer says
+    // which registrar the subscription moved to.
+    const pe1 = track(await AsapPeer.connect(r1.asapAddress));
+    await pe1.register('moved-home', 1);
+    const pe2 = track(await AsapPeer.connect(r2.asapAddress));
+    await pe2.register('moved-home', 2);
+    const asap = track(await asapEndpoint({ registrars: [r1.asapAddress, r2.asapAddress] }));
+    const pu = new PoolUser(asap, { subscribe: true, staleCacheValue: 60_000 });
+    const log = changes(pu);
+    await asap.homeConnection();
+    const first = (await pu.resolve('moved-home')).map((e) => e.peId);
+    const [before, other] = first[0] === 1 ? [r1, r2] : [r2, r1];
+    const otherPe = first[0] === 1 ? 2 : 1;
+    expect(pu.isSubscribed('moved-home')).toBe(true);
+
+    const moved = log.next((c) => c.cause === 'resubscribed' && sameIds([otherPe])(c), 15_000);
+    await before.close();
+    await moved;
+    expect(pu.isSubscribed('moved-home')).toBe(true);
+    expect((await other.stats()).shards[0]!.counters['subscriptions']).toBe(1);
+    // Pushes now come from the new home.
+    const pe3 = track(await AsapPeer.connect(other.asapAddress));
+    await pe3.register('moved-home', 3);
+    await log.next(sameIds([otherPe, 3].sort((a, b) => a - b)));
+    pu.close();
+  }, 30_000);
+
   it('a takeover changes the home of the PEs in the pushed selection', async () => {
     const [udpA, udpB] = [await freeUdpPort(), await freeUdpPort()];
     const idA = 0x0c000001;
