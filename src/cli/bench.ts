@@ -121,6 +121,20 @@ Examples:
     });
 
   bench
+    .command('snapshot')
+    .description('handlespace snapshot (FlatBuffers): save and load of 1,000,000 PEs (CPU time, file size), one pool read from the file against the full parse, and a registrar\'s warm start from a snapshot of 100,000 PEs')
+    .option('--pes <n>', 'PEs saved and loaded (default 1000000)', number)
+    .option('--pools <n>', 'pools they are spread over (default 1000)', number)
+    .option('--parts <n>', 'partitions (shards) the handlespace is split into (default 4)', number)
+    .option('--runs <n>', 'repetitions of save and load; medians are reported (default 3)', number)
+    .option('--warm-pes <n>', 'PEs of the registrar warm start (default 100000; 0: skip it)', count)
+    .option('--json', 'print results as JSON')
+    .action(async (opts: import('../../native-free-bench/snapshot.js').SnapshotBenchOptions) => {
+      const { run } = await import('../../native-free-bench/snapshot.js');
+      await run(opts);
+    });
+
+  bench
     .command('e2e')
     .description('end to end: a registrar child process, PEs registering and re-registering, PUs resolving handles over SCTP/UDP on loopback')
     .option('--shards <n[,n...]>', 'registrar shard count, or a list to compare, runs alternating between them (default: available cores)')

@@ -24,8 +24,9 @@ export function readSnapshotTransport(t: FbTransport | null): TransportParameter
   const addresses: Uint8Array[] = [];
   if (raw !== null) {
     for (let at = 0; at + ADDRESS_BYTES <= raw.length; at += ADDRESS_BYTES) {
-      // Copies: the values outlive the file's buffer (the partition keeps them).
-      addresses.push(isMappedIpv4(raw, at) ? raw.slice(at + 12, at + 16) : raw.slice(at, at + ADDRESS_BYTES));
+      // Views of the file: whoever keeps a value copies it (the partition keeps the encoded
+      // Pool Element parameter and the ASAP transport TLV built from these).
+      addresses.push(isMappedIpv4(raw, at) ? raw.subarray(at + 12, at + 16) : raw.subarray(at, at + ADDRESS_BYTES));
     }
   }
   const type = t.protocol();

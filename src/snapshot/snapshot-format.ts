@@ -146,8 +146,11 @@ export class SnapshotReader {
     return this.partBytes.map((b) => Part.getRootAsPart(new ByteBuffer(b)));
   }
 
-  /** The pool with this handle, found by binary search in each part; null if none holds it. */
-  findPool(handle: Uint8Array): FbPool | null {
+  /**
+   * The pool with this handle, found by binary search in each part; null if none holds it.
+   * `stats.handlesCompared` counts the pool handles read on the way (O(log pools) per part).
+   */
+  findPool(handle: Uint8Array, stats?: { handlesCompared: number }): FbPool | null {
     for (const part of this.parts()) {
       let lo = 0;
       let hi = part.poolsLength() - 1;
@@ -155,6 +158,7 @@ export class SnapshotReader {
       while (lo <= hi) {
         const mid = (lo + hi) >>> 1;
         part.pools(mid, pool);
+        if (stats !== undefined) stats.handlesCompared++;
         const d = compareHandles(pool.handleArray() ?? EMPTY, handle);
         if (d === 0) return pool;
         if (d < 0) lo = mid + 1;
