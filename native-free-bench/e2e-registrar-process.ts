@@ -105,6 +105,8 @@ export class RegistrarProcess {
       '--max-pes-per-pool', '100000000',
       '--max-pes', '100000000',
       '--control-port', String(options.controlPort ?? 0),
+      // The generator speaks SCTP only; a TCP listener on 3863 would collide with other registrars on the host.
+      '--tcp-port', '0',
       ...(options.extraArgs ?? []),
       // info only to see "registrar started"; at info it logs nothing per message.
       '--log-level', 'info',

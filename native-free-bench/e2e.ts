@@ -16,6 +16,7 @@ import { isIP } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { policyByName } from '../src/policy/registry.js';
+import { defaultShardCount } from '../src/registrar/config.js';
 import { PORT_SCTP_OVER_UDP } from '../src/wire/index.js';
 import type { RegistrarMemory } from './e2e-memory-probe.js';
 import {
@@ -39,7 +40,7 @@ import { parseRegistrarAddress } from '../src/cli/client-options.js';
 import { WIRE_TRACE_ENV, WIRE_TRACE_LABEL_ENV, resetWireTrace, startWireTrace, summarizeWireTrace, writeWireTrace, type WireTraceSummary } from './e2e-wire-trace.js';
 
 export interface E2eBenchOptions {
-  /** One shard count or several ("1,2,4"); default: available cores. */
+  /** One shard count or several ("1,2,4"); default: the registrar's (cores - 1, at least 1). */
   shards?: number | string;
   /** Address of the registrar, the generator's endpoints and every PE; default 127.0.0.1 (::1 works too). */
   address?: string;
@@ -207,7 +208,7 @@ function resolvePolicy(name: string): { type: number; name: string } {
 }
 
 function shardCounts(value: number | string | undefined): number[] {
-  if (value === undefined) return [availableParallelism()];
+  if (value === undefined) return [defaultShardCount()];
   const list = String(value)
     .split(',')
     .map((s) => Number(s.trim()));

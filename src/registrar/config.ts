@@ -183,6 +183,17 @@ export interface RegistrarConfig {
   tlsPoolMap?: string;
 }
 
+/**
+ * Shard workers by default: one per core but one, at least one. The I/O thread (all SCTP work)
+ * needs a core of its own; each further shard adds a batch per turn, an isolate that compiles
+ * and collects on its own, and a thread contending for the cores. Measured on 2 cores (issue
+ * 14, docs/benchmarks.md "Shard default"): registrar CPU per registration 44 µs with 1 shard,
+ * 58 with 2, 78 with 4.
+ */
+export function defaultShardCount(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
 export function defaultRegistrarConfig(): RegistrarConfig {
   return {
     registrarId: 0,
@@ -190,7 +201,7 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     asapPort: PORT_ASAP,
     transport: 'auto',
     udpPort: PORT_SCTP_OVER_UDP,
-    shards: availableParallelism(),
+    shards: defaultShardCount(),
     keepAliveInterval: 5000,
     keepAliveTimeout: 5000,
     maxBadPeReports: 3,
