@@ -8,10 +8,12 @@ import { DEFAULT_CONTROL_PORT, type HandlespaceDocument } from '../registrar/con
 import type { SnapshotElement, SnapshotTransport } from '../shard/handlespace-snapshot.js';
 import { hexId, runTool } from './client-options.js';
 import { table } from './resolve.js';
+import { readControlToken } from '../registrar/control-auth.js';
 
 interface DumpCliOptions {
   registrar: { host: string; port: number };
   json?: boolean;
+  tokenFile?: string;
 }
 
 const FRACTIONS = new Set(['load', 'loadDegradation', 'loadDpf', 'weightDpf']);
@@ -23,14 +25,16 @@ function controlAddress(text: string): { host: string; port: number } {
   return { host: m[1]!, port };
 }
 
-function get(host: string, port: number, path: string, timeoutMs = 5000): Promise<string> {
+function get(host: string, port: number, path: string, timeoutMs = 5000, token: string | null = null): Promise<string> {
   return new Promise((resolve, reject) => {
-    const r = request({ host, port, path, method: 'GET', timeout: timeoutMs }, (response) => {
+    const headers = token === null ? {} : { authorization: `Bearer ${token}` };
+    const r = request({ host, port, path, method: 'GET', timeout: timeoutMs, headers }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
       response.on('end', () => {
         if (response.statusCode === 200) resolve(body);
+        else if (response.statusCode === 401) reject(new Error(`control channel at ${host}:${port} needs its bearer token: give --token-file (the registrar's --control-token-file)${token === null ? '' : '; this one is not it'}`));
         else reject(new Error(`control channel at ${host}:${port} answered ${response.statusCode}: ${body.trim()}`));
       });
     });
@@ -90,10 +94,12 @@ export function registerDump(program: Command): void {
     .description('show a registrar\'s whole handlespace (pools, policies, elements with owner, transports, policy values and timers)')
     .option('--registrar <host[:port]>', `the registrar's control channel (default 127.0.0.1:${DEFAULT_CONTROL_PORT}; see rserpool registrar --control-port)`, controlAddress, { host: '127.0.0.1', port: DEFAULT_CONTROL_PORT })
     .option('--json', 'print the JSON document of GET /handlespace')
+    .option('--token-file <file>', 'the control channel\'s bearer token (a registrar started with --control-token-file)')
     .addHelpText('after', `\nExamples:\n  rserpool dump\n  rserpool dump --registrar 127.0.0.1:${DEFAULT_CONTROL_PORT} --json\n`)
     .action((opts: DumpCliOptions) =>
       runTool(async () => {
-        const body = await get(opts.registrar.host, opts.registrar.port, '/handlespace');
+        const token = opts.tokenFile === undefined ? null : readControlToken(opts.tokenFile);
+        const body = await get(opts.registrar.host, opts.registrar.port, '/handlespace', 5000, token);
         const doc = JSON.parse(body) as HandlespaceDocument;
         process.stdout.write(opts.json === true ? `${JSON.stringify(doc, null, 2)}\n` : formatHandlespace(doc));
         return 0;

@@ -139,6 +139,14 @@ export function isLoopbackAddress(address: string): boolean {
 /** Thrown by `ControlServer.open` for a configuration an operator must fix. */
 export class ControlConfigError extends Error {}
 
+/** Throws a ControlConfigError for a non-loopback address without a token (checked before anything opens). */
+export function checkControlBinding(address: string, token: string | null): void {
+  if (token !== null || isLoopbackAddress(address)) return;
+  throw new ControlConfigError(
+    `the control channel on ${address} (not loopback) needs a bearer token: give --control-token-file FILE (a file holding a long random token), or keep --control-address 127.0.0.1`,
+  );
+}
+
 function cookieToken(header: string | undefined): string | null {
   if (header === undefined) return null;
   for (const part of header.split(';')) {
@@ -190,11 +198,7 @@ export class ControlServer {
     const o: ControlOptions = typeof options === 'number' ? { port: options } : options;
     const address = o.address ?? CONTROL_ADDRESS;
     const token = o.token === undefined || o.token === null || o.token === '' ? null : o.token;
-    if (token === null && !isLoopbackAddress(address)) {
-      throw new ControlConfigError(
-        `the control channel on ${address} (not loopback) needs a bearer token: give --control-token-file FILE (a file holding a long random token), or keep --control-address 127.0.0.1`,
-      );
-    }
+    checkControlBinding(address, token);
     const routes = o.routes ?? controlRoutes(source);
     const server = createServer((request, response) => {
       const json = (status: number, body: unknown): void => {

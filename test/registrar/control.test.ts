@@ -1,6 +1,7 @@
 // The control channel's operator endpoints against running registrars: Prometheus /metrics
 // (values checked against the handlespace; label sets bounded after a hostile burst),
 // /health and /ready during a long mentor search, the bearer token, and the admin API.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,23 @@ import { ControlServer } from '../../src/registrar/control.js';
 import { AsapPeer } from './asap-peer.js';
 import { freeUdpPort, poolsOverShards, startTestRegistrar, waitFor } from './harness.js';
 import { meshed, startScope, type ScopeMember } from '../enrp/harness.js';
+import { CLI, REPO_ROOT } from '../helpers/cli.js';
+
+/** The compiled `rserpool` in a child process, without blocking this event loop (the registrar runs in it). */
+function cli(args: string[], timeoutMs = 30_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
 
 /** A TCP port that was free a moment ago. */
 async function freeTcpPort(): Promise<number> {
@@ -240,6 +258,32 @@ describe('bearer token', () => {
     const { base } = await registrar({ controlAddress: '0.0.0.0', controlTokenFile: tokenFile });
     expect((await fetch(`${base}/stats`)).status).toBe(401);
     expect((await fetch(`${base}/stats`, { headers: bearer })).status).toBe(200);
+  });
+});
+
+describe('the command line', () => {
+  it('rserpool dump reads /handlespace with --token-file; without it, says what is missing', async () => {
+    const { r } = await registrar({ controlTokenFile: tokenFile });
+    const pe = await peer(r);
+    await pe.register('dump-with-token', 0x0e500001);
+    const without = await cli(['dump', '--registrar', `127.0.0.1:${r.controlPort}`]);
+    expect(without.status).toBe(1);
+    expect(without.stderr).toMatch(/needs its bearer token: give --token-file/);
+    const withToken = await cli(['dump', '--registrar', `127.0.0.1:${r.controlPort}`, '--token-file', tokenFile]);
+    expect(withToken.status, withToken.stderr).toBe(0);
+    expect(withToken.stdout).toMatch(/Pool "dump-with-token" .*1 element/);
+    expect(withToken.stdout).toContain('0x0e500001');
+  });
+
+  it('rserpool registrar --control-address 0.0.0.0 without a token file: a clear error, exit 1, nothing started', async () => {
+    const controlPort = await freeTcpPort();
+    const x = await cli(['registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--announce', 'off', '--enrp-announce', 'off', '--control-port', String(controlPort), '--control-address', '0.0.0.0']);
+    expect(x.status).toBe(1);
+    expect(x.stderr).toMatch(/cannot start: cannot open the control channel: the control channel on 0\.0\.0\.0 \(not loopback\) needs a bearer token: give --control-token-file FILE/);
+    expect(x.stderr).toMatch(/hint: the control channel: --control-address, --control-token-file/);
+    const bad = await cli(['registrar', '--control-address', 'my-host']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--control-address.*expected an IP address/);
   });
 });
 
