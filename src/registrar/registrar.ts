@@ -14,7 +14,7 @@ import type { DumpRow } from '../shard/enrp-handlespace.js';
 import { EnrpService, type EnrpCounters } from './enrp-service.js';
 import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
-import { CONTROL_ADDRESS, ControlServer, type ControlPeer } from './control.js';
+import { CONTROL_ADDRESS, ControlServer, checkControlBinding, type ControlPeer } from './control.js';
 import { readControlToken } from './control-auth.js';
 import { countersOf, type MessageCounters, type MetricsSnapshot } from './metrics.js';
 import { CauseCounts, MessageTypeCounts } from '../shard/metrics-counts.js';
@@ -151,6 +151,7 @@ export class Registrar {
     if (c.tlsOnly && tlsCredentials === null) {
       throw new TlsCredentialError('--tls-only without TLS', 'give --tls-psk, or --tls-cert, --tls-key and --tls-ca (and a --tls-port other than 0)');
     }
+    this.checkControl(); // a bad --control-address/--control-token-file ends the start before anything opens
     this.access = { tlsOnly: c.tlsOnly, poolMap: c.tlsPoolMap !== undefined ? loadPoolMap(c.tlsPoolMap) : null };
     this.shards = new ShardSet(
       c.shards,
@@ -531,8 +532,7 @@ export class Registrar {
     const port = this.config.controlPort ?? 0;
     if (port <= 0) return;
     const address = this.config.controlAddress ?? CONTROL_ADDRESS;
-    const tokenFile = this.config.controlTokenFile;
-    const token = tokenFile === undefined ? null : await fatal('cannot use --control-token-file', Promise.resolve().then(() => readControlToken(tokenFile)));
+    const token = this.controlToken;
     this.control = await fatal(`cannot open the control channel (TCP ${address}:${port})`, ControlServer.open(this, { port, address, token }));
     this.log.info({ control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}`, token: token !== null }, 'control channel listening (/metrics, /health, /ready, /api, /handlespace, /stats)');
   }
@@ -558,6 +558,20 @@ export class Registrar {
       localChecksum: ours[i] ?? null,
       address: p.transport === null ? null : `${p.transport.address.includes(':') ? `[${p.transport.address}]` : p.transport.address}:${p.transport.port}`,
       associated: p.association !== null && p.association.state !== 'down',
+  /** The control channel's token (--control-token-file), read and checked before anything opens. */
+  private controlToken: string | null = null;
+
+  private checkControl(): void {
+    if ((this.config.controlPort ?? 0) <= 0) return;
+    const tokenFile = this.config.controlTokenFile;
+    try {
+      this.controlToken = tokenFile === undefined ? null : readControlToken(tokenFile);
+      checkControlBinding(this.config.controlAddress ?? CONTROL_ADDRESS, this.controlToken);
+    } catch (error) {
+      throw new RegistrarStartError(`cannot open the control channel: ${(error as Error).message}`, undefined);
+    }
+  }
+
     }));
   }
 
