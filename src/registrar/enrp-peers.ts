@@ -1,7 +1,18 @@
 // The peer list (RFC 5353 §3.4): every known peer registrar with the variables the RFC keeps
 // for it (peer_last_heard, pe_checksum_pr, §4.1), where to reach it, and its monitoring state
 // (§3.4.3: silent → asked with the reply-required flag → dead → takeover, §3.5).
-import type { Association, RemoteAddress } from '../transport/index.js';
+import type { RemoteAddress } from '../transport/index.js';
+
+/** What the peer list and the peer links (peer-links.ts) need of an association. */
+export interface Link {
+  readonly id: number;
+  /** 'connecting' until 'up', 'up', then 'down'. */
+  readonly state: 'connecting' | 'up' | 'down';
+  /** The peer's primary transport address. */
+  readonly remote: RemoteAddress;
+  /** Every address of the peer (multi-homing), the primary first. */
+  readonly remoteAddresses: readonly string[];
+}
 
 export const PeerStatus = {
   /** Heard recently, or asked and still within MAX-TIME-NO-RESPONSE. */
@@ -30,14 +41,13 @@ export class Peer {
   takeoverDeferred = false;
   /** pe_checksum_pr as last announced by the peer, or null. */
   announcedChecksum: number | null = null;
-  association: Association | null = null;
+  association: Link | null = null;
   /**
    * Until when we leave it to the peer to associate (ms, performance.now()); 0: never held.
    * One association per peer, on the ENRP ports of both: the higher server ID waits a moment
-   * for the lower one's INIT rather than sending its own at the same time.
+   * for the lower one's INIT rather than sending its own at the same time (peer-links.ts).
    */
   waitUntil = 0;
-  waitTimer: NodeJS.Timeout | undefined = undefined;
   /** Messages for it held while waiting (sent once an association exists). */
   readonly pending: Uint8Array[] = [];
 
@@ -94,10 +104,7 @@ export class PeerTable {
   remove(serverId: number): Peer | undefined {
     const peer = this.peers.get(serverId >>> 0);
     this.peers.delete(serverId >>> 0);
-    if (peer !== undefined) {
-      clearTimeout(peer.waitTimer);
-      peer.pending.length = 0;
-    }
+    if (peer !== undefined) peer.pending.length = 0;
     return peer;
   }
 }

@@ -4,11 +4,12 @@
 // happens in the shards: this side routes, fans out and merges, and never walks the handlespace.
 // The decisions with timers are state machines fed messages and ticks, tested in virtual time:
 // peer monitoring and takeover arbitration (peer-monitoring.ts), startup with a mentor and
-// handle table downloads (mentor-sync.ts). This service is their shell: it decodes, applies
-// what they return (sends, shard calls, association restarts) and ticks both from one timer.
+// handle table downloads (mentor-sync.ts), the peer links: associating, back-off, held
+// messages, restarts of stuck associations (peer-links.ts). This service is their shell: it
+// decodes, applies what they return (sends, shard calls) and ticks all three from one timer.
 import type { Logger } from '../log.js';
 import type { ShardSet } from '../shard/shard-set.js';
-import { AnnounceReceiver, AnnounceSender, type Association, type RemoteAddress, type SctpEndpoint } from '../transport/index.js';
+import { AnnounceReceiver, AnnounceSender, type Association, type RemoteAddress } from '../transport/index.js';
 import {
   Cause,
   EnrpFlag,
@@ -30,11 +31,13 @@ import { isIP } from 'node:net';
 import { advertisedAddresses, bindAddresses, type RegistrarConfig } from './config.js';
 import { Peer, PeerStatus, PeerTable, Speaker, fromPeerAddress, speaker } from './enrp-peers.js';
 import { SendQueueGuard } from './send-queue.js';
+import { PeerLinks } from './peer-links.js';
 import { PeerMonitoring, type MonitorAction } from './peer-monitoring.js';
 import { MentorSync, type Download, type SyncAction } from './mentor-sync.js';
 import { NetworkList } from '../wire/network.js';
 import { OWN_TABLE_MARK } from '../shard/enrp-authority.js';
 import { hexId } from '../wire/identifier-text.js';
+import { addedPeId, suggestionTarget, withTakeoverSuggestion } from './takeover-suggestion.js';
 import { MessageTypeCounts } from '../shard/metrics-counts.js';
 
 export interface EnrpCounters {
@@ -121,12 +124,8 @@ export class EnrpService {
   readonly typesSent = new MessageTypeCounts();
   /** Every ENRP send: a full send queue drops the message, a peer stuck over it is aborted. */
   private readonly sends: SendQueueGuard;
-  /**
-   * Requests of ours sent over an up association and not answered yet: the response type we
-   * wait for → when the oldest such request went out. One unanswered for MAX-TIME-NO-RESPONSE
-   * (RFC 5353 §3.1) restarts the association (see restartSilent()).
-   */
-  private readonly unanswered = new Map<Association, Map<number, number>>();
+  /** The one association per peer (RFC 5353 §3.1): the state machine that manages them. */
+  private readonly links: PeerLinks<Association>;
   /** Peer monitoring and takeover (RFC 5353 §3.4.3, §3.5): the state machine this service applies. */
   private readonly monitoring: PeerMonitoring;
   /** Startup with a mentor and handle table downloads (RFC 5353 §3.2, §3.6.3): the state machine this service applies. */
@@ -139,16 +138,8 @@ export class EnrpService {
   private readyResolve: (() => void) | null = null;
   private ownChecksum = 0xffff;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private monitorTimer: NodeJS.Timeout | undefined;
   private presenceReceiver: AnnounceReceiver | null = null;
   private presenceSender: AnnounceSender | null = null;
-  private readonly associationPeers = new Map<Association, number>();
-  /**
-   * Associations whose peer said who it is with a PRESENCE over them: from then on every
-   * message over it must carry that sender ID (see identify()). An association we started to
-   * a peer known by ID is bound to it before that (configured or learned, RFC 5353 §3.2).
-   */
-  private readonly confirmed = new WeakSet<Association>();
   /** Associations without a peer that were asked once who they are (RFC 5353 §3.4.1). */
   private readonly askedWho = new WeakSet<Association>();
   /**
@@ -157,8 +148,6 @@ export class EnrpService {
    * sends a PRESENCE becomes a peer, and a peer speaks for its own PEs.
    */
   private readonly scope: NetworkList;
-  /** Per remote ENRP transport: no new attempt of ours before then (after one failed). */
-  private readonly retryAfter = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -176,6 +165,21 @@ export class EnrpService {
     this.scope = new NetworkList(config.enrpAllow);
     this.monitoring = new PeerMonitoring(ownId, config, this.peers, this.counters, log);
     this.sync = new MentorSync(config, this.counters);
+    this.links = new PeerLinks<Association>(
+      ownId,
+      config,
+      this.peers,
+      {
+        dial: (remote) => this.dial(remote),
+        transmit: (a, message) => this.send(a, message),
+        abort: (a, reason) => a.abort(reason),
+        restarting: (peer) => this.downloadRestarting(peer),
+        relinked: (peer, a) => this.downloadRelinked(peer, a),
+      },
+      this.counters,
+      log,
+      (address) => this.inScope(address),
+    );
     this.sends = new SendQueueGuard({
       timeout: config.sendQueueTimeout,
       protocol: 'ENRP',
@@ -203,8 +207,6 @@ export class EnrpService {
     this.applySync(this.sync.start(alone, now()));
 
     this.heartbeat();
-    const monitorEvery = Math.max(20, Math.min(c.maxTimeLastHeard, c.maxTimeNoResponse) / 5);
-    this.monitorTimer = setInterval(() => this.monitor(), monitorEvery);
     await readyPromise;
   }
 
@@ -230,60 +232,33 @@ export class EnrpService {
       return;
     }
     this.log.debug({ remote: where, state: a.state }, 'ENRP association attached');
-    a.on('up', () => this.log.debug({ remote: where }, 'ENRP association up'));
+    this.links.attached(a);
+    a.on('up', () => {
+      this.log.debug({ remote: where }, 'ENRP association up');
+      this.links.up(a, now());
+      this.schedule();
+    });
     a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
     a.on('down', (reason) => {
-      this.log.debug({ remote: where, peer: this.associationPeers.get(a), reason }, 'ENRP association down');
-      const id = this.associationPeers.get(a);
-      this.associationPeers.delete(a);
-      this.unanswered.delete(a);
-      if (id !== undefined) {
-        const peer = this.peers.get(id);
-        if (peer !== undefined && peer.association === a) peer.association = null;
-      }
+      this.log.debug({ remote: where, peer: this.links.peerOf(a), reason }, 'ENRP association down');
+      this.links.down(a, now());
       for (const [sid, s] of this.serving) if (s.association === a) this.endServing(sid);
+      this.schedule();
     });
   }
 
-  /** A live association on our ENRP endpoint with this remote, whoever started it. */
-  private associationWith(remote: RemoteAddress): Association | undefined {
-    const udpPort = remote.udpPort ?? this.config.peerUdpPort;
-    return this.endpoint.associations.find(
-      (x) => x.remote.address === remote.address && x.remote.port === remote.port && (x.remote.udpPort === undefined || x.remote.udpPort === udpPort) && x.state !== 'down',
-    );
-  }
-
   /**
-   * Associates to a peer's ENRP transport from our ENRP port, or returns the association we
-   * already have with it (either side may have started it); null while a failed attempt of
-   * ours backs off (see retryAfter).
+   * Opens an association to a peer's ENRP transport from our ENRP port (RSPLIB accepts a
+   * presence only from the peer's ENRP address and port; one association per peer, see
+   * peer-links.ts for who initiates) and tells it who we are: a static peer we do not know by
+   * ID yet (RFC 5353 §3.4.1). Called by the peer links (LinkIo.dial).
    */
-  private contact(remote: RemoteAddress): Association | null {
+  private dial(remote: RemoteAddress): Association | null {
     if (this.closed) return null;
-    if (!this.inScope(remote.address)) return null;
-    const key = remoteKey(remote);
-    const existing = this.associationWith(remote);
-    if (existing !== undefined) {
-      // An INIT sent before the peer listened waits for its retransmission (RTO.Initial 3 s):
-      // start afresh after MAX-TIME-NO-RESPONSE.
-      const since = this.connecting.get(existing);
-      if (existing.state !== 'connecting' || since === undefined || now() - since < this.config.maxTimeNoResponse) return existing;
-      existing.abort('not up in time; retrying');
-    }
-    if ((this.retryAfter.get(key) ?? 0) > now()) return null;
     try {
       const a = this.endpoint.associate(remote);
-      this.connecting.set(a, now());
-      a.once('up', () => this.connecting.delete(a));
-      a.once('down', () => {
-        // Down before up: the peer is not there yet, or our INIT met its INIT and the
-        // peer's association won (RFC 9260 §5.2.1). Its association may be on its
-        // way: give it a moment before trying again.
-        if (this.connecting.delete(a)) this.retryAfter.set(key, now() + jitter(this.retryBackoff()));
-      });
       this.attach(a);
-      // A static peer we do not know by ID yet: tell it who we are (RFC 5353 §3.4.1).
-      this.transmit(a, this.presence(true, 0));
+      this.send(a, this.presence(true, 0));
       return a;
     } catch (error) {
       this.log.debug({ peer: `${remote.address}:${remote.port}`, error: (error as Error).message }, 'ENRP association not started');
@@ -291,194 +266,34 @@ export class EnrpService {
     }
   }
 
-  /** After a failed attempt of ours; also how long a higher server ID waits for a lower one's INIT. */
-  private retryBackoff(): number {
-    return Math.max(50, Math.min(1000, this.config.maxTimeNoResponse / 4));
+  /** Associates to a peer's ENRP transport, or the association we have with it; null while backing off. */
+  private contact(remote: RemoteAddress): Association | null {
+    const a = this.links.contact(remote, now());
+    this.schedule();
+    return a;
   }
 
   /**
-   * Sends to a peer point to point (RFC 5353 §3.1) over the one association we have with it.
-   * Without one, the lower server ID associates at once; the higher one first waits a moment
-   * for the lower one's INIT (both sending INIT at once on one port pair is an INIT collision,
-   * RFC 9260 §5.2.1, which the userland SCTP does not settle in raw mode), holding the messages
-   * meanwhile, and associates itself if nothing came. A peer not known by ID (a static one not
-   * heard yet) is contacted at once by contactStaticPeers().
+   * Sends to a peer point to point (RFC 5353 §3.1) over the one association we have with it
+   * (peer-links.ts: associating, holding, back-off). False when the peer cannot be reached.
    */
   private sendTo(peer: Peer, message: Uint8Array): boolean {
-    let a = peer.association;
-    if (a === null || a.state === 'down') {
-      a = peer.transport === null ? null : (this.associationWith(peer.transport) ?? null);
-      if (a === null) {
-        if (peer.transport === null || this.closed) return false;
-        if (!this.holding(peer)) {
-          a = this.contact(peer.transport);
-          // Backing off after a failed attempt: hold the message until the next one.
-          if (a === null && !this.holding(peer)) return false;
-        }
-      }
-      if (a !== null && !this.bind(peer, a)) return false;
-    }
-    if (a !== null && a.state === 'up' && peer.pending.length === 0) {
-      // A message dropped for a full send queue counts as sent: the peer's monitoring and the
-      // send-queue timeout deal with a peer that does not acknowledge.
-      this.transmit(a, message);
-      return true;
-    }
-    // Not up yet: held here rather than queued in the association, whose queue is lost if
-    // it never comes up (an INIT collision settled for the peer's INIT); flushed on 'up'.
-    if (peer.pending.length >= MAX_PENDING) peer.pending.shift();
-    peer.pending.push(message);
-    return true;
+    const sent = this.links.send(peer, message, now());
+    this.schedule();
+    return sent;
   }
 
-  /** True while we leave associating to the peer (lower server ID first; backoff after a failure). */
-  private holding(peer: Peer): boolean {
-    const t = now();
-    if (peer.waitUntil === 0 && this.ownId > peer.serverId) this.holdFor(peer, this.retryBackoff());
-    const backoff = peer.transport === null ? 0 : (this.retryAfter.get(remoteKey(peer.transport)) ?? 0);
-    if (backoff > t && backoff > peer.waitUntil) this.holdFor(peer, backoff - t);
-    return t < peer.waitUntil;
+  /** Over an association, noting a request that waits for an answer (peer-links.ts restarts silent ones). */
+  private transmit(a: Association, message: Uint8Array): void {
+    this.links.transmit(a, message, now());
+    this.schedule();
   }
 
-  private holdFor(peer: Peer, ms: number): void {
-    peer.waitUntil = now() + ms;
-    clearTimeout(peer.waitTimer);
-    peer.waitTimer = setTimeout(() => this.flush(peer), ms + 1);
-  }
-
-  /**
-   * The peer's messages go over `a` from now on. False when `a` belongs to another live peer
-   * that confirmed it with a presence (a stale or made-up ID pointing at its address).
-   */
-  private bind(peer: Peer, a: Association): boolean {
-    if (peer.association === a) return true;
-    if (this.confirmed.has(a)) {
-      const owner = this.associationPeers.get(a);
-      if (owner !== undefined && owner !== peer.serverId && this.peers.get(owner) !== undefined) return false;
-    }
-    peer.association = a;
-    this.associationPeers.set(a, peer.serverId);
-    if (a.state === 'up') {
-      this.flush(peer);
-      return true;
-    }
-    a.once('up', () => this.flush(peer));
-    // Never up: what it held is still ours; try again after the backoff.
-    a.once('down', () => {
-      if (peer.pending.length > 0 && !this.holding(peer)) this.flush(peer);
-    });
-    return true;
-  }
-
-  /** Held messages go out now: over the peer's association once up, or one we start. */
-  private flush(peer: Peer): void {
-    if (this.closed || this.peers.get(peer.serverId) !== peer || peer.pending.length === 0) return;
-    const a = peer.association;
-    if (a !== null && a.state === 'up') {
-      for (const m of peer.pending.splice(0)) this.transmit(a, m);
-      return;
-    }
-    if (a !== null && a.state === 'connecting') return; // flushed on its 'up'
-    const found = peer.transport === null ? undefined : this.associationWith(peer.transport);
-    const next = found ?? (peer.transport === null || this.holding(peer) ? null : this.contact(peer.transport));
-    if (next !== null && this.bind(peer, next)) return;
-    if (!this.holding(peer)) peer.pending.length = 0; // cannot associate: drop (monitoring notices)
-  }
-
-  /**
-   * Sends over an association (the message is kept until acknowledged: bytes of its own) and
-   * notes a request that waits for an answer over this association (see restartSilent()).
-   */
-  private transmit(a: Association, message: Uint8Array): boolean {
+  /** Sends over an association (the message is kept until acknowledged: bytes of its own). */
+  private send(a: Association, message: Uint8Array): boolean {
     this.counters.sent++;
     this.typesSent.count(message);
-    if (!this.sends.send(a, message, PPID_ENRP)) return false;
-    const expected = a.state === 'up' ? expectedAnswer(message) : undefined;
-    if (expected !== undefined) {
-      let waiting = this.unanswered.get(a);
-      if (waiting === undefined) this.unanswered.set(a, (waiting = new Map()));
-      if (!waiting.has(expected)) waiting.set(expected, now()); // the oldest one counts
-    }
-    return true;
-  }
-
-  /** A message of `type` arrived over `a`: requests that wait for it are answered. */
-  private answered(a: Association, type: number): void {
-    const waiting = this.unanswered.get(a);
-    if (waiting === undefined) return;
-    // An ENRP_ERROR says the peer read what we sent: nothing is left waiting.
-    if (type === EnrpType.Error) waiting.clear();
-    else waiting.delete(type);
-    if (waiting.size === 0) this.unanswered.delete(a);
-  }
-
-  /**
-   * An association over which a request of ours stays unanswered for MAX-TIME-NO-RESPONSE
-   * (RFC 5353 §3.1) while SCTP calls it up: the peer's SCTP may answer HEARTBEATs and never
-   * acknowledge our DATA (seen with RSPLIB), so that our retransmissions would go on forever
-   * and the peer never hears us. It is aborted and associated anew (RFC 9260 §9.1), and the
-   * requests still wanted go out again on the new association.
-   */
-  private restartSilent(t: number): void {
-    for (const a of [...this.unanswered.keys()]) {
-      const since = this.unansweredSince(a);
-      if (since !== undefined && t - since > this.config.maxTimeNoResponse) this.restart(a, t - since);
-    }
-  }
-
-  /**
-   * When the oldest unanswered request on `a` went out, if the association is up and its peer
-   * was heard since (by any message, over any channel): the peer is alive and talking, so what
-   * goes missing is on the way to it. A peer heard from no more is not restarted: monitoring
-   * and takeover decide about it (RFC 5353 §3.4.3, §3.5).
-   */
-  private unansweredSince(a: Association, type?: number): number | undefined {
-    const waiting = this.unanswered.get(a);
-    if (waiting === undefined || a.state !== 'up') return undefined;
-    const id = this.associationPeers.get(a);
-    const peer = id === undefined ? undefined : this.peers.get(id);
-    if (peer === undefined) return undefined;
-    let oldest = Infinity;
-    if (type !== undefined) oldest = waiting.get(type) ?? Infinity;
-    else for (const at of waiting.values()) oldest = Math.min(oldest, at);
-    return oldest !== Infinity && peer.lastHeard > oldest ? oldest : undefined;
-  }
-
-  /** Returns true when a handle table download was asked again on the new association. */
-  private restart(a: Association, silentMs: number): boolean {
-    const id = this.associationPeers.get(a);
-    const peer = id === undefined ? undefined : this.peers.get(id);
-    const remote: RemoteAddress = peer?.transport ?? { address: a.remote.address, port: a.remote.port, ...(a.remote.udpPort !== undefined ? { udpPort: a.remote.udpPort } : {}) };
-    const waiting = [...(this.unanswered.get(a)?.keys() ?? [])];
-    this.unanswered.delete(a);
-    this.counters.associationRestarts++;
-    const where = `${remote.address.includes(':') ? `[${remote.address}]` : remote.address}:${remote.port}`;
-    this.log.warn(
-      { peer: id === undefined ? null : hexId(id), association: a.id, addresses: a.remoteAddresses, unanswered: waiting.map((type) => enrpTypeName(type)), restarts: this.counters.associationRestarts },
-      `ENRP association to ${where} restarted: no response for ${Math.round(silentMs)} ms although up`,
-    );
-    a.abort('ENRP: no response although the association is up');
-    if (this.closed) return false;
-    // A handle table download is asked again once on the new association (its timer gives up
-    // after that, downloadFailed()); other requests repeat by themselves (presences) or only
-    // speed things up (list requests).
-    const d = peer === undefined ? undefined : this.sync.download(peer.serverId);
-    const again = d !== undefined && !d.restarted && waiting.includes(EnrpType.HandleTableResponse);
-    if (again) this.sync.restarting(d);
-    // Associate anew once the ABORT has left (the transport sends it at the end of this turn; an
-    // INIT ahead of it would meet the old association at the peer), at once whoever started the
-    // old one: waiting for the peer to associate could last forever.
-    setImmediate(() => {
-      if (this.closed) return;
-      this.retryAfter.delete(remoteKey(remote));
-      const next = this.contact(remote);
-      const current = peer !== undefined && this.peers.get(peer.serverId) === peer;
-      if (current && next !== null) this.bind(peer, next);
-      if (!again || this.sync.download(d.peer) !== d) return;
-      if (current && next !== null) this.requestTable(peer, d.ownOnly, d.shard);
-      else this.downloadFailed(d, 'the peer cannot be associated again');
-    });
-    return again;
+    return this.sends.send(a, message, PPID_ENRP);
   }
 
   // ------------------------------------------------------------------ receive
@@ -531,7 +346,7 @@ export class EnrpService {
     const peer = a === null ? this.heardByMulticast(m.senderId, source) : this.identify(a, m, source);
     if (peer === null) return;
     this.schedule(); // a new peer is watched from now
-    if (a !== null) this.answered(a, m.type);
+    if (a !== null) this.links.answered(a, m.type);
     if (result.discard) return;
     // A presence counts (mayTakeOver()), and a takeover of a peer we hear from again stops.
     if (m.type === EnrpType.Presence) this.apply(this.monitoring.presence(peer));
@@ -546,16 +361,16 @@ export class EnrpService {
   private identify(a: Association, m: EnrpMessage, source: RemoteAddress): Peer | null {
     const sender = m.senderId >>> 0;
     const isPresence = m.type === EnrpType.Presence;
-    const boundId = this.associationPeers.get(a);
+    const boundId = this.links.peerOf(a);
     const bound = boundId === undefined ? undefined : this.peers.get(boundId);
     const known = this.peers.get(sender);
-    const other = known?.association;
-    const claimedElsewhere = other != null && other !== a && other.state === 'up' && this.confirmed.has(other) && other.remote.address !== a.remote.address;
-    switch (speaker(bound?.serverId, this.confirmed.has(a), sender, isPresence, claimedElsewhere)) {
+    const other = known?.association as Association | null | undefined;
+    const claimedElsewhere = other != null && other !== a && other.state === 'up' && this.links.confirmed(other) && other.remote.address !== a.remote.address;
+    switch (speaker(bound?.serverId, this.links.confirmed(a), sender, isPresence, claimedElsewhere)) {
       case Speaker.Peer:
-        if (isPresence) this.confirmed.add(a);
+        if (isPresence) this.links.confirm(a, sender);
         this.monitoring.heard(this.peers.heard(sender, now(), null).peer);
-        if (bound!.association === null || (bound!.association !== a && bound!.association.state !== 'up' && a.state === 'up')) this.bind(bound!, a);
+        if (bound!.association === null || (bound!.association !== a && bound!.association.state !== 'up' && a.state === 'up')) this.links.bind(bound!, a, now());
         return bound!;
       case Speaker.Mismatch:
         if (this.counters.senderMismatch++ % 1000 === 0) {
@@ -581,9 +396,8 @@ export class EnrpService {
     this.monitoring.heard(peer);
     if (peer.transport === null) peer.transport = source;
     // Its association (or ours, now up) carries everything from here on.
-    this.associationPeers.set(a, peer.serverId);
-    this.confirmed.add(a);
-    if (peer.association === null || (peer.association !== a && peer.association.state !== 'up' && a.state === 'up')) this.bind(peer, a);
+    this.links.confirm(a, peer.serverId);
+    if (peer.association === null || (peer.association !== a && peer.association.state !== 'up' && a.state === 'up')) this.links.bind(peer, a, now());
     if (isNew) this.log.info({ peer: hexId(peer.serverId), from: `${source.address}:${source.port}` }, 'new ENRP peer');
     return peer;
   }
@@ -647,10 +461,8 @@ export class EnrpService {
 
   private sendError(a: Association, causes: ReturnType<typeof errorCause>[], offender: number): void {
     this.counters.errorsSent++;
-    this.counters.sent++;
-    this.typesSent.countType(EnrpType.Error);
     // RFC 5353 §2.10: our ID as sender, the offender's as receiver (RSPLIB swaps them).
-    this.sends.send(a, enrp({ type: EnrpType.Error, flags: 0, senderId: this.ownId, receiverId: offender, error: { causes } }), PPID_ENRP);
+    this.send(a, enrp({ type: EnrpType.Error, flags: 0, senderId: this.ownId, receiverId: offender, error: { causes } }));
   }
 
   // ------------------------------------------------------------------ presence (§3.4)
@@ -716,8 +528,6 @@ export class EnrpService {
       if (!this.knows(remote)) this.contact(remote);
     }
   }
-  /** Associations we started that are not up yet, and since when. */
-  private readonly connecting = new Map<Association, number>();
 
   private multicastPresence(): void {
     if (!this.config.enrpAnnounce) return;
@@ -748,19 +558,6 @@ export class EnrpService {
       peer.announcedChecksum = checksum;
       this.checkAudit(peer, checksum);
     }
-  }
-
-  /**
-   * Associations that carry no answers are restarted, and ours still not up are started afresh.
-   * Asking silent peers and taking over dead ones is the monitoring's (RFC 5353 §3.4.3, §3.5),
-   * see schedule().
-   */
-  private monitor(): void {
-    const t = now();
-    // Back-offs that ran out are forgotten: the map holds only addresses being waited for.
-    for (const [key, until] of this.retryAfter) if (until <= t) this.retryAfter.delete(key);
-    this.restartSilent(t);
-    for (const peer of [...this.peers.all()]) if (peer.status === PeerStatus.Active) this.retryStaleAssociation(peer);
   }
 
   /** What the monitoring decided, done: messages to peers, PEs moved or dropped in the shards. */
@@ -809,7 +606,7 @@ export class EnrpService {
    */
   private schedule(): void {
     if (this.closed) return;
-    const at = Math.min(this.monitoring.nextDeadline(), this.sync.nextDeadline());
+    const at = Math.min(this.monitoring.nextDeadline(), this.sync.nextDeadline(), this.links.nextDeadline());
     if (at === Infinity || at >= this.tickAt) return;
     clearTimeout(this.tickTimer);
     this.tickAt = at;
@@ -818,24 +615,14 @@ export class EnrpService {
       setImmediate(() => {
         if (this.closed) return;
         const t = now();
+        this.links.tick(t);
         const monitoring = this.monitoring.tick(t);
         const sync = this.sync.tick(t);
         this.apply(monitoring);
         this.applySync(sync);
+        this.schedule();
       });
     }, Math.max(0, Math.ceil(at - now())));
-  }
-
-  /**
-   * An association of ours still not up after MAX-TIME-NO-RESPONSE (its INIT was lost, or sent
-   * before the peer listened, and the next retransmission is seconds away) is started afresh,
-   * so that messages held for the peer, a takeover's INIT_TAKEOVER among them, go out in time.
-   */
-  private retryStaleAssociation(peer: Peer): void {
-    const a = peer.association;
-    if (a === null || a.state !== 'connecting' || peer.transport === null) return;
-    const next = this.contact(peer.transport); // the same one while it is not stale yet
-    if (next !== null && next !== a) this.bind(peer, next);
   }
 
   // ------------------------------------------------------------------ startup (§3.2)
@@ -847,6 +634,27 @@ export class EnrpService {
 
   private downloadFailed(d: Download, why: string): void {
     this.applySync(this.sync.failed(d, why));
+  }
+
+  /**
+   * The peer's association is restarted (peer-links.ts): a download in flight from it is asked
+   * again over the new one, once (its next expiry gives up, downloadFailed()).
+   */
+  private downloadRestarting(peer: number): number[] {
+    const d = this.sync.download(peer);
+    if (d === undefined) return [];
+    if (!d.restarted && d.expiresAt !== Infinity) this.sync.restarting(d); // a request in flight
+    else if (!waitsForLink(d)) return [];
+    return [EnrpType.HandleTableResponse];
+  }
+
+  private downloadRelinked(peerId: number, a: Association | null): void {
+    const d = this.sync.download(peerId);
+    if (d === undefined || !waitsForLink(d)) return;
+    const peer = this.peers.get(peerId);
+    if (a !== null && peer !== undefined) this.requestTable(peer, d.ownOnly, d.shard);
+    else this.downloadFailed(d, 'the peer cannot be associated again');
+    this.schedule();
   }
 
   private onHandleTableResponse(peer: Peer, flags: number, payload: Uint8Array): void {
@@ -891,24 +699,26 @@ export class EnrpService {
           this.log.info({ peer: hexId(x.peer), shard: x.shard }, 'restarted shard reloaded from the peer\'s handle table');
           break;
         case 'expired': {
-          // RFC 5353 §3.2.3: a silent peer ends the download, unless its association is up and
-          // was not restarted for this download yet: then restart it and ask again
-          // (restartSilent()), so a peer whose SCTP stopped acknowledging is asked over a
-          // working one before we give up.
+          // RFC 5353 §3.2.3: a silent peer ends the download, unless its association is up, the
+          // peer was heard since we asked (alive and talking: what goes missing is on the way to
+          // it) and it was not restarted for this download yet: then restart it and ask again
+          // over the new one, so a peer whose SCTP stopped acknowledging is asked over a working
+          // one before we give up.
           const d = x.download;
-          const a = this.peers.get(d.peer)?.association;
-          const since = a == null || d.restarted ? undefined : this.unansweredSince(a, EnrpType.HandleTableResponse);
-          if (a != null && since !== undefined && this.restart(a, now() - since)) break; // asked again
+          const peer = this.peers.get(d.peer);
+          const a = peer?.association as Association | null | undefined;
+          if (peer !== undefined && a != null && a.state === 'up' && !d.restarted && peer.lastHeard > d.askedAt) {
+            const t = now();
+            this.sync.restarting(d);
+            this.links.restart(a, t, t - d.askedAt); // asked again over the new one (downloadRelinked())
+            break;
+          }
           this.downloadFailed(d, 'no handle table response in time');
           break;
         }
-        case 'abandoned': {
-          // Given up: its request no longer counts as waiting (restartSilent()).
-          const a = this.peers.get(x.download.peer)?.association;
-          if (a != null) this.answered(a, EnrpType.HandleTableResponse);
+        case 'abandoned':
           this.log.warn({ peer: hexId(x.download.peer), ownOnly: x.download.ownOnly }, `handle table download abandoned: ${x.why}`);
           break;
-        }
       }
     }
     this.schedule();
@@ -950,7 +760,7 @@ export class EnrpService {
   // ------------------------------------------------------------------ serving tables (§2.3)
 
   private onHandleTableRequest(peer: Peer, ownOnly: boolean): void {
-    const a = peer.association;
+    const a = peer.association as Association | null;
     if (a === null) return;
     if (!this.sync.ready) {
       this.sendTo(peer, enrp({ type: EnrpType.HandleTableResponse, flags: EnrpFlag.Reject, senderId: this.ownId, receiverId: peer.serverId, entries: [] }));
@@ -992,7 +802,7 @@ export class EnrpService {
     }
     message[1] = more ? EnrpFlag.MoreToSend : 0;
     this.counters.tablePagesSent++;
-    this.transmit(s.association, message);
+    this.send(s.association, message);
     if (!more) this.serving.delete(sessionId);
   }
 
@@ -1025,6 +835,17 @@ export class EnrpService {
       if (peer.status === PeerStatus.NotActive) continue;
       if (this.sendTo(peer, message)) this.counters.handleUpdatesSent++;
     }
+    if (this.config.takeoverSuggestion) this.suggestTakeover(message);
+  }
+
+  /** RSPLIB's takeover suggestion: one more copy, with T, to the peer the XOR metric picks (takeover-suggestion.ts). */
+  private suggestTakeover(message: Uint8Array): void {
+    const peId = addedPeId(message);
+    if (peId === null) return;
+    const active = this.peers.active();
+    const target = suggestionTarget(this.ownId, peId, active.map((p) => p.serverId));
+    const peer = target === null ? undefined : active.find((p) => p.serverId === target);
+    if (peer !== undefined && this.sendTo(peer, withTakeoverSuggestion(message))) this.counters.handleUpdatesSent++;
   }
 
   // ------------------------------------------------------------------ audit (§3.6)
@@ -1055,11 +876,10 @@ export class EnrpService {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.heartbeatTimer);
-    clearInterval(this.monitorTimer);
+    this.links.close();
     this.sends.close();
     clearTimeout(this.tickTimer);
     this.readyResolve?.();
-    for (const p of this.peers.all()) clearTimeout(p.waitTimer);
     await this.presenceReceiver?.close();
     await this.presenceSender?.close();
   }
@@ -1078,34 +898,9 @@ function peekSender(payload: Uint8Array): number {
   return ((payload[4]! << 24) | (payload[5]! << 16) | (payload[6]! << 8) | payload[7]!) >>> 0;
 }
 
-/**
- * The message type that answers an ENRP request of ours, from the encoded header (type, flags):
- * a presence with the reply-required flag (RFC 5353 §3.4.2), a list or a handle table request
- * (§3.2). Others are not answered (updates, presences) or have their own timers (takeover, §3.5).
- */
-function expectedAnswer(message: Uint8Array): number | undefined {
-  switch (message[0]) {
-    case EnrpType.Presence:
-      return ((message[1] ?? 0) & EnrpFlag.ReplyRequired) !== 0 ? EnrpType.Presence : undefined;
-    case EnrpType.ListRequest:
-      return EnrpType.ListResponse;
-    case EnrpType.HandleTableRequest:
-      return EnrpType.HandleTableResponse;
-    default:
-      return undefined;
-  }
-}
-
-function enrpTypeName(type: number): string {
-  for (const [name, value] of Object.entries(EnrpType)) if (value === type) return name;
-  return String(type);
-}
-
-/** Messages held per peer while we wait for its association (presences repeat anyway). */
-const MAX_PENDING = 256;
-
-function remoteKey(r: RemoteAddress): string {
-  return `${r.address}|${r.port}|${r.udpPort ?? ''}`;
+/** A download restarting() left without a request in flight: it asks again over the new association. */
+function waitsForLink(d: Download): boolean {
+  return d.restarted && d.expiresAt === Infinity && d.askAgainAt === Infinity;
 }
 
 function jitter(ms: number): number {

@@ -37,7 +37,9 @@ export interface Download {
   readonly shard: number | null;
   /** The association was restarted once for this download already. */
   restarted: boolean;
-  /** When the request in flight expires; Infinity: none in flight. */
+  /** When the request in flight went out. */
+  askedAt: number;
+  /** When the request in flight expires (the one download timeout); Infinity: none in flight. */
   expiresAt: number;
   /** When a rejected request is asked again; Infinity: not rejected. */
   askAgainAt: number;
@@ -135,9 +137,10 @@ export class MentorSync {
     const id = peer >>> 0;
     let d = this.downloads.get(id);
     if (d === undefined) {
-      d = { peer: id, ownOnly, shard, restarted: false, expiresAt: Infinity, askAgainAt: Infinity };
+      d = { peer: id, ownOnly, shard, restarted: false, askedAt: t, expiresAt: Infinity, askAgainAt: Infinity };
       this.downloads.set(id, d);
     }
+    d.askedAt = t;
     d.expiresAt = t + this.times.maxTimeNoResponse;
     d.askAgainAt = Infinity;
     this.due(d.expiresAt);
