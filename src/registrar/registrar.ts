@@ -146,12 +146,12 @@ export class Registrar {
 
   private async open(): Promise<void> {
     const c = this.config;
+    this.checkControl(); // a bad --control-address/--control-token-file ends the start before anything opens
     // TLS files first: a bad one ends the start before any thread or port exists.
     const tlsCredentials = loadAsapStreamCredentials(c);
     if (c.tlsOnly && tlsCredentials === null) {
       throw new TlsCredentialError('--tls-only without TLS', 'give --tls-psk, or --tls-cert, --tls-key and --tls-ca (and a --tls-port other than 0)');
     }
-    this.checkControl(); // a bad --control-address/--control-token-file ends the start before anything opens
     this.access = { tlsOnly: c.tlsOnly, poolMap: c.tlsPoolMap !== undefined ? loadPoolMap(c.tlsPoolMap) : null };
     this.shards = new ShardSet(
       c.shards,
@@ -537,6 +537,20 @@ export class Registrar {
     this.log.info({ control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}`, token: token !== null }, 'control channel listening (/metrics, /health, /ready, /api, /handlespace, /stats)');
   }
 
+  /** The control channel's token (--control-token-file), read and checked before anything opens. */
+  private controlToken: string | null = null;
+
+  private checkControl(): void {
+    if ((this.config.controlPort ?? 0) <= 0) return;
+    const tokenFile = this.config.controlTokenFile;
+    try {
+      this.controlToken = tokenFile === undefined ? null : readControlToken(tokenFile);
+      checkControlBinding(this.config.controlAddress ?? CONTROL_ADDRESS, this.controlToken);
+    } catch (error) {
+      throw new RegistrarStartError(`cannot open the control channel: ${(error as Error).message}`, undefined);
+    }
+  }
+
   // ---------------------------------------------------------- what the control channel shows
 
   /** GET /ready: the mentor search is over (RFC 5353 §3.2.3) and every shard is attached. */
@@ -558,20 +572,6 @@ export class Registrar {
       localChecksum: ours[i] ?? null,
       address: p.transport === null ? null : `${p.transport.address.includes(':') ? `[${p.transport.address}]` : p.transport.address}:${p.transport.port}`,
       associated: p.association !== null && p.association.state !== 'down',
-  /** The control channel's token (--control-token-file), read and checked before anything opens. */
-  private controlToken: string | null = null;
-
-  private checkControl(): void {
-    if ((this.config.controlPort ?? 0) <= 0) return;
-    const tokenFile = this.config.controlTokenFile;
-    try {
-      this.controlToken = tokenFile === undefined ? null : readControlToken(tokenFile);
-      checkControlBinding(this.config.controlAddress ?? CONTROL_ADDRESS, this.controlToken);
-    } catch (error) {
-      throw new RegistrarStartError(`cannot open the control channel: ${(error as Error).message}`, undefined);
-    }
-  }
-
     }));
   }
 
