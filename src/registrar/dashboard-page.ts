@@ -63,7 +63,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
 <main>
   <div id="summary" class="wide">
     <div class="stat"><div class="v" id="total-pools">–</div><div class="k">pools</div></div>
-    <div class="stat"><div class="v" id="total-elements">–</div><div class="k">pool elements (<span id="total-here">–</span> registered here)</div></div>
+    <div class="stat"><div class="v" id="total-elements">–</div><div class="k">pool elements</div></div>
     <div class="stat"><div class="v" id="total-peers">–</div><div class="k">ENRP peers</div></div>
     <div class="stat"><div class="v" id="rate-in">–</div><div class="k">messages in /s (ASAP + ENRP)</div></div>
     <div class="stat"><div class="v" id="rate-out">–</div><div class="k">messages out /s</div></div>
@@ -239,7 +239,6 @@ function update(u) {
   setText("updated", "updated " + new Date(u.time).toLocaleTimeString() + " · " + u.clients.connected + "/" + u.clients.max + " viewers");
   setText("total-pools", u.totals.pools);
   setText("total-elements", u.totals.elements);
-  setText("total-here", u.totals.elementsOwnedHere);
   setText("total-peers", u.totals.peers);
   drawPools(u);
   drawPeers(u);

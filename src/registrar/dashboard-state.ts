@@ -1,15 +1,15 @@
 // What one dashboard update shows of the handlespace and the peers (src/registrar/dashboard.ts):
 // a bounded view, whatever the handlespace holds. The largest pools first, at most
 // MAX_POOLS_SHOWN of them, each with at most MAX_ELEMENTS_SHOWN PEs, at most MAX_PEERS_SHOWN
-// peers; the totals are always exact. So an update is some hundred KiB at most with a million
-// PEs registered. Pool handles and transports come from the network: the page renders them as
+// peers; the totals are always exact. So an update is about 200 KiB at most, with ten PEs
+// registered or a million. Pool handles and transports come from the network: the page renders them as
 // text (never as markup).
 import { hexId } from '../wire/identifier-text.js';
-import type { SnapshotPool, SnapshotTransport } from '../shard/handlespace-snapshot.js';
+import type { PoolSummary, SnapshotPool, SnapshotTransport } from '../shard/handlespace-snapshot.js';
 import type { ControlPeer } from './control.js';
 
-export const MAX_POOLS_SHOWN = 100;
-export const MAX_ELEMENTS_SHOWN = 25;
+export const MAX_POOLS_SHOWN = 50;
+export const MAX_ELEMENTS_SHOWN = 20;
 export const MAX_PEERS_SHOWN = 100;
 
 export interface DashboardElement {
@@ -47,7 +47,7 @@ export interface DashboardPeer {
 }
 
 export interface DashboardHandlespace {
-  totals: { pools: number; elements: number; elementsOwnedHere: number; peers: number };
+  totals: { pools: number; elements: number; peers: number };
   pools: DashboardPool[];
   peers: DashboardPeer[];
 }
@@ -60,21 +60,30 @@ function transportText(t: SnapshotTransport | null): string {
   return `${t.protocol} ${address}:${t.port}${more}`;
 }
 
-export function dashboardHandlespace(registrarId: number, pools: readonly SnapshotPool[], peers: readonly ControlPeer[]): DashboardHandlespace {
+/** The pools an update shows in full: the largest first, at most MAX_POOLS_SHOWN. */
+export function poolsToShow(pools: readonly PoolSummary[]): PoolSummary[] {
+  return [...pools]
+    .sort((a, b) => b.elementCount - a.elementCount || (a.handleHex < b.handleHex ? -1 : a.handleHex > b.handleHex ? 1 : 0))
+    .slice(0, MAX_POOLS_SHOWN);
+}
+
+/**
+ * The view of one update. `pools` is every pool (counts only); `detailed` holds the elements
+ * of the pools to show (poolsToShow), by handleHex: a pool without its entry there (gone since
+ * the count, its shard restarting) is shown with its count and no rows.
+ */
+export function dashboardHandlespace(registrarId: number, pools: readonly PoolSummary[], detailed: ReadonlyMap<string, SnapshotPool>, peers: readonly ControlPeer[]): DashboardHandlespace {
   let elements = 0;
-  let elementsOwnedHere = 0;
-  for (const pool of pools) {
-    elements += pool.elements.length;
-    for (const e of pool.elements) if (e.home === registrarId) elementsOwnedHere++;
-  }
-  const largest = [...pools].sort((a, b) => b.elements.length - a.elements.length || (a.handleHex < b.handleHex ? -1 : a.handleHex > b.handleHex ? 1 : 0));
-  const shown = largest.slice(0, MAX_POOLS_SHOWN).map(
-    (pool): DashboardPool => ({
-      handle: pool.handle,
-      handleHex: pool.handleHex,
-      policy: pool.policy.name.replace(/([a-z])([A-Z])/g, '$1 $2'), // WeightedRoundRobin: Weighted Round Robin
-      elementCount: pool.elements.length,
-      elements: [...pool.elements]
+  for (const pool of pools) elements += pool.elementCount;
+  const shown = poolsToShow(pools).map((summary): DashboardPool => {
+    const pool = detailed.get(summary.handleHex);
+    return {
+      handle: summary.handle,
+      handleHex: summary.handleHex,
+      policy: summary.policy.name.replace(/([a-z])([A-Z])/g, '$1 $2'), // WeightedRoundRobin: Weighted Round Robin
+      elementCount: pool?.elements.length ?? summary.elementCount,
+      elements: (pool?.elements ?? [])
+        .slice()
         .sort((a, b) => a.peId - b.peId)
         .slice(0, MAX_ELEMENTS_SHOWN)
         .map((e) => ({
@@ -86,18 +95,27 @@ export function dashboardHandlespace(registrarId: number, pools: readonly Snapsh
           unreachableReports: e.unreachableReports,
           timer: e.timer === null ? '' : `${e.timer.kind} in ${(e.timer.inMs / 1000).toFixed(1)} s`,
         })),
-    }),
-  );
+    };
+  });
   return {
-    totals: { pools: pools.length, elements, elementsOwnedHere, peers: peers.length },
+    totals: { pools: pools.length, elements, peers: peers.length },
     pools: shown,
-    peers: peers.slice(0, MAX_PEERS_SHOWN).map((p) => ({
-      id: p.id,
-      state: p.state,
-      address: p.address ?? '',
-      associated: p.associated,
-      lastHeardMsAgo: p.lastHeardMsAgo,
-      checksum: p.announcedChecksum === null || p.localChecksum === null ? 'unknown' : p.announcedChecksum === p.localChecksum ? 'in sync' : 'differs',
-    })),
+    peers: dashboardPeers(peers),
   };
+}
+
+export function dashboardPeers(peers: readonly ControlPeer[]): DashboardPeer[] {
+  return peers.slice(0, MAX_PEERS_SHOWN).map((p) => ({
+    id: p.id,
+    state: p.state,
+    address: p.address ?? '',
+    associated: p.associated,
+    lastHeardMsAgo: p.lastHeardMsAgo,
+    checksum: p.announcedChecksum === null || p.localChecksum === null ? 'unknown' : p.announcedChecksum === p.localChecksum ? 'in sync' : 'differs',
+  }));
+}
+
+/** The counts of whole pools (a registrar without the pools() summary request). */
+export function summarize(pools: readonly SnapshotPool[]): PoolSummary[] {
+  return pools.map((p) => ({ handle: p.handle, handleHex: p.handleHex, policy: p.policy, elementCount: p.elements.length }));
 }

@@ -7,14 +7,16 @@
 // Bounded: at most --dashboard-clients streams at once (beyond: 503; 0 turns the dashboard
 // off); an update is a bounded view of the handlespace (dashboard-state.ts); a stream whose
 // reader falls behind by more than MAX_STREAM_BACKLOG_BYTES is dropped. One sampler serves
-// every stream, and it runs only while some stream is open; a handlespace that takes long to
-// gather (millions of PEs) is gathered less often (at most ~10 % of the time).
+// every stream, and it runs only while some stream is open. It asks the shards for every
+// pool's count and for the elements of the pools shown only; if that still takes long (many
+// pools), it is done less often (at most ~10 % of the time), peers and rates every interval.
 import type { ServerResponse } from 'node:http';
 import { hexId } from '../wire/identifier-text.js';
 import type { ControlRequest, ControlRoute, ControlSource } from './control.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 import { RateHistory, type RatesView } from './dashboard-rates.js';
-import { dashboardHandlespace, type DashboardHandlespace } from './dashboard-state.js';
+import type { PoolSummary, SnapshotPool } from '../shard/handlespace-snapshot.js';
+import { dashboardHandlespace, dashboardPeers, poolsToShow, summarize, type DashboardHandlespace } from './dashboard-state.js';
 
 export const DASHBOARD_PATH = '/dashboard';
 export const DASHBOARD_EVENTS_PATH = '/dashboard/events';
@@ -147,15 +149,14 @@ class Dashboard {
       // The handlespace: each interval, unless gathering it takes more than its share.
       if (this.handlespace === null || started - this.handlespaceAt >= Math.max(this.options.interval, this.gatherMs / GATHER_SHARE) - 1) {
         const t0 = performance.now();
-        const pools = await this.source.handlespace();
+        const { pools, detailed } = await this.gather();
         if (generation !== this.generation) return;
         this.gatherMs = performance.now() - t0;
         this.handlespaceAt = t0;
-        this.handlespace = dashboardHandlespace(this.source.id, pools, peers);
+        this.handlespace = dashboardHandlespace(this.source.id, pools, detailed, peers);
       } else {
         // Peers are cheap (the I/O thread has them): they stay current every interval.
-        const fresh = dashboardHandlespace(this.source.id, [], peers);
-        this.handlespace = { pools: this.handlespace.pools, totals: { ...this.handlespace.totals, peers: fresh.totals.peers }, peers: fresh.peers };
+        this.handlespace = { ...this.handlespace, totals: { ...this.handlespace.totals, peers: peers.length }, peers: dashboardPeers(peers) };
       }
       const update: DashboardUpdate = {
         registrarId: hexId(this.source.id),
@@ -174,6 +175,25 @@ class Dashboard {
       for (const response of this.streams) this.send(response, message);
     }
     if (generation === this.generation) this.timer = setTimeout(() => void this.tick(generation), Math.max(0, this.options.interval - (performance.now() - started)));
+  }
+
+  /**
+   * Every pool's count, and the elements of the pools shown only (the largest ones): with the
+   * registrar's summary and one-pool requests, the shards copy no more than those pools; a
+   * source without them gives its whole handlespace.
+   */
+  private async gather(): Promise<{ pools: PoolSummary[]; detailed: Map<string, SnapshotPool> }> {
+    const detailed = new Map<string, SnapshotPool>();
+    const { pools: summaries, pool: onePool } = this.source;
+    if (summaries === undefined || onePool === undefined) {
+      const all = await this.source.handlespace();
+      for (const pool of all) detailed.set(pool.handleHex, pool);
+      return { pools: summarize(all), detailed };
+    }
+    const pools = await summaries.call(this.source);
+    const shown = await Promise.all(poolsToShow(pools).map((p) => onePool.call(this.source, Buffer.from(p.handleHex, 'hex'))));
+    for (const pool of shown) if (pool !== null) detailed.set(pool.handleHex, pool);
+    return { pools, detailed };
   }
 
   /** Writes one event, or drops the stream if its reader is too far behind. */

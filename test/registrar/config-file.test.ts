@@ -128,7 +128,7 @@ describe('the config file, parsed by the command', () => {
 
   test.each([
     ['an unknown key', 'shards: 2\nmax-pe: 10\n', /^error: config file .*registrar-\d+\.yaml:2: unknown key 'max-pe' \(the keys are the flags of `rserpool registrar --help` without the --\)$/],
-    ['a bad number', 'asap-port: 3863\nshards: 0\n', /:2: key 'shards' \(--shards <n>\): '0' is invalid: expected an integer in 1\.\.256$/],
+    ['a bad number', 'asap-port: 3863\nudp-port: 0\n', /:2: key 'udp-port' \(--udp-port <port>\): '0' is invalid: expected an integer in 1\.\.65535$/],
     ['a bad choice', 'transport: sctp\n', /:1: key 'transport' \(--transport <mode>\): 'sctp' is invalid: Allowed choices are auto, raw, udp\.$/],
     ['a bad list item (its own line)', 'address:\n  - 127.0.0.1\n  - eth0\n', /:3: key 'address' \(--address <ip>\): 'eth0' is invalid: expected an IPv4 or IPv6 address, got eth0$/],
     ['a list for a single flag', 'shards: [1, 2]\n', /:1: key 'shards' \(--shards <n>\): takes one value, not a list/],
@@ -183,6 +183,7 @@ describe('rserpool registrar --config, as an operator runs it', () => {
         'announce: off',
         'shards: 2',
         'max-pes-per-pool: 2',
+        'dashboard-clients: 1',
         '',
       ].join('\n'),
     );
@@ -202,6 +203,12 @@ describe('rserpool registrar --config, as an operator runs it', () => {
     // The control channel is on the file's port.
     const stats = await fetch(`http://127.0.0.1:${controlPort}/stats`);
     expect(stats.status).toBe(200);
+    // The dashboard is there, and takes the file's one viewer: a second one gets 503.
+    expect((await fetch(`http://127.0.0.1:${controlPort}/dashboard`)).headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const viewer = await fetch(`http://127.0.0.1:${controlPort}/dashboard/events`);
+    expect(viewer.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${controlPort}/dashboard/events`)).status).toBe(503);
+    await viewer.body!.cancel();
 
     // The file's max-pes-per-pool: 2 holds (a third PE in one pool: Lack of Resources).
     const pe = await AsapPeer.connect({ address: '127.0.0.1', port: 3863, udpPort });
