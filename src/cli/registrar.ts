@@ -132,6 +132,7 @@ export function registerRegistrar(program: Command): void {
     .option('--tls-ca <file>', 'CA certificate(s) (PEM) that PE and PU certificates must chain to (mutual authentication)')
     .option('--tls-only', 'a secured registrar (RFC 5352 §9.3): ASAP and ENRP not over TLS are refused (registrations rejected due to security considerations)', d.tlsOnly)
     .option('--tls-pool-map <file>', 'PSK identities or certificate CNs and the pool handles each may register under, one "name pool..." a line (certificates may name theirs in SAN URIs rserpool:pool:<handle>)')
+    .option('--enrp-tls-port <port>', 'ENRP over TLS on this TCP port (IANA 9902) with the --tls-* files; ENRP over SCTP is then refused, and --peer ports are TLS ports (default: off, 9902 with --tls-only)', integer(1, 65535))
     .option('--tls-handshake-timeout <ms>', 'a TLS handshake not complete by then is cut', integer(100, 600_000), d.tlsHandshakeTimeout)
     .option('--stream-idle-timeout <ms>', 'a TCP/TLS association silent this long is closed (0: never)', integer(0, 86_400_000), d.streamIdleTimeout)
     .option('--max-stream-message <bytes>', 'largest ASAP message a TCP/TLS peer may send; a larger Message Length aborts the connection', integer(4, 65535), d.maxStreamMessageBytes)
@@ -209,6 +210,7 @@ export function registerRegistrar(program: Command): void {
         ...(opts.tlsCa !== undefined ? { tlsCa: opts.tlsCa as string } : {}),
         tlsOnly: opts.tlsOnly as boolean,
         ...(opts.tlsPoolMap !== undefined ? { tlsPoolMap: opts.tlsPoolMap as string } : {}),
+        ...(opts.enrpTlsPort !== undefined ? { enrpTlsPort: opts.enrpTlsPort as number } : {}),
       };
       const enrpAnnounce = opts.enrpAnnounce as string | undefined;
       if (enrpAnnounce !== undefined) {

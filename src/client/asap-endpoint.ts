@@ -6,7 +6,9 @@
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
-import { AsapFlag, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
+import { AsapFlag, ParamType, PORT_SCTP_OVER_UDP, TransportUse } from '../wire/constants.js';
+import { transportParameter, type TransportParameter } from '../wire/parameters.js';
+import { parseAddress } from '../wire/address.js';
 import type { AsapEndpointKeepAlive } from '../wire/messages.js';
 import { openSctpEndpoint, type SctpProtocolOptions } from '../transport/open-sctp-endpoint.js';
 import type { Association, SctpEndpoint, SctpMode } from '../transport/sctp-provider.js';
@@ -276,6 +278,18 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
     await this.sctp.close();
   }
 
+  /**
+   * The ASAP transport our PEs name (RFC 5354 §3.5 optional SCTP transport of the Pool Element
+   * parameter) when we reach registrars over TCP/TLS: our SCTP endpoint, where a registrar that
+   * took over our home's PEs sends its keep-alives (RFC 5353 §3.5.2), instead of the address
+   * and ephemeral TCP port it would derive from our stream. Null over SCTP (derived alike).
+   */
+  get asapTransport(): TransportParameter | null {
+    if (this.#connector === null) return null;
+    const addresses = this.localAddresses.map((a) => parseAddress(a)).filter((a) => a !== null);
+    return addresses.length > 0 ? transportParameter(ParamType.SctpTransport, this.sctp.port, addresses, TransportUse.DataOnly) : null;
+  }
+
   #accept(association: Association): void {
     // A registrar associated with us (RFC 5352 §3.4: takeover keep-alives arrive this way).
     const connection = new RegistrarConnection(association, { timers: this.timers, serverId: null });
@@ -349,7 +363,12 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
     // KA1: a pool handle we did not register is silently discarded.
     if (!matched) return;
     connection.serverId = m.serverId;
-    // KA2.4: the H flag from a registrar that is not our home makes it home.
+    // KA2.4: the H flag from a registrar that is not our home makes it home. Not an SCTP
+    // association it opened to us when we reach registrars over TCP/TLS (a registrar taking
+    // over after a failure reaches PEs over SCTP, RFC 5353 §3.5.2): acknowledged above, but our
+    // requests stay on our transport, and the hunt finds a home over it (a --tls-only registrar
+    // would refuse our re-registration over SCTP).
+    if (this.#connector !== null && this.#passive.has(connection)) return;
     if ((m.flags & AsapFlag.Home) !== 0 && connection !== this.#home) {
       const home = this.#home;
       if (home === null || home.serverId === null || home.serverId !== m.serverId) this.#setHome(connection);

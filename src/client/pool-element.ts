@@ -79,7 +79,8 @@ export class PoolElement extends EventEmitter<PoolElementEvents> implements Home
       registrationLife: life,
       userTransport: toTransportParameter(options.userTransport, asap.localAddresses),
       policy: policySettings(p.type, p),
-      asapTransport: null,
+      // Over TCP/TLS: our SCTP endpoint, for a registrar's keep-alives after a takeover.
+      asapTransport: asap.asapTransport,
     };
     this.#t4 = options.reregistrationInterval ?? reregistrationInterval(life);
   }

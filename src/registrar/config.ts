@@ -181,6 +181,11 @@ export interface RegistrarConfig {
   tlsOnly: boolean;
   /** PSK identities and certificate CNs → the pool handles they may register under (src/registrar/tls-authorization.ts). */
   tlsPoolMap?: string;
+  /**
+   * TCP port of ENRP over TLS (9902, RFC 5353 §6 with the --tls-* files): given, the scope speaks
+   * ENRP over TLS and ENRP over SCTP is refused; absent: ENRP over SCTP, unless tlsOnly (then 9902).
+   */
+  enrpTlsPort?: number;
 }
 
 /**

@@ -37,6 +37,7 @@ import { MentorSync, type Download, type SyncAction } from './mentor-sync.js';
 import { NetworkList } from '../wire/network.js';
 import { OWN_TABLE_MARK } from '../shard/enrp-authority.js';
 import { hexId } from '../wire/identifier-text.js';
+import type { EnrpEndpoint } from './enrp-tls-endpoint.js';
 import { addedPeId, suggestionTarget, withTakeoverSuggestion } from './takeover-suggestion.js';
 import { MessageTypeCounts } from '../shard/metrics-counts.js';
 
@@ -158,7 +159,7 @@ export class EnrpService {
      * (RSPLIB accepts a presence only from the peer's ENRP address and port). One association
      * per peer: see sendTo() for who initiates.
      */
-    readonly endpoint: SctpEndpoint,
+    readonly endpoint: EnrpEndpoint,
     private readonly shards: ShardSet,
     private readonly log: Logger,
   ) {

@@ -25,6 +25,7 @@ import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
 import { loadAsapStreamCredentials, openAsapStreamPorts } from '../transport/stream-asap-ports.js';
 import { TlsCredentialError } from '../transport/tls-credentials.js';
 import { asapGateFor, asapVerdict, loadPoolMap, type AsapAccessCounters, type AsapAccessSettings, type AsapGate } from './tls-authorization.js';
+import { EnrpTlsEndpoint, loadEnrpTlsCredentials, refusePlainEnrp, type EnrpTlsCounters } from './enrp-tls-endpoint.js';
 import type { StreamEndpoint, StreamEndpointCounters } from '../transport/stream-endpoint.js';
 import { hexId } from '../wire/identifier-text.js';
 import { assembleSnapshot, type SnapshotReader } from '../snapshot/snapshot-format.js';
@@ -62,6 +63,8 @@ export interface RegistrarStats {
   streams: Array<{ protocol: 'tcp' | 'tls'; port: number; associations: number } & StreamEndpointCounters>;
   /** ASAP refused by --tls-only or per-pool authorization (src/registrar/tls-authorization.ts). */
   tlsAccess: AsapAccessCounters;
+  /** ENRP over TLS (--enrp-tls-port): its port, links, handshakes and refusals; null when ENRP runs over SCTP. */
+  enrpTls: ({ port: number; associations: number } & StreamEndpointCounters & EnrpTlsCounters) | null;
   /** The SCTP endpoints' own counts (src/sctp/endpoint.ts SctpEndpointStats): packets dropped, OOTB, refused INITs... */
   sctp: { asap: object; enrp: object };
 }
@@ -94,6 +97,8 @@ export class Registrar {
   private readonly causesOut = new CauseCounts();
   /** ASAP over TCP and TLS (RFC 5352 §6): associations from these go the way of SCTP ones. */
   private streamPorts: StreamEndpoint[] = [];
+  /** ENRP over TLS (enrp-tls-endpoint.ts), when the scope speaks it; the ENRP service's endpoint then. */
+  private enrpTls: EnrpTlsEndpoint | null = null;
   /** --tls-only and per-pool authorization (tls-authorization.ts), decided per association in accept(). */
   private access: AsapAccessSettings = { tlsOnly: false, poolMap: null };
   private readonly accessCounters: AsapAccessCounters = { rejected: 0, dropped: 0 };
@@ -153,6 +158,7 @@ export class Registrar {
       throw new TlsCredentialError('--tls-only without TLS', 'give --tls-psk, or --tls-cert, --tls-key and --tls-ca (and a --tls-port other than 0)');
     }
     this.access = { tlsOnly: c.tlsOnly, poolMap: c.tlsPoolMap !== undefined ? loadPoolMap(c.tlsPoolMap) : null };
+    const enrpTlsCredentials = loadEnrpTlsCredentials(c);
     this.shards = new ShardSet(
       c.shards,
       {
@@ -202,8 +208,6 @@ export class Registrar {
         log: (message) => this.log.info(message),
       }),
     );
-    // RFC 5353 §3.2.3 step 5: ASAP is served once the handlespace is loaded; a PE that
-    // associates earlier is turned away and hunts again (RFC 5352 §3.6).
     this.endpoint.on('association', this.incoming);
     this.endpoint.on('error', (error) => this.log.error({ error: error.message }, 'SCTP endpoint error'));
     // ENRP on its own SCTP port; in udp mode on the same UDP socket as ASAP (as RSPLIB's
@@ -213,7 +217,18 @@ export class Registrar {
     // Outgoing ENRP associations start from this same port, as RSPLIB's do: RSPLIB keeps
     // only those Server Information addresses that match the association's address AND port
     // (a presence from any other port is "no usable ENRP endpoint addresses").
-    this.enrp = new EnrpService(this.id, c, this.enrpEndpoint, this.shards, this.log);
+    // ENRP over TLS: the service speaks it instead of SCTP, whose ENRP associations are refused.
+    if (enrpTlsCredentials !== null) {
+      const log = (level: 'debug' | 'info' | 'warn', fields: Record<string, unknown>, message: string): void => this.log[level](fields, message);
+      const { port, server, client } = enrpTlsCredentials;
+      this.enrpTls = await fatal(
+        `cannot open ENRP over TLS (TCP port ${port}${addresses.length > 0 ? ` on ${addresses.join(', ')}` : ''})`,
+        EnrpTlsEndpoint.open({ port, addresses, server, client, poolMap: this.access.poolMap, maxAssociations: c.maxAssociations, maxSendQueueBytes: c.maxSendQueueBytes, handshakeTimeout: c.tlsHandshakeTimeout, log }),
+      );
+      refusePlainEnrp(this.enrpEndpoint, this.enrpTls.counters, log);
+      this.log.info({ enrpTlsPort: this.enrpTls.port }, 'ENRP over TLS listening (ENRP over SCTP refused)');
+    }
+    this.enrp = new EnrpService(this.id, c, this.enrpTls ?? this.enrpEndpoint, this.shards, this.log);
     await this.restoreSnapshot();
     // The control channel opens before the mentor search: /health answers and /ready says 503 meanwhile.
     await this.openControl();
@@ -240,12 +255,13 @@ export class Registrar {
     else a.abort('registrar still starting (ENRP handlespace download)');
   };
 
-  private accept(a: Association): void {
+  /** `started`: an association we started to a PE's ASAP transport (sendToPoolElement). */
+  private accept(a: Association, started = false): void {
     this.associations.set(a.id, a);
     this.log.debug({ association: a.id, remote: `${a.remote.address}:${a.remote.port}` }, 'association up');
     this.shards.toAll((batch) => batch.associationUp(a.id, a.remote, a.remoteAddresses));
     // Most associations have no gate: their messages cost no check (tls-authorization.ts).
-    const gate = asapGateFor(a, this.access);
+    const gate = asapGateFor(a, this.access, started);
     if (gate === null) a.on('message', (payload, ppid) => this.receive(a, payload, ppid));
     else a.on('message', (payload, ppid) => this.receiveGated(a, gate, payload, ppid));
     a.on('down', (reason) => {
@@ -396,7 +412,7 @@ export class Registrar {
           this.log.warn({ pe: key, error: (error as Error).message }, 'cannot associate to a pool element');
           return;
         }
-        this.accept(a);
+        this.accept(a, true);
         const started = a;
         a.once('down', () => {
           if (this.toPoolElements.get(key) === started) this.toPoolElements.delete(key);
@@ -470,6 +486,7 @@ export class Registrar {
       shards: await this.shards.stats(),
       streams: this.streamPorts.map((ports) => ({ protocol: ports.protocol, port: ports.port, associations: ports.associations.length, ...ports.counters })),
       tlsAccess: { ...this.accessCounters },
+      enrpTls: this.enrpTls === null ? null : { port: this.enrpTls.port, associations: this.enrpTls.associations.length, ...this.enrpTls.listenerCounters, ...this.enrpTls.counters },
       sctp: { asap: { ...this.endpoint.stats }, enrp: { ...this.enrpEndpoint.stats } },
     };
   }
@@ -642,6 +659,7 @@ export class Registrar {
     await this.control?.close();
     await this.announcer?.close();
     await this.enrp?.close();
+    await this.enrpTls?.close();
     await this.enrpEndpoint?.close();
     await Promise.all(this.streamPorts.map((ports) => ports.close()));
     await this.endpoint?.close();

@@ -86,12 +86,19 @@ export function loadPoolMap(path: string): Map<string, Set<string>> {
 export type AsapGate =
   /** Not over TLS, and --tls-only: nothing but a rejection. */
   | { kind: 'plain-refused' }
+  /**
+   * An association the registrar started to a PE's ASAP transport after a takeover (RFC 5353
+   * §3.5.2; over SCTP: a PE listens on no TLS port), under --tls-only: the PE's keep-alive
+   * acks pass, anything else is refused as plain.
+   */
+  | { kind: 'keep-alive-only' }
   /** May resolve, not register (plain with a pool map, or a TLS peer named nowhere). */
   | { kind: 'no-registration' }
   /** May register only under these pool handles. */
   | { kind: 'pools'; pools: ReadonlySet<string> };
 
 const PLAIN_REFUSED: AsapGate = { kind: 'plain-refused' };
+const KEEP_ALIVE_ONLY: AsapGate = { kind: 'keep-alive-only' };
 const NO_REGISTRATION: AsapGate = { kind: 'no-registration' };
 
 export interface AsapAccessSettings {
@@ -104,10 +111,10 @@ export function tlsPeerOfAssociation(a: Association): TlsPeer | null {
   return a instanceof StreamAssociation ? a.tlsPeer : null;
 }
 
-/** The gate of an association, decided once when it comes up. */
-export function asapGateFor(a: Association, s: AsapAccessSettings): AsapGate | null {
+/** The gate of an association, decided once when it comes up; `started`: one we started to a PE. */
+export function asapGateFor(a: Association, s: AsapAccessSettings, started = false): AsapGate | null {
   const peer = tlsPeerOfAssociation(a);
-  if (peer === null) return s.tlsOnly ? PLAIN_REFUSED : s.poolMap !== null ? NO_REGISTRATION : null;
+  if (peer === null) return s.tlsOnly ? (started ? KEEP_ALIVE_ONLY : PLAIN_REFUSED) : s.poolMap !== null ? NO_REGISTRATION : null;
   const name = peer.pskIdentity ?? peer.certificateSubject;
   const pools = peer.certificatePools ?? (name !== null ? s.poolMap?.get(name) : undefined) ?? null;
   if (pools === null) return s.poolMap !== null ? NO_REGISTRATION : null;
@@ -124,7 +131,8 @@ const DROP: AsapVerdict = { action: 'drop' };
 /** Applies a gate to one ASAP message (PPID checked by the caller). */
 export function asapVerdict(gate: AsapGate, payload: Uint8Array): AsapVerdict {
   const type = payload[0];
-  const plain = gate.kind === 'plain-refused';
+  if (gate.kind === 'keep-alive-only' && type === AsapType.EndpointKeepAliveAck) return PASS;
+  const plain = gate.kind === 'plain-refused' || gate.kind === 'keep-alive-only';
   switch (type) {
     case AsapType.Registration:
     case AsapType.Deregistration:

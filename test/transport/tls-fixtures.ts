@@ -44,7 +44,7 @@ export function makeTlsFixtures(): TlsFixtures {
   const dir = mkdtempSync(join(tmpdir(), 'rserpool-tls-'));
   authority(dir, 'scope-ca');
   authority(dir, 'other-ca');
-  issue(dir, 'registrar', 'registrar-1', 'scope-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  issue(dir, 'registrar', 'registrar-1', 'scope-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
   issue(dir, 'client', 'pe-1', 'scope-ca', 'extendedKeyUsage=clientAuth\n');
   issue(dir, 'other-client', 'intruder', 'other-ca', 'extendedKeyUsage=clientAuth\n');
   issue(dir, 'pool-client', 'pe-pools', 'scope-ca', 'subjectAltName=URI:rserpool:pool:allowed-pool,URI:rserpool:pool:my%20pool,DNS:pe.example\nextendedKeyUsage=clientAuth\n');
