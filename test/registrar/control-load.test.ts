@@ -98,11 +98,13 @@ describe('control channel under load', () => {
     };
     const times: Record<string, number[]> = { '/metrics': [], '/ready': [], '/api/pools': [], '/api/pools/load-7': [], '/api/peers': [], '/api/stats': [] };
     let lastResolutions = -1;
+    let metricsBytes = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const before = answered;
       const metrics = await timed('/metrics');
       expect(metrics.status).toBe(200);
       times['/metrics']!.push(metrics.ms);
+      metricsBytes = metrics.body.length;
       expect(sample(metrics.body, 'rserpool_pool_elements')).toBe(PES);
       expect(sample(metrics.body, 'rserpool_pools')).toBe(POOLS);
       const resolutions = Number(/^rserpool_asap_messages_received_total\{type="handle_resolution"\} (\S+)$/m.exec(metrics.body)![1]);
@@ -132,7 +134,7 @@ describe('control channel under load', () => {
     running = false;
     const rate = answered;
     console.log(
-      `control channel, ${PES} PEs, ${rate} resolutions answered meanwhile; median of ${ROUNDS} (ms): ` +
+      `control channel, ${PES} PEs, /metrics ${metricsBytes} bytes, ${rate} resolutions answered meanwhile; median of ${ROUNDS} (ms): ` +
         Object.entries(times)
           .map(([path, xs]) => `${path} ${median(xs).toFixed(1)}`)
           .join(', '),
