@@ -80,7 +80,7 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
       pus: 2,
       window: 4,
       duration: 1,
-      requestTimeout: 3000,
+      requestTimeout: 10_000,
     });
     expect(result.settings.registrar).toBe(`127.0.0.1:3863:${udpPort}`);
     expect(result.settings.localAddresses).toEqual(['127.0.0.1', '127.0.0.2']);
