@@ -61,7 +61,8 @@ export interface AsapEndpointOptions {
   /**
    * Reach registrars over TCP or TLS (RFC 5352 §6) instead of SCTP: the configured registrars
    * are then TCP (TLS) addresses. Pool element service and sessions stay on SCTP (`sctp`).
-   * Announces name SCTP transports only, so the hunt is over configured registrars.
+   * Over TLS the hunt also takes the TCP transports of announces (a --tls-only registrar
+   * announces its TLS port so); over plain TCP it is over configured registrars only.
    */
   stream?: {
     protocol: 'tcp' | 'tls';
@@ -128,7 +129,9 @@ export class AsapEndpoint extends EventEmitter<AsapEndpointEvents> {
     this.timers = asapTimers(options.timers);
     this.homeTimeout = options.homeTimeout ?? this.timers.t1EnrpRequest;
     this.localAddresses = options.localAddresses ?? (sctp.addresses.length > 0 ? sctp.addresses : hostAddresses());
-    this.registrars = new RegistrarTable(this.timers.t7EnrpOutdate, options.registrarUdpPort ?? PORT_SCTP_OVER_UDP);
+    // Over TLS, announced TCP transports are the TLS ports of secured registrars (--tls-only).
+    const announced = options.stream?.protocol === 'tls' ? ParamType.TcpTransport : ParamType.SctpTransport;
+    this.registrars = new RegistrarTable(this.timers.t7EnrpOutdate, options.registrarUdpPort ?? PORT_SCTP_OVER_UDP, announced);
     for (const r of options.registrars ?? []) this.registrars.addConfigured(r);
     const st = options.stream;
     this.#connector =

@@ -47,6 +47,12 @@ export class RegistrarTable {
     private readonly outdateMs: number,
     /** UDP encapsulation port of registrars whose announce cannot say (RFC 6951 §7: 9899). */
     private readonly defaultUdpPort: number | undefined = PORT_SCTP_OVER_UDP,
+    /**
+     * The transport parameter type taken from announces: SCTP, or TCP for a client that
+     * reaches registrars over TLS (a secured registrar announces its TLS port as a TCP
+     * transport, RFC 5352 §2.2.10 allowing SCTP and TCP ones).
+     */
+    private readonly announcedTransport: number = ParamType.SctpTransport,
   ) {}
 
   get size(): number {
@@ -101,15 +107,16 @@ export class RegistrarTable {
     const v4: RegistrarAddress[] = [];
     const v6: RegistrarAddress[] = [];
     for (const t of m.transports) {
-      // §2.2.10: only SCTP and TCP transports appear; this client speaks SCTP.
-      if (t.type !== ParamType.SctpTransport) continue;
+      // §2.2.10: only SCTP and TCP transports appear; this client speaks the one it was made for.
+      if (t.type !== this.announcedTransport) continue;
+      const udpPort = t.type === ParamType.SctpTransport ? this.defaultUdpPort : undefined;
       for (const a of t.addresses) {
-        if (a.length === 4) v4.push({ address: addressToString(a), port: t.port, udpPort: this.defaultUdpPort });
-        else if (a.length === 16 && !isLinkLocalIpv6(a)) v6.push({ address: addressToString(a), port: t.port, udpPort: this.defaultUdpPort });
+        if (a.length === 4) v4.push({ address: addressToString(a), port: t.port, udpPort });
+        else if (a.length === 16 && !isLinkLocalIpv6(a)) v6.push({ address: addressToString(a), port: t.port, udpPort });
       }
     }
     const remotes = [...v4, ...v6];
-    if (m.transports.length === 0) remotes.push({ address: from.address, port: from.port, udpPort: this.defaultUdpPort });
+    if (m.transports.length === 0 && this.announcedTransport === ParamType.SctpTransport) remotes.push({ address: from.address, port: from.port, udpPort: this.defaultUdpPort });
     let added = 0;
     const t = now();
     let announced = -1;

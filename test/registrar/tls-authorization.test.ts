@@ -12,7 +12,8 @@ import type { Association } from '../../src/transport/sctp-provider.js';
 import { StreamAssociation } from '../../src/transport/stream-association.js';
 import { loadTlsCredentials, TlsCredentialError, type TlsFiles } from '../../src/transport/tls-credentials.js';
 import { poolsOfSubjectAltName, type TlsPeer } from '../../src/transport/tls-peer.js';
-import { AsapFlag, AsapType, Cause, decodeAsap, encodeMessage, PolicyType } from '../../src/wire/index.js';
+import { AsapFlag, AsapType, Cause, decodeAsap, encodeMessage, ParamType, PolicyType } from '../../src/wire/index.js';
+import { RegistrarTable } from '../../src/client/registrar-table.js';
 import { deregistration, handleResolution, registration } from './asap-peer.js';
 import { freeTcpPort, makeTlsFixtures, type TlsFixtures } from '../transport/tls-fixtures.js';
 import { LogLevel, startTestRegistrar, waitFor, type TestRegistrar } from './harness.js';
@@ -207,6 +208,28 @@ describe('a secured registrar end to end (--tls-only, --tls-pool-map, certificat
     await pe.register();
     expect(pe.registered).toBe(true);
     await rejectedForSecurity(asap, 'allowed-pool-2');
+  });
+});
+
+describe('announcing a secured registrar', () => {
+  it('under --tls-only the announce names the TLS port as a TCP transport: a TLS client\'s table takes it, an SCTP client\'s the SCTP one', async () => {
+    const f = makeTlsFixtures();
+    const tlsPort = await freeTcpPort();
+    const reg = await startTestRegistrar({ shards: 1, enrpAnnounce: false, mentorDiscoveryTimeout: 0, tlsPort, tlsPsk: f.psk, tlsOnly: true, enrpTlsPort: await freeTcpPort() });
+    try {
+      // The message the announce cycle multicasts (sent only with a multicast route; built the same either way).
+      const announce = (reg.registrar as unknown as { announceMessage(): Uint8Array }).announceMessage();
+      const tlsTable = new RegistrarTable(60_000, 9899, ParamType.TcpTransport);
+      expect(tlsTable.heardAnnounce(announce, { address: LOOPBACK, port: 3863 })).toBeGreaterThan(0);
+      expect(tlsTable.entries().map((e) => e.remote.port)).toEqual(expect.arrayContaining([tlsPort]));
+      expect(tlsTable.entries().every((e) => e.remote.port === tlsPort && e.remote.udpPort === undefined)).toBe(true);
+      const sctpTable = new RegistrarTable(60_000, 9899);
+      sctpTable.heardAnnounce(announce, { address: LOOPBACK, port: 3863 });
+      expect(sctpTable.entries().every((e) => e.remote.port === reg.registrar.asapAddress.port)).toBe(true);
+    } finally {
+      await reg.registrar.close();
+      f.remove();
+    }
   });
 });
 
