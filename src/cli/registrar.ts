@@ -86,7 +86,7 @@ export function registerRegistrar(program: Command): void {
     .option('--asap-port <port>', 'SCTP port for ASAP', integer(1, 65535), d.asapPort)
     .addOption(new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto').choices(['auto', 'raw', 'udp']).default(d.transport))
     .option('--udp-port <port>', 'UDP encapsulation port (udp mode)', integer(1, 65535), d.udpPort)
-    .addOption(new Option('--shards <n>', 'shard worker threads').argParser(integer(1, 256)).default(d.shards, `one per core but one for the I/O thread, at least 1: ${d.shards}`))
+    .addOption(new Option('--shards <n>', 'shard worker threads (0: no worker, the handlespace on the I/O thread)').argParser(integer(0, 256)).default(d.shards, `one per core but one for the I/O thread, at least 1: ${d.shards}`))
     .option('--keep-alive-interval <ms>', 'keep-alive transmission interval', integer(10, 3_600_000), d.keepAliveInterval)
     .option('--keep-alive-timeout <ms>', 'keep-alive timeout', integer(10, 3_600_000), d.keepAliveTimeout)
     .option('--max-bad-pe-reports <n>', 'ENDPOINT_UNREACHABLE reports before a PE is removed', integer(1, 1000), d.maxBadPeReports)

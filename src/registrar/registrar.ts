@@ -159,13 +159,15 @@ export class Registrar {
     }
     this.access = { tlsOnly: c.tlsOnly, poolMap: c.tlsPoolMap !== undefined ? loadPoolMap(c.tlsPoolMap) : null };
     const enrpTlsCredentials = loadEnrpTlsCredentials(c);
+    // --shards 0: one shard, run on the I/O thread (ShardSetOptions.inline).
+    const shardCount = Math.max(1, c.shards);
     this.shards = new ShardSet(
-      c.shards,
+      shardCount,
       {
         registrarId: this.id,
         keepAliveInterval: c.keepAliveInterval,
         keepAliveTimeout: c.keepAliveTimeout,
-        shardCount: c.shards,
+        shardCount,
         // A pool lives in one shard: per pool is exact. The total is checked against every
         // shard's count together (a shared census). Per association: counted per shard, so one
         // association holds at most shards x the limit (its pools may hash to several shards).
@@ -193,6 +195,7 @@ export class Registrar {
           this.recoverShard(shard, orphaned);
         },
       },
+      { inline: c.shards === 0 },
     );
     await this.shards.start();
     const addresses = bindAddresses(c);
@@ -723,4 +726,3 @@ function owned(payload: Uint8Array): Uint8Array {
 function jitter(ms: number): number {
   return ms * (0.875 + Math.random() * 0.25);
 }
-

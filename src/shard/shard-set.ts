@@ -75,8 +75,18 @@ class Shard {
   attempts = 0;
   constructor(
     readonly index: number,
-    readonly pool: Piscina,
+    /** The shard's worker thread; null: the shard runs on the I/O thread (ShardSetOptions.inline). */
+    readonly pool: Piscina | null,
   ) {}
+}
+
+export interface ShardSetOptions {
+  /**
+   * Run the shard (there must be one) on the I/O thread instead of a worker thread: one V8
+   * heap, its code and its malloc arena less (docs/benchmarks.md, "Where the memory goes"),
+   * the same records over a MessageChannel within the thread. A shard cannot die alone then.
+   */
+  inline?: boolean;
 }
 
 export class ShardSet {
@@ -92,8 +102,14 @@ export class ShardSet {
     readonly count: number,
     private readonly config: ShardConfig,
     private readonly events: ShardSetEvents,
+    options: ShardSetOptions = {},
   ) {
     this.census = censusBuffer(count);
+    if (options.inline === true) {
+      if (count !== 1) throw new Error('an inline shard set has one shard');
+      this.shards.push(new Shard(0, null));
+      return;
+    }
     const filename = workerFilename();
     for (let i = 0; i < count; i++) {
       const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled', name: 'default', resourceLimits: SHARD_RESOURCE_LIMITS });
@@ -121,7 +137,8 @@ export class ShardSet {
     // Batches flushed from now on queue on the port until the new thread reads them.
     shard.port = port1;
     shard.routed = 0;
-    await shard.pool.run(task, { transferList: [port2] });
+    if (shard.pool === null) (await import('./worker.js')).default(task);
+    else await shard.pool.run(task, { transferList: [port2] });
     running = true;
     if (closedEarly) {
       this.lost(shard, port1);
@@ -172,7 +189,7 @@ export class ShardSet {
 
   /** Worker threads of the shards (fault tests terminate one). */
   get threads(): ReadonlyArray<{ terminate(): Promise<number> }> {
-    return this.shards.map((s) => s.pool.threads[0]!);
+    return this.shards.flatMap((s) => (s.pool === null ? [] : [s.pool.threads[0]!]));
   }
 
   route(poolHandle: Uint8Array): number {
@@ -401,6 +418,6 @@ export class ShardSet {
       shard.closing = true;
       shard.port?.close();
     }
-    await Promise.all(this.shards.map((s) => s.pool.destroy()));
+    await Promise.all(this.shards.map((s) => s.pool?.destroy()));
   }
 }
