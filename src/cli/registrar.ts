@@ -118,6 +118,7 @@ export function registerRegistrar(program: Command): void {
     .option('--subscription-interval <ms>', 'pool changes within this interval make one update to each subscribed pool user (RFC 5352 S bit)', integer(1, 3_600_000), d.subscriptionInterval)
     .option('--max-subscriptions-per-association <n>', 'pools one association may subscribe to per shard (beyond: answered without the A bit)', integer(0, 1_000_000), d.maxSubscriptionsPerAssociation)
     .option('--max-subscriptions-per-pool <n>', 'pool users subscribed to one pool (beyond: answered without the A bit)', integer(0, 100_000_000), d.maxSubscriptionsPerPool)
+    .option('--takeover-suggestion', 'RSPLIB\'s takeover suggestion: suggest each own PE to the peer with the largest ID XOR PE ID (T flag), and become the home of PEs suggested to us', d.takeoverSuggestion)
     .option('--registration-rate <n>', 'registrations and deregistrations per second per association (0: unlimited)', integer(0, 100_000_000), d.registrationRate)
     .option('--resolution-rate <n>', 'handle resolutions per second per association (0: unlimited)', integer(0, 100_000_000), d.resolutionRate)
     .option('--report-rate <n>', 'ENDPOINT_UNREACHABLE reports per second per association (0: unlimited)', integer(0, 100_000_000), d.unreachableReportRate)
@@ -191,6 +192,7 @@ export function registerRegistrar(program: Command): void {
         subscriptionInterval: opts.subscriptionInterval as number,
         maxSubscriptionsPerAssociation: opts.maxSubscriptionsPerAssociation as number,
         maxSubscriptionsPerPool: opts.maxSubscriptionsPerPool as number,
+        takeoverSuggestion: opts.takeoverSuggestion as boolean,
         registrationRate: opts.registrationRate as number,
         resolutionRate: opts.resolutionRate as number,
         unreachableReportRate: opts.reportRate as number,

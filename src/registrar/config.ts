@@ -138,6 +138,12 @@ export interface RegistrarConfig {
   /** Pool users subscribed to one pool (beyond: answered without the A bit). */
   maxSubscriptionsPerPool: number;
   /**
+   * RSPLIB's takeover suggestion (T flag on ENRP_HANDLE_UPDATE, src/registrar/takeover-suggestion.ts):
+   * suggest each own PE to the peer with the largest ID XOR PE ID, and become the home of PEs
+   * suggested to us. Off by default (as in RSPLIB).
+   */
+  takeoverSuggestion: boolean;
+  /**
    * Token-bucket rates per association, messages per second (the bucket holds one second's
    * worth); beyond: the message is dropped and counted. 0: unlimited.
    */
@@ -258,6 +264,7 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     subscriptionInterval: 100,
     maxSubscriptionsPerAssociation: 64,
     maxSubscriptionsPerPool: 10_000,
+    takeoverSuggestion: false,
     // A PE re-registers every few seconds at most, a PU resolves per session or failover: these
     // are 2-3 orders of magnitude above what a well-behaved client sends.
     registrationRate: 100,

@@ -182,6 +182,7 @@ export class Registrar {
         allowForeignAddresses: c.allowForeignAddresses,
         maxElementsPerPeer: c.maxElementsPerPeer,
         subscriptions: { interval: c.subscriptionInterval, maxPerAssociation: c.maxSubscriptionsPerAssociation, maxPerPool: c.maxSubscriptionsPerPool },
+        takeoverSuggestion: c.takeoverSuggestion,
       },
       {
         output: this.shardOutput,

@@ -31,6 +31,8 @@ export interface EnrpHandlespaceCounters {
   tableEntriesApplied: number;
   auditRemovals: number;
   takenOver: number;
+  /** ADD_PEs with RSPLIB's T flag that made this registrar the PE's home (takeoverSuggestion on). */
+  takeoverSuggestionsAccepted: number;
   /** PEs homed here that a peer's update or table page tried to change (refused, enrp-authority.ts). */
   ownPeChangesRefused: number;
   /** PEs of a home other than the sending peer's in its update or own-children page (refused). */
@@ -49,6 +51,7 @@ export class EnrpHandlespace {
     tableEntriesApplied: 0,
     auditRemovals: 0,
     takenOver: 0,
+    takeoverSuggestionsAccepted: 0,
     ownPeChangesRefused: 0,
     foreignHomeChangesRefused: 0,
     peerLimitRefused: 0,
@@ -61,6 +64,8 @@ export class EnrpHandlespace {
   private readonly page: PoolElement[] = [];
   /** Told when a pool changes in a way a pool user sees (its subscribers, src/shard/subscriptions.ts). */
   poolWatch: PoolWatch | undefined = undefined;
+  /** Act on RSPLIB's takeover suggestion (T flag on ADD_PE, src/registrar/takeover-suggestion.ts). */
+  takeoverSuggestion = false;
 
   constructor(
     private readonly partition: Partition,
@@ -107,8 +112,12 @@ export class EnrpHandlespace {
     }
     const m = r.message;
     if (m.action === UpdateAction.AddPe) {
-      if (this.learn(EnrpSource.Update, m.poolHandle, m.poolElement, m.senderId)) this.counters.updatesApplied++;
-      else this.counters.updatesRejected++;
+      if (this.learn(EnrpSource.Update, m.poolHandle, m.poolElement, m.senderId)) {
+        this.counters.updatesApplied++;
+        if (this.takeoverSuggestion && (m.flags & EnrpFlag.TakeoverSuggested) !== 0) this.acceptSuggestion(m.poolHandle, m.poolElement.peId);
+      } else {
+        this.counters.updatesRejected++;
+      }
     } else if (m.action === UpdateAction.DelPe) {
       // A peer removes its own PEs only (RFC 5353 §3.3.2: the home announces removal).
       const element = this.partition.findElement(m.poolHandle, m.poolElement.peId);
@@ -166,6 +175,19 @@ export class EnrpHandlespace {
     const marked = this.audits.get(home);
     if (marked !== undefined) marked.delete(result.element);
     return true;
+  }
+
+  /**
+   * RSPLIB's takeover suggestion: the PE's home suggested us (T flag). We become its home as
+   * after a takeover (RFC 5353 §3.5.2): an ENDPOINT_KEEP_ALIVE with the H bit to its ASAP
+   * transport at once, and the PE re-registers here. Not without a transport to reach it.
+   */
+  private acceptSuggestion(poolHandle: Uint8Array, peId: number): void {
+    const element = this.partition.findElement(poolHandle, peId);
+    if (element === undefined || element.homeRegistrarId === this.ownId || this.asapTransports.get(element) == null) return;
+    this.partition.changeOwner(element, this.ownId);
+    this.counters.takeoverSuggestionsAccepted++;
+    this.poolWatch?.changed(element.pool);
   }
 
   // ------------------------------------------------------------ RFC 5353 §3.2.3, §3.6.3

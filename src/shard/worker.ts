@@ -35,6 +35,8 @@ export interface ShardConfig {
   census?: SharedArrayBuffer;
   /** Pool users' subscriptions (RFC 5352 §2.2.5): coalescing interval and limits (src/shard/subscriptions.ts). */
   subscriptions?: Partial<SubscriptionSettings>;
+  /** Act on RSPLIB's takeover suggestion (T flag on ADD_PE). */
+  takeoverSuggestion?: boolean;
 }
 
 export interface AttachTask {
@@ -118,6 +120,7 @@ export default function attach(task: AttachTask): number {
   );
   service.subscriptions = subscriptions;
   enrp.poolWatch = subscriptions;
+  enrp.takeoverSuggestion = config.takeoverSuggestion === true;
 
   // For /metrics: ASAP messages taken from batches, batch sizes, this thread's event-loop delay.
   let asapProcessed = 0;
