@@ -9,7 +9,8 @@
 //   the sender its home again). One that does not answer within the keep-alive timeout is
 //   removed (RFC 5352 §3.5).
 import type { Partition, PoolElement } from '../handlespace/index.js';
-import { encodePoolElement, type TransportParameter } from '../wire/parameters.js';
+import { writePoolElement, type TransportParameter } from '../wire/parameters.js';
+import { Writer } from '../wire/writer.js';
 import { PoolElement as FbPoolElement } from './handlespace_generated.js';
 import { readSnapshotElement } from './part-reader.js';
 import { SnapshotReader } from './snapshot-format.js';
@@ -60,6 +61,9 @@ export function restoreSnapshot(
     return counts;
   }
   const pe = new FbPoolElement();
+  // The encoded Pool Element parameter is written into one scratch buffer: the partition
+  // copies it into its pool's slab (src/handlespace/encoded-slab.ts), no buffer per PE.
+  const scratch = new Writer(1024);
   try {
     for (const pool of reader.pools()) {
       const handle = pool.handleArray();
@@ -77,6 +81,8 @@ export function restoreSnapshot(
         const own = record.ours || record.homeRegistrarId >>> 0 === ownId;
         const home = own ? ownId : record.homeRegistrarId >>> 0;
         const t = record.userTransport;
+        scratch.reset();
+        writePoolElement(scratch, { ...record, homeRegistrarId: home, asapTransport: null });
         const result = partition.register({
           poolHandle,
           peId: record.peId,
@@ -85,7 +91,7 @@ export function restoreSnapshot(
           policy: record.policy,
           userTransport: { protocol: t.type, port: t.port, use: t.transportUse, addressCount: t.addresses.length },
           associationId: 0,
-          encoded: encodePoolElement({ ...record, homeRegistrarId: home, asapTransport: null }),
+          encoded: scratch.buf.subarray(0, scratch.pos),
         });
         if (!result.ok) {
           counts.rejected++;
