@@ -44,6 +44,8 @@ export interface MetricsSnapshot {
   sendQueueBytes: { asap: number; enrp: number };
   pathErrors: { asap: number; enrp: number };
   enrpAssociations: number;
+  /** The registrar as RFC 5525's rserpoolENRPTable describes it. */
+  info: { asapPort: number; enrpPort: number; asapAnnounce: string; enrpAnnounce: string; uptimeSeconds: number };
 }
 
 /** The bounded-label counts the dashboard and the admin API show (ControlSource.counters). */
@@ -118,7 +120,11 @@ export class RegistrarMetrics {
     const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name: `rserpool_${name}`, help, labelNames, registers: [r] });
     const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name: `rserpool_${name}`, help, labelNames, registers: [r] });
 
-    const info = gauge('registrar_info', 'This registrar: 1, its server ID as a label (RFC 5525 rserpoolENRPIdentifier)', ['registrar_id']);
+    const info = gauge('registrar_info', 'This registrar: 1; its server ID, ports and announce groups as labels (RFC 5525 rserpoolENRPIdentifier, Port, ASAPAnnounceAddr/Port, ENRPAnnounceAddr/Port; "off": none)', ['registrar_id', 'asap_port', 'enrp_port', 'asap_announce', 'enrp_announce']);
+    const uptime = gauge('registrar_uptime_seconds', 'Seconds since the registrar started (RFC 5525 rserpoolENRPUptime)');
+    const poolsByPolicy = gauge('pools_by_policy', 'Pools by their policy (RFC 5525 rserpoolENRPPolicyID)', ['policy']);
+    const elementsByPolicy = gauge('pool_elements_by_policy', 'Pool elements by their pool\'s policy', ['policy']);
+    const lastHeard = gauge('enrp_peer_last_heard_max_seconds', 'The longest any peer has not been heard (RFC 5525 rserpoolENRPPeerLastHeard, the oldest); 0 without peers');
     const ready = gauge('registrar_ready', '1 once the mentor search is over and every shard is attached (GET /ready)');
     const pools = gauge('pools', 'Pools in the handlespace (RFC 5525 rserpoolENRPPoolTable)');
     const elements = gauge('pool_elements', 'Pool elements in the handlespace (RFC 5525 rserpoolENRPPoolElementTable)');
@@ -172,7 +178,27 @@ export class RegistrarMetrics {
     this.set = (s, ioDelay) => {
       const st = s.stats;
       info.reset();
-      info.set({ registrar_id: `0x${(st.registrarId >>> 0).toString(16).padStart(8, '0')}` }, 1);
+      info.set(
+        {
+          registrar_id: `0x${(st.registrarId >>> 0).toString(16).padStart(8, '0')}`,
+          asap_port: String(s.info.asapPort),
+          enrp_port: String(s.info.enrpPort),
+          asap_announce: s.info.asapAnnounce,
+          enrp_announce: s.info.enrpAnnounce,
+        },
+        1,
+      );
+      uptime.set(s.info.uptimeSeconds);
+      const policyPools = sumSlots(POLICY_LABELS.length, s.shardMetrics.map((m) => m?.poolsByPolicy));
+      const policyElements = sumSlots(POLICY_LABELS.length, s.shardMetrics.map((m) => m?.elementsByPolicy));
+      poolsByPolicy.reset();
+      elementsByPolicy.reset();
+      POLICY_LABELS.forEach((policy, i) => {
+        if (policy === 'unknown-pool') return;
+        poolsByPolicy.set({ policy }, policyPools[i]!);
+        elementsByPolicy.set({ policy }, policyElements[i]!);
+      });
+      lastHeard.set(s.peers.reduce((m, p) => Math.max(m, p.lastHeardMsAgo / 1000), 0));
       ready.set(s.ready ? 1 : 0);
       let p = 0;
       let e = 0;

@@ -563,6 +563,9 @@ export class Registrar {
     this.log.info({ control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}`, token: token !== null }, 'control channel listening (/metrics, /health, /ready, /api, /handlespace, /stats)');
   }
 
+  /** When the registrar was made (performance.now()), for rserpool_registrar_uptime_seconds. */
+  private readonly startedAt = performance.now();
+
   /** The control channel's token (--control-token-file), read and checked before anything opens. */
   private controlToken: string | null = null;
 
@@ -629,6 +632,13 @@ export class Registrar {
       sendQueueBytes: { asap: asap.bytes, enrp: enrp.bytes },
       pathErrors: { asap: asap.pathErrors, enrp: enrp.pathErrors },
       enrpAssociations: this.enrpEndpoint.associations.length,
+      info: {
+        asapPort: this.endpoint.port,
+        enrpPort: this.enrpEndpoint.port,
+        asapAnnounce: this.config.announce ? `${this.config.announceGroup.address}:${this.config.announceGroup.port}` : 'off',
+        enrpAnnounce: this.config.enrpAnnounce ? `${this.config.enrpGroup.address}:${this.config.enrpGroup.port}` : 'off',
+        uptimeSeconds: (performance.now() - this.startedAt) / 1000,
+      },
     };
   }
 

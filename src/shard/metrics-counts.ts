@@ -52,8 +52,23 @@ export class PolicyCounts {
 
   /** `policyType` null: the pool is not known. */
   count(policyType: number | null): void {
-    this.byPolicy[policyType === null ? UNKNOWN_POOL_SLOT : (POLICY_INDEX.get(policyType) ?? OTHER_POLICY_SLOT)]++;
+    this.byPolicy[policyType === null ? UNKNOWN_POOL_SLOT : (POLICY_INDEX.get(policyType >>> 0) ?? OTHER_POLICY_SLOT)]++;
   }
+}
+
+/**
+ * Pools and PEs by policy slot (RFC 5525 rserpoolENRPPolicyID, summed): one pass over the
+ * pools, not over the PEs.
+ */
+export function policyCensus(pools: Iterable<{ policyType: number; elements: { size: number } }>): { poolsByPolicy: number[]; elementsByPolicy: number[] } {
+  const poolsByPolicy = new Array<number>(POLICY_LABELS.length).fill(0);
+  const elementsByPolicy = new Array<number>(POLICY_LABELS.length).fill(0);
+  for (const pool of pools) {
+    const slot = POLICY_INDEX.get(pool.policyType >>> 0) ?? OTHER_POLICY_SLOT;
+    poolsByPolicy[slot]!++;
+    elementsByPolicy[slot]! += pool.elements.size;
+  }
+  return { poolsByPolicy, elementsByPolicy };
 }
 
 /** Shard batch sizes (records per batch): count, sum and the largest since the last report. */
@@ -112,6 +127,9 @@ export interface ShardMetrics {
   /** The largest batch since the last report. */
   batchMax: number;
   eventLoopDelay: EventLoopDelay;
+  /** Pools and their PEs by policy slot (policyCensus). */
+  poolsByPolicy: number[];
+  elementsByPolicy: number[];
 }
 
 /** Label of an ASAP message type: its RFC 5352 name in snake case, or "unknown". */

@@ -11,7 +11,7 @@ import { AsapTransportTable, asapTransportTlv } from './pe-asap-transport.js';
 import { snapshotPartition, snapshotPool, summarizePool } from './handlespace-snapshot.js';
 import { encodePart } from '../snapshot/part-writer.js';
 import { restoreSnapshot } from '../snapshot/restore.js';
-import { BatchSizes, EventLoopDelayMonitor } from './metrics-counts.js';
+import { BatchSizes, EventLoopDelayMonitor, policyCensus } from './metrics-counts.js';
 import { Subscriptions, type SubscriptionSettings } from './subscriptions.js';
 import { FromShardWriter, readToShard, shardOf, type ShardReply, type ShardRequest, type ToShardHandler } from './thread-protocol.js';
 
@@ -170,6 +170,7 @@ export default function attach(task: AttachTask): number {
           batchRecords: batchSizes.records,
           batchMax: batchSizes.max,
           eventLoopDelay: loopDelay.report(),
+          ...policyCensus(partition.allPools()),
         },
       };
       batchSizes.max = 0;

@@ -134,7 +134,15 @@ describe('GET /metrics', () => {
     const stats = await r.stats();
     for (const shard of stats.shards) expect(value(samples, 'rserpool_shard_pool_elements', { shard: String(shard.shard) })).toBe(shard.poolElements);
     expect(value(samples, 'rserpool_registrar_ready')).toBe(1);
-    expect(value(samples, 'rserpool_registrar_info', { registrar_id: `0x${r.id.toString(16).padStart(8, '0')}` })).toBe(1);
+    expect(value(samples, 'rserpool_registrar_info', { registrar_id: `0x${r.id.toString(16).padStart(8, '0')}`, asap_port: String(r.asapAddress.port), asap_announce: 'off' })).toBe(1);
+    expect(value(samples, 'rserpool_registrar_uptime_seconds')).toBeGreaterThan(0);
+    // By policy (pools 0 and 3 Round Robin with 1 + 4 PEs, 1 Least Used with 2, 2 Weighted Random with 3).
+    expect(value(samples, 'rserpool_pools_by_policy', { policy: 'round-robin' })).toBe(2);
+    expect(value(samples, 'rserpool_pool_elements_by_policy', { policy: 'round-robin' })).toBe(5);
+    expect(value(samples, 'rserpool_pool_elements_by_policy', { policy: 'least-used' })).toBe(2);
+    expect(value(samples, 'rserpool_pool_elements_by_policy', { policy: 'weighted-random' })).toBe(3);
+    expect(value(samples, 'rserpool_pool_elements_by_policy')).toBe(registered);
+    expect(value(samples, 'rserpool_enrp_peer_last_heard_max_seconds')).toBe(0);
 
     // Counters by message type, cause and policy.
     expect(types.get('rserpool_asap_messages_received_total')).toBe('counter');
