@@ -14,11 +14,18 @@ export const SNAPSHOT_MEDIA_TYPE = 'application/octet-stream';
 export function snapshotRoutes(source: ControlSource): ControlRoute[] {
   const take = (source as ControlSource & Partial<SnapshotSource>).snapshot;
   if (typeof take !== 'function') return [];
+  // Requests that arrive while a snapshot is being taken share it: each one would make every
+  // shard encode its whole partition.
+  let inFlight: Promise<Uint8Array> | null = null;
+  const shared = (): Promise<Uint8Array> => {
+    inFlight ??= take.call(source).finally(() => (inFlight = null));
+    return inFlight;
+  };
   return [
     {
       path: SNAPSHOT_PATH,
       async handle(r) {
-        const bytes = await take.call(source);
+        const bytes = await shared();
         r.response.writeHead(200, { 'content-type': SNAPSHOT_MEDIA_TYPE, 'content-length': String(bytes.length), 'cache-control': 'no-store' });
         r.response.end(r.method === 'HEAD' ? undefined : bytes);
       },
