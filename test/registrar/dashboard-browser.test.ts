@@ -120,4 +120,19 @@ describe.skipIf(chromium.path === null)('the dashboard in headless Chromium', ()
     writeFileSync(path, png);
     console.info(`dashboard screenshot: ${path}`);
   }, 150_000);
+
+  test('behind a token: opened once with ?token=, the page\'s event stream gets through by the cookie', async () => {
+    const [here] = scope as [ScopeMember];
+    const token = 'd4shb0ard-t0ken-0123456789abcdef';
+    const guarded = await ControlServer.open(here.registrar, { port: 0, token, routes: dashboardRoutes(here.registrar, { interval: 500 }) });
+    try {
+      const base = `http://127.0.0.1:${guarded.port}`;
+      expect((await fetch(`${base}/dashboard/events`)).status).toBe(401);
+      const page = await browser.open(`${base}/?token=${token}`);
+      await page.waitFor<boolean>(`document.querySelectorAll('[data-pe]').length >= 8`, 20_000, 'the PEs on the page opened with the token');
+      expect(await page.evaluate<string>(`document.getElementById('status').textContent`)).toBe('live');
+    } finally {
+      await guarded.close();
+    }
+  }, 60_000);
 });
