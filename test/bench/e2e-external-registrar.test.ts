@@ -136,10 +136,10 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
     expect(Number.isNaN(m.registration.registrarCpuPerOpUs)).toBe(true); // no --registrar-pid: not measured
   }, 60_000);
 
-  it('registers every PE with the address of the association it goes over (one --local-address per association)', async () => {
-    // Answers every registration, records the association's source address and the PE's advertised one.
+  /** A registrar that answers every registration and records the association's source address and the PE's advertised one. */
+  async function recordingRegistrar(address: string): Promise<{ endpoint: SctpEndpoint; seen: Map<number, { association: string; advertised: string[] }> }> {
     const seen = new Map<number, { association: string; advertised: string[] }>();
-    const recorder: SctpEndpoint = await openSctpEndpoint({ mode: 'udp', port: 3863, udpPort: 0, address: '127.0.0.1' });
+    const recorder: SctpEndpoint = await openSctpEndpoint({ mode: 'udp', port: 3863, udpPort: 0, address });
     cleanup.push(() => recorder.close());
     recorder.on('association', (association) => {
       association.on('message', (payload, ppid) => {
@@ -153,6 +153,11 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
         );
       });
     });
+    return { endpoint: recorder, seen };
+  }
+
+  it('registers every PE with the address of the association it goes over (one --local-address per association)', async () => {
+    const { endpoint: recorder, seen } = await recordingRegistrar('127.0.0.1');
     const result = await quietRun({
       registrar: `127.0.0.1:3863:${recorder.udpPort!}`,
       localAddress: ['127.0.0.1', '127.0.0.2', '127.0.0.3'],
@@ -175,5 +180,25 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
     }
     // This registrar answers no handle resolution: those phases time out and end.
     expect(m.resolution.ended).toMatch(/no answer/);
+  }, 60_000);
+
+  it('drives a registrar over IPv6 ([::1]:port:udpPort, --local-address ::1)', async () => {
+    const { endpoint: recorder, seen } = await recordingRegistrar('::1');
+    const result = await quietRun({
+      registrar: `[::1]:3863:${recorder.udpPort!}`,
+      localAddress: ['::1'],
+      pes: 20,
+      pools: 2,
+      peAssociations: 2,
+      pus: 1,
+      window: 2,
+      duration: 0.5,
+      rate: 10,
+      requestTimeout: 200,
+    });
+    expect(result.settings.registrar).toBe(`[::1]:3863:${recorder.udpPort!}`);
+    expect(result.results[0]!.median.registration.operations).toBe(20);
+    expect(seen.size).toBe(20);
+    for (const { association, advertised } of seen.values()) expect([association, ...advertised]).toEqual(['::1', '::1']);
   }, 60_000);
 });
