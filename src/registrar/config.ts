@@ -57,6 +57,8 @@ export interface RegistrarConfig {
   controlAddress?: string;
   /** File holding the control channel's bearer token (one word, ≥ 16 characters; e.g. `openssl rand -hex 32`). */
   controlTokenFile?: string;
+  /** HTTP connections the control channel holds at once (dashboard streams included); beyond, new ones wait in the kernel's backlog. */
+  controlMaxConnections: number;
   /**
    * Live dashboard on the control channel (src/registrar/dashboard.ts): browsers watching it
    * at once (server-sent event streams; beyond: 503), and its update interval, ms.
@@ -226,6 +228,8 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     // A few operators' browsers; each gets one bounded update per interval.
     dashboardClients: 8,
     dashboardInterval: 2000,
+    // Operators, a Prometheus or two, the dashboard's browsers (--dashboard-clients, 8): 64 is ample.
+    controlMaxConnections: 64,
     enrpPort: PORT_ENRP,
     peers: [],
     enrpAnnounce: true,

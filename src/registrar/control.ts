@@ -126,6 +126,8 @@ export interface ControlOptions {
   /** The bearer token (the trimmed content of `--control-token-file`), or none. */
   token?: string | null;
   routes?: readonly ControlRoute[];
+  /** Connections held at once (default 64); a client that sends no complete request head within 10 s is cut. */
+  maxConnections?: number;
 }
 
 /** True for an address only this host reaches (127/8, ::1, localhost). */
@@ -282,6 +284,11 @@ export class ControlServer {
       json(404, { error: `no such resource ${path}; try /handlespace, /stats, /metrics, /health, /ready or /api/pools` });
     });
     server.keepAliveTimeout = 1000;
+    // Hostile clients (the channel may listen beyond loopback): bounded connections, and a
+    // request head must arrive within 10 s (slow-header clients hold no connection longer).
+    server.maxConnections = o.maxConnections ?? 64;
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(o.port, address, () => {

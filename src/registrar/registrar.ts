@@ -559,7 +559,7 @@ export class Registrar {
     if (port <= 0) return;
     const address = this.config.controlAddress ?? CONTROL_ADDRESS;
     const token = this.controlToken;
-    this.control = await fatal(`cannot open the control channel (TCP ${address}:${port})`, ControlServer.open(this, { port, address, token }));
+    this.control = await fatal(`cannot open the control channel (TCP ${address}:${port})`, ControlServer.open(this, { port, address, token, maxConnections: this.config.controlMaxConnections }));
     this.log.info({ control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}`, token: token !== null }, 'control channel listening (/metrics, /health, /ready, /api, /handlespace, /stats)');
   }
 

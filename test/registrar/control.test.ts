@@ -3,7 +3,7 @@
 // /health and /ready during a long mentor search, the bearer token, and the admin API.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -252,6 +252,27 @@ describe('bearer token', () => {
     expect((await fetch(`${base}/metrics`, { headers: { cookie: 'rserpool_control_token=wrong' } })).status).toBe(401);
     expect((await fetch(`${base}/health`)).status).toBe(200);
     expect((await fetch(`${base}/ready`)).status).toBe(200);
+  });
+
+  it('holds at most --control-max-connections connections', async () => {
+    const source = { id: 1, handlespace: async () => [], stats: async () => ({}) };
+    const server = await ControlServer.open(source, { port: 0, maxConnections: 2 });
+    const open = (): Promise<Socket> =>
+      new Promise((resolve) => {
+        const s = connect(server.port, '127.0.0.1', () => resolve(s));
+      });
+    try {
+      const [a, b] = [await open(), await open()];
+      const c = await open();
+      await new Promise<void>((resolve) => c.once('close', () => resolve())); // the third is cut at once
+      const answer = new Promise<string>((resolve) => a.once('data', (d: Buffer) => resolve(d.toString())));
+      a.write('GET /health HTTP/1.1\r\nHost: control\r\n\r\n');
+      expect(await answer).toMatch(/^HTTP\/1\.1 200/);
+      a.destroy();
+      b.destroy();
+    } finally {
+      await server.close();
+    }
   });
 
   it('refuses to start on a non-loopback address without a token; starts there with one', async () => {
