@@ -155,7 +155,7 @@ export interface MemoryBreakdown {
 }
 
 export interface E2eRunResult {
-  /** Shard count of our registrar; 0 for a registrar given with --registrar. */
+  /** Shard count of our registrar (0: its one shard on the I/O thread); EXTERNAL (-1) for a registrar given with --registrar. */
   shards: number;
   registration: PhaseResult;
   reregistration: PhaseResult;
@@ -201,6 +201,9 @@ export interface E2eBenchResult {
   results: Array<{ shards: number; runs: E2eRunResult[]; median: E2eRunResult }>;
 }
 
+/** The `shards` of results against a registrar given with --registrar (not ours: no shard count). */
+export const EXTERNAL = -1;
+
 function resolvePolicy(name: string): { type: number; name: string } {
   const def = policyByName(name);
   if (def === undefined) throw new Error(`unknown policy ${name}`);
@@ -212,7 +215,8 @@ function shardCounts(value: number | string | undefined): number[] {
   const list = String(value)
     .split(',')
     .map((s) => Number(s.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 256)) throw new Error(`--shards: expected counts in 1..256, got "${value}"`);
+  // 0: the registrar's one shard on its I/O thread (`registrar --shards 0`).
+  if (list.some((n) => !Number.isInteger(n) || n < 0 || n > 256)) throw new Error(`--shards: expected counts in 0..256, got "${value}"`);
   return list;
 }
 
@@ -507,7 +511,7 @@ function printTable(result: E2eBenchResult): void {
   );
   const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'run-queue wait ms/s reg / gen', 'failed'];
   const rows: string[][] = [];
-  const label = (shards: number): string => (shards === 0 ? 'ext' : String(shards));
+  const label = (shards: number): string => (shards === EXTERNAL ? 'ext' : String(shards));
   for (const { shards, median: m } of result.results) {
     const row = (name: string, p: PhaseResult): string[] => [
       label(shards),
@@ -542,7 +546,7 @@ function printTable(result: E2eBenchResult): void {
   const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
   for (const { shards, median: m } of result.results) {
     const rss = Number.isFinite(m.registrarRssBytes) ? `registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run` : 'registrar RSS unknown (--registrar-pid)';
-    console.log(`${shards === 0 ? `registrar ${s.registrar}` : `shards ${shards}`}: ${rss}; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
+    console.log(`${shards === EXTERNAL ? `registrar ${s.registrar}` : `shards ${shards}`}: ${rss}; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
     if (m.memoryEmpty === undefined || m.memoryLoaded === undefined) continue;
     for (const [when, b] of [['empty', m.memoryEmpty], [`${fmt(s.pes)} PEs`, m.memoryLoaded]] as const) {
       console.log(
@@ -594,14 +598,14 @@ export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult
     registrations: registrationMessages(settings.pes, settings.pools, type, peAddresses),
     resolutions: handleResolutionMessages(settings.pools),
   };
-  // A registrar that is not ours has no shard count of ours: one series, labelled 0 ("ext").
-  const counts = external !== null ? [0] : shardCounts(options.shards);
+  // A registrar that is not ours has no shard count of ours: one series, EXTERNAL ("ext").
+  const counts = external !== null ? [EXTERNAL] : shardCounts(options.shards);
   // Strictly alternating (run 1 of each shard count, then run 2 of each...): drift in the
   // machine's load (others share the cores) falls on every shard count alike.
   const runs = counts.map((): E2eRunResult[] => []);
   for (let r = 0; r < settings.runs; r++) {
     for (const [i, shards] of counts.entries()) {
-      const prefix = shards === 0 ? `[${settings.registrar}, run ${r + 1}/${settings.runs}]` : `[shards ${shards}, run ${r + 1}/${settings.runs}]`;
+      const prefix = shards === EXTERNAL ? `[${settings.registrar}, run ${r + 1}/${settings.runs}]` : `[shards ${shards}, run ${r + 1}/${settings.runs}]`;
       runs[i]!.push(await runTraced(shards, settings, messages, options, new Progress(prefix)));
     }
   }
