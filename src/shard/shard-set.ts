@@ -387,11 +387,15 @@ export class ShardSet {
     });
   }
 
-  /** Each shard's part of a handlespace snapshot (src/snapshot/part-writer.ts); a dead shard's is left out. */
+  /** Each shard's part of a handlespace snapshot (src/snapshot/part-writer.ts); a dead shard's is left out, a failed one throws. */
   async snapshotParts(): Promise<PartInfo[]> {
     const replies = await this.requestAll({ op: 'snapshotPart' });
     const parts: PartInfo[] = [];
-    for (const r of replies) if (r !== null && r.op === 'snapshotPart') parts.push({ bytes: new Uint8Array(r.bytes), pools: r.pools, elements: r.elements });
+    for (const r of replies) {
+      if (r === null || r.op !== 'snapshotPart') continue;
+      if (r.error !== null) throw new Error(`shard ${replies.indexOf(r)}: ${r.error}`);
+      parts.push({ bytes: new Uint8Array(r.bytes), pools: r.pools, elements: r.elements });
+    }
     return parts;
   }
 

@@ -447,8 +447,8 @@ export type ShardReply =
   | { op: 'dump'; id: number; rows: DumpRow[] }
   | { op: 'handlespace'; id: number; pools: SnapshotPool[] }
   | { op: 'associationElements'; id: number; count: number }
-  /** `bytes`: a finished Part FlatBuffer, transferred. */
-  | { op: 'snapshotPart'; id: number; bytes: ArrayBuffer; pools: number; elements: number }
+  /** `bytes`: a finished Part FlatBuffer, transferred; `error`: why there is none. */
+  | { op: 'snapshotPart'; id: number; bytes: ArrayBuffer; pools: number; elements: number; error: string | null }
   | { op: 'restoreSnapshot'; id: number; counts: RestoreCounts }
   | { op: 'metrics'; id: number; metrics: ShardMetrics }
   | { op: 'removeElement'; id: number; outcome: 'removed' | 'unknown' | 'not-own' }

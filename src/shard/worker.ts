@@ -9,7 +9,7 @@ import { AsapService } from './asap-service.js';
 import { EnrpHandlespace } from './enrp-handlespace.js';
 import { AsapTransportTable, asapTransportTlv } from './pe-asap-transport.js';
 import { snapshotPartition, snapshotPool, summarizePool } from './handlespace-snapshot.js';
-import { encodePart } from '../snapshot/part-writer.js';
+import { encodePartAsync } from '../snapshot/part-writer.js';
 import { restoreSnapshot } from '../snapshot/restore.js';
 import { BatchSizes, EventLoopDelayMonitor, policyCensus } from './metrics-counts.js';
 import { Subscriptions, type SubscriptionSettings } from './subscriptions.js';
@@ -218,10 +218,19 @@ export default function attach(task: AttachTask): number {
       const reply: ShardReply = { op: 'handlespace', id: data.id, pools: snapshotPartition(partition, performance.now()) };
       port.postMessage(reply);
     } else if (data.op === 'snapshotPart') {
-      const part = encodePart(partition, asapTransports, config.registrarId);
-      const bytes = part.bytes.buffer as ArrayBuffer;
-      const reply: ShardReply = { op: 'snapshotPart', id: data.id, bytes, pools: part.pools, elements: part.elements };
-      port.postMessage(reply, [bytes]);
+      // Step by step: the shard serves its batches between the steps of a large partition.
+      const id = data.id;
+      encodePartAsync(partition, asapTransports, config.registrarId).then(
+        (part) => {
+          const bytes = part.bytes.buffer as ArrayBuffer;
+          const reply: ShardReply = { op: 'snapshotPart', id, bytes, pools: part.pools, elements: part.elements, error: null };
+          port.postMessage(reply, [bytes]);
+        },
+        (error: Error) => {
+          const reply: ShardReply = { op: 'snapshotPart', id, bytes: new ArrayBuffer(0), pools: 0, elements: 0, error: error.message };
+          port.postMessage(reply);
+        },
+      );
     } else if (data.op === 'restoreSnapshot') {
       const mine = (handle: Uint8Array): boolean => shardCount === 1 || shardOf(handle, shardCount) === task.shard;
       const counts = restoreSnapshot(new Uint8Array(data.snapshot), partition, asapTransports, asapTransportTlv, config.registrarId, mine);

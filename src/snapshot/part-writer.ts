@@ -3,7 +3,7 @@
 // user and ASAP transports and policy values. Built inside the shard worker, in parallel
 // with the other shards; the I/O thread only nests the finished parts in one file.
 import { Builder } from 'flatbuffers';
-import type { Partition, PoolElement } from '../handlespace/index.js';
+import type { Partition, Pool, PoolElement } from '../handlespace/index.js';
 import { policyFields } from '../wire/policy-settings.js';
 import { readPoolElement, readTransport, type TransportParameter } from '../wire/parameters.js';
 import { Reader } from '../wire/reader.js';
@@ -18,31 +18,81 @@ export interface AsapTransportSource {
 /** Bytes per address in the file: IPv6 size, IPv4 as IPv4-mapped (::ffff:a.b.c.d). */
 export const ADDRESS_BYTES = 16;
 
-/** Every pool and PE of `partition` as one finished Part FlatBuffer. */
-export function encodePart(partition: Partition, asapTransports: AsapTransportSource, ownRegistrarId: number): PartInfo {
-  const b = new Builder(4096 + partition.elementCount * 128); // ~106 bytes per PE: no regrowth
-  const reader = new Reader();
-  const pools = [...partition.allPools()].sort((x, y) => compareHandles(x.handle, y.handle));
-  const poolOffsets: number[] = [];
-  const elementOffsets: number[] = [];
-  let elements = 0;
-  for (const pool of pools) {
-    elementOffsets.length = 0;
-    for (const e of pool.elements.values()) {
-      const offset = writeElement(b, reader, e, asapTransports.get(e), ownRegistrarId >>> 0);
-      if (offset !== 0) elementOffsets.push(offset);
-    }
-    if (elementOffsets.length === 0) continue;
-    elements += elementOffsets.length;
-    const handle = b.createByteVector(pool.handle);
-    const vector = FbPool.createElementsVector(b, elementOffsets);
-    poolOffsets.push(FbPool.createPool(b, handle, pool.policyType >>> 0, vector));
+/**
+ * Builds a Part pool by pool. `step()` writes pools until about `budget` PEs are written, so
+ * that a shard can serve its ASAP messages between steps (encodePartAsync): a snapshot of a
+ * large partition does not stop the shard for its whole duration. Each pool is written in one
+ * step, as it is then; a PE that changes between steps is written as it is when its pool's
+ * turn comes (the snapshot is of a moving handlespace, each pool consistent in itself).
+ */
+export class PartEncoder {
+  private readonly b: Builder;
+  private readonly reader = new Reader();
+  private readonly pools: Pool[];
+  private next = 0;
+  private readonly poolOffsets: number[] = [];
+  private readonly elementOffsets: number[] = [];
+  private elements = 0;
+
+  constructor(
+    partition: Partition,
+    private readonly asapTransports: AsapTransportSource,
+    private readonly ownRegistrarId: number,
+  ) {
+    this.b = new Builder(4096 + partition.elementCount * 128); // ~106 bytes per PE: no regrowth
+    this.pools = [...partition.allPools()].sort((x, y) => compareHandles(x.handle, y.handle));
   }
-  const poolsVector = Part.createPoolsVector(b, poolOffsets);
-  b.finish(Part.createPart(b, poolsVector, elements));
-  // asUint8Array() is a view of the builder's buffer from its start of data: copy it out so
-  // that the part is a buffer of its own (it is transferred to the I/O thread).
-  return { bytes: b.asUint8Array().slice(), pools: poolOffsets.length, elements };
+
+  /** Writes pools until about `budget` PEs are written; true when every pool is written. */
+  step(budget = Number.POSITIVE_INFINITY): boolean {
+    const b = this.b;
+    const own = this.ownRegistrarId >>> 0;
+    let written = 0;
+    while (this.next < this.pools.length && written < budget) {
+      const pool = this.pools[this.next++]!;
+      const offsets = this.elementOffsets;
+      offsets.length = 0;
+      // A pool emptied since the start has no elements left (and is skipped).
+      for (const e of pool.elements.values()) {
+        const offset = writeElement(b, this.reader, e, this.asapTransports.get(e), own);
+        if (offset !== 0) offsets.push(offset);
+      }
+      written += offsets.length;
+      if (offsets.length === 0) continue;
+      this.elements += offsets.length;
+      const handle = b.createByteVector(pool.handle);
+      const vector = FbPool.createElementsVector(b, offsets);
+      this.poolOffsets.push(FbPool.createPool(b, handle, pool.policyType >>> 0, vector));
+    }
+    return this.next >= this.pools.length;
+  }
+
+  /** The finished Part (after step() returned true). */
+  finish(): PartInfo {
+    const b = this.b;
+    const poolsVector = Part.createPoolsVector(b, this.poolOffsets);
+    b.finish(Part.createPart(b, poolsVector, this.elements));
+    // asUint8Array() is a view of the builder's buffer from its start of data: copy it out so
+    // that the part is a buffer of its own (it is transferred to the I/O thread).
+    return { bytes: b.asUint8Array().slice(), pools: this.poolOffsets.length, elements: this.elements };
+  }
+}
+
+/** Every pool and PE of `partition` as one finished Part FlatBuffer, in one go. */
+export function encodePart(partition: Partition, asapTransports: AsapTransportSource, ownRegistrarId: number): PartInfo {
+  const encoder = new PartEncoder(partition, asapTransports, ownRegistrarId);
+  encoder.step();
+  return encoder.finish();
+}
+
+/** PEs written per step by encodePartAsync: a few milliseconds of the shard's time. */
+export const ENCODE_STEP_PES = 2000;
+
+/** The same, yielding to the event loop every ~ENCODE_STEP_PES PEs (the shard serves meanwhile). */
+export async function encodePartAsync(partition: Partition, asapTransports: AsapTransportSource, ownRegistrarId: number, stepPes = ENCODE_STEP_PES): Promise<PartInfo> {
+  const encoder = new PartEncoder(partition, asapTransports, ownRegistrarId);
+  while (!encoder.step(stepPes)) await new Promise<void>((resolve) => setImmediate(resolve));
+  return encoder.finish();
 }
 
 const addressScratch = new Uint8Array(ADDRESS_BYTES * 64);

@@ -8,7 +8,7 @@ import { Partition } from '../../src/handlespace/partition.js';
 import { crc32c } from '../../src/sctp/crc32c.js';
 import { snapshotPartition } from '../../src/shard/handlespace-snapshot.js';
 import { asapTransportTlv } from '../../src/shard/pe-asap-transport.js';
-import { encodePart } from '../../src/snapshot/part-writer.js';
+import { encodePart, encodePartAsync, PartEncoder } from '../../src/snapshot/part-writer.js';
 import { restoreSnapshot } from '../../src/snapshot/restore.js';
 import { assembleSnapshot, SnapshotError, SnapshotReader } from '../../src/snapshot/snapshot-format.js';
 import { readSnapshotFile, writeSnapshotFile } from '../../src/snapshot/snapshot-file.js';
@@ -119,6 +119,30 @@ describe('handlespace snapshot: save and load', () => {
     expect(counts.restored).toBe(10);
     expect(counts.rejected).toBe(15);
     expect(limited.elementCount).toBe(10);
+  });
+});
+
+describe('handlespace snapshot: step by step (the shard serves between steps)', () => {
+  it('steps of a few PEs make the same part as one go', async () => {
+    const f = varied();
+    const whole = encodePart(f.partition, f.transports, OWN);
+    const stepped = await encodePartAsync(f.partition, f.transports, OWN, 3);
+    expect(stepped).toEqual(whole);
+  });
+
+  it('a pool emptied between steps is left out, a PE changed meanwhile is written as it is then', () => {
+    const f = varied();
+    const encoder = new PartEncoder(f.partition, f.transports, OWN);
+    expect(encoder.step(1)).toBe(false); // the first pool (by handle: the binary one)
+    f.partition.deregister(new TextEncoder().encode('tcp'), 5);
+    addElement(f, 'weighted', 100, { policy: policySettings(PolicyType.WeightedRandom, { weight: 99 }) });
+    while (!encoder.step(2));
+    const reader = new SnapshotReader(assembleSnapshot(OWN, 0, [encoder.finish()]));
+    expect(reader.findPool(new TextEncoder().encode('tcp'))).toBeNull();
+    const weighted = reader.findPool(new TextEncoder().encode('weighted'))!;
+    const weights = Array.from({ length: weighted.elementsLength() }, (_, i) => readSnapshotElement(weighted, weighted.elements(i)!)!.policy.weight);
+    expect(weights).toContain(99);
+    expect(reader.header.elementCount).toBe(24);
   });
 });
 
