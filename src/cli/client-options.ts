@@ -112,7 +112,7 @@ export function addClientOptions(command: Command): Command {
   return command
     .option('--registrar <host:port[:udpPort]>', 'registrar to use (repeatable; IPv6 as [::1]:3863); default: hunt by ASAP announces', collectRegistrar)
     .addOption(
-      new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto (raw when root and no kernel SCTP, as the registrar decides); tcp or tls: reach the registrar over TCP (3863) or TLS (3864) instead, RFC 5352 §6 (needs --registrar; sessions stay on SCTP, auto)')
+      new Option('--transport <mode>', 'SCTP provider: raw IP, SCTP over UDP (RFC 6951), or auto (raw when root and no kernel SCTP, as the registrar decides); tcp or tls: reach the registrar over TCP (3863) or TLS (3864) instead, RFC 5352 §6 (tcp needs --registrar; tls without it hunts --tls-only registrars by announce; sessions stay on SCTP, auto)')
         .choices(['auto', 'raw', 'udp', 'tcp', 'tls'])
         .default('auto'),
     )
@@ -143,8 +143,8 @@ export async function openClientEndpoint(options: ClientCliOptions, tool = 'clie
   const tlsFiles = { psk: options.tlsPsk, pskIdentity: options.tlsPskIdentity, cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa };
   if (streamProtocol === null && hasTlsFiles(tlsFiles)) throw new Error('--tls-psk, --tls-cert, --tls-key and --tls-ca go with --transport tls');
   if (streamProtocol !== null) {
-    // ASAP_SERVER_ANNOUNCE names SCTP transports: a registrar over TCP/TLS is configured.
-    if (registrars.length === 0) throw new Error(`--transport ${streamProtocol} needs --registrar host[:port] (the announce hunt finds SCTP registrars only)`);
+    // Announces name a TLS port (a --tls-only registrar's TCP transport), never a plain TCP one.
+    if (registrars.length === 0 && streamProtocol === 'tcp') throw new Error('--transport tcp needs --registrar host[:port] (announces name SCTP registrars and the TLS ports of --tls-only ones)');
     if (streamProtocol === 'tls') registrars = registrars.map((r) => (portDefaulted.has(r) ? { ...r, port: PORT_ASAP_TLS } : r));
     let tls: TlsCredentials | undefined;
     if (streamProtocol === 'tls') {

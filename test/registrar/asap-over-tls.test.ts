@@ -356,10 +356,10 @@ describe('rserpool resolve over TCP and TLS', () => {
     expect(r.stderr).toMatch(/TLS to registrar 127\.0\.0\.1:\d+ failed: .*(self-signed|unable to verify|certificate)/i);
   });
 
-  it('--transport tcp without --registrar says the hunt finds SCTP registrars only', { timeout: 30_000 }, async () => {
+  it('--transport tcp without --registrar says announces name no plain TCP registrar', { timeout: 30_000 }, async () => {
     const r = await cli(['resolve', 'cli-pool', '--transport', 'tcp']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('--transport tcp needs --registrar host[:port] (the announce hunt finds SCTP registrars only)');
+    expect(r.stderr).toContain('--transport tcp needs --registrar host[:port] (announces name SCTP registrars and the TLS ports of --tls-only ones)');
   });
 });
 
