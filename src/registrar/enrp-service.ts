@@ -39,7 +39,7 @@ import { OWN_TABLE_MARK } from '../shard/enrp-authority.js';
 import { hexId } from '../wire/identifier-text.js';
 import type { EnrpEndpoint } from './enrp-tls-endpoint.js';
 import { addedPeId, suggestionTarget, withTakeoverSuggestion } from './takeover-suggestion.js';
-import { MessageTypeCounts } from '../shard/metrics-counts.js';
+import { CauseCounts, MessageTypeCounts } from '../shard/metrics-counts.js';
 
 export interface EnrpCounters {
   received: number;
@@ -123,6 +123,8 @@ export class EnrpService {
   /** ENRP messages by type, received and sent point to point (/metrics, src/registrar/metrics.ts). */
   readonly typesReceived = new MessageTypeCounts();
   readonly typesSent = new MessageTypeCounts();
+  /** Causes of the ENRP_ERRORs sent (RFC 5354 §3.12), for /metrics. */
+  readonly causesSent = new CauseCounts();
   /** Every ENRP send: a full send queue drops the message, a peer stuck over it is aborted. */
   private readonly sends: SendQueueGuard;
   /** The one association per peer (RFC 5353 §3.1): the state machine that manages them. */
@@ -462,6 +464,7 @@ export class EnrpService {
 
   private sendError(a: Association, causes: ReturnType<typeof errorCause>[], offender: number): void {
     this.counters.errorsSent++;
+    for (const cause of causes) this.causesSent.count(cause.code);
     // RFC 5353 §2.10: our ID as sender, the offender's as receiver (RSPLIB swaps them).
     this.send(a, enrp({ type: EnrpType.Error, flags: 0, senderId: this.ownId, receiverId: offender, error: { causes } }));
   }

@@ -39,6 +39,8 @@ export interface MetricsSnapshot {
   asapCausesSent: ArrayLike<number>;
   enrpReceived: ArrayLike<number>;
   enrpSent: ArrayLike<number>;
+  /** Causes of the ENRP_ERRORs sent, by cause slot. */
+  enrpCausesSent: ArrayLike<number>;
   peers: ControlPeer[];
   /** Per SCTP endpoint: bytes waiting in the associations' send queues, and their paths' error counts. */
   sendQueueBytes: { asap: number; enrp: number };
@@ -54,7 +56,10 @@ export interface MessageCounters {
   asapSent: Record<string, number>;
   enrpReceived: Record<string, number>;
   enrpSent: Record<string, number>;
+  /** Causes sent in ASAP_ERRORs and rejecting ASAP responses. */
   errorCauses: Record<string, number>;
+  /** Causes sent in ENRP_ERRORs. */
+  enrpErrorCauses: Record<string, number>;
   keepAliveTimeouts: number;
   unreachableReports: number;
   takeovers: number;
@@ -93,6 +98,7 @@ export function countersOf(s: MetricsSnapshot): MessageCounters {
     enrpReceived: byLabel(s.enrpReceived, ENRP_TYPE_LABELS),
     enrpSent: byLabel(s.enrpSent, ENRP_TYPE_LABELS),
     errorCauses: bySlotLabel(causes, CAUSE_LABELS),
+    enrpErrorCauses: bySlotLabel(s.enrpCausesSent, CAUSE_LABELS),
     keepAliveTimeouts: shardSum(s.stats, 'keepAliveTimeouts'),
     unreachableReports: s.asapReceived[AsapType.EndpointUnreachable] ?? 0,
     takeovers: e.takeoversWon,
@@ -139,6 +145,7 @@ export class RegistrarMetrics {
     const enrpIn = counter('enrp_messages_received_total', 'ENRP messages received (associations and multicast), by type (unknown types together)', ['type']);
     const enrpOut = counter('enrp_messages_sent_total', 'ENRP messages sent point to point, by type', ['type']);
     const causes = counter('asap_error_causes_sent_total', 'Operation Error causes sent (ASAP_ERROR and rejecting responses), by cause (RFC 5354 §3.12)', ['cause']);
+    const enrpCauses = counter('enrp_error_causes_sent_total', 'Operation Error causes sent in ENRP_ERRORs, by cause (RFC 5354 §3.12)', ['cause']);
     const resolutions = counter('handle_resolutions_total', 'Handle resolutions served, by the pool\'s policy (unknown-pool: no such pool)', ['policy']);
     const keepAliveTimeouts = counter('keep_alive_timeouts_total', 'Pool elements removed because they did not acknowledge a keep-alive (RFC 5352 §3.5)');
     const unreachable = counter('unreachable_reports_total', 'ENDPOINT_UNREACHABLE reports received (RFC 5352 §3.5)');
@@ -228,6 +235,7 @@ export class RegistrarMetrics {
       setAll(enrpIn, c.enrpReceived, 'type');
       setAll(enrpOut, c.enrpSent, 'type');
       setAll(causes, c.errorCauses, 'cause');
+      setAll(enrpCauses, c.enrpErrorCauses, 'cause');
       setAll(resolutions, c.handleResolutions, 'policy');
       setOne(keepAliveTimeouts, c.keepAliveTimeouts);
       setOne(unreachable, c.unreachableReports);

@@ -628,6 +628,7 @@ export class Registrar {
       asapCausesSent: this.causesOut.byCause,
       enrpReceived: this.enrp.typesReceived.byType,
       enrpSent: this.enrp.typesSent.byType,
+      enrpCausesSent: this.enrp.causesSent.byCause,
       peers,
       sendQueueBytes: { asap: asap.bytes, enrp: enrp.bytes },
       pathErrors: { asap: asap.pathErrors, enrp: enrp.pathErrors },

@@ -7,12 +7,13 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PPID_ASAP, PolicyType, policySettings } from '../../src/wire/index.js';
+import { EnrpType, PPID_ASAP, PPID_ENRP, PolicyType, policySettings } from '../../src/wire/index.js';
 import type { Registrar } from '../../src/registrar/index.js';
 import { ControlServer } from '../../src/registrar/control.js';
 import { AsapPeer } from './asap-peer.js';
 import { freeUdpPort, poolsOverShards, startTestRegistrar, waitFor } from './harness.js';
 import { meshed, startScope, type ScopeMember } from '../enrp/harness.js';
+import { EnrpPeer } from '../enrp/enrp-peer.js';
 import { CLI, REPO_ROOT } from '../helpers/cli.js';
 
 /** The compiled `rserpool` in a child process, without blocking this event loop (the registrar runs in it). */
@@ -196,6 +197,43 @@ describe('GET /metrics', () => {
     expect(value(samples, 'rserpool_asap_error_causes_sent_total', { cause: 'unrecognized_message' })).toBeGreaterThanOrEqual(errors);
     for (const family of new Set(samples.map((s) => s.name).filter((n) => n.startsWith('rserpool_')))) {
       expect(samples.filter((s) => s.name === family).length, family).toBeLessThanOrEqual(40);
+    }
+  });
+});
+
+describe('GET /metrics: ENRP', () => {
+  it('counts ENRP messages by type (unknown ones together) and the causes of the ENRP_ERRORs sent; /api/peers shows the peer', async () => {
+    const { r, base } = await registrar({ peerHeartbeatCycle: 200 });
+    const h = await EnrpPeer.open(0x77);
+    try {
+      await h.connect(r.enrpAddress);
+      h.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
+      await waitFor(async () => (await r.stats()).peers.includes(0x77), 5000, 'the peer known');
+      const header = (type: number): Uint8Array => {
+        const bytes = new Uint8Array(12);
+        const view = new DataView(bytes.buffer);
+        bytes[0] = type;
+        view.setUint16(2, 12);
+        view.setUint32(4, 0x77);
+        view.setUint32(8, r.id);
+        return bytes;
+      };
+      // Unknown types are dropped without an answer (RFC 5353 has no action bits for them);
+      // a HANDLE_UPDATE without its parameters gets an ENRP_ERROR, Invalid Values.
+      for (const type of [0x30, 0x31, 0xfe]) h.association!.send(header(type), PPID_ENRP);
+      for (let i = 0; i < 2; i++) h.association!.send(header(EnrpType.HandleUpdate), PPID_ENRP);
+      await waitFor(() => h.received.filter((m) => m.type === EnrpType.Error).length >= 2, 5000, 'two ENRP_ERRORs');
+      const { samples } = parseMetrics(await (await fetch(`${base}/metrics`)).text());
+      expect(value(samples, 'rserpool_enrp_messages_received_total', { type: 'unknown' })).toBe(3);
+      expect(value(samples, 'rserpool_enrp_messages_received_total', { type: 'handle_update' })).toBe(2);
+      expect(value(samples, 'rserpool_enrp_messages_received_total', { type: 'presence' })).toBeGreaterThanOrEqual(1);
+      expect(value(samples, 'rserpool_enrp_messages_sent_total', { type: 'error' })).toBe(2);
+      expect(value(samples, 'rserpool_enrp_error_causes_sent_total', { cause: 'invalid_values' })).toBe(2);
+      expect(value(samples, 'rserpool_enrp_peers', { state: 'active' })).toBe(1);
+      const peers = (await (await fetch(`${base}/api/peers`)).json()) as { peers: Array<{ id: string; state: string; associated: boolean }> };
+      expect(peers.peers).toEqual([expect.objectContaining({ id: '0x00000077', state: 'active', associated: true })]);
+    } finally {
+      await h.close();
     }
   });
 });
