@@ -136,7 +136,7 @@ Examples:
 
   bench
     .command('e2e')
-    .description('end to end: a registrar child process, PEs registering and re-registering, PUs resolving handles over SCTP/UDP on loopback')
+    .description('end to end: PEs registering and re-registering, PUs resolving handles over SCTP/UDP, against a registrar child process on loopback or any running registrar (--registrar)')
     .option('--shards <n[,n...]>', "registrar shard count (0: its one shard on the I/O thread), or a list to compare, runs alternating between them (default: the registrar's, cores - 1, at least 1)")
     .option('--address <ip>', 'address of the registrar, the load generator and every PE (default 127.0.0.1)')
     .option('--registrar <host:port[:udpPort]>', 'drive this registrar (any ASAP registrar over SCTP over UDP) instead of starting ours; ports default to 3863 and 9899')
