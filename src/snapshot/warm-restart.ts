@@ -2,6 +2,9 @@
 // missing, corrupt or foreign one is logged and the registrar starts empty: never a crash),
 // and written every `--snapshot-interval` and once more at close (SIGTERM, SIGINT), one write
 // at a time, each atomic (snapshot-file.ts).
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import type { RestoreCounts } from './restore.js';
 import { SnapshotError, type SnapshotReader } from './snapshot-format.js';
@@ -68,6 +71,11 @@ export class SnapshotKeeper {
 
   start(): void {
     if (this.options.interval > 0) this.schedule();
+    // Said at start, not first at the first write a minute later.
+    const dir = dirname(this.options.path);
+    access(dir, constants.W_OK).catch((error: NodeJS.ErrnoException) =>
+      this.options.log.error({ snapshot: this.options.path, error: error.message }, `handlespace snapshots cannot be written: the directory ${dir} is missing or not writable`),
+    );
   }
 
   private schedule(): void {

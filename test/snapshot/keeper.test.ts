@@ -80,3 +80,13 @@ describe('loadStartSnapshot', () => {
     expect((await loadStartSnapshot(join(dir, 'good'), log))?.header.registrarId).toBe(0x1234);
   });
 });
+
+describe('SnapshotKeeper at start', () => {
+  it('says at once when the snapshot directory cannot be written', async () => {
+    const { log, lines } = recordingLog();
+    const keeper = new SnapshotKeeper({ path: '/nonexistent-dir/x/hs.rshs', interval: 0, log, take: async () => assembleSnapshot(1, 0, []) });
+    keeper.start();
+    await sleep(50);
+    expect(lines.find((l) => l.level === 'error')?.message).toBe('handlespace snapshots cannot be written: the directory /nonexistent-dir/x is missing or not writable');
+  });
+});
