@@ -40,6 +40,8 @@ export interface EnrpTlsSettings {
   maxAssociations: number;
   maxSendQueueBytes: number;
   handshakeTimeout: number;
+  /** A link silent this long is closed, ms (peers send a presence every PEER-HEARTBEAT-CYCLE; an authenticated stranger that never speaks does not stay). */
+  idleTimeout: number;
   log: StreamLog;
 }
 
@@ -76,8 +78,7 @@ export class EnrpTlsEndpoint extends EventEmitter<{ association: [association: A
       tls: settings.server,
       maxAssociations: settings.maxAssociations,
       maxSendQueueBytes: settings.maxSendQueueBytes,
-      // Peers are silent between presences for PEER-HEARTBEAT-CYCLE at most; peer monitoring ends dead ones.
-      idleTimeout: 0,
+      idleTimeout: settings.idleTimeout,
       handshakeTimeout: settings.handshakeTimeout,
       log: settings.log,
     });

@@ -227,7 +227,7 @@ export class Registrar {
       const { port, server, client } = enrpTlsCredentials;
       this.enrpTls = await fatal(
         `cannot open ENRP over TLS (TCP port ${port}${addresses.length > 0 ? ` on ${addresses.join(', ')}` : ''})`,
-        EnrpTlsEndpoint.open({ port, addresses, server, client, poolMap: this.access.poolMap, maxAssociations: c.maxAssociations, maxSendQueueBytes: c.maxSendQueueBytes, handshakeTimeout: c.tlsHandshakeTimeout, log }),
+        EnrpTlsEndpoint.open({ port, addresses, server, client, poolMap: this.access.poolMap, maxAssociations: c.maxAssociations, maxSendQueueBytes: c.maxSendQueueBytes, handshakeTimeout: c.tlsHandshakeTimeout, idleTimeout: c.streamIdleTimeout, log }),
       );
       refusePlainEnrp(this.enrpEndpoint, this.enrpTls.counters, log);
       this.log.info({ enrpTlsPort: this.enrpTls.port }, 'ENRP over TLS listening (ENRP over SCTP refused)');

@@ -108,6 +108,26 @@ describe('ENRP over TLS between secured registrars', () => {
     expect((await b.registrar.stats()).shards.reduce((n, x) => n + (x.counters['keepAliveTimeouts'] ?? 0), 0)).toBe(0);
   }, 60_000);
 
+  it('with PSKs only (one file for the scope): the registrars authenticate each other by PSK and sync', async () => {
+    const [pa, pb] = [await ports(), await ports()];
+    const psk = { tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, tlsPsk: f.psk };
+    const a = await secured(0x1a, pa, [pb.enrpTlsPort], psk);
+    const b = await secured(0x1b, pb, [pa.enrpTlsPort], psk);
+    await waitFor(async () => (await a.registrar.stats()).peers.includes(0x1b) && (await b.registrar.stats()).peers.includes(0x1a), 8000, 'peers over TLS with PSK');
+    const asap = await AsapEndpoint.open({
+      registrars: [{ address: LOOPBACK, port: pa.tlsPort }],
+      announces: false,
+      sctp: { mode: 'udp', address: LOOPBACK },
+      stream: { protocol: 'tls', tls: loadTlsCredentials({ psk: f.psk, pskIdentity: 'pe-1' }, 'client') },
+      localAddresses: [LOOPBACK],
+    });
+    closers.push(asap);
+    const pe = new PoolElement(asap, { poolHandle: 'psk-scope-pool', userTransport: { port: 7401 } });
+    closers.push({ close: () => pe.close() });
+    await pe.register();
+    await waitFor(async () => (await b.registrar.dump()).some((row) => row[1] === pe.peId), 5000, 'the PE at B');
+  }, 30_000);
+
   it('ENRP over SCTP to a secured registrar is refused, and a TLS peer with a PE\'s certificate (naming pools) is aborted', async () => {
     const pa = await ports();
     const a = await secured(0x0a, pa, [], { mentorDiscoveryTimeout: 0 });
