@@ -137,7 +137,7 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
   }, 60_000);
 
   /** A registrar that answers every registration and records the association's source address and the PE's advertised one. */
-  async function recordingRegistrar(address: string): Promise<{ endpoint: SctpEndpoint; seen: Map<number, { association: string; advertised: string[] }> }> {
+  async function recordingRegistrar(address: string, refuse: (peId: number) => boolean = () => false): Promise<{ endpoint: SctpEndpoint; seen: Map<number, { association: string; advertised: string[] }> }> {
     const seen = new Map<number, { association: string; advertised: string[] }>();
     const recorder: SctpEndpoint = await openSctpEndpoint({ mode: 'udp', port: 3863, udpPort: 0, address });
     cleanup.push(() => recorder.close());
@@ -147,6 +147,11 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
         if (!d.ok || d.message.type !== AsapType.Registration) return;
         const pe = d.message.poolElement;
         seen.set(pe.peId, { association: association.remote.address, advertised: pe.userTransport.addresses.map(addressToString) });
+        if (refuse(pe.peId)) {
+          const error = encodeMessage({ protocol: 'asap', type: AsapType.Error, flags: 0, paddedLength: false, unknownParams: null, error: { causes: [{ code: Cause.UnrecognizedMessage, info: payload.slice(0, 4) }] } });
+          association.send(error, ppid);
+          return;
+        }
         association.send(
           encodeMessage({ protocol: 'asap', type: AsapType.RegistrationResponse, flags: 0, paddedLength: false, unknownParams: null, poolHandle: d.message.poolHandle, peId: pe.peId, error: null }),
           ppid,
@@ -200,5 +205,26 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
     expect(result.results[0]!.median.registration.operations).toBe(20);
     expect(seen.size).toBe(20);
     for (const { association, advertised } of seen.values()) expect([association, ...advertised]).toEqual(['::1', '::1']);
+  }, 60_000);
+
+  it('counts ASAP_ERROR answers by cause, each ending one request and freeing its slot', async () => {
+    // Every 5th PE is answered with ASAP_ERROR (no PE ID in it): it ends the oldest request of its association.
+    const { endpoint: recorder } = await recordingRegistrar('127.0.0.1', (peId) => peId % 5 === 0);
+    const result = await quietRun({
+      registrar: `127.0.0.1:3863:${recorder.udpPort!}`,
+      pes: 100,
+      pools: 2,
+      peAssociations: 2,
+      pus: 1,
+      window: 1,
+      duration: 0.5,
+      rate: 10,
+      requestTimeout: 200,
+    });
+    for (const phase of [result.results[0]!.median.registration, result.results[0]!.median.reregistration]) {
+      expect(phase.ended).toBeNull();
+      expect(phase.operations).toBe(100);
+      expect(phase.failures).toEqual({ 'ASAP_ERROR UnrecognizedMessage': 20 });
+    }
   }, 60_000);
 });
