@@ -4,9 +4,15 @@
 // thread collects garbage (with --expose-gc), asks every shard worker over a BroadcastChannel
 // to do the same and report its own heap, and answers with all of it. Worker threads share the
 // process RSS, so only their heaps tell one thread from another.
+//
+// RSERPOOL_MEMORY_PROBE_FILE=PATH (in the bench's environment, which the child inherits) also
+// appends each measurement to PATH as one JSON line with every thread's heap spaces (size
+// and used) and the RSS split by mapping (smaps.ts): docs/benchmarks.md, "Where the memory goes".
 import { BroadcastChannel, isMainThread, threadId } from 'node:worker_threads';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
+import { getHeapCodeStatistics, getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
+import { memoryMap, type MemoryMap } from './smaps.js';
 
 /** One thread's heap (V8 isolate), in bytes. */
 export interface ThreadHeap {
@@ -22,10 +28,16 @@ export interface ThreadHeap {
   arrayBuffers: number;
   /** Memory V8 itself malloc'ed (not heap objects). */
   malloced: number;
+  /** Per heap space (new_space, old_space, code_space, large_object_space...): committed size and live bytes. */
+  spaceSizes?: Record<string, { size: number; used: number }>;
+  /** Bytecode and metadata, and compiled code, in bytes (v8.getHeapCodeStatistics). */
+  code?: { bytecodeAndMetadata: number; code: number };
 }
 
 export interface RegistrarMemory {
   rss: number;
+  /** The RSS by mapping class (smaps.ts); null where /proc is not readable. */
+  map?: MemoryMap | null;
   main: ThreadHeap & { spaces: Record<string, number> };
   workers: ThreadHeap[];
 }
@@ -47,8 +59,22 @@ function collect(): void {
 function threadHeap(): ThreadHeap {
   const m = process.memoryUsage();
   const h = getHeapStatistics();
-  const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
-  return { threadId, heapUsed: h.used_heap_size, heapTotal: h.total_heap_size, newSpace, external: m.external, arrayBuffers: m.arrayBuffers, malloced: h.malloced_memory };
+  const spaces = getHeapSpaceStatistics();
+  const newSpace = spaces.find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+  const spaceSizes: Record<string, { size: number; used: number }> = {};
+  for (const s of spaces) spaceSizes[s.space_name] = { size: s.space_size, used: s.space_used_size };
+  const c = getHeapCodeStatistics();
+  return {
+    threadId,
+    heapUsed: h.used_heap_size,
+    heapTotal: h.total_heap_size,
+    newSpace,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    malloced: h.malloced_memory,
+    spaceSizes,
+    code: { bytecodeAndMetadata: c.bytecode_and_metadata_size, code: c.code_and_metadata_size },
+  };
 }
 
 const channel = new BroadcastChannel(CHANNEL);
@@ -89,11 +115,68 @@ if (!isMainThread) {
       if (message.snapshotDir !== undefined) writeHeapSnapshot(join(message.snapshotDir, `registrar-${process.pid}-thread-${threadId}.heapsnapshot`));
       const spaces: Record<string, number> = {};
       for (const s of getHeapSpaceStatistics()) spaces[s.space_name] = s.space_used_size;
-      const memory: RegistrarMemory = { rss: process.memoryUsage.rss(), main: { ...threadHeap(), spaces }, workers: workers.sort((a, b) => a.threadId - b.threadId) };
+      const memory: RegistrarMemory = { rss: process.memoryUsage.rss(), map: memoryMap(process.pid), main: { ...threadHeap(), spaces }, workers: workers.sort((a, b) => a.threadId - b.threadId) };
+      const file = process.env.RSERPOOL_MEMORY_PROBE_FILE;
+      if (file !== undefined && file !== '') {
+        try {
+          appendFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), pid: process.pid, argv: process.argv.slice(2), execArgv: process.execArgv, ...memory })}\n`);
+        } catch {
+          // A probe must not break the registrar.
+        }
+      }
       process.send!({ kind: 'e2e-memory', id: message.id, memory } satisfies ProbeReply);
     };
     setTimeout(finish, 10);
   });
   // The IPC channel must not keep the registrar alive either.
   (process.channel as { unref?: () => void } | undefined)?.unref?.();
+}
+
+// Run directly: an idle registrar's memory. `node dist/native-free-bench/e2e-memory-probe.js
+// [--shards N] [--wait S] [--snapshot DIR] [--node-args 'FLAGS'] [registrar flags...]` starts `rserpool registrar` (SCTP over UDP on
+// loopback, free ports, no announces, with the bin's node flags as `bench e2e` starts it, or
+// FLAGS),
+// waits S seconds (default 10) and prints what its memory is made of as JSON (and writes a heap
+// snapshot of every thread into DIR).
+// (No top-level await: the registrar preloads this file with require.)
+if (isMainThread && process.argv[1] !== undefined && /e2e-memory-probe\.[jt]s$/.test(process.argv[1])) void idleRegistrarMemory();
+
+async function idleRegistrarMemory(): Promise<void> {
+  const args = process.argv.slice(2);
+  const take = (name: string, fallback: number): number => {
+    const i = args.indexOf(name);
+    if (i < 0) return fallback;
+    const value = Number(args[i + 1]);
+    args.splice(i, 2);
+    return value;
+  };
+  const shards = take('--shards', 1);
+  const waitSeconds = take('--wait', 10);
+  const at = args.indexOf('--snapshot');
+  const snapshotDir = at >= 0 ? args.splice(at, 2)[1] : undefined;
+  const na = args.indexOf('--node-args');
+  const nodeArgs = na >= 0 ? args.splice(na, 2)[1]!.split(' ').filter((a) => a !== '') : undefined;
+  const { RegistrarProcess } = await import('./e2e-registrar-process.js');
+  const { createSocket } = await import('node:dgram');
+  const freePort = (): Promise<number> =>
+    new Promise((resolve) => {
+      const s = createSocket('udp4');
+      s.bind(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    });
+  const registrar = await RegistrarProcess.start({
+    shards,
+    asapPort: 3863,
+    udpPort: await freePort(),
+    keepAliveInterval: 5000,
+    ...(nodeArgs !== undefined ? { nodeArgs } : {}),
+    extraArgs: ['--tcp-port', '0', '--enrp-announce', 'off', '--mentor-discovery-timeout', '100', ...args],
+  });
+  await new Promise((resolve) => setTimeout(resolve, waitSeconds * 1000));
+  const rssBeforeGc = registrar.rssBytes();
+  const memory = await registrar.memory(shards, snapshotDir);
+  await registrar.stop();
+  console.log(JSON.stringify({ shards, waitSeconds, rssBeforeGc, ...memory }, null, 2));
 }
