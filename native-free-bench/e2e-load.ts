@@ -16,7 +16,7 @@ import {
   transportParameter,
 } from '../src/wire/index.js';
 import { policySettings, type PolicySettings } from '../src/wire/policy-settings.js';
-import { FailureCounts, OutstandingRequests, TIMEOUT, asapErrorCause, findParameter, isAsapError, negativeCause } from './e2e-requests.js';
+import { FailureCounts, OutstandingRequests, TIMEOUT, asapErrorCause, findParameter, isAsapError, negativeCause, offendingRegistrationPeId } from './e2e-requests.js';
 
 // ------------------------------------------------------------------ pools and messages
 
@@ -379,10 +379,12 @@ export function registerAll(
       client.onResponse = (m, now) => {
         if (t.done) return;
         // RFC 5352 §2.2.13: the registrar could not process a message (malformed, over a limit).
-        // It names no PE ID we could read cheaply: it ends the oldest request of this association.
+        // It ends the registration it echoes, if it echoes one, else the oldest request of this
+        // association (answers come in order from an unsharded registrar).
         if (isAsapError(m)) {
           t.answered(now);
-          const i = t.outstanding[j]!.takeOldest();
+          const peId = offendingRegistrationPeId(m);
+          const i = peId > 0 && t.outstanding[j]!.take(peId - 1) !== undefined ? peId - 1 : t.outstanding[j]!.takeOldest();
           if (i < 0) return;
           answered++;
           t.failures.add(asapErrorCause(m));

@@ -148,6 +148,23 @@ export function negativeCause(message: Uint8Array, prefix: string): string {
   return `${prefix} ${causeName.get(code) ?? `cause 0x${code.toString(16)}`}`;
 }
 
+/**
+ * The PE ID of the registration an ASAP_ERROR names, when its first cause carries the offending
+ * message (RFC 5352 §2.2.14: Unrecognized Message and the like echo it); -1 when it does not.
+ */
+export function offendingRegistrationPeId(message: Uint8Array): number {
+  const scratch = { length: 0 };
+  const at = findParameter(message, ParamType.OperationError, scratch);
+  if (at < 0 || scratch.length < 8) return -1;
+  const causeLength = (message[at + 2]! << 8) | message[at + 3]!;
+  const info = message.subarray(at + 4, Math.min(at + scratch.length, at + causeLength));
+  if (info.length < 12 || info[0] !== AsapType.Registration) return -1;
+  // RFC 5354 §3.12: a Pool Element parameter's value starts with the PE Identifier.
+  const pe = findParameter(info, ParamType.PoolElement, scratch);
+  if (pe < 0 || scratch.length < 4) return -1;
+  return ((info[pe]! << 24) | (info[pe + 1]! << 16) | (info[pe + 2]! << 8) | info[pe + 3]!) >>> 0;
+}
+
 /** The name an ASAP_ERROR is counted under. */
 export function asapErrorCause(message: Uint8Array): string {
   return negativeCause(message, 'ASAP_ERROR');

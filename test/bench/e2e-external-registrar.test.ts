@@ -4,12 +4,12 @@
 // registered over; against a registrar that accepts associations but never answers, requests
 // time out, are counted, and every phase ends, reported.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { freeUdpPort } from '../../native-free-bench/e2e-load.js';
-import { FailureCounts, OutstandingRequests, TIMEOUT, asapErrorCause } from '../../native-free-bench/e2e-requests.js';
+import { freeUdpPort, registrationMessages } from '../../native-free-bench/e2e-load.js';
+import { FailureCounts, OutstandingRequests, TIMEOUT, asapErrorCause, offendingRegistrationPeId } from '../../native-free-bench/e2e-requests.js';
 import { RegistrarProcess } from '../../native-free-bench/e2e-registrar-process.js';
 import { EXTERNAL, run, type E2eBenchResult } from '../../native-free-bench/e2e.js';
 import { openSctpEndpoint, type SctpEndpoint } from '../../src/transport/index.js';
-import { AsapType, Cause, addressToString, decodeAsap, encodeMessage } from '../../src/wire/index.js';
+import { AsapType, Cause, PolicyType, addressToString, decodeAsap, encodeMessage } from '../../src/wire/index.js';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -55,6 +55,11 @@ describe('OutstandingRequests', () => {
     f.add(TIMEOUT);
     expect(f.toJSON()).toEqual({ timeout: 2, 'ASAP_ERROR UnrecognizedMessage': 1 });
     expect(f.total).toBe(3);
+    // One that echoes the offending registration names its PE; one that does not, none.
+    expect(offendingRegistrationPeId(error)).toBe(-1);
+    const registration = registrationMessages(7, 1, PolicyType.RoundRobin)[6]!;
+    const echo = encodeMessage({ protocol: 'asap', type: AsapType.Error, flags: 0, paddedLength: false, unknownParams: null, error: { causes: [{ code: Cause.UnrecognizedMessage, info: registration }] } });
+    expect(offendingRegistrationPeId(echo)).toBe(7);
   });
 });
 
@@ -137,7 +142,7 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
   }, 60_000);
 
   /** A registrar that answers every registration and records the association's source address and the PE's advertised one. */
-  async function recordingRegistrar(address: string, refuse: (peId: number) => boolean = () => false): Promise<{ endpoint: SctpEndpoint; seen: Map<number, { association: string; advertised: string[] }> }> {
+  async function recordingRegistrar(address: string, refuse: (peId: number) => boolean = () => false, answerDelayMs = 0): Promise<{ endpoint: SctpEndpoint; seen: Map<number, { association: string; advertised: string[] }> }> {
     const seen = new Map<number, { association: string; advertised: string[] }>();
     const recorder: SctpEndpoint = await openSctpEndpoint({ mode: 'udp', port: 3863, udpPort: 0, address });
     cleanup.push(() => recorder.close());
@@ -148,14 +153,14 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
         const pe = d.message.poolElement;
         seen.set(pe.peId, { association: association.remote.address, advertised: pe.userTransport.addresses.map(addressToString) });
         if (refuse(pe.peId)) {
-          const error = encodeMessage({ protocol: 'asap', type: AsapType.Error, flags: 0, paddedLength: false, unknownParams: null, error: { causes: [{ code: Cause.UnrecognizedMessage, info: payload.slice(0, 4) }] } });
+          // The cause echoes the offending message (RFC 5352 §2.2.14), as the registrar's would.
+          const error = encodeMessage({ protocol: 'asap', type: AsapType.Error, flags: 0, paddedLength: false, unknownParams: null, error: { causes: [{ code: Cause.UnrecognizedMessage, info: payload.slice() }] } });
           association.send(error, ppid);
           return;
         }
-        association.send(
-          encodeMessage({ protocol: 'asap', type: AsapType.RegistrationResponse, flags: 0, paddedLength: false, unknownParams: null, poolHandle: d.message.poolHandle, peId: pe.peId, error: null }),
-          ppid,
-        );
+        const response = encodeMessage({ protocol: 'asap', type: AsapType.RegistrationResponse, flags: 0, paddedLength: false, unknownParams: null, poolHandle: d.message.poolHandle, peId: pe.peId, error: null });
+        if (answerDelayMs === 0) association.send(response, ppid);
+        else setTimeout(() => association.state === 'up' && association.send(response, ppid), answerDelayMs);
       });
     });
     return { endpoint: recorder, seen };
@@ -207,19 +212,20 @@ describe('bench e2e --registrar (a registrar it did not start)', () => {
     for (const { association, advertised } of seen.values()) expect([association, ...advertised]).toEqual(['::1', '::1']);
   }, 60_000);
 
-  it('counts ASAP_ERROR answers by cause, each ending one request and freeing its slot', async () => {
-    // Every 5th PE is answered with ASAP_ERROR (no PE ID in it): it ends the oldest request of its association.
-    const { endpoint: recorder } = await recordingRegistrar('127.0.0.1', (peId) => peId % 5 === 0);
+  it('counts ASAP_ERROR answers by cause, each ending the request it echoes and freeing its slot', async () => {
+    // Every 5th PE is refused at once with an ASAP_ERROR echoing its registration; the others
+    // are answered 30 ms later, so the errors overtake older requests of their association.
+    const { endpoint: recorder } = await recordingRegistrar('127.0.0.1', (peId) => peId % 5 === 0, 30);
     const result = await quietRun({
       registrar: `127.0.0.1:3863:${recorder.udpPort!}`,
       pes: 100,
       pools: 2,
       peAssociations: 2,
       pus: 1,
-      window: 1,
+      window: 4,
       duration: 0.5,
       rate: 10,
-      requestTimeout: 200,
+      requestTimeout: 2000,
     });
     for (const phase of [result.results[0]!.median.registration, result.results[0]!.median.reregistration]) {
       expect(phase.ended).toBeNull();
