@@ -47,7 +47,7 @@ export interface ControlSource {
    */
   counters?(): Promise<ControlCounters>;
   /** Everything /metrics exports, shards merged (src/registrar/metrics.ts). */
-  metrics?(): Promise<MetricsSnapshot>;
+  metrics?(options?: { resetWindows?: boolean }): Promise<MetricsSnapshot>;
   /** Every pool without its elements (GET /api/pools). */
   pools?(): Promise<PoolSummary[]>;
   /** One pool with its elements, or null (GET /api/pools/{handle}). */

@@ -309,8 +309,8 @@ export class RegistrarMetrics {
 
 /** GET /metrics, for a source that gathers snapshots (the registrar). */
 export function metricsRoutes(source: ControlSource): ControlRoute[] {
-  const take = source.metrics?.bind(source);
-  if (take === undefined) return [];
+  if (source.metrics === undefined) return [];
+  const take = (): Promise<MetricsSnapshot> => source.metrics!({ resetWindows: true });
   const metrics = new RegistrarMetrics();
   return [
     {

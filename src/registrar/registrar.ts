@@ -605,8 +605,8 @@ export class Registrar {
   }
 
   /** Everything GET /metrics exports, the shards' figures merged here (src/registrar/metrics.ts). */
-  async metrics(): Promise<MetricsSnapshot> {
-    const [stats, shardMetrics, peers] = await Promise.all([this.stats(), this.shards.metrics(), this.peers()]);
+  async metrics(options: { resetWindows?: boolean } = {}): Promise<MetricsSnapshot> {
+    const [stats, shardMetrics, peers] = await Promise.all([this.stats(), this.shards.metrics(options.resetWindows === true), this.peers()]);
     const queued = (endpoint: SctpEndpoint): { bytes: number; pathErrors: number } => {
       let bytes = 0;
       let pathErrors = 0;

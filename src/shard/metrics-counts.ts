@@ -101,11 +101,12 @@ export class EventLoopDelayMonitor {
     this.histogram.enable();
   }
 
-  report(): EventLoopDelay {
+  /** The figures since the last reset; `reset` starts a new window (a scrape does; the dashboard's samples do not). */
+  report(reset = true): EventLoopDelay {
     const h = this.histogram;
     const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
     const figures = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), mean: ms(h.mean) };
-    h.reset();
+    if (reset) h.reset();
     return figures;
   }
 

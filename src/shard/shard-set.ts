@@ -350,8 +350,8 @@ export class ShardSet {
    * Each shard's figures for /metrics, null for a dead one, with its queue depth: ASAP
    * messages routed to it and not yet taken from its batches when it answered.
    */
-  async metrics(): Promise<Array<(ShardMetrics & { queueDepth: number }) | null>> {
-    const replies = await this.requestAll({ op: 'metrics' });
+  async metrics(resetWindows = false): Promise<Array<(ShardMetrics & { queueDepth: number }) | null>> {
+    const replies = await this.requestAll({ op: 'metrics', resetWindows });
     return replies.map((r, i) => (r === null || r.op !== 'metrics' ? null : { ...r.metrics, queueDepth: Math.max(0, this.shards[i]!.routed - r.metrics.asapProcessed) }));
   }
 

@@ -432,8 +432,8 @@ export type ShardRequest =
   | { op: 'owners'; id: number }
   | { op: 'dump'; id: number }
   | { op: 'handlespace'; id: number }
-  /** The shard's figures for /metrics (src/registrar/metrics.ts); batch maximum and event-loop delay reset. */
-  | { op: 'metrics'; id: number }
+  /** The shard's figures for /metrics (src/registrar/metrics.ts); a scrape resets the batch maximum and event-loop delay windows. */
+  | { op: 'metrics'; id: number; resetWindows: boolean }
   /** An operator removes an own PE (the control channel's admin API), as a deregistration would. */
   | { op: 'removeElement'; id: number; poolHandle: Uint8Array; peId: number }
   /** The admin API: every pool without its elements; one pool with them (null: not here). */

@@ -169,11 +169,11 @@ export default function attach(task: AttachTask): number {
           batches: batchSizes.batches,
           batchRecords: batchSizes.records,
           batchMax: batchSizes.max,
-          eventLoopDelay: loopDelay.report(),
+          eventLoopDelay: loopDelay.report(data.resetWindows),
           ...policyCensus(partition.allPools()),
         },
       };
-      batchSizes.max = 0;
+      if (data.resetWindows) batchSizes.max = 0;
       port.postMessage(reply);
       return;
     }
