@@ -8,7 +8,7 @@ import { policyFields } from '../wire/policy-settings.js';
 import { readPoolElement, readTransport, type TransportParameter } from '../wire/parameters.js';
 import { Reader } from '../wire/reader.js';
 import { Part, Pool as FbPool, PoolElement as FbPoolElement, Transport as FbTransport } from './handlespace_generated.js';
-import { compareHandles, type PartInfo } from './snapshot-format.js';
+import { compareHandles, type PartInfo } from './snapshot-view.js';
 
 /** Where a PE's ASAP transport TLV is kept (the shard's AsapTransportTable). */
 export interface AsapTransportSource {

@@ -13,7 +13,7 @@ import { writePoolElement, type TransportParameter } from '../wire/parameters.js
 import { Writer } from '../wire/writer.js';
 import { PoolElement as FbPoolElement } from './handlespace_generated.js';
 import { readSnapshotElement } from './part-reader.js';
-import { SnapshotReader } from './snapshot-format.js';
+import { SnapshotView } from './snapshot-view.js';
 
 /** Where a restored PE's ASAP transport goes (the shard's AsapTransportTable). */
 export interface AsapTransportSink {
@@ -52,10 +52,10 @@ export function restoreSnapshot(
 ): RestoreCounts {
   const counts: RestoreCounts = { restored: 0, own: 0, pools: 0, rejected: 0, damaged: 0, error: null };
   const ownId = ownRegistrarId >>> 0;
-  let reader: SnapshotReader;
+  let reader: SnapshotView;
   try {
     // The I/O thread checked the CRC before handing the file to the shards.
-    reader = new SnapshotReader(bytes, { verify: false });
+    reader = new SnapshotView(bytes);
   } catch (error) {
     counts.error = (error as Error).message;
     return counts;
