@@ -140,7 +140,7 @@ describe('rserpool registrar', () => {
   });
 
   test.each([
-    [['--shards', '0'], /--shards <n>.*'0' is invalid.*expected an integer in 1\.\.256/],
+    [['--shards', '257'], /--shards <n>.*'257' is invalid.*expected an integer in 0\.\.256/],
     [['--transport', 'sctp'], /--transport <mode>.*'sctp' is invalid.*Allowed choices are auto, raw, udp/],
     [['--udp-port', '70000'], /--udp-port <port>.*'70000' is invalid.*1\.\.65535/],
     [['--id', '0'], /--id <id>.*'0' is invalid.*server ID in 1\.\.0xffffffff/],
