@@ -1,9 +1,12 @@
 // The load generator of the end-to-end benchmark: pool elements and pool users that talk ASAP
-// to a registrar over SCTP over UDP (RFC 6951) on loopback. Like RSPLIB's load generator, it
+// to a registrar over SCTP over UDP (RFC 6951), or over plain TCP or TLS (RFC 5352 §6; the
+// stream associations of src/transport/stream-connector.ts). Like RSPLIB's load generator, it
 // keeps many requests in flight on each of a few associations, sends pre-encoded messages, and
 // reads of each response only what matches it to its request (type, flags, PE ID or pool handle).
 import { createSocket } from 'node:dgram';
-import { openSctpEndpoint, type Association, type SctpEndpoint } from '../src/transport/index.js';
+import { openSctpEndpoint, type Association } from '../src/transport/index.js';
+import { StreamConnector } from '../src/transport/stream-connector.js';
+import type { TlsCredentials } from '../src/transport/tls-credentials.js';
 import {
   AsapFlag,
   AsapType,
@@ -124,15 +127,31 @@ export class LatencyRecorder {
 
 // ------------------------------------------------------------------ clients
 
+/** The transports the generator's associations can use. */
+export type BenchTransport = 'sctp' | 'tcp' | 'tls';
+export const BENCH_TRANSPORTS: readonly BenchTransport[] = ['sctp', 'tcp', 'tls'];
+
+/** ASAP over a TCP connection, plain or TLS (with the client's credentials), to `port` of the registrar's address. */
+export interface StreamTarget {
+  protocol: 'tcp' | 'tls';
+  port: number;
+  /** Required for 'tls'. */
+  tls?: TlsCredentials;
+}
+
 export interface RegistrarTarget {
   address: string;
+  /** SCTP port (over UDP: `udpPort`). */
   port: number;
   udpPort: number;
+  /** Set: the associations are TCP or TLS connections instead of SCTP. */
+  stream?: StreamTarget;
 }
 
 /**
  * One load-generating client: its own SCTP endpoint (one association per endpoint and remote)
- * and one association to the registrar. Responses go to whatever phase handler is installed.
+ * or its own TCP/TLS connection, and one association to the registrar. Responses go to
+ * whatever phase handler is installed.
  */
 export class BenchClient {
   onResponse: (message: Uint8Array, now: number) => void = () => undefined;
@@ -140,7 +159,7 @@ export class BenchClient {
   private down: string | null = null;
 
   private constructor(
-    private readonly endpoint: SctpEndpoint,
+    private readonly closeTransport: () => Promise<void>,
     readonly association: Association,
     /** The local address the association was opened from (what its PEs advertise). */
     readonly localAddress: string,
@@ -157,6 +176,17 @@ export class BenchClient {
 
   static async connect(target: RegistrarTarget, localPort: number, local: ClientSettings = {}): Promise<BenchClient> {
     const address = local.address ?? '127.0.0.1';
+    if (target.stream !== undefined) {
+      // The kernel picks the local address and port (the route's source towards the registrar).
+      const connector = new StreamConnector({ protocol: target.stream.protocol, ppid: PPID_ASAP, ...(target.stream.tls !== undefined ? { tls: target.stream.tls } : {}) });
+      try {
+        const association = await connector.connect({ address: target.address, port: target.stream.port });
+        return new BenchClient(async () => connector.close(), association, address);
+      } catch (err) {
+        connector.close();
+        throw new Error(`${target.stream.protocol.toUpperCase()} connection to ${target.address}:${target.stream.port} failed: ${(err as Error).message}`);
+      }
+    }
     const endpoint = await openSctpEndpoint({
       mode: 'udp',
       port: localPort,
@@ -165,7 +195,7 @@ export class BenchClient {
     });
     try {
       const association = await endpoint.connect({ address: target.address, port: target.port, udpPort: target.udpPort });
-      return new BenchClient(endpoint, association, address);
+      return new BenchClient(() => endpoint.close(), association, address);
     } catch (err) {
       await endpoint.close();
       throw err;
@@ -196,7 +226,7 @@ export class BenchClient {
   }
 
   async close(): Promise<void> {
-    await this.endpoint.close();
+    await this.closeTransport();
   }
 }
 
@@ -612,6 +642,53 @@ export function resolvePaced(clients: BenchClient[], requests: Uint8Array[], o: 
     };
     tick();
   });
+}
+
+export interface ConnectionOptions {
+  /** Connections set up at once (each loop opens the next when its last one is up). */
+  concurrency: number;
+  seconds: number;
+  mark(which: 'start' | 'end'): void;
+}
+
+/**
+ * Connection setups over a stream transport, closed loop: `concurrency` loops each open a TCP
+ * connection (with TLS: and complete the handshake, up once the registrar accepted the
+ * client, stream-connector.ts), count it, close it and open the next. Latency: connect to up.
+ * A setup that fails is counted by its error and the loop goes on.
+ */
+export async function connectRepeatedly(target: RegistrarTarget & { stream: StreamTarget }, o: ConnectionOptions, progress: PhaseProgress): Promise<PhaseOutcome> {
+  const latency = new LatencyRecorder();
+  const failures = new FailureCounts();
+  const connector = new StreamConnector({ protocol: target.stream.protocol, ppid: PPID_ASAP, connectTimeout: DEFAULT_REQUEST_TIMEOUT_MS, ...(target.stream.tls !== undefined ? { tls: target.stream.tls } : {}) });
+  const remote = { address: target.address, port: target.stream.port };
+  progress.done = 0;
+  o.mark('start');
+  const start = performance.now();
+  const end = start + o.seconds * 1000;
+  let ended: string | null = null;
+  let consecutiveFailures = 0;
+  await Promise.all(
+    Array.from({ length: o.concurrency }, async () => {
+      while (performance.now() < end && ended === null) {
+        const t0 = performance.now();
+        try {
+          const a = await connector.connect(remote);
+          latency.add(performance.now() - t0);
+          progress.done++;
+          consecutiveFailures = 0;
+          a.close();
+        } catch (err) {
+          failures.add(`connect failed: ${(err as Error).message.slice(0, 80)}`);
+          if (++consecutiveFailures >= 100) ended = `100 connection setups in a row failed (${(err as Error).message})`;
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  o.mark('end');
+  connector.close();
+  return { operations: progress.done, seconds, failed: failures.total, failures: failures.toJSON(), latency, ended, notSent: 0 };
 }
 
 /** A UDP port free right now (bound to 0, read, released), for registrars the benches start. */

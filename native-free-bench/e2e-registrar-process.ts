@@ -15,6 +15,12 @@ export interface RegistrarProcessOptions {
   cpuProfileDir?: string;
   /** Local address of the registrar; default 127.0.0.1. */
   address?: string;
+  /** TCP port of ASAP over plain TCP (`--tcp-port`); default 0: off. */
+  tcpPort?: number;
+  /** TCP port of ASAP over TLS (`--tls-port`), served with `tlsPsk`; default: none. */
+  tlsPort?: number;
+  /** PSK file of the TLS port (`--tls-psk`, identity:hex-key lines). */
+  tlsPsk?: string;
   /** TCP port of its control channel (GET /stats); default 0: off. */
   controlPort?: number;
   /** More `rserpool registrar` flags, after the defaults here (a later flag wins). */
@@ -105,8 +111,10 @@ export class RegistrarProcess {
       '--max-pes-per-pool', '100000000',
       '--max-pes', '100000000',
       '--control-port', String(options.controlPort ?? 0),
-      // The generator speaks SCTP only; a TCP listener on 3863 would collide with other registrars on the host.
-      '--tcp-port', '0',
+      // TCP and TLS only when the generator uses them, on ports it chose: a TCP listener on
+      // 3863 would collide with other registrars on the host.
+      '--tcp-port', String(options.tcpPort ?? 0),
+      ...(options.tlsPsk !== undefined ? ['--tls-port', String(options.tlsPort ?? 0), '--tls-psk', options.tlsPsk] : ['--tls-port', '0']),
       ...(options.extraArgs ?? []),
       // info only to see "registrar started"; at info it logs nothing per message.
       '--log-level', 'info',

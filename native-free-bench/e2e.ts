@@ -4,24 +4,32 @@
 // resolutions paced at half the measured rate. Per phase: rate, p50/p99 latency, and the
 // registrar's CPU time per operation (its /proc times, all threads, over the phase).
 // With several shard counts (--shards 1,2,4) and --runs N the shard counts alternate run by
-// run, and the medians are compared. Each run also reports what the registrar's memory is made
+// run, and the medians are compared. --transport sctp|tcp|tls (or a list, alternating the same
+// way) sets what the generator's associations run over: SCTP over UDP, plain TCP, or TLS with
+// a PSK (RFC 5352 §6); over TCP and TLS each run ends with connection setups per second (for
+// TLS: handshakes). Each run also reports what the registrar's memory is made
 // of, empty and with every PE registered (e2e-memory-probe.ts, preloaded into every thread of
 // the child).
-// Run: rserpool bench e2e [--shards 1,2,4] [--pes N] [--pools N]
+// Run: rserpool bench e2e [--shards 1,2,4] [--transport sctp,tcp,tls] [--pes N] [--pools N]
 //      [--pus N] [--policy NAME] [--duration S] [--runs N] [--address IP] [--json];
 //      RSERPOOL_BENCH_CPU_PROF=dir profiles the registrar.
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
-import { isIP } from 'node:net';
-import { availableParallelism, loadavg } from 'node:os';
+import { createServer, isIP } from 'node:net';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { policyByName } from '../src/policy/registry.js';
 import { defaultShardCount } from '../src/registrar/config.js';
-import { PORT_SCTP_OVER_UDP } from '../src/wire/index.js';
+import { loadTlsCredentials, type TlsCredentials } from '../src/transport/tls-credentials.js';
+import { PORT_ASAP_TLS, PORT_SCTP_OVER_UDP } from '../src/wire/index.js';
 import type { RegistrarMemory } from './e2e-memory-probe.js';
 import {
+  BENCH_TRANSPORTS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   connectClients,
+  connectRepeatedly,
   freeUdpPort,
   handleResolutionMessages,
   registerAll,
@@ -29,6 +37,7 @@ import {
   resolveClosedLoop,
   resolvePaced,
   type BenchClient,
+  type BenchTransport,
   type ClientSettings,
   type PhaseOutcome,
   type RegistrarTarget,
@@ -54,6 +63,20 @@ export interface E2eBenchOptions {
    * (/proc); several (summed) for a registrar made of several processes (a virtual machine's).
    */
   registrarPid?: number | number[];
+  /**
+   * What the generator's associations run over: 'sctp' (SCTP over UDP, default), 'tcp' (plain
+   * TCP) or 'tls' (TLS with a PSK), or a list ("sctp,tcp,tls"): runs alternate between them
+   * (and between shard counts). Our registrar gets a TCP port and a TLS port with a PSK file
+   * written for the run; a --registrar is reached on its TCP port (the port of `registrar`,
+   * IANA asap-tcp 3863 like SCTP) or its TLS port (`registrarTlsPort`).
+   */
+  transport?: string;
+  /** With `registrar` and TLS: its TLS port; default 3864 (IANA asap-tcp-tls). */
+  registrarTlsPort?: number;
+  /** With `registrar` and TLS: a PSK file (identity:hex-key lines, the first is offered) the registrar knows. */
+  registrarTlsPsk?: string;
+  /** Seconds of the connection-setup phase over TCP and TLS; default `duration`, at most 5. */
+  connectSeconds?: number;
   /**
    * Local addresses of the generator's associations, one per association in turn (PE
    * associations first, then PU associations); every PE advertises the address of the
@@ -157,11 +180,18 @@ export interface MemoryBreakdown {
 export interface E2eRunResult {
   /** Shard count of our registrar (0: its one shard on the I/O thread); EXTERNAL (-1) for a registrar given with --registrar. */
   shards: number;
+  /** What the generator's associations ran over. */
+  transport: BenchTransport;
   registration: PhaseResult;
   reregistration: PhaseResult;
   resolution: PhaseResult;
   /** Paced at half of `resolution.perSecond`. */
   pacedResolution: PhaseResult & { targetPerSecond: number };
+  /**
+   * Over TCP and TLS: connections set up (TLS: handshakes complete and accepted by the
+   * registrar) and closed, 4 at a time, per second; registrar CPU per setup. Not over SCTP.
+   */
+  connectionSetup?: PhaseResult;
   registrarRssBytes: number;
   /** Registrar memory just started (shards up, no association), and after the phases (every PE registered); ours only. */
   memoryEmpty?: MemoryBreakdown;
@@ -196,9 +226,13 @@ export interface E2eBenchResult {
     /** Local UDP port of the first association (0: any). */
     localUdpPort: number;
     requestTimeoutMs: number;
+    /** The transports compared (runs alternate between them). */
+    transports: BenchTransport[];
+    /** Seconds of the connection-setup phase (TCP, TLS). */
+    connectSeconds: number;
   };
-  /** Per shard count: every run, and the median of each number over the runs. */
-  results: Array<{ shards: number; runs: E2eRunResult[]; median: E2eRunResult }>;
+  /** Per shard count and transport: every run, and the median of each number over the runs. */
+  results: Array<{ shards: number; transport: BenchTransport; runs: E2eRunResult[]; median: E2eRunResult }>;
 }
 
 /** The `shards` of results against a registrar given with --registrar (not ours: no shard count). */
@@ -218,6 +252,32 @@ function shardCounts(value: number | string | undefined): number[] {
   // 0: the registrar's one shard on its I/O thread (`registrar --shards 0`).
   if (list.some((n) => !Number.isInteger(n) || n < 0 || n > 256)) throw new Error(`--shards: expected counts in 0..256, got "${value}"`);
   return list;
+}
+
+function transportList(value: string | undefined): BenchTransport[] {
+  if (value === undefined) return ['sctp'];
+  const list = value.split(',').map((t) => t.trim().toLowerCase());
+  const bad = list.find((t) => !(BENCH_TRANSPORTS as readonly string[]).includes(t));
+  if (bad !== undefined || list.length === 0) throw new Error(`--transport: expected sctp, tcp or tls, or a list of them ("sctp,tcp,tls"), got "${value}"`);
+  return [...new Set(list)] as BenchTransport[];
+}
+
+/** A TCP port free right now on `address` (bound to 0, read, released), for our registrar's TCP and TLS ports. */
+async function freeTcpPort(address: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, address, resolve);
+  });
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The TLS side of a run: the PSK file our registrar reads, and the client's credentials. */
+interface TlsSetup {
+  pskFile: string;
+  credentials: TlsCredentials;
 }
 
 // ------------------------------------------------------------------ progress on stderr
@@ -288,6 +348,8 @@ function breakdown(m: RegistrarMemory): MemoryBreakdown {
 
 async function runOnce(
   shards: number,
+  transport: BenchTransport,
+  tlsSetup: TlsSetup | null,
   s: E2eBenchResult['settings'],
   messages: { registrations: Uint8Array[]; resolutions: Uint8Array[] },
   options: E2eBenchOptions,
@@ -305,6 +367,8 @@ async function runOnce(
     resetWireTrace();
   }
   const external = options.registrar !== undefined ? registrarTarget(options.registrar) : null;
+  // Our registrar serves the stream transport of the run on a free port.
+  const streamPort = external === null && transport !== 'sctp' ? await freeTcpPort(s.address) : 0;
   const registrar =
     external === null
       ? await RegistrarProcess.start({
@@ -313,10 +377,24 @@ async function runOnce(
           asapPort: 3863,
           udpPort: await freeUdpPort(),
           keepAliveInterval: s.keepAliveInterval,
+          ...(transport === 'tcp' ? { tcpPort: streamPort } : {}),
+          ...(transport === 'tls' ? { tlsPort: streamPort, tlsPsk: tlsSetup!.pskFile } : {}),
           ...(cpuProf !== undefined ? { cpuProfileDir: cpuProf } : {}),
         })
       : null;
-  const target = registrar?.address ?? external!;
+  const base: RegistrarTarget = registrar?.address ?? external!;
+  const target: RegistrarTarget =
+    transport === 'sctp'
+      ? base
+      : {
+          ...base,
+          stream: {
+            protocol: transport,
+            // A --registrar: TCP on its ASAP port (IANA asap-tcp is 3863 like SCTP), TLS on --registrar-tls-port.
+            port: external === null ? streamPort : transport === 'tcp' ? base.port : (options.registrarTlsPort ?? PORT_ASAP_TLS),
+            ...(transport === 'tls' ? { tls: tlsSetup!.credentials } : {}),
+          },
+        };
   // Another implementation's registrar: its CPU and RSS only if its process ID was given.
   const given = options.registrarPid;
   const pids = registrar !== null ? [registrar.pid] : given === undefined ? [] : Array.isArray(given) ? given : [given];
@@ -412,6 +490,16 @@ async function runOnce(
     const pacedResolution = { ...phase(paced, from, to), targetPerSecond: targetRate };
     progress.note(`paced at ${fmt(targetRate)}/s: p50 ${pacedResolution.p50Ms.toFixed(2)} ms, p99 ${pacedResolution.p99Ms.toFixed(2)} ms${failureNote(pacedResolution)}`);
 
+    // TCP and TLS: new connections (TLS handshakes) per second, 4 setting up at a time.
+    let connectionSetup: PhaseResult | undefined;
+    if (target.stream !== undefined) {
+      const what = transport === 'tls' ? 'TLS handshakes' : 'TCP connections';
+      progress.follow(what, live);
+      const setups = await connectRepeatedly({ ...target, stream: target.stream }, { concurrency: 4, seconds: s.connectSeconds, mark }, live);
+      connectionSetup = phase(setups, from, to);
+      progress.note(`${what}: ${fmt(connectionSetup.perSecond)}/s, registrar CPU ${connectionSetup.registrarCpuPerOpUs.toFixed(0)} µs each${failureNote(connectionSetup)}`);
+    }
+
     const registrarRssBytes = pids.length > 0 ? pids.reduce((sum, p) => sum + processRssBytes(p), 0) : NaN;
     if (options.heapSnapshot !== undefined && registrar !== null) mkdirSync(options.heapSnapshot, { recursive: true });
     const memoryLoaded = registrar !== null ? breakdown(await registrar.memory(shards, options.heapSnapshot)) : undefined;
@@ -419,10 +507,12 @@ async function runOnce(
       memoryLoaded !== undefined && memoryEmpty !== undefined ? (f(memoryLoaded) - f(memoryEmpty)) / s.pes : NaN;
     return {
       shards,
+      transport,
       registration,
       reregistration,
       resolution,
       pacedResolution,
+      ...(connectionSetup !== undefined ? { connectionSetup } : {}),
       registrarRssBytes,
       ...(memoryEmpty !== undefined ? { memoryEmpty } : {}),
       ...(memoryLoaded !== undefined ? { memoryLoaded } : {}),
@@ -463,7 +553,7 @@ let lastPacedWindow: number[] = [];
 /** runOnce, and with a wire trace its summary (the registrar's file exists once it stopped). */
 async function runTraced(...args: Parameters<typeof runOnce>): Promise<E2eRunResult> {
   const result = await runOnce(...args);
-  const [, s, , options] = args;
+  const [, , , s, , options] = args;
   const traceDir = options.wireTrace ?? process.env[WIRE_TRACE_ENV];
   if (traceDir === undefined) return result;
   const label = `run-${traceRuns}`;
@@ -503,18 +593,19 @@ function fmt(n: number): string {
   return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a';
 }
 
-function printTable(result: E2eBenchResult): void {
+export function printTable(result: E2eBenchResult): void {
   const s = result.settings;
   console.log(
-    `e2e: ${fmt(s.pes)} PEs in ${s.pools} pools (${s.policy}) over ${s.peAssociations} associations, ${s.pus} PU associations, ` +
+    `e2e: ${fmt(s.pes)} PEs in ${s.pools} pools (${s.policy}) over ${s.peAssociations} associations, ${s.pus} PU associations (${s.transports.join(', ')}), ` +
       `${s.window} in flight each, ${s.duration} s resolutions; ${s.cores} cores; ${s.runs === 1 ? 'one run' : `median of ${s.runs} runs`}`,
   );
-  const head = ['shards', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'run-queue wait ms/s reg / gen', 'failed'];
+  const head = ['shards', 'transport', 'phase', 'ops/s', 'p50 ms', 'p99 ms', 'registrar CPU µs/op', 'I/O thread µs/op', 'I/O thread busy', 'generator CPU µs/op', 'run-queue wait ms/s reg / gen', 'failed'];
   const rows: string[][] = [];
   const label = (shards: number): string => (shards === EXTERNAL ? 'ext' : String(shards));
-  for (const { shards, median: m } of result.results) {
+  for (const { shards, transport, median: m } of result.results) {
     const row = (name: string, p: PhaseResult): string[] => [
       label(shards),
+      transport,
       name,
       fmt(p.perSecond),
       p.p50Ms.toFixed(2),
@@ -530,23 +621,36 @@ function printTable(result: E2eBenchResult): void {
     rows.push(row('re-registration', m.reregistration));
     rows.push(row('handle resolution', m.resolution));
     rows.push(row(`resolution paced ${fmt(m.pacedResolution.targetPerSecond)}/s`, m.pacedResolution));
+    if (m.connectionSetup !== undefined) rows.push(row(transport === 'tls' ? 'TLS handshake' : 'TCP connect', m.connectionSetup));
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string => cells.map((c, i) => (i <= 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
   // Negative answers and timeouts by cause, and phases that ended early.
-  for (const { shards, median: m } of result.results) {
+  for (const { shards, transport, median: m } of result.results) {
     const phases: Array<[string, PhaseResult]> = [['registration', m.registration], ['re-registration', m.reregistration], ['handle resolution', m.resolution], ['paced resolution', m.pacedResolution]];
+    if (m.connectionSetup !== undefined) phases.push(['connection setup', m.connectionSetup]);
     for (const [name, p] of phases) {
       const note = failureNote(p);
-      if (note !== '') console.log(`${label(shards)} ${name}: ${note.replace(/^[,;] /, '')}`);
+      if (note !== '') console.log(`${label(shards)} ${transport} ${name}: ${note.replace(/^[,;] /, '')}`);
     }
   }
+  // Beside SCTP: each transport's median as a ratio of SCTP's (same shard count).
+  const sctp = new Map(result.results.filter((r) => r.transport === 'sctp').map((r) => [r.shards, r.median]));
+  for (const { shards, transport, median: m } of result.results) {
+    const base = sctp.get(shards);
+    if (transport === 'sctp' || base === undefined) continue;
+    const ratio = (p: PhaseResult, q: PhaseResult, f: (x: PhaseResult) => number): string => `${(f(p) / f(q)).toFixed(2)}x`;
+    console.log(
+      `${label(shards)} ${transport} / sctp: resolutions/s ${ratio(m.resolution, base.resolution, (p) => p.perSecond)}, registrar CPU per resolution ${ratio(m.resolution, base.resolution, (p) => p.registrarCpuPerOpUs)}, ` +
+        `registrations/s ${ratio(m.registration, base.registration, (p) => p.perSecond)}, CPU per registration ${ratio(m.registration, base.registration, (p) => p.registrarCpuPerOpUs)}`,
+    );
+  }
   const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
-  for (const { shards, median: m } of result.results) {
+  for (const { shards, transport, median: m } of result.results) {
     const rss = Number.isFinite(m.registrarRssBytes) ? `registrar RSS ${(m.registrarRssBytes / 2 ** 20).toFixed(0)} MiB after the run` : 'registrar RSS unknown (--registrar-pid)';
-    console.log(`${shards === EXTERNAL ? `registrar ${s.registrar}` : `shards ${shards}`}: ${rss}; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
+    console.log(`${shards === EXTERNAL ? `registrar ${s.registrar}` : `shards ${shards}`} ${transport}: ${rss}; machine load average ${m.loadAverage[0].toFixed(1)} before, ${m.loadAverage[1].toFixed(1)} after`);
     if (m.memoryEmpty === undefined || m.memoryLoaded === undefined) continue;
     for (const [when, b] of [['empty', m.memoryEmpty], [`${fmt(s.pes)} PEs`, m.memoryLoaded]] as const) {
       console.log(
@@ -577,7 +681,18 @@ export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult
     localAddresses: [],
     localUdpPort: options.localUdpPort ?? 0,
     requestTimeoutMs: options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    transports: transportList(options.transport),
+    connectSeconds: 0,
   };
+  settings.connectSeconds = options.connectSeconds ?? Math.min(settings.duration, 5);
+  const streams = settings.transports.some((t) => t !== 'sctp');
+  // A stream association's local address and port are the kernel's choice (the route's source).
+  if (streams && options.localAddress !== undefined && options.localAddress.length > 0) throw new Error('--local-address: SCTP only (over TCP and TLS the kernel picks the source address)');
+  if (streams && options.localUdpPort !== undefined && options.localUdpPort !== 0) throw new Error('--local-udp-port: SCTP only');
+  if (streams && (options.wireTrace ?? process.env[WIRE_TRACE_ENV]) !== undefined) throw new Error('--wire-trace: SCTP only (it traces UDP datagrams)');
+  if (settings.transports.includes('tls') && options.registrar !== undefined && options.registrarTlsPsk === undefined) {
+    throw new Error('--transport tls with --registrar needs --registrar-tls-psk FILE (identity:hex-key lines; the first is offered)');
+  }
   settings.peAssociations = Math.min(settings.peAssociations, settings.pes);
   let external: RegistrarTarget | null = null;
   if (options.registrar !== undefined) {
@@ -600,16 +715,35 @@ export async function run(options: E2eBenchOptions = {}): Promise<E2eBenchResult
   };
   // A registrar that is not ours has no shard count of ours: one series, EXTERNAL ("ext").
   const counts = external !== null ? [EXTERNAL] : shardCounts(options.shards);
-  // Strictly alternating (run 1 of each shard count, then run 2 of each...): drift in the
-  // machine's load (others share the cores) falls on every shard count alike.
-  const runs = counts.map((): E2eRunResult[] => []);
-  for (let r = 0; r < settings.runs; r++) {
-    for (const [i, shards] of counts.entries()) {
-      const prefix = shards === EXTERNAL ? `[${settings.registrar}, run ${r + 1}/${settings.runs}]` : `[shards ${shards}, run ${r + 1}/${settings.runs}]`;
-      runs[i]!.push(await runTraced(shards, settings, messages, options, new Progress(prefix)));
+  const series = counts.flatMap((shards) => settings.transports.map((transport) => ({ shards, transport })));
+  // TLS: a PSK for the run (our registrar reads the file), or the one of --registrar-tls-psk.
+  let tlsSetup: TlsSetup | null = null;
+  let tlsDir: string | null = null;
+  let result: E2eBenchResult;
+  try {
+    if (settings.transports.includes('tls')) {
+      let pskFile = options.registrarTlsPsk;
+      if (pskFile === undefined) {
+        tlsDir = mkdtempSync(join(tmpdir(), 'rserpool-bench-e2e-'));
+        pskFile = join(tlsDir, 'psk.txt');
+        writeFileSync(pskFile, `bench-e2e:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+      }
+      tlsSetup = { pskFile, credentials: loadTlsCredentials({ psk: pskFile }, 'client') };
     }
+    // Strictly alternating (run 1 of each shard count and transport, then run 2 of each...):
+    // drift in the machine's load (others share the cores) falls on every series alike.
+    const runs = series.map((): E2eRunResult[] => []);
+    for (let r = 0; r < settings.runs; r++) {
+      for (const [i, { shards, transport }] of series.entries()) {
+        const over = settings.transports.length > 1 || transport !== 'sctp' ? ` over ${transport.toUpperCase()}` : '';
+        const prefix = shards === EXTERNAL ? `[${settings.registrar}${over}, run ${r + 1}/${settings.runs}]` : `[shards ${shards}${over}, run ${r + 1}/${settings.runs}]`;
+        runs[i]!.push(await runTraced(shards, transport, tlsSetup, settings, messages, options, new Progress(prefix)));
+      }
+    }
+    result = { settings, results: series.map(({ shards, transport }, i) => ({ shards, transport, runs: runs[i]!, median: medianRun(runs[i]!) })) };
+  } finally {
+    if (tlsDir !== null) rmSync(tlsDir, { recursive: true, force: true });
   }
-  const result: E2eBenchResult = { settings, results: counts.map((shards, i) => ({ shards, runs: runs[i]!, median: medianRun(runs[i]!) })) };
   if (options.json) console.log(JSON.stringify(result, null, 2));
   else printTable(result);
   return result;
@@ -652,6 +786,10 @@ function parseArgs(argv: string[]): E2eBenchOptions {
     const value = (): string => argv[++i] ?? '';
     if (a === '--json') o.json = true;
     else if (a === '--shards') o.shards = value();
+    else if (a === '--transport') o.transport = value();
+    else if (a === '--registrar-tls-port') o.registrarTlsPort = Number(value());
+    else if (a === '--registrar-tls-psk') o.registrarTlsPsk = value();
+    else if (a === '--connect-seconds') o.connectSeconds = Number(value());
     else if (a === '--address') o.address = value();
     else if (a === '--pes') o.pes = Number(value());
     else if (a === '--pools') o.pools = Number(value());

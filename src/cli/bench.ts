@@ -136,12 +136,16 @@ Examples:
 
   bench
     .command('e2e')
-    .description('end to end: PEs registering and re-registering, PUs resolving handles over SCTP/UDP, against a registrar child process on loopback or any running registrar (--registrar)')
+    .description('end to end: PEs registering and re-registering, PUs resolving handles over SCTP/UDP, TCP or TLS, against a registrar child process on loopback or any running registrar (--registrar)')
     .option('--shards <n[,n...]>', "registrar shard count (0: its one shard on the I/O thread), or a list to compare, runs alternating between them (default: the registrar's, cores - 1, at least 1)")
+    .option('--transport <t[,t...]>', 'what the associations run over: sctp (SCTP over UDP), tcp (plain TCP), tls (TLS with a PSK; a PSK file is written for our registrar), or a list to compare, runs alternating (default sctp); over tcp and tls each run ends with connection setups (TLS handshakes) per second')
+    .option('--connect-seconds <s>', 'seconds of the connection-setup phase over tcp and tls (default --duration, at most 5)', number)
     .option('--address <ip>', 'address of the registrar, the load generator and every PE (default 127.0.0.1)')
     .option('--registrar <host:port[:udpPort]>', 'drive this registrar (any ASAP registrar over SCTP over UDP) instead of starting ours; ports default to 3863 and 9899')
+    .option('--registrar-tls-port <port>', 'with --registrar and --transport tls: its TLS port (default 3864); tcp uses the port of --registrar', number)
+    .option('--registrar-tls-psk <file>', 'with --registrar and --transport tls: a PSK file the registrar knows (identity:hex-key lines; the first is offered)')
     .option('--registrar-pid <pid[,pid...]>', 'with --registrar: its process ID(s) on this host, for its CPU per operation and RSS (/proc; several are summed)', (v: string) => v.split(',').map(number))
-    .option('--local-address <ip>', 'local address of the associations, one per association in turn (repeat the option); each PE advertises that of the association it registers over (default --address, or with --registrar the address this host sends from towards it)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--local-address <ip>', 'local address of the SCTP associations, one per association in turn (repeat the option); each PE advertises that of the association it registers over (default --address, or with --registrar the address this host sends from towards it)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--local-udp-port <port>', 'local UDP encapsulation port of the first association, the next ones count up (default 0: any free port each)', count)
     .option('--request-timeout <ms>', 'a request unanswered this long counts as a timeout and frees its slot; 3 times this with no answer at all ends a phase (default 5000)', number)
     .option('--pes <n>', 'pool elements (default 100000)', number)
@@ -151,7 +155,7 @@ Examples:
     .option('--duration <s>', 'seconds of measured handle resolutions, and of the paced run (default 10)', number)
     .option('--pe-associations <n>', 'associations the PEs register over (default 10)', number)
     .option('--window <n>', 'requests in flight per association (default 32)', number)
-    .option('--runs <n>', 'repetitions per shard count; medians are reported (default 1)', number)
+    .option('--runs <n>', 'repetitions per shard count and transport; medians are reported (default 1)', number)
     .option('--rate <n>', 'requests/s of the paced resolution phase (default: half the measured rate)', number)
     .option('--keep-alive-interval <ms>', "registrar's keep-alive interval (default 600000: no keep-alives during the phases)", number)
     .option('--cpu-prof <dir>', 'write node --cpu-prof profiles of the registrar child here (also: RSERPOOL_BENCH_CPU_PROF)')
@@ -166,6 +170,8 @@ answering ends and says so; the run goes on with the next phase.
 
 Examples:
   $ rserpool bench e2e --pes 10000 --runs 3 --shards 1,2
+  $ rserpool bench e2e --pes 10000 --runs 3 --transport sctp,tcp,tls
+  $ rserpool bench e2e --registrar 10.0.0.1:3863 --transport tls --registrar-tls-psk psk.txt --pes 10000
   $ rserpool bench e2e --registrar 10.0.0.1:3863:9899 --local-address 10.0.0.2 --pes 10000
   $ rserpool bench e2e --registrar [fd00::1]:3863 --local-address fd00::2 --local-address fd00::3`,
     )
