@@ -126,6 +126,8 @@ export class RegistrarProcess {
     await new Promise<void>((resolve, reject) => {
       let started = false;
       let pending = '';
+      // The last lines before an early exit (a start-up error is plain text, not a JSON log line).
+      const early: string[] = [];
       child.stderr!.setEncoding('utf8');
       child.stderr!.on('data', (text: string) => {
         pending += text;
@@ -138,11 +140,14 @@ export class RegistrarProcess {
             resolve();
           } else if (isWarningOrWorse(line)) {
             process.stderr.write(`registrar: ${line}\n`);
+          } else if (!started) {
+            early.push(line);
+            if (early.length > 10) early.shift();
           }
         }
       });
       child.once('exit', (code, signal) => {
-        if (!started) reject(new Error(`registrar exited before it started (code ${code}, signal ${signal})`));
+        if (!started) reject(new Error(`registrar exited before it started (code ${code}, signal ${signal})${early.length > 0 ? `: ${[...early, pending].join('\n').trim()}` : ''}`));
       });
       child.once('error', reject);
     });
