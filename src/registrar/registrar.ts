@@ -471,10 +471,11 @@ export class Registrar {
   /** ASAP_SERVER_ANNOUNCE with our SCTP transport: every address we listen on (RFC 5352 §2.2.7, RFC 5354 §3.3). */
   private announceMessage(): Uint8Array {
     const addresses = advertisedAddresses(this.config).map((a) => parseAddress(a)).filter((a) => a !== null);
-    const transports = [transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses, TransportUse.DataOnly)];
-    // A secured registrar also announces its TLS port, as a TCP transport (RFC 5352 §2.2.10
+    // A secured registrar announces its TLS port instead, as a TCP transport (RFC 5352 §2.2.10
     // allows SCTP and TCP ones; no parameter says TLS): clients over TLS hunt with it. Only
-    // under --tls-only, where a TCP transport cannot be mistaken for plain TCP.
+    // under --tls-only, where a TCP transport cannot be mistaken for plain TCP; and not its
+    // SCTP port, where it refuses registrations and resolutions (SCTP clients would pick it).
+    const transports = this.config.tlsOnly ? [] : [transportParameter(ParamType.SctpTransport, this.endpoint.port, addresses, TransportUse.DataOnly)];
     const tls = this.config.tlsOnly ? this.streamPorts.find((p) => p.protocol === 'tls') : undefined;
     if (tls !== undefined) transports.push(transportParameter(ParamType.TcpTransport, tls.port, addresses, TransportUse.DataOnly));
     return encodeMessage({ protocol: 'asap', type: AsapType.ServerAnnounce, flags: 0, paddedLength: false, unknownParams: null, serverId: this.id, transports });

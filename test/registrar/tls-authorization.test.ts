@@ -212,7 +212,7 @@ describe('a secured registrar end to end (--tls-only, --tls-pool-map, certificat
 });
 
 describe('announcing a secured registrar', () => {
-  it('under --tls-only the announce names the TLS port as a TCP transport: a TLS client\'s table takes it, an SCTP client\'s the SCTP one', async () => {
+  it('under --tls-only the announce names the TLS port as a TCP transport and not the SCTP port: a TLS client\'s table takes it, an SCTP client\'s takes nothing', async () => {
     const f = makeTlsFixtures();
     const tlsPort = await freeTcpPort();
     const reg = await startTestRegistrar({ shards: 1, enrpAnnounce: false, mentorDiscoveryTimeout: 0, tlsPort, tlsPsk: f.psk, tlsOnly: true, enrpTlsPort: await freeTcpPort() });
@@ -223,9 +223,12 @@ describe('announcing a secured registrar', () => {
       expect(tlsTable.heardAnnounce(announce, { address: LOOPBACK, port: 3863 })).toBeGreaterThan(0);
       expect(tlsTable.entries().map((e) => e.remote.port)).toEqual(expect.arrayContaining([tlsPort]));
       expect(tlsTable.entries().every((e) => e.remote.port === tlsPort && e.remote.udpPort === undefined)).toBe(true);
+      // Its SCTP port refuses registrations and resolutions: an SCTP client (RSPLIB) must not pick it.
+      const decoded = decodeAsap(announce);
+      expect(decoded.ok && decoded.message.type === AsapType.ServerAnnounce && decoded.message.transports.map((t) => t.type)).toEqual([ParamType.TcpTransport]);
       const sctpTable = new RegistrarTable(60_000, 9899);
-      sctpTable.heardAnnounce(announce, { address: LOOPBACK, port: 3863 });
-      expect(sctpTable.entries().every((e) => e.remote.port === reg.registrar.asapAddress.port)).toBe(true);
+      expect(sctpTable.heardAnnounce(announce, { address: LOOPBACK, port: 3863 })).toBe(0);
+      expect(sctpTable.entries()).toEqual([]);
     } finally {
       await reg.registrar.close();
       f.remove();
