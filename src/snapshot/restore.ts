@@ -13,7 +13,7 @@ import { writePoolElement, type TransportParameter } from '../wire/parameters.js
 import { Writer } from '../wire/writer.js';
 import { PoolElement as FbPoolElement } from './handlespace_generated.js';
 import { readSnapshotElement } from './part-reader.js';
-import { SnapshotView } from './snapshot-view.js';
+import { SnapshotError, SnapshotView } from './snapshot-view.js';
 
 /** Where a restored PE's ASAP transport goes (the shard's AsapTransportTable). */
 export interface AsapTransportSink {
@@ -64,14 +64,21 @@ export function restoreSnapshot(
   // The encoded Pool Element parameter is written into one scratch buffer: the partition
   // copies it into its pool's slab (src/handlespace/encoded-slab.ts), no buffer per PE.
   const scratch = new Writer(1024);
+  const want = (handle: Uint8Array): boolean => handle.length > 0 && mine(handle);
   try {
-    for (const pool of reader.pools()) {
-      const handle = pool.handleArray();
-      if (handle === null || handle.length === 0 || !mine(handle)) continue;
-      const poolHandle = handle.slice();
+    // A first walk over this shard's pools, within the file's budget (SnapshotView.pools): a
+    // hostile file (repeated offsets, unsorted pools, more than its header counts) is refused
+    // in time linear in its size and before any PE is put back, so the shard starts empty.
+    for (const _ of reader.pools(want));
+  } catch (error) {
+    counts.error = error instanceof SnapshotError ? error.message : `handlespace snapshot is corrupt: ${(error as Error).message}`;
+    return counts;
+  }
+  try {
+    for (const pool of reader.pools(want)) {
+      const poolHandle = pool.handleArray()!.slice();
       let any = false;
       const n = pool.elementsLength();
-      if (n * 4 > bytes.length) throw new Error('an element vector longer than the file');
       for (let i = 0; i < n; i++) {
         const record = readSnapshotElement(pool, pool.elements(i, pe)!);
         if (record === null) {

@@ -3,7 +3,7 @@
 // kept free of the SCTP stack's CRC32c code (a shard loads nothing of src/sctp/). The file's
 // layout and its checks: snapshot-format.ts.
 import { ByteBuffer } from 'flatbuffers';
-import { Handlespace, Part, PartBuffer, Pool as FbPool } from './handlespace_generated.js';
+import { Handlespace, Part, PartBuffer, Pool as FbPool, PoolElement as FbPoolElement, Transport as FbTransport } from './handlespace_generated.js';
 
 export const SNAPSHOT_IDENTIFIER = 'RSHS';
 export const SNAPSHOT_VERSION = 1;
@@ -108,6 +108,13 @@ export class SnapshotView {
    * `stats.handlesCompared` counts the pool handles read on the way (O(log pools) per part).
    */
   findPool(handle: Uint8Array, stats?: { handlesCompared: number }): FbPool | null {
+    const found = this.searchPool(handle, stats);
+    // Its elements are walked once within the budget (a hostile vector of repeated offsets).
+    if (found !== null) this.checkElements(found, new SnapshotBudget(this.header));
+    return found;
+  }
+
+  private searchPool(handle: Uint8Array, stats?: { handlesCompared: number }): FbPool | null {
     for (const part of this.parts()) {
       let lo = 0;
       let hi = part.poolsLength() - 1;
@@ -125,14 +132,90 @@ export class SnapshotView {
     return null;
   }
 
-  /** Every pool of every part, in file order (the holder object is reused: read it before the next). */
-  *pools(): Generator<FbPool> {
+  /**
+   * Every pool of every part, in file order (the holder object is reused: read it before the
+   * next). Each part's handles must be strictly increasing (the format sorts them: a repeated
+   * pool offset fails here), and a pool is yielded only after its elements were walked within
+   * `budget` (see SnapshotBudget): reading a hostile file stays linear in its size. `want`:
+   * only the pools it accepts are walked and yielded (a shard's own pools).
+   * Throws SnapshotError.
+   */
+  *pools(want?: (handle: Uint8Array) => boolean, budget = new SnapshotBudget(this.header)): Generator<FbPool> {
     const pool = new FbPool();
     for (const part of this.parts()) {
       const n = part.poolsLength();
       // A vector claims no more entries than its buffer holds offsets (a damaged length).
       if (n * 4 > this.bytes.length) throw new SnapshotError('handlespace snapshot is corrupt: a pool vector longer than the file');
-      for (let i = 0; i < n; i++) yield part.pools(i, pool)!;
+      let previous: Uint8Array | null = null;
+      for (let i = 0; i < n; i++) {
+        part.pools(i, pool);
+        const handle = pool.handleArray() ?? EMPTY;
+        if (previous !== null && compareHandles(previous, handle) >= 0) {
+          throw new SnapshotError('handlespace snapshot is corrupt: its pools are not sorted by handle (a repeated or misplaced pool)');
+        }
+        previous = handle;
+        budget.chargePool(handle.length);
+        if (want !== undefined && !want(handle)) continue;
+        this.checkElements(pool, budget);
+        yield pool;
+      }
+    }
+  }
+
+  /** Walks a pool's elements, charging each with the bytes an honest writer spends on it. Throws SnapshotError. */
+  checkElements(pool: FbPool, budget: SnapshotBudget): void {
+    const n = pool.elementsLength();
+    if (n * 4 > this.bytes.length) throw new SnapshotError('handlespace snapshot is corrupt: an element vector longer than the file');
+    const e = new FbPoolElement();
+    const t = new FbTransport();
+    for (let i = 0; i < n; i++) {
+      pool.elements(i, e);
+      const user = e.userTransport(t)?.addressesLength() ?? 0;
+      const asap = e.asapTransport(t)?.addressesLength() ?? 0;
+      budget.chargeElement(ELEMENT_MIN_BYTES + user + asap + 4 * e.policyValuesLength() + e.policyRawLength());
+    }
+  }
+}
+
+/**
+ * Bytes an honest writer spends on a PE at least: its offset in the pool's vector, the table's
+ * vtable offset and the user transport's offset (every one of its own; vectors are not shared).
+ */
+export const ELEMENT_MIN_BYTES = 12;
+/** And on a pool: its offset in the part's vector, the table's vtable offset, the handle's offset and length. */
+export const POOL_MIN_BYTES = 16;
+
+/**
+ * What reading a snapshot may cost: the pools and elements no more than its header counts and
+ * their bytes (each charged as an honest writer lays it out, every table and vector its own) no
+ * more than the file holds. A hostile FlatBuffer may point many vector entries at one table
+ * (the CRC is no integrity check, the writer computes it): without this bound P pools of E
+ * entries each would cost P x E reads of a file of P + E offsets.
+ */
+export class SnapshotBudget {
+  private pools = 0;
+  private elements = 0;
+  private bytes = 0;
+
+  constructor(private readonly header: SnapshotHeader) {}
+
+  chargePool(handleBytes: number): void {
+    this.pools++;
+    this.bytes += POOL_MIN_BYTES + handleBytes;
+    if (this.pools > this.header.poolCount) throw new SnapshotError(`handlespace snapshot is corrupt: it holds more pools than its header's ${this.header.poolCount}`);
+    this.checkBytes();
+  }
+
+  chargeElement(bytes: number): void {
+    this.elements++;
+    this.bytes += bytes;
+    if (this.elements > this.header.elementCount) throw new SnapshotError(`handlespace snapshot is corrupt: it holds more pool elements than its header's ${this.header.elementCount}`);
+    this.checkBytes();
+  }
+
+  private checkBytes(): void {
+    if (this.bytes > this.header.bytes) {
+      throw new SnapshotError(`handlespace snapshot is corrupt: its pools and elements need more than its ${this.header.bytes} bytes (repeated offsets)`);
     }
   }
 }
