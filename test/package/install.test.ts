@@ -4,25 +4,17 @@
 // patches nothing in the user's tree): the package must work as published. dist/ comes from
 // the vitest global setup (tsc), so `npm pack` runs without scripts.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { freeUdpPort } from '../helpers/ports.js';
 
 const NPM_QUIET = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 const work = mkdtempSync(join(tmpdir(), 'rserpool-install-'));
 const project = join(work, 'project');
 const children: ChildProcess[] = [];
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** `npx rserpool ...` in the user's project, resolving once stderr shows `ready`. */
 function start(args: string[], ready: string, timeoutMs = 20_000): Promise<ChildProcess> {

@@ -4,14 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freeUdpPort } from '../helpers/ports.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {

@@ -13,7 +13,7 @@ import { loadTlsCredentials, type TlsFiles } from '../../src/transport/tls-crede
 import { MessageFramer } from '../../src/transport/stream-framing.js';
 import { AsapType, decodeAsap, encodeMessage, PolicyType } from '../../src/wire/index.js';
 import { join } from 'node:path';
-import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, runCli, runCliAsync } from '../helpers/cli.js';
 import { captureLoopback, runTshark, tsharkAvailable } from '../helpers/tshark.js';
 import { freeTcpPort, makeTlsFixtures, type TlsFixtures } from '../transport/tls-fixtures.js';
 import { freeUdpPort, LogLevel, startTestRegistrar, waitFor, type TestRegistrar } from './harness.js';
@@ -310,20 +310,7 @@ describe.skipIf(!tsharkAvailable())('tshark decodes the TLS of the ASAP port', (
 });
 
 /** `rserpool <args>` without blocking this process (the registrar under test lives in it). */
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  return new Promise((resolve) =>
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    }),
-  );
-}
+const cli = (args: string[]) => runCliAsync(args, 20_000);
 
 describe('rserpool resolve over TCP and TLS', () => {
   beforeAll(async () => {

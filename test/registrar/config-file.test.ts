@@ -2,7 +2,6 @@
 // flags on the command line override it, and a bad file is one clear error (file, line, key).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -12,7 +11,7 @@ import { registerRegistrar } from '../../src/cli/registrar.js';
 import { AsapFlag, PolicyType, policySettings } from '../../src/wire/index.js';
 import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { AsapPeer } from './asap-peer.js';
-import { freeUdpPort } from './harness.js';
+import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rserpool-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -161,14 +160,6 @@ describe('rserpool registrar --config, as an operator runs it', () => {
   afterEach(() => {
     for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-
-  async function freeTcpPort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
-  }
 
   test('serves on the file\'s ports with the file\'s limits; a flag overrides the file', async () => {
     const udpPort = await freeUdpPort();

@@ -3,24 +3,16 @@
 // /ready and the admin API are asked. The values must match the handlespace, the resolutions
 // must go on, and the time of each answer is printed (docs/benchmarks.md, "Control channel":
 // CONTROL_LOAD_PES=100000 npx vitest run test/registrar/control-load.test.ts).
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsapType } from '../../src/wire/index.js';
 import type { Registrar } from '../../src/registrar/index.js';
 import { AsapPeer, handleResolution, registration } from './asap-peer.js';
 import { startTestRegistrar, waitFor } from './harness.js';
+import { freeTcpPort } from '../helpers/ports.js';
 
 const PES = Number(process.env.CONTROL_LOAD_PES ?? 5000);
 const POOLS = 100;
 const ROUNDS = 5;
-
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,6 +1,5 @@
 // Shared pieces of the registrar end-to-end tests: a registrar started in-process with a
 // logger whose records the test can read, pool handles spread over the shards, and polling.
-import dgram from 'node:dgram';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Registrar, type RegistrarConfig } from '../../src/registrar/index.js';
@@ -64,11 +63,4 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
   }
 }
 
-/** A UDP port that was free a moment ago (for child processes that need a fixed port). */
-export async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
+export { freeTcpPort, freeUdpPort } from '../helpers/ports.js';

@@ -5,17 +5,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { AsapFlag, PolicyType, policySettings } from '../../src/wire/index.js';
 import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { AsapPeer } from './asap-peer.js';
-import { createServer } from 'node:net';
-import { freeUdpPort } from './harness.js';
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 
 interface Running {
   child: ChildProcess;

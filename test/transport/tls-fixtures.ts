@@ -2,7 +2,6 @@
 // registrar certificate for 127.0.0.1 and client certificates of each CA, and a PSK file.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,6 +19,12 @@ export interface TlsFixtures {
   /** A client certificate of the scope CA naming pools in SAN URIs: `allowed-pool` and `my pool` (rserpool:pool:my%20pool). */
   poolClientCert: string;
   poolClientKey: string;
+  /** A PE's certificate of the scope CA usable by a server at 127.0.0.1 (IP SAN, serverAuth) that names pool `echo`. */
+  poolServerCert: string;
+  poolServerKey: string;
+  /** A server certificate of the scope CA for another address (10.9.9.9), no pools. */
+  elsewhereCert: string;
+  elsewhereKey: string;
   psk: string;
   pskIdentity: string;
   pskHex: string;
@@ -48,6 +53,8 @@ export function makeTlsFixtures(): TlsFixtures {
   issue(dir, 'client', 'pe-1', 'scope-ca', 'extendedKeyUsage=clientAuth\n');
   issue(dir, 'other-client', 'intruder', 'other-ca', 'extendedKeyUsage=clientAuth\n');
   issue(dir, 'pool-client', 'pe-pools', 'scope-ca', 'subjectAltName=URI:rserpool:pool:allowed-pool,URI:rserpool:pool:my%20pool,DNS:pe.example\nextendedKeyUsage=clientAuth\n');
+  issue(dir, 'pool-server', 'pe-echo', 'scope-ca', 'subjectAltName=IP:127.0.0.1,URI:rserpool:pool:echo\nextendedKeyUsage=serverAuth,clientAuth\n');
+  issue(dir, 'elsewhere', 'registrar-2', 'scope-ca', 'subjectAltName=IP:10.9.9.9\nextendedKeyUsage=serverAuth,clientAuth\n');
   const pskHex = '8f3a5c0d1e2b4a6978c1d2e3f405162738495a6b7c8d9eafb0c1d2e3f4051627';
   writeFileSync(join(dir, 'psk.txt'), `# test scope\npe-1:${pskHex}\npu-1:00112233445566778899aabbccddeeff\n`);
   const f = (n: string): string => join(dir, n);
@@ -63,6 +70,10 @@ export function makeTlsFixtures(): TlsFixtures {
     otherClientKey: f('other-client.key'),
     poolClientCert: f('pool-client.pem'),
     poolClientKey: f('pool-client.key'),
+    poolServerCert: f('pool-server.pem'),
+    poolServerKey: f('pool-server.key'),
+    elsewhereCert: f('elsewhere.pem'),
+    elsewhereKey: f('elsewhere.key'),
     psk: f('psk.txt'),
     pskIdentity: 'pe-1',
     pskHex,
@@ -70,11 +81,4 @@ export function makeTlsFixtures(): TlsFixtures {
   };
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freeTcpPort } from '../helpers/ports.js';
