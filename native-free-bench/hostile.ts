@@ -8,12 +8,12 @@
 // registrar's drop/reject counters; and whether the legitimate PEs are exactly as before.
 // Run: rserpool bench hostile [--asap N] [--enrp N] [--floods N] [--settle S] [--json]
 //      (compiled: node dist/native-free-bench/hostile.js takes the same flags).
-import { createServer } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { defaultRegistrarConfig } from '../src/registrar/config.js';
 import { openSctpEndpoint, type Association } from '../src/transport/index.js';
 import { AsapType, PPID_ENRP, PolicyType, decodeAsap, encodeMessage, type Message } from '../src/wire/index.js';
-import { BenchClient, connectClients, freeUdpPort, poolHandle, registerAll, registrationMessages } from './e2e-load.js';
+import { BenchClient, connectClients, poolHandle, registerAll, registrationMessages } from './e2e-load.js';
+import { freeTcpPort, freeUdpPort } from './free-ports.js';
 import { PoolUserThread, type PuPhase } from './hostile-pool-user.js';
 import { RegistrarProcess } from './e2e-registrar-process.js';
 import type { RegistrarMemory } from './e2e-memory-probe.js';
@@ -119,14 +119,6 @@ function settingsOf(o: HostileBenchOptions): HostileBenchResult['settings'] {
     noLimits: o.noLimits ?? false,
     seed: o.seed ?? 11,
   };
-}
-
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function registrarStats(controlPort: number): Promise<RegistrarStatsView> {

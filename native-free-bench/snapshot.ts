@@ -21,7 +21,6 @@
 //
 //   npx tsx native-free-bench/snapshot.ts [--pes N --pools N --parts N --runs N --warm-pes N --json]
 //   rserpool bench snapshot [same options]
-import dgram from 'node:dgram';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -44,6 +43,7 @@ import { writeSnapshotFile } from '../src/snapshot/snapshot-file.js';
 import { ParamType, PolicyType, TransportUse } from '../src/wire/constants.js';
 import { encodePoolElement, transportParameter } from '../src/wire/parameters.js';
 import { policySettings } from '../src/wire/policy-settings.js';
+import { freeUdpPort } from './free-ports.js';
 
 export interface SnapshotBenchOptions {
   pes?: number;
@@ -290,14 +290,6 @@ export async function measure(options: SnapshotBenchOptions = {}): Promise<Snaps
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
 }
 
 /**

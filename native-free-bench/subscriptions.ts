@@ -14,10 +14,10 @@
 //   registration's own trip to the registrar and the push's back;
 // - resolution throughput (closed loop, --resolvers associations x --window in flight, same
 //   pool) during the churn without and with the subscribers.
-import { createServer } from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { AsapFlag, AsapType, ParamType, PolicyType, TransportUse, encodeMessage, parseAddress, policySettings, transportParameter } from '../src/wire/index.js';
-import { BenchClient, connectClients, freeUdpPort, type RegistrarTarget } from './e2e-load.js';
+import { BenchClient, connectClients, type RegistrarTarget } from './e2e-load.js';
+import { freeTcpPort, freeUdpPort } from './free-ports.js';
 import { RegistrarProcess } from './e2e-registrar-process.js';
 import { Partition } from '../src/handlespace/partition.js';
 import type { Scheduler } from '../src/handlespace/timer-schedule.js';
@@ -211,15 +211,6 @@ function nextMessage(worker: Worker, kind: FromSubscribers['kind'], timeoutMs: n
       reject(error);
     });
   });
-}
-
-/** A TCP port free right now on 127.0.0.1 (the registrar's control channel). */
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The registrar's shard counters summed (GET /stats of its control channel). */
