@@ -3,6 +3,8 @@ import { isIP } from 'node:net';
 import { availableParallelism, networkInterfaces } from 'node:os';
 import { ASAP_ANNOUNCE_GROUP, DEFAULT_ANNOUNCE_TTL, ENRP_PRESENCE_GROUP, type MulticastGroup } from '../transport/index.js';
 import { PORT_ASAP, PORT_ASAP_TLS, PORT_ENRP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
+import { defaultSubscriptionSettings } from '../shard/subscriptions.js';
+import { DEFAULT_DASHBOARD_CLIENTS, DEFAULT_DASHBOARD_INTERVAL } from './dashboard.js';
 
 /** A peer registrar given by configuration (RFC 5353 §3.2.2.1 "administrative means"). */
 export interface StaticPeer {
@@ -226,8 +228,8 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     announceTtl: DEFAULT_ANNOUNCE_TTL,
     logLevel: process.env.LOG_LEVEL ?? 'info',
     // A few operators' browsers; each gets one bounded update per interval.
-    dashboardClients: 8,
-    dashboardInterval: 2000,
+    dashboardClients: DEFAULT_DASHBOARD_CLIENTS,
+    dashboardInterval: DEFAULT_DASHBOARD_INTERVAL,
     // Operators, a Prometheus or two, the dashboard's browsers (--dashboard-clients, 8): 64 is ample.
     controlMaxConnections: 64,
     enrpPort: PORT_ENRP,
@@ -265,9 +267,9 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     snapshot: null,
     snapshotInterval: 60_000,
     // A PU subscribes to the few pools it uses; a pool's subscribers are its long-running users.
-    subscriptionInterval: 100,
-    maxSubscriptionsPerAssociation: 64,
-    maxSubscriptionsPerPool: 10_000,
+    subscriptionInterval: defaultSubscriptionSettings.interval,
+    maxSubscriptionsPerAssociation: defaultSubscriptionSettings.maxPerAssociation,
+    maxSubscriptionsPerPool: defaultSubscriptionSettings.maxPerPool,
     takeoverSuggestion: false,
     // A PE re-registers every few seconds at most, a PU resolves per session or failover: these
     // are 2-3 orders of magnitude above what a well-behaved client sends.

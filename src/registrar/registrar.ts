@@ -30,6 +30,8 @@ import type { StreamEndpoint, StreamEndpointCounters } from '../transport/stream
 import { hexId } from '../wire/identifier-text.js';
 import { assembleSnapshot, type SnapshotReader } from '../snapshot/snapshot-format.js';
 import { loadStartSnapshot, restoreSummary, SnapshotKeeper } from '../snapshot/warm-restart.js';
+import { PeAssociationGate, type PeAssociationCounters } from './pe-association-gate.js';
+import { systemScheduler } from '../handlespace/timer-schedule.js';
 
 /** The rate limits' clock: monotonic milliseconds. */
 const monotonicMs = (): number => performance.now();
@@ -67,6 +69,8 @@ export interface RegistrarStats {
   enrpTls: ({ port: number; associations: number } & StreamEndpointCounters & EnrpTlsCounters) | null;
   /** The SCTP endpoints' own counts (src/sctp/endpoint.ts SctpEndpointStats): packets dropped, OOTB, refused INITs... */
   sctp: { asap: object; enrp: object };
+  /** Associations we started to PEs' ASAP transports (--max-pe-associations, --pe-association-rate): open, waiting for the rate, started, delayed, refused. */
+  peAssociations: { open: number; waiting: number } & PeAssociationCounters;
 }
 
 export class Registrar {
@@ -83,6 +87,8 @@ export class Registrar {
   private enrpEndpoint!: SctpEndpoint;
   /** Associations we started to PEs' ASAP transports (takeover keep-alives), by address:port. */
   private readonly toPoolElements = new Map<string, Association>();
+  /** Their number and the rate of their INITs (src/registrar/pe-association-gate.ts). */
+  private readonly peGate: PeAssociationGate;
   private droppedWrongPpid = 0;
   /** Per-association token buckets (src/registrar/rate-limit.ts); gone with the association. */
   private readonly rates = new WeakMap<Association, AssociationRates>();
@@ -112,6 +118,7 @@ export class Registrar {
     this.id = config.registrarId || randomInt(1, 0xffffffff);
     this.log = log.child({ registrar: hexId(this.id) });
     this.asapSends = new SendQueueGuard({ timeout: config.sendQueueTimeout, protocol: 'ASAP', log: this.log });
+    this.peGate = new PeAssociationGate(config, systemScheduler, () => this.toPoolElements.size, (key, messages) => this.startPeAssociation(key, messages));
   }
 
   static async start(config: Partial<RegistrarConfig> = {}, log?: Logger): Promise<Registrar> {
@@ -408,24 +415,39 @@ export class Registrar {
     let a = this.toPoolElements.get(key);
     if (a === undefined || a.state === 'down') {
       const existing = this.endpoint.associations.find((x) => x.remote.address === address && x.remote.port === t.port && x.state !== 'down');
-      if (existing !== undefined) a = existing;
-      else {
-        try {
-          a = this.endpoint.associate({ address, port: t.port, udpPort: this.config.peUdpPort });
-        } catch (error) {
-          this.log.warn({ pe: key, error: (error as Error).message }, 'cannot associate to a pool element');
-          return;
-        }
-        this.accept(a, true);
-        const started = a;
-        a.once('down', () => {
-          if (this.toPoolElements.get(key) === started) this.toPoolElements.delete(key);
-        });
-      }
+      // A new association: within --max-pe-associations and --pe-association-rate.
+      if (existing === undefined) return this.peGate.send(key, message);
+      a = existing;
       this.toPoolElements.set(key, a);
     }
     this.asapOut.count(message);
     this.asapSends.send(a, message, PPID_ASAP);
+  }
+
+  /** Starts the association to a PE endpoint (`address:port`) the gate let through and sends its messages. */
+  private startPeAssociation(key: string, messages: Uint8Array[]): void {
+    if (this.closed) return;
+    const at = key.lastIndexOf(':');
+    const address = key.slice(0, at);
+    let a = this.toPoolElements.get(key);
+    if (a === undefined || a.state === 'down') {
+      try {
+        a = this.endpoint.associate({ address, port: Number(key.slice(at + 1)), udpPort: this.config.peUdpPort });
+      } catch (error) {
+        this.log.warn({ pe: key, error: (error as Error).message }, 'cannot associate to a pool element');
+        return;
+      }
+      this.accept(a, true);
+      const started = a;
+      a.once('down', () => {
+        if (this.toPoolElements.get(key) === started) this.toPoolElements.delete(key);
+      });
+      this.toPoolElements.set(key, a);
+    }
+    for (const message of messages) {
+      this.asapOut.count(message);
+      this.asapSends.send(a, message, PPID_ASAP);
+    }
   }
 
   /**
@@ -498,6 +520,7 @@ export class Registrar {
       tlsAccess: { ...this.accessCounters },
       enrpTls: this.enrpTls === null ? null : { port: this.enrpTls.port, associations: this.enrpTls.associations.length, ...this.enrpTls.listenerCounters, ...this.enrpTls.counters },
       sctp: { asap: { ...this.endpoint.stats }, enrp: { ...this.enrpEndpoint.stats } },
+      peAssociations: { open: this.toPoolElements.size, waiting: this.peGate.waitingEndpoints, ...this.peGate.counters },
     };
   }
 
@@ -676,6 +699,7 @@ export class Registrar {
     this.closed = true;
     await this.snapshots?.close(); // the last snapshot, while the shards still run
     clearTimeout(this.announceTimer);
+    this.peGate.close();
     this.asapSends.close();
     await this.control?.close();
     await this.announcer?.close();
