@@ -108,6 +108,8 @@ export function registerRegistrar(program: Command): void {
     .option('--max-send-queue <bytes>', 'bytes queued plus unacknowledged per association; answers beyond are dropped and counted', integer(4096, 1 << 30), d.maxSendQueueBytes)
     .option('--send-queue-timeout <ms>', 'an association over --max-send-queue this long is aborted', integer(10, 3_600_000), d.sendQueueTimeout)
     .option('--max-associations <n>', 'associations per SCTP endpoint (ASAP, ENRP); more INITs are refused', integer(1, 1_000_000), d.maxAssociations)
+    .option('--max-pe-associations <n>', 'associations the registrar starts to PEs (keep-alives after a takeover or warm restart) open at a time; more are refused and those PEs time out', integer(1, 1_000_000), d.maxPeAssociations)
+    .option('--pe-association-rate <n>', 'associations started to PEs per second; beyond it their keep-alives wait', integer(1, 1_000_000), d.peAssociationRate)
     .option('--max-inbound-streams <n>', 'inbound streams an association may have', integer(1, 65535), d.maxInboundStreams)
     .option('--max-reassembly-bytes <bytes>', 'bytes per association held for reassembly and ordering', integer(65536, 1 << 30), d.maxReassemblyBytes)
     .option('--max-pes-per-association <n>', 'PEs one association may register (beyond: Lack of Resources)', integer(1, 10_000_000), d.maxElementsPerAssociation)
@@ -184,6 +186,8 @@ export function registerRegistrar(program: Command): void {
         maxSendQueueBytes: opts.maxSendQueue as number,
         sendQueueTimeout: opts.sendQueueTimeout as number,
         maxAssociations: opts.maxAssociations as number,
+        maxPeAssociations: opts.maxPeAssociations as number,
+        peAssociationRate: opts.peAssociationRate as number,
         maxInboundStreams: opts.maxInboundStreams as number,
         maxReassemblyBytes: opts.maxReassemblyBytes as number,
         maxElementsPerAssociation: opts.maxPesPerAssociation as number,

@@ -104,6 +104,10 @@ export interface RegistrarConfig {
   sendQueueTimeout: number;
   /** Associations per SCTP endpoint (ASAP and ENRP each); further INITs are refused. */
   maxAssociations: number;
+  /** Associations we start to PEs' ASAP transports (takeover, warm restart keep-alives) open at a time; beyond: refused (the PE times out). */
+  maxPeAssociations: number;
+  /** Associations started to PEs per second; beyond it the keep-alive waits (src/registrar/pe-association-gate.ts). */
+  peAssociationRate: number;
   /** Inbound streams an association may have (RFC 9260 §5.1.1 MIS cap). */
   maxInboundStreams: number;
   /** Bytes an association may hold for reassembly and ordering; DATA beyond it is dropped, not acknowledged. */
@@ -253,6 +257,10 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     maxSendQueueBytes: 1024 * 1024,
     sendQueueTimeout: 10_000,
     maxAssociations: 10_000,
+    // A takeover of a peer with PE processes on distinct ports: one association each. 1,000 INITs
+    // a second start 10,000 within the default keep-alive timeout's few seconds of slack.
+    maxPeAssociations: 10_000,
+    peAssociationRate: 1_000,
     maxInboundStreams: 2048,
     // ASAP and ENRP messages are at most 65,535 bytes (16-bit Message Length, RFC 5352 §2,
     // RFC 5353 §2): four of them fit.
