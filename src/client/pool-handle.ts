@@ -9,7 +9,8 @@ export function poolHandleBytes(handle: string | Uint8Array): Uint8Array {
 }
 
 // One hash and one comparison of pool handle bytes for the whole project (the handlespace's).
-export { poolHandleEquals as bytesEqual, poolHandleHash } from '../handlespace/pool-handle.js';
+export { poolHandleHash } from '../handlespace/pool-handle.js';
+export { bytesEqual } from '../wire/bytes-equal.js';
 
 /** Text form for logs and map keys outside hot paths. */
 export function poolHandleText(h: Uint8Array): string {

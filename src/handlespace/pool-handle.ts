@@ -13,12 +13,8 @@ export function poolHandleHash(handle: Uint8Array): number {
   return h >>> 0;
 }
 
-export function poolHandleEquals(a: Uint8Array, b: Uint8Array): boolean {
-  const n = a.length;
-  if (n !== b.length) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+/** Pool handles are equal when their bytes are (RFC 5351 §2.1: opaque). */
+export { bytesEqual as poolHandleEquals } from '../wire/bytes-equal.js';
 
 /** The partition's key of a pool handle. */
 export function poolHandleKey(handle: Uint8Array): string {

@@ -14,7 +14,7 @@
 import { networkInterfaces } from 'node:os';
 import { ParamType, parseAddress, type TransportParameter } from '../wire/index.js';
 import { NetworkList, unmapped } from '../wire/network.js';
-import { poolHandleEquals as sameBytes } from '../handlespace/pool-handle.js';
+import { bytesEqual as sameBytes } from '../wire/bytes-equal.js';
 
 /**
  * An association's peer addresses in wire form (4 or 16 bytes, IPv4-mapped IPv6 as IPv4), the

@@ -30,7 +30,7 @@ import {
 import { hexId } from '../wire/identifier-text.js';
 import { Reader } from '../wire/reader.js';
 import { readPoolElement } from '../wire/parameters.js';
-import { poolHandleEquals } from '../handlespace/pool-handle.js';
+import { bytesEqual } from '../wire/bytes-equal.js';
 import { policySettings, type PolicySettings } from '../wire/policy-settings.js';
 import { AsapTransportTable, asapTransportTlv, derivedAsapTransportTlv } from './pe-asap-transport.js';
 import { advertisedTransport, peerAddressBytes } from './advertised-addresses.js';
@@ -271,7 +271,7 @@ export class AsapService {
       this.asapTransports.set(result.element, transport);
       this.output.ownChange?.(result.element, true);
       // Subscribers hear of a re-registration only if it changed what they see.
-      if (result.created || (seenBefore !== undefined && !poolHandleEquals(seenBefore, encoded))) this.subscriptions?.changed(result.element.pool);
+      if (result.created || (seenBefore !== undefined && !bytesEqual(seenBefore, encoded))) this.subscriptions?.changed(result.element.pool);
       this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, 0, null), w));
       return;
     }
@@ -320,7 +320,7 @@ export class AsapService {
     if (element.homeRegistrarId === this.ownId) return false;
     this.reader.reset(element.encoded);
     const held = readPoolElement(this.reader, 0, element.encoded.length)?.userTransport.addresses ?? [];
-    return !pe.userTransport.addresses.some((a) => held.some((b) => poolHandleEquals(a, b)));
+    return !pe.userTransport.addresses.some((a) => held.some((b) => bytesEqual(a, b)));
   }
 
   /** An immediate ENDPOINT_KEEP_ALIVE to an own PE, unless one is out already (RFC 5352 §3.5). */

@@ -3,7 +3,7 @@
 // takeover, produces handle table pages of its own pools, and writes the ENRP_HANDLE_UPDATE
 // for each change to an own PE. The I/O thread fans these out over the shards and merges.
 import type { HandleTableCursor, Partition, Pool, PoolElement } from '../handlespace/index.js';
-import { poolHandleEquals } from '../handlespace/pool-handle.js';
+import { bytesEqual } from '../wire/bytes-equal.js';
 import type { PoolWatch } from './subscriptions.js';
 import {
   EnrpFlag,
@@ -170,7 +170,7 @@ export class EnrpHandlespace {
       encoded: encodePoolElement({ ...pe, homeRegistrarId: home, policy, asapTransport: null }),
     });
     if (!result.ok) return false;
-    if (result.created || (seenBefore !== undefined && !poolHandleEquals(seenBefore, result.element.encoded))) this.poolWatch?.changed(result.element.pool);
+    if (result.created || (seenBefore !== undefined && !bytesEqual(seenBefore, result.element.encoded))) this.poolWatch?.changed(result.element.pool);
     this.asapTransports.set(result.element, pe.asapTransport !== null ? asapTransportTlv(pe.asapTransport) : null);
     const marked = this.audits.get(home);
     if (marked !== undefined) marked.delete(result.element);
