@@ -4,13 +4,13 @@
 // --registrar-tls-port and --registrar-tls-psk). Every registration and resolution is answered
 // with no failure, and over both transports connections (TLS: handshakes) are set up.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { freeUdpPort } from '../../native-free-bench/e2e-load.js';
 import { RegistrarProcess } from '../../native-free-bench/e2e-registrar-process.js';
 import { EXTERNAL, run, type E2eBenchResult, type E2eRunResult } from '../../native-free-bench/e2e.js';
+import { freeTcpPort } from '../helpers/ports.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -27,14 +27,6 @@ async function quietRun(options: Parameters<typeof run>[0]): Promise<E2eBenchRes
   } finally {
     vi.restoreAllMocks();
   }
-}
-
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const SMALL = { pes: 200, pools: 4, peAssociations: 2, pus: 2, window: 4, duration: 1, connectSeconds: 1, requestTimeout: 10_000 } as const;
