@@ -118,7 +118,7 @@ export function registerRegistrar(program: Command): void {
     .option('--max-pes-per-peer <n>', 'PEs one peer registrar may be home of, per shard (beyond: its updates are dropped and counted)', integer(1, 100_000_000), d.maxElementsPerPeer)
     .option('--allow-foreign-addresses', 'accept PE transports naming addresses other than the association\'s (NAT, separate data networks)', d.allowForeignAddresses)
     .option('--subscription-interval <ms>', 'pool changes within this interval make one update to each subscribed pool user (RFC 5352 S bit)', integer(1, 3_600_000), d.subscriptionInterval)
-    .option('--max-subscriptions-per-association <n>', 'pools one association may subscribe to per shard (beyond: answered without the A bit)', integer(0, 1_000_000), d.maxSubscriptionsPerAssociation)
+    .option('--max-subscriptions-per-association <n>', 'pools one association may subscribe to, counted per shard (so up to n x shards in all; beyond: answered without the A bit)', integer(0, 1_000_000), d.maxSubscriptionsPerAssociation)
     .option('--max-subscriptions-per-pool <n>', 'pool users subscribed to one pool (beyond: answered without the A bit)', integer(0, 100_000_000), d.maxSubscriptionsPerPool)
     .option('--takeover-suggestion', 'RSPLIB\'s takeover suggestion: suggest each own PE to the peer with the largest ID XOR PE ID (T flag), and become the home of PEs suggested to us', d.takeoverSuggestion)
     .option('--registration-rate <n>', 'registrations and deregistrations per second per association (0: unlimited)', integer(0, 100_000_000), d.registrationRate)
