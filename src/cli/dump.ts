@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_CONTROL_PORT, type HandlespaceDocument } from '../registrar/control.js';
-import type { SnapshotElement, SnapshotTransport } from '../shard/handlespace-snapshot.js';
+import type { DumpElement, DumpTransport } from '../shard/handlespace-dump.js';
 import { hexId, runTool } from './client-options.js';
 import { table } from './resolve.js';
 import { readControlToken } from '../registrar/control-auth.js';
@@ -48,7 +48,7 @@ function get(host: string, port: number, path: string, timeoutMs = 5000, token: 
   });
 }
 
-function transportText(t: SnapshotTransport | null): string {
+function transportText(t: DumpTransport | null): string {
   if (t === null) return '-';
   return `${t.protocol} ${t.addresses.join(',')}:${t.port}${t.protocol === 'sctp' ? ` ${t.use}` : ''}`;
 }
@@ -58,7 +58,7 @@ function valuesText(policy: Record<string, number>): string {
   return parts.length > 0 ? parts.join(' ') : '-';
 }
 
-function timerText(e: SnapshotElement): string {
+function timerText(e: DumpElement): string {
   if (e.timer === null) return '-';
   return `${e.timer.kind} in ${(e.timer.inMs / 1000).toFixed(1)} s`;
 }

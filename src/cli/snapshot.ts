@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_CONTROL_PORT, type HandlespaceDocument } from '../registrar/control.js';
-import { poolHandleText, snapshotTransport, type SnapshotElement, type SnapshotPool } from '../shard/handlespace-snapshot.js';
+import { poolHandleText, dumpTransport, type DumpElement, type DumpPool } from '../shard/handlespace-dump.js';
 import type { Pool as FbPool } from '../snapshot/handlespace_generated.js';
 import { PoolElement as FbPoolElement } from '../snapshot/handlespace_generated.js';
 import { readSnapshotElement } from '../snapshot/part-reader.js';
@@ -46,10 +46,10 @@ function fetchBytes(host: string, port: number, path: string, token: string | nu
   });
 }
 
-function recordsOf(pool: FbPool): SnapshotPool {
+function recordsOf(pool: FbPool): DumpPool {
   const handle = pool.handleArray() ?? new Uint8Array(0);
   const type = pool.policyType() >>> 0;
-  const elements: SnapshotElement[] = [];
+  const elements: DumpElement[] = [];
   const holder = new FbPoolElement();
   const n = pool.elementsLength();
   for (let i = 0; i < n; i++) {
@@ -61,8 +61,8 @@ function recordsOf(pool: FbPool): SnapshotPool {
       peId: r.peId,
       home: r.homeRegistrarId,
       registrationLife: r.registrationLife,
-      userTransport: snapshotTransport(r.userTransport),
-      asapTransport: snapshotTransport(r.asapTransport),
+      userTransport: dumpTransport(r.userTransport),
+      asapTransport: dumpTransport(r.asapTransport),
       policy,
       association: 0,
       unreachableReports: 0,
@@ -127,7 +127,7 @@ export function registerSnapshot(program: Command): void {
       runTool(async () => {
         const reader = await readSnapshotFile(file);
         const h = reader.header;
-        let pools: SnapshotPool[];
+        let pools: DumpPool[];
         if (opts.pool !== undefined) {
           const handle = poolHandleArgument(opts.pool);
           const pool = reader.findPool(handle);

@@ -13,7 +13,7 @@
 // changes the handlespace the whole scope sees, so being on the host is not enough; a registrar
 // without --control-token-file answers it 403. Errors are JSON: { "error": "..." }.
 import type { ControlRequest, ControlRoute, ControlSource } from './control.js';
-import type { SnapshotElement, SnapshotPool } from '../shard/handlespace-snapshot.js';
+import type { DumpElement, DumpPool } from '../shard/handlespace-dump.js';
 import { hexId } from '../wire/identifier-text.js';
 
 /** Longest pool handle the API parses (RFC 5352 bounds handles by the registrar's limit; this is generous). */
@@ -63,11 +63,11 @@ export function poolPathSegment(pool: { handle: string; handleHex: string }): st
 }
 
 /** An element as the API shows it: identifiers in hex, as every tool prints them. */
-function elementView(e: SnapshotElement): Omit<SnapshotElement, 'peId' | 'home'> & { peId: string; home: string } {
+function elementView(e: DumpElement): Omit<DumpElement, 'peId' | 'home'> & { peId: string; home: string } {
   return { ...e, peId: hexId(e.peId), home: hexId(e.home) };
 }
 
-function poolView(pool: SnapshotPool): object {
+function poolView(pool: DumpPool): object {
   return { handle: pool.handle, handleHex: pool.handleHex, path: `/api/pools/${poolPathSegment(pool)}`, policy: pool.policy, elementCount: pool.elements.length, elements: pool.elements.map(elementView) };
 }
 

@@ -19,10 +19,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
-import type { PoolSummary, SnapshotPool } from '../shard/handlespace-snapshot.js';
+import type { PoolSummary, DumpPool } from '../shard/handlespace-dump.js';
 import { tokenMatches } from './control-auth.js';
 import { hexId } from '../wire/identifier-text.js';
-import { metricsRoutes, type MessageCounters, type MetricsSnapshot } from './metrics.js';
+import { metricsRoutes, type MessageCounters, type ScrapeFigures } from './metrics.js';
 import { adminApiRoutes } from './admin-api.js';
 import { dashboardRoutes } from './dashboard.js';
 import { snapshotRoutes } from '../snapshot/control-route.js';
@@ -35,7 +35,7 @@ export const CONTROL_TOKEN_COOKIE = 'rserpool_control_token';
 /** The registrar as the control channel sees it. */
 export interface ControlSource {
   readonly id: number;
-  handlespace(): Promise<SnapshotPool[]>;
+  handlespace(): Promise<DumpPool[]>;
   stats(): Promise<object>;
   /** True once the mentor search is over and every shard is attached (GET /ready). */
   ready?(): boolean;
@@ -47,11 +47,11 @@ export interface ControlSource {
    */
   counters?(): Promise<ControlCounters>;
   /** Everything /metrics exports, shards merged (src/registrar/metrics.ts). */
-  metrics?(options?: { resetWindows?: boolean }): Promise<MetricsSnapshot>;
+  metrics?(options?: { resetWindows?: boolean }): Promise<ScrapeFigures>;
   /** Every pool without its elements (GET /api/pools). */
   pools?(): Promise<PoolSummary[]>;
   /** One pool with its elements, or null (GET /api/pools/{handle}). */
-  pool?(poolHandle: Uint8Array): Promise<SnapshotPool | null>;
+  pool?(poolHandle: Uint8Array): Promise<DumpPool | null>;
   /**
    * Removes one own PE as a deregistration by this registrar would (the peers are told over
    * ENRP): DELETE /api/pools/{handle}/elements/{peId}.
@@ -84,7 +84,7 @@ export type ControlCounters = MessageCounters;
 export interface HandlespaceDocument {
   registrarId: number;
   time: string;
-  pools: SnapshotPool[];
+  pools: DumpPool[];
 }
 
 /** One request as a route sees it: authentication is already checked. */

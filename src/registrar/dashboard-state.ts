@@ -5,7 +5,7 @@
 // registered or a million. Pool handles and transports come from the network: the page renders them as
 // text (never as markup).
 import { hexId } from '../wire/identifier-text.js';
-import type { PoolSummary, SnapshotPool, SnapshotTransport } from '../shard/handlespace-snapshot.js';
+import type { PoolSummary, DumpPool, DumpTransport } from '../shard/handlespace-dump.js';
 import type { ControlPeer } from './control.js';
 
 export const MAX_POOLS_SHOWN = 50;
@@ -52,7 +52,7 @@ export interface DashboardHandlespace {
   peers: DashboardPeer[];
 }
 
-function transportText(t: SnapshotTransport | null): string {
+function transportText(t: DumpTransport | null): string {
   if (t === null) return '';
   const first = t.addresses[0] ?? '?';
   const address = first.includes(':') ? `[${first}]` : first;
@@ -72,7 +72,7 @@ export function poolsToShow(pools: readonly PoolSummary[]): PoolSummary[] {
  * of the pools to show (poolsToShow), by handleHex: a pool without its entry there (gone since
  * the count, its shard restarting) is shown with its count and no rows.
  */
-export function dashboardHandlespace(registrarId: number, pools: readonly PoolSummary[], detailed: ReadonlyMap<string, SnapshotPool>, peers: readonly ControlPeer[]): DashboardHandlespace {
+export function dashboardHandlespace(registrarId: number, pools: readonly PoolSummary[], detailed: ReadonlyMap<string, DumpPool>, peers: readonly ControlPeer[]): DashboardHandlespace {
   let elements = 0;
   for (const pool of pools) elements += pool.elementCount;
   const shown = poolsToShow(pools).map((summary): DashboardPool => {
@@ -116,6 +116,6 @@ export function dashboardPeers(peers: readonly ControlPeer[]): DashboardPeer[] {
 }
 
 /** The counts of whole pools (a registrar without the pools() summary request). */
-export function summarize(pools: readonly SnapshotPool[]): PoolSummary[] {
+export function summarize(pools: readonly DumpPool[]): PoolSummary[] {
   return pools.map((p) => ({ handle: p.handle, handleHex: p.handleHex, policy: p.policy, elementCount: p.elements.length }));
 }

@@ -15,7 +15,7 @@ import { hexId } from '../wire/identifier-text.js';
 import type { ControlRequest, ControlRoute, ControlSource } from './control.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 import { RateHistory, type RatesView } from './dashboard-rates.js';
-import type { PoolSummary, SnapshotPool } from '../shard/handlespace-snapshot.js';
+import type { PoolSummary, DumpPool } from '../shard/handlespace-dump.js';
 import { dashboardHandlespace, dashboardPeers, poolsToShow, summarize, type DashboardHandlespace } from './dashboard-state.js';
 
 export const DASHBOARD_PATH = '/dashboard';
@@ -182,8 +182,8 @@ class Dashboard {
    * registrar's summary and one-pool requests, the shards copy no more than those pools; a
    * source without them gives its whole handlespace.
    */
-  private async gather(): Promise<{ pools: PoolSummary[]; detailed: Map<string, SnapshotPool> }> {
-    const detailed = new Map<string, SnapshotPool>();
+  private async gather(): Promise<{ pools: PoolSummary[]; detailed: Map<string, DumpPool> }> {
+    const detailed = new Map<string, DumpPool>();
     const { pools: summaries, pool: onePool } = this.source;
     if (summaries === undefined || onePool === undefined) {
       const all = await this.source.handlespace();

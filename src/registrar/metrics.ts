@@ -27,7 +27,7 @@ import type { RegistrarStats } from './registrar.js';
 import { AsapType } from '../wire/constants.js';
 
 /** Everything a scrape exports, gathered by the registrar (Registrar.metrics()). */
-export interface MetricsSnapshot {
+export interface ScrapeFigures {
   stats: RegistrarStats;
   ready: boolean;
   /** Per shard (index = shard), null for a shard being restarted. */
@@ -88,7 +88,7 @@ function shardSum(stats: RegistrarStats, name: string): number {
 }
 
 /** The counts of a snapshot by bounded labels. */
-export function countersOf(s: MetricsSnapshot): MessageCounters {
+export function countersOf(s: ScrapeFigures): MessageCounters {
   const causes = sumSlots(CAUSE_LABELS.length, [s.asapCausesSent, ...s.shardMetrics.map((m) => m?.causesSent)]);
   const policies = sumSlots(POLICY_LABELS.length, s.shardMetrics.map((m) => m?.resolutionsByPolicy));
   const e = s.stats.enrp;
@@ -118,7 +118,7 @@ export class RegistrarMetrics {
   readonly registry = new Registry();
   private readonly ioLoop = new EventLoopDelayMonitor();
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly set: (snapshot: MetricsSnapshot, ioDelay: EventLoopDelay) => void;
+  private readonly set: (snapshot: ScrapeFigures, ioDelay: EventLoopDelay) => void;
 
   constructor() {
     const r = this.registry;
@@ -288,7 +288,7 @@ export class RegistrarMetrics {
   }
 
   /** One scrape: a fresh snapshot into the metrics, then the text (one scrape at a time). */
-  scrape(take: () => Promise<MetricsSnapshot>): Promise<string> {
+  scrape(take: () => Promise<ScrapeFigures>): Promise<string> {
     const run = this.queue.then(async () => {
       const snapshot = await take();
       this.set(snapshot, this.ioLoop.report());
@@ -310,7 +310,7 @@ export class RegistrarMetrics {
 /** GET /metrics, for a source that gathers snapshots (the registrar). */
 export function metricsRoutes(source: ControlSource): ControlRoute[] {
   if (source.metrics === undefined) return [];
-  const take = (): Promise<MetricsSnapshot> => source.metrics!({ resetWindows: true });
+  const take = (): Promise<ScrapeFigures> => source.metrics!({ resetWindows: true });
   const metrics = new RegistrarMetrics();
   return [
     {

@@ -16,12 +16,12 @@ import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
 import { CONTROL_ADDRESS, ControlServer, checkControlBinding, type ControlPeer } from './control.js';
 import { readControlToken } from './control-auth.js';
-import { countersOf, type MessageCounters, type MetricsSnapshot } from './metrics.js';
+import { countersOf, type MessageCounters, type ScrapeFigures } from './metrics.js';
 import { CauseCounts, MessageTypeCounts } from '../shard/metrics-counts.js';
 import { PeerStatus } from './enrp-peers.js';
 import { SendQueueGuard } from './send-queue.js';
 import { AssociationRates, ratedKind, type RateLimitCounters } from './rate-limit.js';
-import type { SnapshotPool } from '../shard/handlespace-snapshot.js';
+import type { DumpPool } from '../shard/handlespace-dump.js';
 import { loadAsapStreamCredentials, openAsapStreamPorts } from '../transport/stream-asap-ports.js';
 import { TlsCredentialError } from '../transport/tls-credentials.js';
 import { asapGateFor, asapVerdict, loadPoolMap, type AsapAccessCounters, type AsapAccessSettings, type AsapGate } from './tls-authorization.js';
@@ -530,7 +530,7 @@ export class Registrar {
   }
 
   /** Operator snapshot of the handlespace: pools, policies, elements with transports and timers. */
-  handlespace(): Promise<SnapshotPool[]> {
+  handlespace(): Promise<DumpPool[]> {
     return this.shards.handlespace();
   }
 
@@ -629,7 +629,7 @@ export class Registrar {
   }
 
   /** Everything GET /metrics exports, the shards' figures merged here (src/registrar/metrics.ts). */
-  async metrics(options: { resetWindows?: boolean } = {}): Promise<MetricsSnapshot> {
+  async metrics(options: { resetWindows?: boolean } = {}): Promise<ScrapeFigures> {
     const [stats, shardMetrics, peers] = await Promise.all([this.stats(), this.shards.metrics(options.resetWindows === true), this.peers()]);
     const queued = (endpoint: SctpEndpoint): { bytes: number; pathErrors: number } => {
       let bytes = 0;

@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import { AsapType } from '../wire/constants.js';
 import { censusBuffer } from '../handlespace/element-census.js';
 import type { DumpRow } from './enrp-handlespace.js';
-import type { PoolSummary, SnapshotPool } from './handlespace-snapshot.js';
+import type { PoolSummary, DumpPool } from './handlespace-dump.js';
 import type { PartInfo } from '../snapshot/snapshot-format.js';
 import type { RestoreCounts } from '../snapshot/restore.js';
 import type { ShardMetrics } from './metrics-counts.js';
@@ -332,9 +332,9 @@ export class ShardSet {
   }
 
   /** Operator snapshot of every shard's pools (rserpool dump), sorted by pool handle. */
-  async handlespace(): Promise<SnapshotPool[]> {
+  async handlespace(): Promise<DumpPool[]> {
     const replies = await this.requestAll({ op: 'handlespace' });
-    const pools: SnapshotPool[] = [];
+    const pools: DumpPool[] = [];
     for (const r of replies) if (r !== null && r.op === 'handlespace') pools.push(...r.pools);
     return pools.sort((a, b) => (a.handleHex < b.handleHex ? -1 : a.handleHex > b.handleHex ? 1 : 0));
   }
@@ -370,7 +370,7 @@ export class ShardSet {
   }
 
   /** One pool with its elements, from the shard that owns it; null: no such pool (or its shard is restarting). */
-  async pool(poolHandle: Uint8Array): Promise<SnapshotPool | null> {
+  async pool(poolHandle: Uint8Array): Promise<DumpPool | null> {
     const reply = await this.requestOne(this.route(poolHandle), { op: 'pool', poolHandle });
     return reply === null || reply.op !== 'pool' ? null : reply.pool;
   }

@@ -17,7 +17,7 @@
 import type { DumpRow, EnrpHandlespaceCounters } from './enrp-handlespace.js';
 import type { AsapCounters } from './asap-service.js';
 import type { SubscriptionCounters } from './subscriptions.js';
-import type { PoolSummary, SnapshotPool } from './handlespace-snapshot.js';
+import type { PoolSummary, DumpPool } from './handlespace-dump.js';
 import type { RestoreCounts } from '../snapshot/restore.js';
 import type { ShardMetrics } from './metrics-counts.js';
 import { poolHandleHash } from '../handlespace/pool-handle.js';
@@ -445,7 +445,7 @@ export type ShardReply =
   | { op: 'checksums'; id: number; sums: number[] }
   | { op: 'owners'; id: number; owners: number[] }
   | { op: 'dump'; id: number; rows: DumpRow[] }
-  | { op: 'handlespace'; id: number; pools: SnapshotPool[] }
+  | { op: 'handlespace'; id: number; pools: DumpPool[] }
   | { op: 'associationElements'; id: number; count: number }
   /** `bytes`: a finished Part FlatBuffer, transferred; `error`: why there is none. */
   | { op: 'snapshotPart'; id: number; bytes: ArrayBuffer; pools: number; elements: number; error: string | null }
@@ -453,7 +453,7 @@ export type ShardReply =
   | { op: 'metrics'; id: number; metrics: ShardMetrics }
   | { op: 'removeElement'; id: number; outcome: 'removed' | 'unknown' | 'not-own' }
   | { op: 'poolSummaries'; id: number; pools: PoolSummary[] }
-  | { op: 'pool'; id: number; pool: SnapshotPool | null }
+  | { op: 'pool'; id: number; pool: DumpPool | null }
   | { op: 'log'; level: 'info' | 'warn'; fields: object; message: string };
 
 /** A request without its id (the request path assigns ids). */

@@ -8,7 +8,7 @@ import type { PartitionLimits } from '../handlespace/index.js';
 import { AsapService } from './asap-service.js';
 import { EnrpHandlespace } from './enrp-handlespace.js';
 import { AsapTransportTable, asapTransportTlv } from './pe-asap-transport.js';
-import { snapshotPartition, snapshotPool, summarizePool } from './handlespace-snapshot.js';
+import { dumpPartition, dumpPool, summarizePool } from './handlespace-dump.js';
 import { encodePartAsync } from '../snapshot/part-writer.js';
 import { restoreSnapshot } from '../snapshot/restore.js';
 import { BatchSizes, EventLoopDelayMonitor, policyCensus } from './metrics-counts.js';
@@ -184,7 +184,7 @@ export default function attach(task: AttachTask): number {
     }
     if (data.op === 'pool') {
       const pool = partition.findPool(data.poolHandle);
-      const reply: ShardReply = { op: 'pool', id: data.id, pool: pool === undefined ? null : snapshotPool(pool, performance.now()) };
+      const reply: ShardReply = { op: 'pool', id: data.id, pool: pool === undefined ? null : dumpPool(pool, performance.now()) };
       port.postMessage(reply);
       return;
     }
@@ -215,7 +215,7 @@ export default function attach(task: AttachTask): number {
       const reply: ShardReply = { op: 'dump', id: data.id, rows: enrp.dump() };
       port.postMessage(reply);
     } else if (data.op === 'handlespace') {
-      const reply: ShardReply = { op: 'handlespace', id: data.id, pools: snapshotPartition(partition, performance.now()) };
+      const reply: ShardReply = { op: 'handlespace', id: data.id, pools: dumpPartition(partition, performance.now()) };
       port.postMessage(reply);
     } else if (data.op === 'snapshotPart') {
       // Step by step: the shard serves its batches between the steps of a large partition.

@@ -8,7 +8,7 @@ import type { ControlCounters } from '../../src/registrar/control.js';
 import { dashboardRoutes, type DashboardUpdate } from '../../src/registrar/dashboard.js';
 import { RateHistory, RATE_WINDOW_MS } from '../../src/registrar/dashboard-rates.js';
 import { dashboardHandlespace, dashboardPeers, MAX_ELEMENTS_SHOWN, MAX_POOLS_SHOWN, poolsToShow, summarize } from '../../src/registrar/dashboard-state.js';
-import type { SnapshotPool } from '../../src/shard/handlespace-snapshot.js';
+import type { DumpPool } from '../../src/shard/handlespace-dump.js';
 import { AsapFlag, PolicyType, policySettings } from '../../src/wire/index.js';
 import { AsapPeer } from './asap-peer.js';
 import { startTestRegistrar, waitFor, type TestRegistrar } from './harness.js';
@@ -106,7 +106,7 @@ describe('dashboard rates', () => {
 
 describe('dashboard view of the handlespace', () => {
   test('the largest pools first, bounded; totals exact; IDs in hex', () => {
-    const pools: SnapshotPool[] = [];
+    const pools: DumpPool[] = [];
     for (let p = 0; p < MAX_POOLS_SHOWN + 20; p++) {
       const size = p === 7 ? MAX_ELEMENTS_SHOWN + 30 : 1 + (p % 3);
       pools.push({

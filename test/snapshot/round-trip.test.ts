@@ -6,7 +6,7 @@ import { Builder } from 'flatbuffers';
 import { TimerKind } from '../../src/handlespace/pool-element.js';
 import { Partition } from '../../src/handlespace/partition.js';
 import { crc32c } from '../../src/sctp/crc32c.js';
-import { snapshotPartition } from '../../src/shard/handlespace-snapshot.js';
+import { dumpPartition } from '../../src/shard/handlespace-dump.js';
 import { asapTransportTlv } from '../../src/shard/pe-asap-transport.js';
 import { encodePart, encodePartAsync, PartEncoder } from '../../src/snapshot/part-writer.js';
 import { restoreSnapshot } from '../../src/snapshot/restore.js';
@@ -37,7 +37,7 @@ function snapshotOf(f: Filled, ownId = OWN): Uint8Array {
 
 /** The operator view without what a restart changes (association, timer). */
 function comparable(p: Partition) {
-  return snapshotPartition(p, 0)
+  return dumpPartition(p, 0)
     .sort((a, b) => (a.handleHex < b.handleHex ? -1 : 1))
     .map((pool) => ({ ...pool, elements: pool.elements.map(({ association: _a, timer: _t, ...rest }) => rest) }));
 }

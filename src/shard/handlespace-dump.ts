@@ -1,5 +1,6 @@
-// A readable snapshot of one shard's handlespace partition for operators (`rserpool dump`,
-// the control channel's GET /handlespace), in the spirit of RSPLIB's hsdump: each pool with
+// A readable dump of one shard's handlespace partition for operators (`rserpool dump`,
+// the control channel's GET /handlespace, the admin API and the dashboard; not the warm-restart
+// snapshot file of src/snapshot/), in the spirit of RSPLIB's hsdump: each pool with
 // its policy, each element with owner, transports, policy values and its pending timer.
 // Built inside the shard worker (the timer clock is the worker's own performance.now()).
 import type { Partition, Pool } from '../handlespace/index.js';
@@ -9,20 +10,20 @@ import { ParamType, policyFields, policyTypeName, TransportUse } from '../wire/i
 import { readPoolElement, type TransportParameter } from '../wire/parameters.js';
 import { Reader } from '../wire/reader.js';
 
-export interface SnapshotTransport {
+export interface DumpTransport {
   protocol: string;
   addresses: string[];
   port: number;
   use: 'data' | 'data+control';
 }
 
-export interface SnapshotElement {
+export interface DumpElement {
   peId: number;
   /** Server ID of the registrar that owns the PE (its home). */
   home: number;
   registrationLife: number;
-  userTransport: SnapshotTransport | null;
-  asapTransport: SnapshotTransport | null;
+  userTransport: DumpTransport | null;
+  asapTransport: DumpTransport | null;
   policy: Record<string, number>;
   /** Association ID at this registrar (0 for PEs learned from peers). */
   association: number;
@@ -31,12 +32,12 @@ export interface SnapshotElement {
   timer: { kind: string; inMs: number } | null;
 }
 
-export interface SnapshotPool {
+export interface DumpPool {
   /** Pool handle as text when printable UTF-8, and always as hex. */
   handle: string;
   handleHex: string;
   policy: { type: number; name: string };
-  elements: SnapshotElement[];
+  elements: DumpElement[];
 }
 
 const timerKindName: Record<number, string> = {
@@ -55,7 +56,7 @@ const protocolName: Record<number, string> = {
   [ParamType.OpaqueTransport]: 'opaque',
 };
 
-function transport(t: TransportParameter | null): SnapshotTransport | null {
+function transport(t: TransportParameter | null): DumpTransport | null {
   if (t === null) return null;
   return {
     protocol: protocolName[t.type] ?? `0x${t.type.toString(16)}`,
@@ -70,10 +71,10 @@ function handleText(h: Uint8Array): string {
   return /^[\x20-\x7e]*$/.test(text) ? text : Buffer.from(h).toString('hex');
 }
 
-export function snapshotPartition(partition: Partition, now: number): SnapshotPool[] {
+export function dumpPartition(partition: Partition, now: number): DumpPool[] {
   const reader = new Reader();
-  const pools: SnapshotPool[] = [];
-  for (const pool of partition.allPools()) pools.push(snapshotPool(pool, now, reader));
+  const pools: DumpPool[] = [];
+  for (const pool of partition.allPools()) pools.push(dumpPool(pool, now, reader));
   return pools;
 }
 
@@ -94,8 +95,8 @@ function policyOf(pool: Pool): { type: number; name: string } {
 }
 
 /** One pool with every element (the admin API's GET /api/pools/{handle}). */
-export function snapshotPool(pool: Pool, now: number, reader = new Reader()): SnapshotPool {
-  const elements: SnapshotElement[] = [];
+export function dumpPool(pool: Pool, now: number, reader = new Reader()): DumpPool {
+  const elements: DumpElement[] = [];
   for (const e of pool.elements.values()) {
     reader.reset(e.encoded);
     const decoded = readPoolElement(reader, 0, e.encoded.length);
@@ -118,4 +119,4 @@ export function snapshotPool(pool: Pool, now: number, reader = new Reader()): Sn
 }
 
 /** For `rserpool snapshot show` (src/cli/snapshot.ts): the same texts from a snapshot file's records. */
-export { transport as snapshotTransport, handleText as poolHandleText };
+export { transport as dumpTransport, handleText as poolHandleText };
