@@ -16,6 +16,15 @@
 // `?token=TOKEN` in the URL, which also sets an HttpOnly cookie so the page's later requests
 // carry it. A route marked `alwaysAuthenticated` (the admin API's DELETE) needs the token even
 // on loopback, and is refused (403) when no token is configured at all.
+//
+// Hostile clients: without a token only a Host header naming this host (a loopback literal,
+// `localhost`, or the control address) is answered, 421 otherwise (a web page that rebinds a
+// DNS name to 127.0.0.1 cannot read the handlespace); connections are capped in total and per
+// source address with a reserve for the probes (control-connections.ts); a request head must
+// arrive within 10 s, a response make progress within 30 s (the dashboard's event stream
+// excepted); /handlespace is streamed (control-json-stream.ts), one body shared by the requests
+// that arrive while it is gathered, and at most one large body (/handlespace, /snapshot) at a
+// time per connection.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
@@ -26,11 +35,17 @@ import { metricsRoutes, type MessageCounters, type ScrapeFigures } from './metri
 import { adminApiRoutes } from './admin-api.js';
 import { dashboardRoutes } from './dashboard.js';
 import { snapshotRoutes } from '../snapshot/control-route.js';
+import { writeJsonStream } from './control-json-stream.js';
+import { ControlConnections, DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, PROBE_RESERVE_CONNECTIONS } from './control-connections.js';
 
 export const DEFAULT_CONTROL_PORT = 3870;
 export const CONTROL_ADDRESS = '127.0.0.1';
 /** Name of the cookie a `?token=` request sets (the dashboard's later requests carry it). */
 export const CONTROL_TOKEN_COOKIE = 'rserpool_control_token';
+/** A response (but the event stream) that makes no progress for this long is cut. */
+export const CONTROL_RESPONSE_TIMEOUT_MS = 30_000;
+/** How often Node looks for request heads overdue (headersTimeout); its default is 30 s. */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
 
 /** The registrar as the control channel sees it. */
 export interface ControlSource {
@@ -98,6 +113,11 @@ export interface ControlRequest {
   readonly authenticated: boolean;
   /** Answers with a JSON body (status, `content-type: application/json`, no caching). */
   json(status: number, body: unknown): void;
+  /**
+   * Claims this connection for one large body (/handlespace, /snapshot) until the response
+   * closes. False, after answering 429, when one is already being sent on this connection.
+   */
+  claimLargeBody(): boolean;
 }
 
 /**
@@ -128,6 +148,10 @@ export interface ControlOptions {
   routes?: readonly ControlRoute[];
   /** Connections held at once (default 64); a client that sends no complete request head within 10 s is cut. */
   maxConnections?: number;
+  /** Connections one source address holds at once (default 16). */
+  maxConnectionsPerAddress?: number;
+  /** A response (but the event stream) making no progress this long is cut; default 30 s. */
+  responseTimeoutMs?: number;
 }
 
 /** True for an address only this host reaches (127/8, ::1, localhost). */
@@ -140,6 +164,30 @@ export function isLoopbackAddress(address: string): boolean {
 
 /** Thrown by `ControlServer.open` for a configuration an operator must fix. */
 export class ControlConfigError extends Error {}
+
+/**
+ * True when a request's Host header names this host: a loopback literal (127/8, [::1]),
+ * `localhost`, or `controlAddress`, with any port; or no Host at all (HTTP/1.0: no browser).
+ * Anything else, without a token, may be a page whose DNS name was rebound to this address.
+ */
+export function isLocalHostHeader(host: string | undefined, controlAddress: string): boolean {
+  if (host === undefined) return true;
+  const h = host.trim().toLowerCase();
+  let name: string;
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    if (end < 0) return false;
+    const rest = h.slice(end + 1);
+    if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return false;
+    name = h.slice(1, end);
+  } else {
+    const m = /^([^:]+)(?::\d{1,5})?$/.exec(h);
+    if (m === null) return false;
+    name = m[1]!;
+  }
+  if (name === 'localhost' || name === controlAddress.toLowerCase()) return true;
+  return (isIP(name) === 4 && name.startsWith('127.')) || name === '::1';
+}
 
 /** Throws a ControlConfigError for a non-loopback address without a token (checked before anything opens). */
 export function checkControlBinding(address: string, token: string | null): void {
@@ -202,16 +250,46 @@ export class ControlServer {
     const token = o.token === undefined || o.token === null || o.token === '' ? null : o.token;
     checkControlBinding(address, token);
     const routes = o.routes ?? controlRoutes(source);
-    const server = createServer((request, response) => {
+    const connections = new ControlConnections({
+      maxConnections: o.maxConnections ?? 64,
+      maxPerAddress: o.maxConnectionsPerAddress ?? DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS,
+      reserve: PROBE_RESERVE_CONNECTIONS,
+    });
+    // Requests for /handlespace that arrive while it is gathered share one result.
+    let handlespaceInFlight: Promise<HandlespaceDocument> | null = null;
+    const handlespace = (): Promise<HandlespaceDocument> => {
+      handlespaceInFlight ??= source
+        .handlespace()
+        .then((pools): HandlespaceDocument => ({ registrarId: source.id, time: new Date().toISOString(), pools }))
+        .finally(() => (handlespaceInFlight = null));
+      return handlespaceInFlight;
+    };
+    // Connections sending a large body now (one at a time each).
+    const largeBodies = new WeakSet<object>();
+    const server = createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, (request, response) => {
+      // Never throws (a body JSON cannot hold answers 500; a connection gone is let go).
       const json = (status: number, body: unknown): void => {
-        if (response.headersSent) {
-          response.end();
-          return;
+        try {
+          if (response.headersSent) {
+            response.end();
+            return;
+          }
+          let text: string;
+          try {
+            text = `${JSON.stringify(body, null, 2)}\n`;
+          } catch (error) {
+            status = 500;
+            text = `${JSON.stringify({ error: `cannot encode the answer: ${(error as Error).message}` }, null, 2)}\n`;
+          }
+          response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+          response.end(request.method === 'HEAD' ? undefined : text);
+        } catch {
+          response.destroy();
         }
-        const text = `${JSON.stringify(body, null, 2)}\n`;
-        response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-        response.end(request.method === 'HEAD' ? undefined : text);
       };
+      const socket = request.socket;
+      const reserve = connections.isReserve(socket);
+      if (reserve) response.setHeader('connection', 'close');
       let url: URL;
       try {
         url = new URL(request.url ?? '/', 'http://control');
@@ -233,7 +311,16 @@ export class ControlServer {
         json(401, { error: offered === null ? 'this control channel needs the bearer token (Authorization: Bearer TOKEN, or ?token=TOKEN)' : 'wrong token' });
       };
       const isGet = method === 'GET' || method === 'HEAD';
-      const request_: ControlRequest = { request, response, url, method, authenticated, json };
+      const claimLargeBody = (): boolean => {
+        if (largeBodies.has(socket)) {
+          json(429, { error: `${path}: this connection is already receiving /handlespace or /snapshot; one at a time per connection` });
+          return false;
+        }
+        largeBodies.add(socket);
+        response.once('close', () => largeBodies.delete(socket));
+        return true;
+      };
+      const request_: ControlRequest = { request, response, url, method, authenticated, json, claimLargeBody };
       const answer = (work: Promise<unknown>): void => {
         work.then(
           (body) => json(200, body),
@@ -247,11 +334,30 @@ export class ControlServer {
         const ready = source.ready?.() ?? true;
         return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', registrarId: hexId(source.id) });
       }
+      if (reserve) {
+        response.setHeader('retry-after', '5');
+        return json(503, { error: 'too many control connections (from this address, or in all): this one may ask /health and /ready only' });
+      }
+      // DNS rebinding: without a token, only requests addressed to this host by name or literal.
+      if (token === null && !isLocalHostHeader(request.headers.host, address)) {
+        return json(421, { error: `Host "${request.headers.host}" is not this control channel's: use 127.0.0.1, [::1], localhost or ${address} (or configure --control-token-file)` });
+      }
       if (token !== null && !authenticated) return refuse();
       if (path === '/handlespace' || path === '/stats') {
         if (!isGet) return json(405, { error: `${method} ${path}: only GET` });
         if (path === '/handlespace') {
-          return answer(source.handlespace().then((pools): HandlespaceDocument => ({ registrarId: source.id, time: new Date().toISOString(), pools })));
+          if (!claimLargeBody()) return;
+          handlespace().then(
+            (document) => {
+              if (response.destroyed) return;
+              response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+              if (method === 'HEAD') return void response.end();
+              // Streamed: a document too large for one string still goes out, piece by piece.
+              writeJsonStream(response, document).catch(() => undefined);
+            },
+            (error: Error) => json(500, { error: error.message }),
+          ).catch(() => response.destroy());
+          return;
         }
         return answer(source.stats());
       }
@@ -284,11 +390,14 @@ export class ControlServer {
       json(404, { error: `no such resource ${path}; try /handlespace, /stats, /metrics, /health, /ready or /api/pools` });
     });
     server.keepAliveTimeout = 1000;
-    // Hostile clients (the channel may listen beyond loopback): bounded connections, and a
-    // request head must arrive within 10 s (slow-header clients hold no connection longer).
-    server.maxConnections = o.maxConnections ?? 64;
+    // Hostile clients (the channel may listen beyond loopback): bounded connections (in all,
+    // per address, a reserve for the probes), a request head must arrive within 10 s (checked
+    // every second), and a response that makes no progress for 30 s is cut (a slow reader
+    // does not pin a large body; the event stream turns this off for itself).
+    connections.attach(server);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
+    server.timeout = o.responseTimeoutMs ?? CONTROL_RESPONSE_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(o.port, address, () => {

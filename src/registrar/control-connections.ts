@@ -1,0 +1,98 @@
+// The control channel's connection admission: a cap on connections at once, a cap per source
+// address (one client cannot take them all), and a few reserved connections for the probes.
+// A connection beyond either cap is admitted into the reserve while it has room: there it may
+// ask /health or /ready only (anything else: 503), must send its request head within
+// RESERVE_HEAD_TIMEOUT_MS, and is closed after its answer. So a client that holds its share of
+// half-sent requests does not keep the probes out. And a request head must arrive within
+// HEAD_TIMEOUT_MS of the connection (or of the previous answer) or the connection is cut: Node's
+// own headersTimeout is not enough (Node 20: once any other request on the server has been
+// answered, a head already pending is never timed out; seen with v20.20.2).
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** Connections one source address holds at once (beyond: only the reserve). */
+export const DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS = 16;
+/** Connections kept for /health and /ready beyond the caps. */
+export const PROBE_RESERVE_CONNECTIONS = 8;
+/** A reserve connection's time to send its request head and be answered. */
+export const RESERVE_HEAD_TIMEOUT_MS = 2000;
+/** Time for a request head, from the connection or from the previous answer. */
+export const HEAD_TIMEOUT_MS = 10_000;
+
+export interface ConnectionLimits {
+  /** Connections at once, the reserve not counted (--control-max-connections). */
+  maxConnections: number;
+  /** Connections one source address holds at once. */
+  maxPerAddress: number;
+  /** Reserve connections (probes only). */
+  reserve: number;
+}
+
+export class ControlConnections {
+  private total = 0;
+  private reserved = 0;
+  private readonly byAddress = new Map<string, number>();
+  private readonly reserveSockets = new WeakSet<Socket>();
+  /** The head deadline of each connection waiting for a request head. */
+  private readonly headTimers = new WeakMap<Socket, NodeJS.Timeout>();
+  /** Connections refused at once (every cap and the reserve full). */
+  refused = 0;
+
+  constructor(private readonly limits: ConnectionLimits) {}
+
+  /** Admits (or cuts) every connection `server` accepts. */
+  attach(server: Server): void {
+    server.on('connection', (socket: Socket) => {
+      if (!this.admit(socket)) return;
+      this.armHeadTimer(socket);
+      socket.once('close', () => clearTimeout(this.headTimers.get(socket)));
+    });
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      const socket = request.socket;
+      clearTimeout(this.headTimers.get(socket));
+      this.headTimers.delete(socket);
+      response.once('finish', () => {
+        if (!socket.destroyed) this.armHeadTimer(socket);
+      });
+    });
+  }
+
+  private armHeadTimer(socket: Socket): void {
+    clearTimeout(this.headTimers.get(socket));
+    const timer = setTimeout(() => socket.destroy(), HEAD_TIMEOUT_MS);
+    timer.unref();
+    this.headTimers.set(socket, timer);
+  }
+
+  /** True for a connection admitted into the probe reserve. */
+  isReserve(socket: Socket): boolean {
+    return this.reserveSockets.has(socket);
+  }
+
+  private admit(socket: Socket): boolean {
+    const address = socket.remoteAddress ?? '';
+    const mine = this.byAddress.get(address) ?? 0;
+    if (this.total < this.limits.maxConnections && mine < this.limits.maxPerAddress) {
+      this.total++;
+      this.byAddress.set(address, mine + 1);
+      socket.once('close', () => {
+        this.total--;
+        const n = (this.byAddress.get(address) ?? 1) - 1;
+        if (n <= 0) this.byAddress.delete(address);
+        else this.byAddress.set(address, n);
+      });
+      return true;
+    }
+    if (this.reserved < this.limits.reserve) {
+      this.reserved++;
+      this.reserveSockets.add(socket);
+      socket.once('close', () => this.reserved--);
+      // No 'timeout' listener on the server: Node destroys the socket when this fires.
+      socket.setTimeout(RESERVE_HEAD_TIMEOUT_MS);
+      return true;
+    }
+    this.refused++;
+    socket.destroy();
+    return false;
+  }
+}
