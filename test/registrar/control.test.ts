@@ -301,13 +301,20 @@ describe('bearer token', () => {
       });
     try {
       const [a, b] = [await open(), await open()];
+      // Beyond the cap: the probe reserve (8 connections, /health and /ready only), then cut at once.
+      const reserve: Socket[] = [];
+      for (let i = 0; i < 8; i++) reserve.push(await open());
+      const ask = (s: Socket, path: string): Promise<string> => {
+        const answer = new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString())));
+        s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        return answer;
+      };
+      expect(await ask(reserve[0]!, '/health')).toMatch(/^HTTP\/1\.1 200/);
+      expect(await ask(reserve[1]!, '/stats')).toMatch(/^HTTP\/1\.1 503/);
       const c = await open();
-      await new Promise<void>((resolve) => c.once('close', () => resolve())); // the third is cut at once
-      const answer = new Promise<string>((resolve) => a.once('data', (d: Buffer) => resolve(d.toString())));
-      a.write('GET /health HTTP/1.1\r\nHost: control\r\n\r\n');
-      expect(await answer).toMatch(/^HTTP\/1\.1 200/);
-      a.destroy();
-      b.destroy();
+      await new Promise<void>((resolve) => c.once('close', () => resolve())); // no room left: cut at once
+      expect(await ask(a, '/stats')).toMatch(/^HTTP\/1\.1 200/);
+      for (const s of [a, b, ...reserve]) s.destroy();
     } finally {
       await server.close();
     }

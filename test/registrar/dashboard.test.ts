@@ -264,7 +264,7 @@ describe('dashboard on the control channel of a running registrar', () => {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     // Shrink what the kernel holds for us, then stop reading.
     socket.setNoDelay(true);
-    socket.write('GET /dashboard/events HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.write('GET /dashboard/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     socket.pause();
     // A reading viewer sees the drop counted.
     const watcher = await fetch(`${base}/dashboard/events`);
