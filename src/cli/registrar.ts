@@ -226,6 +226,14 @@ export function registerRegistrar(program: Command): void {
         if (enrpAnnounce !== 'off') config.enrpGroup = parseMulticastGroup(enrpAnnounce);
       }
       if (opts.announce !== 'off') config.announceGroup = parseMulticastGroup(opts.announce as string);
+      // A promise rejected with no handler is a bug, but the work it belonged to has already
+      // failed: say so loudly and keep serving, rather than let Node 20 exit (every PE homed
+      // here would lose its registrar, and input that reaches such a path would stop it).
+      // Exceptions thrown synchronously stay fatal (state may be half-changed).
+      process.on('unhandledRejection', (reason) => {
+        const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+        process.stderr.write(`rserpool registrar: BUG: unhandled promise rejection (serving on; please report): ${text}\n`);
+      });
       let registrar: Registrar;
       try {
         registrar = await Registrar.start(config);
