@@ -80,8 +80,11 @@ export class StreamAssociation extends EventEmitter<AssociationEvents> implement
   readonly protocol: 'tcp' | 'tls';
   readonly ppid: number;
   readonly maxSendQueueBytes: number;
-  /** Who the peer authenticated as (an accepted TLS association), else null. */
-  readonly tlsPeer: TlsPeer | null;
+  /**
+   * Who the peer authenticated as, else null: set by the server when it accepts a TLS
+   * association, and by the connector once the handshake of one it started is done.
+   */
+  tlsPeer: TlsPeer | null;
   readonly #socket: Socket;
   readonly #framer: MessageFramer;
   readonly #log: StreamLog;

@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import { StreamAssociation } from './stream-association.js';
 import { MAX_FRAMED_MESSAGE_BYTES } from './stream-framing.js';
 import { tlsClientOptions, type TlsCredentials } from './tls-credentials.js';
+import { tlsPeerOf, type TlsPeer } from './tls-peer.js';
 import type { Association, RemoteAddress } from './sctp-provider.js';
 import type { StreamProtocol } from './stream-endpoint.js';
 
@@ -23,6 +24,12 @@ export interface StreamConnectorOptions {
   connectTimeout?: number;
   /** A connection or handshake failed: the reason, for the tool's output. */
   onError?: (remote: RemoteAddress, error: Error) => void;
+  /**
+   * TLS: who the server authenticated as, checked once the handshake is done and before the
+   * association is up; a reason aborts it (it never comes up, 'down' follows). The ENRP
+   * endpoint refuses a server whose credentials are a PE's this way.
+   */
+  authorize?: (peer: TlsPeer, remote: RemoteAddress) => string | null;
 }
 
 /** How long a TLS 1.3 client waits for a sign that the server accepted it (see #secured). */
@@ -67,7 +74,7 @@ export class StreamConnector {
       a.markUp();
     };
     if (this.#tls === null) socket.once('connect', up);
-    else socket.once('secureConnect', () => this.#secured(socket as tls.TLSSocket, up));
+    else socket.once('secureConnect', () => this.#secured(socket as tls.TLSSocket, a, up));
     // Failures to set up (refused, unreachable, a TLS alert); errors of a live association show as its 'down'.
     socket.once('error', (error) => {
       if (a.state === 'connecting') o.onError?.(remote, error);
@@ -86,7 +93,18 @@ export class StreamConnector {
    * (sent after it verified our Finished) or data, or, for a server that sends no tickets, a
    * moment without an alert. TLS 1.2 ends with the server's Finished: up at once.
    */
-  #secured(socket: tls.TLSSocket, up: () => void): void {
+  #secured(socket: tls.TLSSocket, a: StreamAssociation, up: () => void): void {
+    // Who the server is: its certificate (CN, pools it names), or, when it presented none, the
+    // PSK identity we used (the key is shared by the identity's holders).
+    // (Read once: a second getPeerX509Certificate() on a client socket gives undefined.)
+    const x509 = socket.getPeerX509Certificate();
+    a.tlsPeer = tlsPeerOf(socket, x509 === undefined ? (this.#options.tls?.pskIdentity ?? null) : null, x509);
+    const refused = this.#options.authorize?.(a.tlsPeer, a.remote) ?? null;
+    if (refused !== null) {
+      this.#options.onError?.(a.remote, new Error(`${a.peer} refused: ${refused}`));
+      a.abort(refused);
+      return;
+    }
     if (socket.getProtocol() !== 'TLSv1.3') {
       up();
       return;

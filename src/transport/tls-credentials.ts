@@ -6,7 +6,7 @@
 // exit 1 with it before it serves anything.
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 
 /** The files as given on the command line (`--tls-psk`, `--tls-cert`, `--tls-key`, `--tls-ca`). */
 export interface TlsFiles {
@@ -217,8 +217,10 @@ export function tlsClientOptions(c: TlsCredentials): tls.ConnectionOptions {
     const identity = c.pskIdentity;
     const key = c.psk.get(identity)!;
     options.pskCallback = () => ({ identity, psk: key });
-    // With a PSK the server presents no certificate: the key is the authentication.
-    options.checkServerIdentity = () => undefined;
+    // With a PSK the server presents no certificate (TLS 1.2 still calls the check, with an
+    // empty one): the key is the authentication. A server that presents a certificate instead
+    // must name the address in it, as without a PSK.
+    options.checkServerIdentity = (host, cert) => (cert.raw === undefined ? undefined : tls.checkServerIdentity(host, cert));
   }
   if (c.cert !== null && c.key !== null) {
     options.cert = c.cert;

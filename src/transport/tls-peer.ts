@@ -7,12 +7,13 @@
 // the pool handle's bytes percent-encoded where they are not URI-safe (RFC 3986 §2.1), e.g.
 // `URI:rserpool:pool:echo` or `URI:rserpool:pool:my%20pool`; `rserpool:pool:*` names every
 // pool. Other URIs and other SAN kinds are ignored.
+import type { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
 
 export interface TlsPeer {
   /** The PSK identity the handshake used, or null (certificate). */
   pskIdentity: string | null;
-  /** The peer certificate's subject CN (certificate handshakes), or null. */
+  /** The peer certificate's subject CN (certificate handshakes), or null (a PSK, or a certificate without CN). */
   certificateSubject: string | null;
   /**
    * Pool handles (as latin1 text of their bytes) the certificate names, '*' for all; null when
@@ -23,11 +24,11 @@ export interface TlsPeer {
 
 export const POOL_URI_PREFIX = 'rserpool:pool:';
 
-/** The peer of a finished handshake; `pskIdentity` when a PSK was used. */
-export function tlsPeerOf(socket: tls.TLSSocket, pskIdentity: string | null): TlsPeer {
+/** The peer of a finished handshake; `pskIdentity` when a PSK was used; `x509`: the peer's certificate if already read. */
+export function tlsPeerOf(socket: tls.TLSSocket, pskIdentity: string | null, x509: X509Certificate | undefined = socket.getPeerX509Certificate()): TlsPeer {
   if (pskIdentity !== null) return { pskIdentity, certificateSubject: null, certificatePools: null };
-  const x509 = socket.getPeerX509Certificate();
-  const subject = x509?.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? '?';
+  // No CN: null (a pool map's cn: line can name no such certificate).
+  const subject = x509?.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? null;
   return { pskIdentity: null, certificateSubject: subject, certificatePools: poolsOfSubjectAltName(x509?.subjectAltName) };
 }
 
