@@ -1,22 +1,5 @@
 // Ports on 127.0.0.1 that were free a moment ago, for child processes and servers that need a
 // fixed port number (tests never use the protocol's default ports: others run beside them).
-import dgram from 'node:dgram';
-import { createServer } from 'node:net';
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A UDP port on 127.0.0.1 that was free a moment ago. */
-export async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
+// One definition for tests and benchmarks: the benchmarks' (tsc compiles native-free-bench/,
+// not test/, so the tests take it from there).
+export { freeTcpPort, freeUdpPort } from '../../native-free-bench/free-ports.js';
