@@ -7,10 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ControlServer, isLocalHostHeader, type ControlOptions, type ControlSource } from '../../src/registrar/control.js';
 import { jsonPieces } from '../../src/registrar/control-json-stream.js';
 import { DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, PROBE_RESERVE_CONNECTIONS } from '../../src/registrar/control-connections.js';
-import type { SnapshotPool } from '../../src/shard/handlespace-snapshot.js';
+import type { DumpPool } from '../../src/shard/handlespace-dump.js';
 
 /** A handlespace of `pools` pools of `perPool` elements (shaped like the registrar's). */
-function handlespaceOf(pools: number, perPool: number): SnapshotPool[] {
+function handlespaceOf(pools: number, perPool: number): DumpPool[] {
   return Array.from({ length: pools }, (_, p) => ({
     handle: `pool-${p}`,
     handleHex: Buffer.from(`pool-${p}`).toString('hex'),
@@ -23,7 +23,7 @@ function handlespaceOf(pools: number, perPool: number): SnapshotPool[] {
       registrationLife: 30_000,
       expiresInMs: null,
     })),
-  })) as unknown as SnapshotPool[];
+  })) as unknown as DumpPool[];
 }
 
 let servers: ControlServer[] = [];
@@ -99,7 +99,7 @@ describe('GET /handlespace', () => {
       expect(a.status).toBe(200);
       expect(a.headers.get('content-type')).toMatch(/^application\/json/);
       const text = await a.text();
-      const doc = JSON.parse(text) as { registrarId: number; time: string; pools: SnapshotPool[] };
+      const doc = JSON.parse(text) as { registrarId: number; time: string; pools: DumpPool[] };
       expect(text).toBe(`${JSON.stringify({ registrarId: 7, time: doc.time, pools }, null, 2)}\n`);
     }
     await fetch(`http://127.0.0.1:${server.port}/handlespace`).then((a) => a.text());

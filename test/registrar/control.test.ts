@@ -1,9 +1,8 @@
 // The control channel's operator endpoints against running registrars: Prometheus /metrics
 // (values checked against the handlespace; label sets bounded after a hostile burst),
 // /health and /ready during a long mentor search, the bearer token, and the admin API.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,32 +13,11 @@ import { AsapPeer } from './asap-peer.js';
 import { freeUdpPort, poolsOverShards, startTestRegistrar, waitFor } from './harness.js';
 import { meshed, startScope, type ScopeMember } from '../enrp/harness.js';
 import { EnrpPeer } from '../enrp/enrp-peer.js';
-import { CLI, REPO_ROOT } from '../helpers/cli.js';
+import { runCliAsync } from '../helpers/cli.js';
+import { freeTcpPort } from '../helpers/ports.js';
 
 /** The compiled `rserpool` in a child process, without blocking this event loop (the registrar runs in it). */
-function cli(args: string[], timeoutMs = 30_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-/** A TCP port that was free a moment ago. */
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const cli = (args: string[], timeoutMs?: number) => runCliAsync(args, timeoutMs);
 
 /** One sample of the Prometheus text format. */
 interface Sample {
