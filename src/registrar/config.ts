@@ -5,6 +5,7 @@ import { ASAP_ANNOUNCE_GROUP, DEFAULT_ANNOUNCE_TTL, ENRP_PRESENCE_GROUP, type Mu
 import { PORT_ASAP, PORT_ASAP_TLS, PORT_ENRP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 import { defaultSubscriptionSettings } from '../shard/subscriptions.js';
 import { DEFAULT_DASHBOARD_CLIENTS, DEFAULT_DASHBOARD_INTERVAL } from './dashboard.js';
+import { DEFAULT_CONTROL_MAX_CONNECTIONS } from './control-connections.js';
 
 /** A peer registrar given by configuration (RFC 5353 §3.2.2.1 "administrative means"). */
 export interface StaticPeer {
@@ -234,8 +235,7 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     // A few operators' browsers; each gets one bounded update per interval.
     dashboardClients: DEFAULT_DASHBOARD_CLIENTS,
     dashboardInterval: DEFAULT_DASHBOARD_INTERVAL,
-    // Operators, a Prometheus or two, the dashboard's browsers (--dashboard-clients, 8): 64 is ample.
-    controlMaxConnections: 64,
+    controlMaxConnections: DEFAULT_CONTROL_MAX_CONNECTIONS,
     enrpPort: PORT_ENRP,
     peers: [],
     enrpAnnounce: true,

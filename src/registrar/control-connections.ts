@@ -10,6 +10,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
+/**
+ * Connections the control channel holds at once (--control-max-connections): operators, a
+ * Prometheus or two, the dashboard's browsers (--dashboard-clients, 8): 64 is ample.
+ */
+export const DEFAULT_CONTROL_MAX_CONNECTIONS = 64;
 /** Connections one source address holds at once (beyond: only the reserve). */
 export const DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS = 16;
 /** Connections kept for /health and /ready beyond the caps. */

@@ -36,7 +36,7 @@ import { adminApiRoutes } from './admin-api.js';
 import { dashboardRoutes } from './dashboard.js';
 import { snapshotRoutes } from '../snapshot/control-route.js';
 import { writeJsonStream } from './control-json-stream.js';
-import { ControlConnections, DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, PROBE_RESERVE_CONNECTIONS } from './control-connections.js';
+import { ControlConnections, DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, DEFAULT_CONTROL_MAX_CONNECTIONS, PROBE_RESERVE_CONNECTIONS } from './control-connections.js';
 
 export const DEFAULT_CONTROL_PORT = 3870;
 export const CONTROL_ADDRESS = '127.0.0.1';
@@ -251,7 +251,7 @@ export class ControlServer {
     checkControlBinding(address, token);
     const routes = o.routes ?? controlRoutes(source);
     const connections = new ControlConnections({
-      maxConnections: o.maxConnections ?? 64,
+      maxConnections: o.maxConnections ?? DEFAULT_CONTROL_MAX_CONNECTIONS,
       maxPerAddress: o.maxConnectionsPerAddress ?? DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS,
       reserve: PROBE_RESERVE_CONNECTIONS,
     });
