@@ -12,8 +12,12 @@
 // --tls-ca, checked in the handshake) that is not a pool element: credentials that name pool
 // handles (certificate SAN URIs rserpool:pool:..., a line of --tls-pool-map) are a PE's, and
 // a PE that spoke ENRP could add PEs under any pool (as the home registrar of its own PEs),
-// around per-pool authorization. Such an association is aborted, logged with the address and
-// counted. Note that without a pool map, anyone of the scope's CA or PSK file may be a peer:
+// around per-pool authorization. The check runs both ways: on associations a peer opens to us,
+// and on those we open, once the handshake says who the server is (a PE's certificate that
+// passes the CA and names the address we dialled gets no link either). Such an association
+// is aborted, logged with the address and counted. Our own PSK identity for links we open is
+// the first of --tls-psk that the pool map does not name (a PE's key would let that PE pose as
+// the peer). Note that without a pool map, anyone of the scope's CA or PSK file may be a peer:
 // give ENRP peers their own CA for a stricter scope.
 import { EventEmitter } from 'node:events';
 import type { Association, RemoteAddress, SctpEndpoint } from '../transport/sctp-provider.js';
@@ -22,7 +26,8 @@ import { StreamEndpoint } from '../transport/stream-endpoint.js';
 import type { StreamLog } from '../transport/stream-association.js';
 import { hasTlsFiles, loadTlsCredentials, TlsCredentialError, type TlsCredentials, type TlsFiles } from '../transport/tls-credentials.js';
 import { PORT_ENRP_TLS, PPID_ENRP } from '../wire/constants.js';
-import { tlsPeerOfAssociation, type PoolMap } from './tls-authorization.js';
+import type { TlsPeer } from '../transport/tls-peer.js';
+import { poolsOfPeer, tlsPeerOfAssociation, type PoolMap } from './tls-authorization.js';
 
 /** What the ENRP service uses of its endpoint (an SCTP endpoint has all of it). */
 export type EnrpEndpoint = Pick<SctpEndpoint, 'port' | 'associations' | 'associate' | 'sendDatagram'> & {
@@ -46,7 +51,7 @@ export interface EnrpTlsSettings {
 }
 
 export interface EnrpTlsCounters {
-  /** TLS peers refused on the ENRP port because their credentials name pool handles (a PE's). */
+  /** TLS peers refused because their credentials name pool handles (a PE's): on our ENRP port, and servers we connected to. */
   poolElementsRefused: number;
   /** ENRP associations over SCTP refused because the scope speaks ENRP over TLS. */
   plainRefused: number;
@@ -63,7 +68,14 @@ export class EnrpTlsEndpoint extends EventEmitter<{ association: [association: A
     super();
     this.#listener = listener;
     this.#settings = settings;
-    this.#connector = new StreamConnector({ protocol: 'tls', ppid: PPID_ENRP, tls: settings.client, maxSendQueueBytes: settings.maxSendQueueBytes, connectTimeout: settings.handshakeTimeout });
+    this.#connector = new StreamConnector({
+      protocol: 'tls',
+      ppid: PPID_ENRP,
+      tls: settings.client,
+      maxSendQueueBytes: settings.maxSendQueueBytes,
+      connectTimeout: settings.handshakeTimeout,
+      authorize: (peer, remote) => (this.#isPoolElement(peer, remote, 'outgoing') ? 'ENRP: credentials of a pool element' : null),
+    });
     listener.on('association', (a) => this.#incoming(a));
     listener.on('error', (error) => settings.log('warn', { error: error.message, enrpTlsPort: this.port }, 'ENRP TLS endpoint error'));
   }
@@ -110,16 +122,21 @@ export class EnrpTlsEndpoint extends EventEmitter<{ association: [association: A
 
   #incoming(a: Association): void {
     const peer = tlsPeerOfAssociation(a);
-    const name = peer?.pskIdentity ?? peer?.certificateSubject ?? null;
-    const namesPools = peer !== null && (peer.certificatePools !== null || (name !== null && this.#settings.poolMap?.has(name) === true));
-    if (namesPools) {
-      if (this.counters.poolElementsRefused++ % 1000 === 0) {
-        this.#settings.log('warn', { peer: `${a.remote.address}:${a.remote.port}`, name, refused: this.counters.poolElementsRefused }, 'ENRP over TLS refused: the peer\'s credentials name pool handles (a pool element\'s, not a registrar\'s)');
-      }
+    if (peer !== null && this.#isPoolElement(peer, a.remote, 'incoming')) {
       a.abort('ENRP: credentials of a pool element');
       return;
     }
     this.emit('association', a);
+  }
+
+  /** Whether a TLS peer's credentials name pool handles (a PE's, not a registrar's); logged sparingly and counted when so. */
+  #isPoolElement(peer: TlsPeer, remote: RemoteAddress, direction: 'incoming' | 'outgoing'): boolean {
+    if (poolsOfPeer(peer, this.#settings.poolMap) === null) return false;
+    if (this.counters.poolElementsRefused++ % 1000 === 0) {
+      const name = peer.pskIdentity !== null ? `psk:${peer.pskIdentity}` : peer.certificateSubject !== null ? `cn:${peer.certificateSubject}` : null;
+      this.#settings.log('warn', { peer: `${remote.address}:${remote.port}`, direction, name, refused: this.counters.poolElementsRefused }, 'ENRP over TLS refused: the peer\'s credentials name pool handles (a pool element\'s, not a registrar\'s)');
+    }
+    return true;
   }
 }
 
@@ -139,7 +156,7 @@ export interface EnrpTlsConfig {
  * TLS only, so --tls-only with port 0 is refused). Read at start, before anything opens: a
  * problem is a TlsCredentialError with a hint.
  */
-export function loadEnrpTlsCredentials(c: EnrpTlsConfig): { port: number; server: TlsCredentials; client: TlsCredentials } | null {
+export function loadEnrpTlsCredentials(c: EnrpTlsConfig, poolMap: PoolMap | null = null): { port: number; server: TlsCredentials; client: TlsCredentials } | null {
   const port = c.enrpTlsPort ?? (c.tlsOnly ? PORT_ENRP_TLS : 0);
   if (port <= 0) {
     if (c.tlsOnly) throw new TlsCredentialError('--tls-only with --enrp-tls-port 0', 'a secured registrar speaks ENRP over TLS only: give --enrp-tls-port a port (default 9902)');
@@ -147,7 +164,15 @@ export function loadEnrpTlsCredentials(c: EnrpTlsConfig): { port: number; server
   }
   const files: TlsFiles = { psk: c.tlsPsk, cert: c.tlsCert, key: c.tlsKey, ca: c.tlsCa };
   if (!hasTlsFiles(files)) throw new TlsCredentialError(`--enrp-tls-port ${port} without TLS files`, 'give --tls-psk, or --tls-cert, --tls-key and --tls-ca: ENRP peers authenticate each other with them');
-  return { port, server: loadTlsCredentials(files, 'server'), client: loadTlsCredentials(files, 'client') };
+  const server = loadTlsCredentials(files, 'server');
+  // Our identity when we connect: one the pool map gives no pools (a PE's would be refused by
+  // the peer, and would let that PE pose as a registrar).
+  const registrarIdentity = server.psk === null ? undefined : [...server.psk.keys()].find((identity) => !poolMap?.has(`psk:${identity}`));
+  if (server.psk !== null && registrarIdentity === undefined && server.cert === null) {
+    throw new TlsCredentialError(`every identity of --tls-psk ${c.tlsPsk} is a pool element's in --tls-pool-map`, 'add a PSK identity for the registrars (named in no map line) to the file: ENRP peers authenticate with it');
+  }
+  const client = loadTlsCredentials(registrarIdentity !== undefined ? { ...files, pskIdentity: registrarIdentity } : { ...files, psk: undefined }, 'client');
+  return { port, server, client };
 }
 
 /**

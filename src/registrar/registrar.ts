@@ -24,7 +24,7 @@ import { AssociationRates, ratedKind, type RateLimitCounters } from './rate-limi
 import type { DumpPool } from '../shard/handlespace-dump.js';
 import { loadAsapStreamCredentials, openAsapStreamPorts } from '../transport/stream-asap-ports.js';
 import { TlsCredentialError } from '../transport/tls-credentials.js';
-import { asapGateFor, asapVerdict, loadPoolMap, type AsapAccessCounters, type AsapAccessSettings, type AsapGate } from './tls-authorization.js';
+import { asapAccessSettings, asapGateFor, asapVerdict, plainRegistrationRestricted, type AsapAccessCounters, type AsapAccessSettings, type AsapGate } from './tls-authorization.js';
 import { EnrpTlsEndpoint, loadEnrpTlsCredentials, refusePlainEnrp, type EnrpTlsCounters } from './enrp-tls-endpoint.js';
 import type { StreamEndpoint, StreamEndpointCounters } from '../transport/stream-endpoint.js';
 import { hexId } from '../wire/identifier-text.js';
@@ -164,8 +164,9 @@ export class Registrar {
     if (c.tlsOnly && tlsCredentials === null) {
       throw new TlsCredentialError('--tls-only without TLS', 'give --tls-psk, or --tls-cert, --tls-key and --tls-ca (and a --tls-port other than 0)');
     }
-    this.access = { tlsOnly: c.tlsOnly, poolMap: c.tlsPoolMap !== undefined ? loadPoolMap(c.tlsPoolMap) : null };
-    const enrpTlsCredentials = loadEnrpTlsCredentials(c);
+    this.access = asapAccessSettings(c, tlsCredentials !== null);
+    if (plainRegistrationRestricted(this.access)) this.log.warn('plain SCTP/TCP associations may resolve but not register (--tls-ca or --tls-pool-map: pools named in credentials hold over SCTP too; a pool map line "plain POOL..." or "plain *" opens pools to them)');
+    const enrpTlsCredentials = loadEnrpTlsCredentials(c, this.access.poolMap);
     // --shards 0: one shard, run on the I/O thread (ShardSetOptions.inline).
     const shardCount = Math.max(1, c.shards);
     this.shards = new ShardSet(

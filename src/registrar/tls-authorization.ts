@@ -12,13 +12,18 @@
 // - Per-pool-handle authorization: a TLS peer may register and deregister only under the pool
 //   handles its credentials name: its certificate's `rserpool:pool:<handle>` subjectAltName
 //   URIs (src/transport/tls-peer.ts), else the line of `--tls-pool-map` for its PSK identity
-//   or certificate CN. Anything else: the rejecting response, nothing changes. Resolutions are
-//   not restricted (a PU may resolve any pool).
+//   (`psk:NAME`) or certificate CN (`cn:NAME`): two name spaces, so that a certificate whose
+//   CN is a PSK identity does not get that identity's pools. Anything else: the rejecting
+//   response, nothing changes. Resolutions are not restricted (a PU may resolve any pool).
 //
 // Which peers are restricted: a certificate that names pools always is; once `--tls-pool-map`
-// is given every peer is (a TLS peer named nowhere may register nothing, and plain
-// associations may not register at all, else authorization would be bypassed over SCTP).
-// Without a map, PSK peers and certificates naming no pool may register under any handle.
+// is given every peer is (a TLS peer named nowhere may register nothing). Plain associations
+// (SCTP, plain TCP) may not register once a pool map is given or TLS is served with a CA
+// (--tls-ca: any certificate of it may name pools, and pools it names would mean nothing if
+// the same PE could register any pool over SCTP); a map line `plain POOL...` opens those pools
+// (or `plain *` all) to them again; a map of `plain` lines only restricts no TLS peer (but
+// certificates naming pools). Without a map and a CA, PSK peers and plain associations may
+// register under any handle.
 import { readFileSync } from 'node:fs';
 import type { Association } from '../transport/sctp-provider.js';
 import { StreamAssociation } from '../transport/stream-association.js';
@@ -30,29 +35,53 @@ import { encodeHandleResolutionResponse, encodeMessage } from '../wire/encode.js
 import { errorCause } from '../wire/parameters.js';
 import { Writer } from '../wire/writer.js';
 
-/** Pool handles (latin1 text of their bytes, '*' for all) by PSK identity or certificate CN. */
+/**
+ * Pool handles (latin1 text of their bytes, '*' for all) by `psk:IDENTITY`, `cn:COMMON-NAME`,
+ * or `plain` (SCTP and plain TCP associations).
+ */
 export type PoolMap = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** The key of plain associations' line in a pool map. */
+export const PLAIN_POOL_MAP_KEY = 'plain';
+
+/** Which credentials the registrar accepts, for unprefixed map lines: unambiguous when only one kind is. */
+export interface PoolMapKinds {
+  /** --tls-psk given. */
+  psk: boolean;
+  /** --tls-ca given: certificates, by their CN. */
+  cn: boolean;
+}
 
 /** A map file bigger than this is refused (it is a list of names, not data). */
 const MAX_POOL_MAP_BYTES = 4 * 1024 * 1024;
 
 /**
  * `--tls-pool-map FILE`: one `name pool-handle [pool-handle...]` a line, whitespace between;
- * `name` is a PSK identity of `--tls-psk` or a certificate's subject CN; a pool handle is its
- * text (UTF-8) with %XX escapes for other bytes and spaces, `*` for every pool. Blank lines and
- * lines starting with # are skipped; a name may appear on several lines (the pools add up).
+ * `name` is `psk:IDENTITY` (a PSK identity of `--tls-psk`), `cn:NAME` (a certificate's subject
+ * CN) or `plain` (SCTP and plain TCP associations); a name without prefix is taken as the one
+ * kind of credential the registrar accepts (`kinds`), and is an error when it accepts both. A
+ * pool handle is its text (UTF-8) with %XX escapes for other bytes and spaces, `*` for every
+ * pool. Blank lines and lines starting with # are skipped; a name may appear on several lines
+ * (the pools add up).
  */
-export function parsePoolMap(text: string, path: string): Map<string, Set<string>> {
+export function parsePoolMap(text: string, path: string, kinds: PoolMapKinds = { psk: true, cn: true }): Map<string, Set<string>> {
   const map = new Map<string, Set<string>>();
   const lines = text.split(/\r?\n/);
-  const hint = 'each line is a PSK identity or certificate CN and the pool handles it may register under, e.g. pe-1 echo my%20pool (* for all)';
+  const hint = 'each line is psk:IDENTITY, cn:CERTIFICATE-CN or plain, then the pool handles it may register under, e.g. psk:pe-1 echo my%20pool (* for all)';
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === '' || line.startsWith('#')) continue;
-    const [name, ...pools] = line.split(/\s+/);
-    if (pools.length === 0) throw new TlsCredentialError(`--tls-pool-map ${path} line ${i + 1}: "${name}" names no pool handle`, hint);
-    let set = map.get(name!);
-    if (set === undefined) map.set(name!, (set = new Set()));
+    const [given, ...pools] = line.split(/\s+/);
+    const where = `--tls-pool-map ${path} line ${i + 1}`;
+    if (pools.length === 0) throw new TlsCredentialError(`${where}: "${given}" names no pool handle`, hint);
+    const name = poolMapKey(given!, kinds);
+    if (name === null) {
+      const both = kinds.psk && kinds.cn ? 'both PSKs (--tls-psk) and certificates (--tls-ca) are accepted' : 'neither --tls-psk nor --tls-ca is given';
+      throw new TlsCredentialError(`${where}: "${given}" has no psk: or cn: prefix, and ${both}`, `write psk:${given} for a PSK identity or cn:${given} for a certificate's CN`);
+    }
+    if (name === 'psk:' || name === 'cn:') throw new TlsCredentialError(`${where}: "${given}" names no identity after its prefix`, hint);
+    let set = map.get(name);
+    if (set === undefined) map.set(name, (set = new Set()));
     for (const pool of pools) {
       if (pool === '*') {
         set.add('*');
@@ -66,8 +95,16 @@ export function parsePoolMap(text: string, path: string): Map<string, Set<string
   return map;
 }
 
+/** The map key of a line's name: prefixed, `plain`, or unprefixed when only one kind of credential is accepted; null when ambiguous. */
+function poolMapKey(name: string, kinds: PoolMapKinds): string | null {
+  if (name.startsWith('psk:') || name.startsWith('cn:') || name === PLAIN_POOL_MAP_KEY) return name;
+  if (kinds.psk && !kinds.cn) return `psk:${name}`;
+  if (kinds.cn && !kinds.psk) return `cn:${name}`;
+  return null;
+}
+
 /** Reads and checks the map file (at start, before any port opens). */
-export function loadPoolMap(path: string): Map<string, Set<string>> {
+export function loadPoolMap(path: string, kinds?: PoolMapKinds): Map<string, Set<string>> {
   let text: string;
   try {
     const bytes = readFileSync(path);
@@ -79,7 +116,20 @@ export function loadPoolMap(path: string): Map<string, Set<string>> {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
     throw new TlsCredentialError(`cannot read --tls-pool-map ${path}: ${why}`, 'give --tls-pool-map a readable file');
   }
-  return parsePoolMap(text, path);
+  return parsePoolMap(text, path, kinds);
+}
+
+/**
+ * The pool handles a TLS peer's credentials name: its certificate's SAN URIs, else its map
+ * line (`psk:` for a PSK identity, `cn:` for a certificate's CN; a certificate without CN has
+ * none); null when named nowhere.
+ */
+export function poolsOfPeer(peer: TlsPeer, map: PoolMap | null): ReadonlySet<string> | null {
+  if (peer.certificatePools !== null) return peer.certificatePools;
+  if (map === null) return null;
+  if (peer.pskIdentity !== null) return map.get(`psk:${peer.pskIdentity}`) ?? null;
+  if (peer.certificateSubject !== null) return map.get(`cn:${peer.certificateSubject}`) ?? null;
+  return null;
 }
 
 /** What an association may do; no gate (null) means anything. */
@@ -92,18 +142,44 @@ export type AsapGate =
    * acks pass, anything else is refused as plain.
    */
   | { kind: 'keep-alive-only' }
-  /** May resolve, not register (plain with a pool map, or a TLS peer named nowhere). */
-  | { kind: 'no-registration' }
+  /** May resolve, not register (plain with a pool map or a CA, or a TLS peer named nowhere). */
+  | { kind: 'no-registration'; plain?: true }
   /** May register only under these pool handles. */
   | { kind: 'pools'; pools: ReadonlySet<string> };
 
 const PLAIN_REFUSED: AsapGate = { kind: 'plain-refused' };
 const KEEP_ALIVE_ONLY: AsapGate = { kind: 'keep-alive-only' };
 const NO_REGISTRATION: AsapGate = { kind: 'no-registration' };
+const PLAIN_NO_REGISTRATION: AsapGate = { kind: 'no-registration', plain: true };
 
 export interface AsapAccessSettings {
   tlsOnly: boolean;
   poolMap: PoolMap | null;
+  /** TLS is served with a CA (--tls-ca): certificates may name pools, plain associations may not register (unless a `plain` map line says so). */
+  certificates?: boolean;
+}
+
+/** What asapAccessSettings() reads of the registrar's configuration. */
+export interface AsapAccessConfig {
+  tlsOnly: boolean;
+  tlsPoolMap?: string | undefined;
+  tlsPsk?: string | undefined;
+  tlsCa?: string | undefined;
+}
+
+/**
+ * The settings of a registrar (at start, before any port opens: a bad map file is a
+ * TlsCredentialError); `asapTls`: whether ASAP is served over TLS (with a CA, certificates
+ * may name pools).
+ */
+export function asapAccessSettings(c: AsapAccessConfig, asapTls: boolean): AsapAccessSettings {
+  const kinds = { psk: c.tlsPsk !== undefined, cn: c.tlsCa !== undefined };
+  return { tlsOnly: c.tlsOnly, poolMap: c.tlsPoolMap !== undefined ? loadPoolMap(c.tlsPoolMap, kinds) : null, certificates: asapTls && c.tlsCa !== undefined };
+}
+
+/** Plain associations may not register everywhere (said at start, so that an operator knows why SCTP PEs are rejected). */
+export function plainRegistrationRestricted(s: AsapAccessSettings): boolean {
+  return !s.tlsOnly && (s.poolMap !== null || s.certificates === true) && s.poolMap?.get(PLAIN_POOL_MAP_KEY)?.has('*') !== true;
 }
 
 /** The TLS peer of an association we accepted over TLS; null for SCTP, plain TCP and associations we started. */
@@ -114,12 +190,21 @@ export function tlsPeerOfAssociation(a: Association): TlsPeer | null {
 /** The gate of an association, decided once when it comes up; `started`: one we started to a PE. */
 export function asapGateFor(a: Association, s: AsapAccessSettings, started = false): AsapGate | null {
   const peer = tlsPeerOfAssociation(a);
-  if (peer === null) return s.tlsOnly ? (started ? KEEP_ALIVE_ONLY : PLAIN_REFUSED) : s.poolMap !== null ? NO_REGISTRATION : null;
-  const name = peer.pskIdentity ?? peer.certificateSubject;
-  const pools = peer.certificatePools ?? (name !== null ? s.poolMap?.get(name) : undefined) ?? null;
-  if (pools === null) return s.poolMap !== null ? NO_REGISTRATION : null;
+  if (peer === null) {
+    if (s.tlsOnly) return started ? KEEP_ALIVE_ONLY : PLAIN_REFUSED;
+    const plain = s.poolMap?.get(PLAIN_POOL_MAP_KEY);
+    if (plain !== undefined) return plain.has('*') ? null : { kind: 'pools', pools: plain };
+    return s.poolMap !== null || s.certificates === true ? PLAIN_NO_REGISTRATION : null;
+  }
+  const pools = poolsOfPeer(peer, s.poolMap);
+  if (pools === null) return s.poolMap !== null && mapHoldsTlsPeers(s.poolMap) ? NO_REGISTRATION : null;
   if (pools.has('*')) return null;
   return { kind: 'pools', pools };
+}
+
+/** Whether a map holds TLS peers named nowhere to nothing: any map but one of `plain` lines only (which says what plain associations may do, and no more). */
+function mapHoldsTlsPeers(map: PoolMap): boolean {
+  return map.size !== 1 || !map.has(PLAIN_POOL_MAP_KEY);
 }
 
 /** The verdict on one message: pass it on, drop it, or answer with `response` (and route nothing). */
@@ -151,7 +236,13 @@ export function asapVerdict(gate: AsapGate, payload: Uint8Array): AsapVerdict {
   if (!result.ok) return plain ? DROP : PASS;
   const m = result.message;
   if (m.protocol !== 'asap') return DROP;
-  const reason = plain ? 'not over TLS (--tls-only)' : gate.kind === 'no-registration' ? 'its credentials name no pool handle' : 'its credentials do not name this pool handle';
+  const reason = plain
+    ? 'not over TLS (--tls-only)'
+    : gate.kind === 'no-registration'
+      ? gate.plain === true
+        ? 'not over TLS (plain associations may not register once --tls-ca or --tls-pool-map is given; a map line "plain POOL..." allows it)'
+        : 'its credentials name no pool handle'
+      : 'its credentials do not name this pool handle';
   const error = { causes: [errorCause(Cause.RejectedDueToSecurityConsiderations)] };
   switch (m.type) {
     case AsapType.Registration:

@@ -3,12 +3,16 @@
 // other over TLS, a PE registered at one over TLS is in the other's handlespace, and when the
 // first fails the second takes its PE over and keeps it alive (the keep-alive goes to the
 // PE's SCTP endpoint, named in its registration as its ASAP transport). ENRP over SCTP to a
-// secured registrar is refused, and so is a TLS peer whose certificate is a PE's (it names pools).
+// secured registrar is refused, and so is a TLS peer whose certificate is a PE's (it names
+// pools), whether it connects to us or we to it.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AsapEndpoint, PoolElement } from '../../src/client/index.js';
 import { Registrar, type RegistrarConfig } from '../../src/registrar/index.js';
+import { loadEnrpTlsCredentials } from '../../src/registrar/enrp-tls-endpoint.js';
+import { parsePoolMap } from '../../src/registrar/tls-authorization.js';
 import { loadTlsCredentials } from '../../src/transport/tls-credentials.js';
 import { StreamConnector } from '../../src/transport/stream-connector.js';
+import { StreamEndpoint } from '../../src/transport/stream-endpoint.js';
 import { PolicyType, PPID_ENRP } from '../../src/wire/index.js';
 import { freeTcpPort, makeTlsFixtures, type TlsFixtures } from '../transport/tls-fixtures.js';
 import { FAST_ENRP, freeUdpPort, logSink, sleep, waitFor } from './harness.js';
@@ -148,4 +152,28 @@ describe('ENRP over TLS between secured registrars', () => {
     expect((await a.registrar.stats()).enrpTls?.poolElementsRefused).toBe(1);
     expect(a.logs.some((l) => /ENRP over TLS refused: the peer's credentials name pool handles/.test(l.msg))).toBe(true);
   }, 30_000);
+  it('a registrar connecting out to a peer address whose server presents a PE\'s certificate (SAN rserpool:pool:echo, of the scope CA, naming the address) refuses the link: nothing is sent', async () => {
+    // The "peer": a TLS server on the ENRP PPID with a PE's certificate; it counts what it receives.
+    const fake = await StreamEndpoint.open({ protocol: 'tls', port: 0, addresses: [LOOPBACK], ppid: PPID_ENRP, tls: loadTlsCredentials({ cert: f.poolServerCert, key: f.poolServerKey, ca: f.ca }, 'server'), maxAssociations: 16, maxSendQueueBytes: 65536, idleTimeout: 0, handshakeTimeout: 5000 });
+    closers.push(fake);
+    let received = 0;
+    fake.on('association', (link) => link.on('message', () => received++));
+    const a = await secured(0x2a, await ports(), [fake.port], { mentorDiscoveryTimeout: 0 });
+    await waitFor(async () => ((await a.registrar.stats()).enrpTls?.poolElementsRefused ?? 0) > 0, 8000, 'the outgoing link refused');
+    await sleep(300);
+    // The refusal came after a handshake that passed (scope CA, the address named): the server's
+    // side may or may not have seen it finish before the abort (TLS 1.3), so `accepted` is not checked.
+    expect(received).toBe(0); // no presence, no handlespace request
+    expect((await a.registrar.stats()).peers).toEqual([]);
+    expect(a.logs.some((l) => /ENRP over TLS refused: the peer's credentials name pool handles/.test(l.msg) && (l as { direction?: string }).direction === 'outgoing')).toBe(true);
+  }, 30_000);
+  it('our PSK identity toward peers is the first of --tls-psk the pool map gives no pools (a PE\'s key would be refused, and let that PE pose as a registrar)', () => {
+    const c = { enrpTlsPort: 9902, tlsOnly: false, tlsPsk: f.psk };
+    expect(loadEnrpTlsCredentials(c)?.client.pskIdentity).toBe('pe-1');
+    expect(loadEnrpTlsCredentials(c, parsePoolMap('psk:pe-1 echo\n', 'm'))?.client.pskIdentity).toBe('pu-1');
+    expect(() => loadEnrpTlsCredentials(c, parsePoolMap('psk:pe-1 echo\npsk:pu-1 other\n', 'm'))).toThrow(/every identity of --tls-psk .* is a pool element's in --tls-pool-map/);
+    // With a certificate as well, the links go by certificate alone.
+    const both = loadEnrpTlsCredentials({ ...c, tlsCert: f.registrarCert, tlsKey: f.registrarKey, tlsCa: f.ca }, parsePoolMap('psk:pe-1 echo\npsk:pu-1 other\n', 'm'));
+    expect([both?.client.psk, both?.client.cert !== null]).toEqual([null, true]);
+  });
 });

@@ -4,6 +4,7 @@
 // certificate of the CA are turned away and the handlespace does not change; a stalled
 // handshake, garbage and bad lengths are cut, logged with the peer's address and counted; and
 // `openssl s_client` (not ours) gets a HANDLE_RESOLUTION answered through the TLS port.
+import { writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -40,9 +41,17 @@ beforeAll(async () => {
     tlsKey: f.registrarKey,
     tlsCa: f.ca,
     tlsHandshakeTimeout: 400,
+    // With a CA, plain associations may not register unless a map line says so (tls-authorization.ts).
+    tlsPoolMap: plainPoolMap(f),
   });
   await waitFor(() => reg.registrar.enrp.isReady, 5000, 'registrar ready');
 }, 30_000);
+
+/** A pool map that lets plain SCTP/TCP associations register under any pool. */
+function plainPoolMap(fixtures: TlsFixtures): string {
+  writeFileSync(`${fixtures.dir}/plain-pools.txt`, 'plain *\n');
+  return `${fixtures.dir}/plain-pools.txt`;
+}
 
 afterAll(async () => {
   await reg?.registrar.close();

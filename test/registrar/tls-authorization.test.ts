@@ -27,12 +27,25 @@ describe('pool names in certificates and the pool map', () => {
     expect([...poolsOfSubjectAltName('URI:rserpool:pool:*')!]).toEqual(['*']);
   });
 
-  it('parses the pool map: names, pools, %XX escapes, * and comments; a name without pools or a broken escape is an error naming the line', () => {
-    const map = parsePoolMap('# scope\npe-1 echo my%20pool\n\npe-1 other\nadmin *\n', 'map.txt');
-    expect([...map.get('pe-1')!].sort()).toEqual(['echo', 'my pool', 'other']);
-    expect([...map.get('admin')!]).toEqual(['*']);
-    expect(() => parsePoolMap('pe-1\n', 'map.txt')).toThrow(/map.txt line 1: "pe-1" names no pool handle/);
-    expect(() => parsePoolMap('ok a\npe-2 bad%2\n', 'map.txt')).toThrow(TlsCredentialError);
+  it('parses the pool map: psk:/cn:/plain names, pools, %XX escapes, * and comments; a name without pools or a broken escape is an error naming the line', () => {
+    const map = parsePoolMap('# scope\npsk:pe-1 echo my%20pool\n\npsk:pe-1 other\ncn:admin *\nplain open\n', 'map.txt');
+    expect([...map.get('psk:pe-1')!].sort()).toEqual(['echo', 'my pool', 'other']);
+    expect([...map.get('cn:admin')!]).toEqual(['*']);
+    expect([...map.get('plain')!]).toEqual(['open']);
+    expect(() => parsePoolMap('psk:pe-1\n', 'map.txt')).toThrow(/map.txt line 1: "psk:pe-1" names no pool handle/);
+    expect(() => parsePoolMap('psk:ok a\npsk:pe-2 bad%2\n', 'map.txt')).toThrow(TlsCredentialError);
+    expect(() => parsePoolMap('cn: a\n', 'map.txt')).toThrow(/names no identity after its prefix/);
+  });
+
+  it('an unprefixed name is the one kind of credential accepted; with PSKs and certificates both it is an error that says how to write it', () => {
+    expect([...parsePoolMap('pe-1 echo\n', 'm', { psk: true, cn: false }).keys()]).toEqual(['psk:pe-1']);
+    expect([...parsePoolMap('pe-1 echo\n', 'm', { psk: false, cn: true }).keys()]).toEqual(['cn:pe-1']);
+    expect(() => parsePoolMap('psk:a x\npe-1 echo\n', 'm', { psk: true, cn: true })).toThrow(/m line 2: "pe-1" has no psk: or cn: prefix, and both PSKs \(--tls-psk\) and certificates \(--tls-ca\) are accepted/);
+    try {
+      parsePoolMap('pe-1 echo\n', 'm');
+    } catch (error) {
+      expect((error as TlsCredentialError).hint).toBe('write psk:pe-1 for a PSK identity or cn:pe-1 for a certificate\'s CN');
+    }
   });
 });
 
@@ -45,7 +58,7 @@ function tlsAssociation(peer: Partial<TlsPeer>): Association {
 const plainAssociation = {} as Association;
 
 describe('the gate of an association', () => {
-  const map = parsePoolMap('pe-1 echo\nwild *\n', 'map');
+  const map = parsePoolMap('psk:pe-1 echo\ncn:pe-1 cn-echo\npsk:wild *\n', 'map');
 
   it('no --tls-only and no map: plain associations, PSK peers and certificates naming no pool are not checked', () => {
     const none = { tlsOnly: false, poolMap: null };
@@ -58,14 +71,33 @@ describe('the gate of an association', () => {
     expect(asapGateFor(tlsAssociation({ certificateSubject: 'x', certificatePools: new Set(['echo']) }), { tlsOnly: false, poolMap: null })).toEqual({ kind: 'pools', pools: new Set(['echo']) });
   });
 
-  it('with a map: PSK identities and certificate CNs get their line, others and plain associations may not register; * is anything', () => {
+  it('with a map: PSK identities get their psk: line, certificate CNs their cn: line (two name spaces), others and plain associations may not register; * is anything', () => {
     const s = { tlsOnly: false, poolMap: map };
     expect(asapGateFor(tlsAssociation({ pskIdentity: 'pe-1' }), s)).toEqual({ kind: 'pools', pools: new Set(['echo']) });
-    expect(asapGateFor(tlsAssociation({ certificateSubject: 'pe-1' }), s)).toEqual({ kind: 'pools', pools: new Set(['echo']) });
+    expect(asapGateFor(tlsAssociation({ certificateSubject: 'pe-1' }), s)).toEqual({ kind: 'pools', pools: new Set(['cn-echo']) });
+    // A certificate whose CN is a PSK identity does not get that identity's line.
+    expect(asapGateFor(tlsAssociation({ certificateSubject: 'wild' }), s)).toEqual({ kind: 'no-registration' });
+    // A certificate without CN matches no line.
+    expect(asapGateFor(tlsAssociation({ certificateSubject: null }), s)).toEqual({ kind: 'no-registration' });
     expect(asapGateFor(tlsAssociation({ pskIdentity: 'stranger' }), s)).toEqual({ kind: 'no-registration' });
     expect(asapGateFor(tlsAssociation({ pskIdentity: 'wild' }), s)).toBeNull();
-    expect(asapGateFor(plainAssociation, s)).toEqual({ kind: 'no-registration' });
+    expect(asapGateFor(plainAssociation, s)).toEqual({ kind: 'no-registration', plain: true });
     expect(asapGateFor(plainAssociation, { tlsOnly: true, poolMap: map })).toEqual({ kind: 'plain-refused' });
+  });
+
+  it('with a CA (certificates may name pools) plain associations may not register, without a map too; a map line "plain" opens pools to them', () => {
+    expect(asapGateFor(plainAssociation, { tlsOnly: false, poolMap: null, certificates: true })).toEqual({ kind: 'no-registration', plain: true });
+    expect(asapGateFor(tlsAssociation({ pskIdentity: 'pe-1' }), { tlsOnly: false, poolMap: null, certificates: true })).toBeNull();
+    expect(asapGateFor(plainAssociation, { tlsOnly: false, poolMap: parsePoolMap('plain open\n', 'm'), certificates: true })).toEqual({ kind: 'pools', pools: new Set(['open']) });
+    expect(asapGateFor(plainAssociation, { tlsOnly: false, poolMap: parsePoolMap('plain *\n', 'm'), certificates: true })).toBeNull();
+    // A map of plain lines only holds no TLS peer to anything (a certificate naming pools still is).
+    expect(asapGateFor(tlsAssociation({ pskIdentity: 'pe-1' }), { tlsOnly: false, poolMap: parsePoolMap('plain *\n', 'm'), certificates: true })).toBeNull();
+    expect(asapGateFor(tlsAssociation({ pskIdentity: 'pe-1' }), { tlsOnly: false, poolMap: parsePoolMap('plain *\npsk:x y\n', 'm'), certificates: true })).toEqual({ kind: 'no-registration' });
+    expect(asapGateFor(tlsAssociation({ pskIdentity: 'pe-1' }), { tlsOnly: false, poolMap: new Map(), certificates: true })).toEqual({ kind: 'no-registration' });
+    // --tls-only wins over a plain line.
+    expect(asapGateFor(plainAssociation, { tlsOnly: true, poolMap: parsePoolMap('plain *\n', 'm'), certificates: true })).toEqual({ kind: 'plain-refused' });
+    const refused = asapVerdict({ kind: 'no-registration', plain: true }, encodeMessage(registration('echo', 7)));
+    expect(refused.action === 'reject' && refused.reason).toMatch(/^not over TLS \(plain associations may not register/);
   });
 
   it('verdicts: a named pool passes, another is answered with a rejecting response (Security Considerations); plain under --tls-only is answered or dropped', () => {
@@ -100,9 +132,9 @@ describe('a secured registrar end to end (--tls-only, --tls-pool-map, certificat
 
   beforeAll(async () => {
     f = makeTlsFixtures();
-    // pe-1 is a PSK identity and the CN of the scope's plain client certificate: both may use psk-pool.
+    // pe-1 is a PSK identity and the CN of the scope's plain client certificate: two names, two pools.
     const map = `${f.dir}/pools.txt`;
-    writeFileSync(map, '# who may register where\npe-1 psk-pool\n');
+    writeFileSync(map, '# who may register where\npsk:pe-1 psk-pool\ncn:pe-1 cn-pool\n');
     [tcpPort, tlsPort] = [await freeTcpPort(), await freeTcpPort()];
     reg = await startTestRegistrar({ shards: 2, enrpAnnounce: false, mentorDiscoveryTimeout: 0, tcpPort, tlsPort, tlsPsk: f.psk, tlsCert: f.registrarCert, tlsKey: f.registrarKey, tlsCa: f.ca, tlsOnly: true, tlsPoolMap: map });
     await waitFor(() => reg.registrar.enrp.isReady, 5000, 'registrar ready');
@@ -202,13 +234,78 @@ describe('a secured registrar end to end (--tls-only, --tls-pool-map, certificat
     await rejectedForSecurity(asap, 'psk-pool');
   });
 
-  it('a certificate naming no pool gets the map\'s line for its CN', async () => {
+  it('a certificate naming no pool gets the map\'s cn: line for its CN, not the psk: line of the PSK identity of that name', async () => {
     const asap = await endpoint('tls', { cert: f.clientCert, key: f.clientKey, ca: f.ca });
-    const pe = element(asap, 'psk-pool');
+    const pe = element(asap, 'cn-pool');
     await pe.register();
     expect(pe.registered).toBe(true);
+    await rejectedForSecurity(asap, 'psk-pool');
     await rejectedForSecurity(asap, 'allowed-pool-2');
+    await rejectedForSecurity(await endpoint('tls', { psk: f.psk }), 'cn-pool');
   });
+});
+
+describe('TLS with a CA, without --tls-only: pools named in certificates hold over SCTP too', () => {
+  it('plain associations may resolve but not register (said at start); a certificate is held to its pools; a map line "plain POOL" opens that pool to them', async () => {
+    const f = makeTlsFixtures();
+    const running: TestRegistrar[] = [];
+    const open: { close(): Promise<void> }[] = [];
+    try {
+      const start = async (config: Partial<Parameters<typeof startTestRegistrar>[0]> = {}): Promise<TestRegistrar> => {
+        const r = await startTestRegistrar({ shards: 1, enrpAnnounce: false, mentorDiscoveryTimeout: 0, tlsPort: await freeTcpPort(), tlsCert: f.registrarCert, tlsKey: f.registrarKey, tlsCa: f.ca, ...config });
+        running.push(r);
+        await waitFor(() => r.registrar.enrp.isReady, 5000, 'registrar ready');
+        return r;
+      };
+      const endpoint = async (r: TestRegistrar, files?: TlsFiles): Promise<AsapEndpoint> => {
+        const tlsPort = (await r.registrar.stats()).streams.find((x) => x.protocol === 'tls')!.port;
+        const asap = await AsapEndpoint.open({
+          registrars: [files === undefined ? r.registrar.asapAddress : { address: LOOPBACK, port: tlsPort }],
+          announces: false,
+          sctp: { mode: 'udp', address: LOOPBACK },
+          ...(files !== undefined ? { stream: { protocol: 'tls' as const, tls: loadTlsCredentials(files, 'client') } } : {}),
+          timers: TIMERS,
+          homeTimeout: 3000,
+          localAddresses: [LOOPBACK],
+        });
+        open.push(asap);
+        return asap;
+      };
+      const register = async (asap: AsapEndpoint, pool: string): Promise<PoolElement | number> => {
+        const pe = new PoolElement(asap, { poolHandle: pool, userTransport: { port: 7310, protocol: 'sctp', use: 'data' }, registrationLife: 30_000 });
+        open.push({ close: () => pe.close() });
+        return pe.register().then(
+          () => pe,
+          (e: unknown) => (e instanceof RegistrationRejectedError ? e.causeCode : Promise.reject(e)),
+        );
+      };
+
+      const a = await start();
+      expect(a.logs.some((l) => l.level >= LogLevel.warn && /plain SCTP\/TCP associations may resolve but not register/.test(l.msg))).toBe(true);
+      const certified = await register(await endpoint(a, { cert: f.poolClientCert, key: f.poolClientKey, ca: f.ca }), 'allowed-pool');
+      expect(certified).toBeInstanceOf(PoolElement);
+      expect(await register(await endpoint(a, { cert: f.poolClientCert, key: f.poolClientKey, ca: f.ca }), 'echo')).toBe(Cause.RejectedDueToSecurityConsiderations);
+      // The same PE over SCTP cannot go around its certificate.
+      const sctp = await endpoint(a);
+      expect(await register(sctp, 'allowed-pool')).toBe(Cause.RejectedDueToSecurityConsiderations);
+      expect(await register(sctp, 'echo')).toBe(Cause.RejectedDueToSecurityConsiderations);
+      expect((await a.registrar.dump()).length).toBe(1);
+      // Resolving over SCTP is not restricted.
+      const found = await new PoolUser(sctp, { staleCacheValue: 0 }).resolve('allowed-pool');
+      expect(found.map((e) => e.peId)).toEqual([(certified as PoolElement).peId]);
+
+      const map = `${f.dir}/plain.txt`;
+      writeFileSync(map, 'plain open-pool\n');
+      const b = await start({ tlsPoolMap: map });
+      const plain = await endpoint(b);
+      expect(await register(plain, 'open-pool')).toBeInstanceOf(PoolElement);
+      expect(await register(plain, 'echo')).toBe(Cause.RejectedDueToSecurityConsiderations);
+    } finally {
+      for (const x of open.reverse()) await x.close().catch(() => undefined);
+      for (const r of running) await r.registrar.close();
+      f.remove();
+    }
+  }, 60_000);
 });
 
 describe('announcing a secured registrar', () => {
