@@ -167,6 +167,12 @@ export class Registrar {
     this.access = asapAccessSettings(c, tlsCredentials !== null);
     if (plainRegistrationRestricted(this.access)) this.log.warn('plain SCTP/TCP associations may resolve but not register (--tls-ca or --tls-pool-map: pools named in credentials hold over SCTP too; a pool map line "plain POOL..." or "plain *" opens pools to them)');
     const enrpTlsCredentials = loadEnrpTlsCredentials(c, this.access.poolMap);
+    // Multicast presences carry no credentials: in a scope that speaks ENRP over TLS they would
+    // let anyone add peers and keep a dead one "heard". Peers come from --peer and server lists.
+    if (enrpTlsCredentials !== null && c.enrpAnnounce) {
+      c.enrpAnnounce = false;
+      this.log.info('ENRP over TLS: the multicast presence channel is off (its presences are unauthenticated); peers come from --peer and their server lists');
+    }
     // --shards 0: one shard, run on the I/O thread (ShardSetOptions.inline).
     const shardCount = Math.max(1, c.shards);
     this.shards = new ShardSet(

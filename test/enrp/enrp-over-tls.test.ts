@@ -176,4 +176,9 @@ describe('ENRP over TLS between secured registrars', () => {
     const both = loadEnrpTlsCredentials({ ...c, tlsCert: f.registrarCert, tlsKey: f.registrarKey, tlsCa: f.ca }, parsePoolMap('psk:pe-1 echo\npsk:pu-1 other\n', 'm'));
     expect([both?.client.psk, both?.client.cert !== null]).toEqual([null, true]);
   });
+  it('a registrar speaking ENRP over TLS does not use the multicast presence channel (its presences are unauthenticated: they would add peers and keep a dead one heard)', async () => {
+    const a = await secured(0x3a, await ports(), [], { enrpAnnounce: true, mentorDiscoveryTimeout: 0 });
+    expect(a.registrar.config.enrpAnnounce).toBe(false);
+    expect(a.logs.some((l) => /multicast presence channel is off/.test(l.msg))).toBe(true);
+  });
 });
