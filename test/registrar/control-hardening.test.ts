@@ -203,6 +203,31 @@ describe('connections', () => {
   }, 60_000);
 });
 
+describe('GET /snapshot', () => {
+  it('one snapshot body per connection at a time: a pipelined second one is 429, a later one is served', async () => {
+    let takes = 0;
+    const bytes = new Uint8Array(64 * 1024).fill(7);
+    const source = {
+      id: 1,
+      handlespace: async () => [],
+      stats: async () => ({}),
+      snapshot: async () => {
+        takes++;
+        await new Promise((r) => setTimeout(r, 50));
+        return bytes;
+      },
+    };
+    const server = await open(source);
+    const get = 'GET /snapshot HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    const both = await raw(server.port, `${get}${get.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')}`);
+    expect(both).toMatch(/^HTTP\/1\.1 200[^]*content-length: 65536/);
+    expect(both).toMatch(/HTTP\/1\.1 429[^]*one at a time per connection/);
+    expect(takes).toBe(1);
+    const again = await fetch(`http://127.0.0.1:${server.port}/snapshot`);
+    expect(new Uint8Array(await again.arrayBuffer())).toEqual(bytes);
+  });
+});
+
 describe('Host (DNS rebinding)', () => {
   it('knows the names of this host', () => {
     for (const h of ['127.0.0.1', '127.0.0.1:3870', '127.3.4.5:80', 'localhost', 'LOCALHOST:3870', '[::1]', '[::1]:3870', undefined]) {
