@@ -144,7 +144,7 @@ export function registerRegistrar(program: Command): void {
     .option('--snapshot-interval <ms>', 'period of the --snapshot writes (0: only at shutdown)', integer(0, 86_400_000), d.snapshotInterval)
     .option('--control-port <port>', 'HTTP control channel for operators: /metrics (Prometheus), /health, /ready, /api (admin), the dashboard, /handlespace for `rserpool dump`; 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
     .option('--control-address <ip>', 'address of the control channel; any but loopback needs --control-token-file', controlAddress, CONTROL_ADDRESS)
-    .option('--control-max-connections <n>', 'HTTP connections the control channel holds at once (dashboard streams included)', integer(1, 100_000), d.controlMaxConnections)
+    .option('--control-max-connections <n>', 'HTTP connections the control channel holds at once (dashboard streams included; at most 16 from one address; 8 more kept for /health and /ready)', integer(1, 100_000), d.controlMaxConnections)
     .option('--control-token-file <file>', 'file holding the control channel\'s bearer token (one word, >= 16 characters, e.g. `openssl rand -hex 32 > FILE`); then every request but /health and /ready needs it (Authorization: Bearer, or ?token= for browsers); DELETE in the admin API always needs it')
     .option('--dashboard-clients <n>', 'browsers watching the live dashboard (http://CONTROL/ , server-sent events) at once; beyond: 503; 0: dashboard off', integer(0, 1000), d.dashboardClients)
     .option('--dashboard-interval <ms>', 'live dashboard update interval', integer(100, 3_600_000), d.dashboardInterval)
