@@ -3,7 +3,6 @@
 // stream associations of src/transport/stream-connector.ts). Like RSPLIB's load generator, it
 // keeps many requests in flight on each of a few associations, sends pre-encoded messages, and
 // reads of each response only what matches it to its request (type, flags, PE ID or pool handle).
-import { createSocket } from 'node:dgram';
 import { openSctpEndpoint, type Association } from '../src/transport/index.js';
 import { StreamConnector } from '../src/transport/stream-connector.js';
 import type { TlsCredentials } from '../src/transport/tls-credentials.js';
@@ -691,11 +690,4 @@ export async function connectRepeatedly(target: RegistrarTarget & { stream: Stre
   return { operations: progress.done, seconds, failed: failures.total, failures: failures.toJSON(), latency, ended, notSent: 0 };
 }
 
-/** A UDP port free right now (bound to 0, read, released), for registrars the benches start. */
-export async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
+export { freeUdpPort } from './free-ports.js';

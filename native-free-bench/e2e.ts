@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
-import { createServer, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,12 +25,12 @@ import { defaultShardCount } from '../src/registrar/config.js';
 import { loadTlsCredentials, type TlsCredentials } from '../src/transport/tls-credentials.js';
 import { PORT_ASAP_TLS, PORT_SCTP_OVER_UDP } from '../src/wire/index.js';
 import type { RegistrarMemory } from './e2e-memory-probe.js';
+import { freeTcpPort, freeUdpPort } from './free-ports.js';
 import {
   BENCH_TRANSPORTS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   connectClients,
   connectRepeatedly,
-  freeUdpPort,
   handleResolutionMessages,
   registerAll,
   registrationMessages,
@@ -262,17 +262,6 @@ function transportList(value: string | undefined): BenchTransport[] {
   return [...new Set(list)] as BenchTransport[];
 }
 
-/** A TCP port free right now on `address` (bound to 0, read, released), for our registrar's TCP and TLS ports. */
-async function freeTcpPort(address: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, address, resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** The TLS side of a run: the PSK file our registrar reads, and the client's credentials. */
 interface TlsSetup {

@@ -3,6 +3,7 @@
 // kept free of the SCTP stack's CRC32c code (a shard loads nothing of src/sctp/). The file's
 // layout and its checks: snapshot-format.ts.
 import { ByteBuffer } from 'flatbuffers';
+import { bytesEqual } from '../wire/bytes-equal.js';
 import { Handlespace, Part, PartBuffer, Pool as FbPool, PoolElement as FbPoolElement, Transport as FbTransport } from './handlespace_generated.js';
 
 export const SNAPSHOT_IDENTIFIER = 'RSHS';
@@ -48,7 +49,7 @@ export interface PartInfo {
 export function checkIdentifiers(bytes: Uint8Array): void {
   if (bytes.length < MIN_SIZE) throw new SnapshotError(`not a handlespace snapshot: ${bytes.length} bytes is too short`);
   const bodyLength = bytes.length - TRAILER;
-  if (!Handlespace.bufferHasIdentifier(new ByteBuffer(bytes.subarray(0, bodyLength))) || !sameBytes(bytes.subarray(bodyLength + 4), IDENTIFIER_BYTES)) {
+  if (!Handlespace.bufferHasIdentifier(new ByteBuffer(bytes.subarray(0, bodyLength))) || !bytesEqual(bytes.subarray(bodyLength + 4), IDENTIFIER_BYTES)) {
     throw new SnapshotError('not a handlespace snapshot (file identifier RSHS missing): a foreign or truncated file');
   }
 }
@@ -222,8 +223,3 @@ export class SnapshotBudget {
 
 const EMPTY = new Uint8Array(0);
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
