@@ -168,6 +168,8 @@ export class RegistrarMetrics {
     const streamAssociations = gauge('stream_associations', 'ASAP associations over TCP and TLS', ['protocol']);
     const sendQueue = gauge('sctp_send_queue_bytes', 'Bytes waiting in the associations\' send queues, by endpoint', ['endpoint']);
     const pathErrors = gauge('sctp_path_errors', 'Sum over the associations\' paths of their error counts (retransmission timeouts in a row, RFC 9260 §8.2)', ['endpoint']);
+    const peAssociations = gauge('pe_associations', 'Associations this registrar started to pool elements (after a takeover or a warm restart), open or waiting for --pe-association-rate', ['state']);
+    const peAssociationEvents = counter('pe_association_events_total', 'Associations to pool elements started, first messages delayed by --pe-association-rate, messages refused over --max-pe-associations', ['event']);
     const sctpEvents = counter('sctp_events_total', 'The SCTP endpoints\' counts (packets received, dropped, out of the blue, INITs...), by endpoint and name', ['endpoint', 'event']);
 
     const setCounter = (c: Counter, labels: Record<string, string>, value: number): void => {
@@ -251,6 +253,9 @@ export class RegistrarMetrics {
       setAll(enrpEvents, st.enrp as unknown as Record<string, number>, 'event');
       setAll(rateLimited, st.rateLimited as unknown as Record<string, number>, 'kind');
       setAll(ioEvents, { droppedWrongPpid: st.droppedWrongPpid, errorsSent: st.errorsSent, answersDropped: st.answersDropped, sendQueueAborts: st.sendQueueAborts }, 'event');
+      peAssociations.set({ state: 'open' }, st.peAssociations.open);
+      peAssociations.set({ state: 'waiting' }, st.peAssociations.waiting);
+      setAll(peAssociationEvents, { started: st.peAssociations.started, delayed: st.peAssociations.delayed, refused: st.peAssociations.refused }, 'event');
       loopDelay.reset();
       const delay = (thread: string, d: EventLoopDelay): void => {
         loopDelay.set({ thread, stat: 'p50' }, d.p50 / 1000);

@@ -122,6 +122,9 @@ describe('GET /metrics', () => {
     expect(value(samples, 'rserpool_pool_elements_by_policy', { policy: 'weighted-random' })).toBe(3);
     expect(value(samples, 'rserpool_pool_elements_by_policy')).toBe(registered);
     expect(value(samples, 'rserpool_enrp_peer_last_heard_max_seconds')).toBe(0);
+    // No takeover, no warm restart: no association to a PE of ours was started.
+    expect(value(samples, 'rserpool_pe_associations', { state: 'open' })).toBe(stats.peAssociations.open);
+    expect(value(samples, 'rserpool_pe_association_events_total', { event: 'started' })).toBe(stats.peAssociations.started);
 
     // Counters by message type, cause and policy.
     expect(types.get('rserpool_asap_messages_received_total')).toBe('counter');
