@@ -179,8 +179,21 @@ export class StreamAssociation extends EventEmitter<AssociationEvents> implement
     const length = payload.byteLength >= COMMON_HEADER_BYTES ? (payload[2]! << 8) | payload[3]! : -1;
     if (length < COMMON_HEADER_BYTES || framedSize(length) !== payload.byteLength) throw new RangeError(`message of ${payload.byteLength} bytes has Message Length ${length}: not sent on a stream`);
     if (this.#socket.writableLength + payload.byteLength > this.maxSendQueueBytes) throw new SendQueueFullError(this.id, this.maxSendQueueBytes);
+    // The messages of one turn (a shard's batch of answers) leave in one write (one TLS record
+    // run, few TCP segments) instead of one system call each.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
     return this.#socket.write(payload);
   }
+
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
 
   close(): void {
     if (this.#state === 'down' || this.#reason !== null) return;
