@@ -337,6 +337,23 @@ class PhaseTracker {
     this.lastAnswer = now;
   }
 
+  /**
+   * A message on client j's association in a resolution phase, matched to its request: when it
+   * was sent and its failure ('' for none), or null when it answers nothing outstanding.
+   */
+  resolutionAnswer(j: number, m: Uint8Array, now: number, scratch: { length: number }): { sent: number; failure: string } | null {
+    if (isAsapError(m)) {
+      this.answered(now);
+      const sent = this.outstanding[j]!.takeOldest();
+      return sent < 0 ? null : { sent, failure: asapErrorCause(m) };
+    }
+    const r = readResolution(m, scratch);
+    if (r.pool < 0) return null;
+    this.answered(now);
+    const sent = this.outstanding[j]!.take(r.pool);
+    return sent === undefined ? null : { sent, failure: r.failure };
+  }
+
   inFlight(): number {
     let n = 0;
     for (const o of this.outstanding) n += o.size;
@@ -512,23 +529,12 @@ export function resolveClosedLoop(clients: BenchClient[], requests: Uint8Array[]
     clients.forEach((client, j) => {
       client.onResponse = (m, now) => {
         if (t.done) return;
-        let failure: string;
-        if (isAsapError(m)) {
-          t.answered(now);
-          if (t.outstanding[j]!.takeOldest() < 0) return;
-          failure = asapErrorCause(m);
-        } else {
-          const r = readResolution(m, scratch);
-          if (r.pool < 0) return;
-          t.answered(now);
-          const sent = t.outstanding[j]!.take(r.pool);
-          if (sent === undefined) return;
-          if (measuring) t.latency.add(now - sent);
-          failure = r.failure;
-        }
+        const answer = t.resolutionAnswer(j, m, now, scratch);
+        if (answer === null) return;
         if (measuring) {
+          if (!isAsapError(m)) t.latency.add(now - answer.sent);
           progress.done++;
-          if (failure !== '') t.failures.add(failure);
+          if (answer.failure !== '') t.failures.add(answer.failure);
         }
         slotFree(j);
       };
@@ -601,22 +607,11 @@ export function resolvePaced(clients: BenchClient[], requests: Uint8Array[], o: 
     clients.forEach((client, j) => {
       client.onResponse = (m, now) => {
         if (t.done) return;
-        let failure: string;
-        if (isAsapError(m)) {
-          t.answered(now);
-          if (t.outstanding[j]!.takeOldest() < 0) return;
-          failure = asapErrorCause(m);
-        } else {
-          const r = readResolution(m, scratch);
-          if (r.pool < 0) return;
-          t.answered(now);
-          const at = t.outstanding[j]!.take(r.pool);
-          if (at === undefined) return;
-          t.latency.add(now - at);
-          failure = r.failure;
-        }
+        const answer = t.resolutionAnswer(j, m, now, scratch);
+        if (answer === null) return;
+        if (!isAsapError(m)) t.latency.add(now - answer.sent);
         progress.done++;
-        if (failure !== '') t.failures.add(failure);
+        if (answer.failure !== '') t.failures.add(answer.failure);
         if (!sending && t.inFlight() === 0) finish(null);
       };
     });

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { freeUdpPort, registrationMessages } from '../../native-free-bench/e2e-load.js';
 import { FailureCounts, OutstandingRequests, TIMEOUT, asapErrorCause, offendingRegistrationPeId } from '../../native-free-bench/e2e-requests.js';
 import { RegistrarProcess } from '../../native-free-bench/e2e-registrar-process.js';
-import { EXTERNAL, run, type E2eBenchResult } from '../../native-free-bench/e2e.js';
+import { EXTERNAL } from '../../native-free-bench/e2e.js';
+import { quietRun } from './quiet-run.js';
 import { openSctpEndpoint, type SctpEndpoint } from '../../src/transport/index.js';
 import { AsapType, Cause, PolicyType, addressToString, decodeAsap, encodeMessage } from '../../src/wire/index.js';
 
@@ -17,16 +18,6 @@ afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-/** run() with its table or JSON kept off the test output. */
-async function quietRun(options: Parameters<typeof run>[0]): Promise<E2eBenchResult> {
-  vi.spyOn(console, 'log').mockImplementation(() => undefined);
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return await run({ ...options, json: true });
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 describe('OutstandingRequests', () => {
   it('ends the oldest request of a key, the oldest of any key, and those older than a time, each once', () => {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { freeUdpPort } from '../../native-free-bench/e2e-load.js';
 import { RegistrarProcess } from '../../native-free-bench/e2e-registrar-process.js';
-import { EXTERNAL, run, type E2eBenchResult, type E2eRunResult } from '../../native-free-bench/e2e.js';
+import { EXTERNAL, type E2eRunResult } from '../../native-free-bench/e2e.js';
+import { quietRun } from './quiet-run.js';
 import { freeTcpPort } from '../helpers/ports.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -18,16 +19,6 @@ afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-/** run() with its table or JSON kept off the test output. */
-async function quietRun(options: Parameters<typeof run>[0]): Promise<E2eBenchResult> {
-  vi.spyOn(console, 'log').mockImplementation(() => undefined);
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return await run({ ...options, json: true });
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 const SMALL = { pes: 200, pools: 4, peAssociations: 2, pus: 2, window: 4, duration: 1, connectSeconds: 1, requestTimeout: 10_000 } as const;
 
