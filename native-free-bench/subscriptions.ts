@@ -49,6 +49,28 @@ export interface SubscriptionsBenchOptions {
 const POOL = new TextEncoder().encode('bench-subscribed-pool');
 const MARKER_ID = 0x7fffffff;
 const LOCAL = '127.0.0.1';
+
+const LOCAL_ADDRESS = parseAddress(LOCAL)!;
+
+/** A REGISTRATION of a PE of the bench's pool (LeastUsed with `load`), from 127.0.0.1. */
+function registrationOf(peId: number, load: number, life = 300_000): Uint8Array {
+  return encodeMessage({
+    protocol: 'asap',
+    type: AsapType.Registration,
+    flags: 0,
+    paddedLength: false,
+    unknownParams: null,
+    poolHandle: POOL,
+    poolElement: {
+      peId,
+      homeRegistrarId: 0,
+      registrationLife: life,
+      userTransport: transportParameter(ParamType.SctpTransport, 10_000 + (peId % 50_000), [LOCAL_ADDRESS], TransportUse.DataPlusControl),
+      policy: policySettings(PolicyType.LeastUsed, { load }),
+      asapTransport: null,
+    },
+  });
+}
 /** Marker sequence numbers a run may use (their send times are in a shared array). */
 const MAX_MARKERS = 1 << 20;
 
@@ -269,25 +291,7 @@ export function runInProcess(o: SubscriptionsBenchOptions = {}): { cpuMicrosecon
       (handle as { cancelled: boolean }).cancelled = true;
     },
   };
-  const address = parseAddress(LOCAL)!;
   let loadSeq = 0;
-  const registrationOf = (peId: number, load: number): Uint8Array =>
-    encodeMessage({
-      protocol: 'asap',
-      type: AsapType.Registration,
-      flags: 0,
-      paddedLength: false,
-      unknownParams: null,
-      poolHandle: POOL,
-      poolElement: {
-        peId,
-        homeRegistrarId: 0,
-        registrationLife: 300_000,
-        userTransport: transportParameter(ParamType.SctpTransport, 10_000 + (peId % 50_000), [address], TransportUse.DataPlusControl),
-        policy: policySettings(PolicyType.LeastUsed, { load }),
-        asapTransport: null,
-      },
-    });
   const measureChurn = (subscribe: boolean): { cpu: number; pushes: number; rounds: number; bytes: number } => {
     const partition = new Partition({ ownRegistrarId: 1, scheduler, keepAliveInterval: 1e9, keepAliveTimeout: 1e9, jitter: 0, limits: { maxPoolElementsPerAssociation: 1e9 } });
     // A batch as the worker's: every message copied once into a reused buffer.
@@ -416,25 +420,7 @@ export async function run(o: SubscriptionsBenchOptions = {}): Promise<void> {
   try {
     note(`bench subscriptions: registrar pid ${registrar.pid}, ${shards} shard(s), interval ${interval} ms; ${pes} PEs over ${peAssociations} associations`);
     const peClients = await connect(peAssociations);
-    const address = parseAddress(LOCAL)!;
     let loadSeq = 0;
-    const registrationOf = (peId: number, load: number, life = 300_000): Uint8Array =>
-      encodeMessage({
-        protocol: 'asap',
-        type: AsapType.Registration,
-        flags: 0,
-        paddedLength: false,
-        unknownParams: null,
-        poolHandle: POOL,
-        poolElement: {
-          peId,
-          homeRegistrarId: 0,
-          registrationLife: life,
-          userTransport: transportParameter(ParamType.SctpTransport, 10_000 + (peId % 50_000), [address], TransportUse.DataPlusControl),
-          policy: policySettings(PolicyType.LeastUsed, { load }),
-          asapTransport: null,
-        },
-      });
     /** A new load for a re-registration: never 0 (the marker's), always another value. */
     const nextLoad = (): number => 1 + (((++loadSeq * 2654435761) % 0xfffffff0) >>> 0);
 
