@@ -3,24 +3,12 @@
 // loopback with fetch, on a made-up handlespace of PEs in pools of 1,000.
 //   npx tsx native-free-bench/control-handlespace.ts [PEs, default 100000]
 import { ControlServer, type ControlSource } from '../src/registrar/control.js';
-import type { DumpPool } from '../src/shard/handlespace-dump.js';
+import { handlespaceOf } from './made-up-handlespace.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const PER = 1000;
 const ROUNDS = 5;
-const pools = Array.from({ length: Math.ceil(N / PER) }, (_, p) => ({
-  handle: `pool-${p}`,
-  handleHex: Buffer.from(`pool-${p}`).toString('hex'),
-  policy: { type: 'round-robin' },
-  elements: Array.from({ length: PER }, (_, e) => ({
-    peId: p * 100_000 + e,
-    home: 0x0e000001,
-    transports: [{ protocol: 'udp', addresses: [`10.0.${p % 250}.${e % 250}`], port: 4000 + e }],
-    policy: { type: 'round-robin' },
-    registrationLife: 30_000,
-    expiresInMs: null,
-  })),
-})) as unknown as DumpPool[];
+const pools = handlespaceOf(Math.ceil(N / PER), PER);
 const source: ControlSource = { id: 1, handlespace: async () => pools, stats: async () => ({}) };
 const server = await ControlServer.open(source, {
   port: 0,

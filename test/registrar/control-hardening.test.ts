@@ -7,24 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ControlServer, isLocalHostHeader, type ControlOptions, type ControlSource } from '../../src/registrar/control.js';
 import { jsonPieces } from '../../src/registrar/control-json-stream.js';
 import { DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, PROBE_RESERVE_CONNECTIONS } from '../../src/registrar/control-connections.js';
+import { handlespaceOf } from '../../native-free-bench/made-up-handlespace.js';
 import type { DumpPool } from '../../src/shard/handlespace-dump.js';
 
-/** A handlespace of `pools` pools of `perPool` elements (shaped like the registrar's). */
-function handlespaceOf(pools: number, perPool: number): DumpPool[] {
-  return Array.from({ length: pools }, (_, p) => ({
-    handle: `pool-${p}`,
-    handleHex: Buffer.from(`pool-${p}`).toString('hex'),
-    policy: { type: 'round-robin' },
-    elements: Array.from({ length: perPool }, (_, e) => ({
-      peId: p * 100_000 + e,
-      home: 0x0e000001,
-      transports: [{ protocol: 'udp', addresses: [`10.0.${p % 250}.${e % 250}`], port: 4000 + e }],
-      policy: { type: 'round-robin' },
-      registrationLife: 30_000,
-      expiresInMs: null,
-    })),
-  })) as unknown as DumpPool[];
-}
 
 let servers: ControlServer[] = [];
 const sockets: Socket[] = [];
