@@ -43,7 +43,7 @@ import { Inbound } from './inbound.js';
 import type { DataChunk } from './data-chunk.js';
 import type { LowerLayer, PeerTransport } from './lower-layer.js';
 import type { ResolvedSctpOptions } from './options.js';
-import { Outbound } from './outbound.js';
+import { Outbound, type RetransmissionCounts } from './outbound.js';
 import { COMMON_HEADER, PacketWriter, type PacketReader } from './packet.js';
 import { Path } from './path.js';
 
@@ -68,6 +68,8 @@ export interface AssociationHost {
   readonly options: ResolvedSctpOptions;
   readonly port: number;
   readonly writer: PacketWriter;
+  /** The endpoint's retransmission totals, which every association's Outbound adds to. */
+  readonly stats: RetransmissionCounts;
   /** IPv4/IPv6 Address parameters of our addresses for INIT / INIT ACK (none on the wildcard). */
   readonly addressParameters: readonly Uint8Array[];
   /** Answers an INIT statelessly with an INIT ACK and a State Cookie (§5.1.3, §5.2.1, §5.2.2). */
@@ -456,6 +458,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
       maxBurst: o.maxBurst,
       onRetransmissionTimeout: this.#onRetransmissionTimeout,
       onSendable: this.#onSendable,
+      totals: this.#host.stats,
     });
   }
 

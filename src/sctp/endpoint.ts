@@ -58,6 +58,12 @@ export interface SctpEndpointStats {
   cookiesRejected: number;
   /** Associations aborted because an exception was thrown while handling them. */
   internalErrors: number;
+  /** DATA chunks retransmitted by every association so far (T3-rtx, fast retransmit, failover). */
+  retransmissions: number;
+  /** Fast retransmit events (RFC 9260 §7.2.4) of every association so far. */
+  fastRetransmits: number;
+  /** T3-rtx expirations (§6.3.3) of every association so far. */
+  retransmissionTimeouts: number;
 }
 
 /** OOTB answers (ABORT, SHUTDOWN COMPLETE) per second at most (§8.4: rate-limit them). */
@@ -79,6 +85,9 @@ export class SctpStackEndpoint extends EventEmitter<SctpEndpointEvents> implemen
     initsRateLimited: 0,
     cookiesRejected: 0,
     internalErrors: 0,
+    retransmissions: 0,
+    fastRetransmits: 0,
+    retransmissionTimeouts: 0,
   };
   readonly sendDatagram: ((payload: Uint8Array, port: number, address: string, multicastTtl?: number) => Promise<void>) | undefined;
   readonly #inputOptions: SctpStackEndpointOptions;

@@ -31,6 +31,18 @@ export interface OutboundOptions {
   onRetransmissionTimeout(path: Path): void;
   /** Something became sendable outside a call by the association (a timer): flush soon. */
   onSendable(): void;
+  /** The endpoint's running totals, counted too (they outlive the association). */
+  totals?: RetransmissionCounts;
+}
+
+/** Retransmission counts, of one association (Outbound's own fields) or of an endpoint. */
+export interface RetransmissionCounts {
+  /** Chunks retransmitted (T3-rtx, fast retransmit, failover). */
+  retransmissions: number;
+  /** Fast retransmit events (§7.2.4). */
+  fastRetransmits: number;
+  /** T3-rtx expirations (§6.3.3). */
+  retransmissionTimeouts: number;
 }
 
 /** A DATA chunk we send, with its transmission state. nextChunk() returns this record itself:
@@ -95,7 +107,7 @@ class Ring<T> {
   }
 }
 
-export class Outbound {
+export class Outbound implements RetransmissionCounts {
   /** SACKs refused as stale or lying (§6.2.1 D i; cum ack beyond anything sent). */
   rejectedSacks = 0;
   /** Gap Ack Blocks ignored: out of order, overlapping, empty or beyond the highest TSN sent. */
@@ -114,6 +126,7 @@ export class Outbound {
   readonly #streams: number;
   readonly #onRetransmissionTimeout: (path: Path) => void;
   readonly #onSendable: () => void;
+  readonly #totals: RetransmissionCounts | undefined;
 
   /** Next SSN per outbound stream (§6.6), assigned at send() to ordered messages. */
   readonly #nextSsn: Uint16Array;
@@ -154,6 +167,7 @@ export class Outbound {
     this.#streams = Math.max(0, Math.min(65536, Math.floor(options.outboundStreams)));
     this.#onRetransmissionTimeout = options.onRetransmissionTimeout;
     this.#onSendable = options.onSendable;
+    this.#totals = options.totals;
     this.#nextSsn = new Uint16Array(this.#streams);
     this.#nextTsn = options.initialTsn >>> 0;
     this.#cumAck = tsnAdd(this.#nextTsn, -1);
@@ -515,6 +529,7 @@ export class Outbound {
     }
     if (marked.length === 0) return;
     this.fastRetransmits++;
+    if (this.#totals !== undefined) this.#totals.fastRetransmits++;
     this.#fastRetransmitBudget = marked[0]!.mtu;
     if (!this.#inFastRecovery) {
       // §7.2.3 on the paths the missing chunks were last sent to, once per Fast Recovery.
@@ -585,6 +600,7 @@ export class Outbound {
     this.#flightBytes += length;
     this.#peerRwnd = Math.max(0, this.#peerRwnd - length);
     this.retransmissions++;
+    if (this.#totals !== undefined) this.#totals.retransmissions++;
     // §6.3.1 C5 implementation note: a retransmission spoils any timing of a later TSN.
     for (const p of this.#paths) if (p.timedTsn !== undefined && !tsnLt(p.timedTsn, chunk.tsn)) p.timedTsn = undefined;
     this.#paths.add(path);
@@ -632,6 +648,7 @@ export class Outbound {
   #onT3(path: Path): void {
     if (this.#stopped || path.outstandingChunks === 0) return;
     this.retransmissionTimeouts++;
+    if (this.#totals !== undefined) this.#totals.retransmissionTimeouts++;
     path.backOff(); // E2
     path.ssthresh = Math.max(Math.floor(path.cwnd / 2), 4 * path.mtu); // E1, §7.2.3
     path.cwnd = path.mtu;

@@ -252,6 +252,29 @@ describe('data transfer', () => {
     expect(ra.downs).toEqual([]);
   });
 
+  it('the endpoint totals every association\'s retransmissions, and keeps them after the association ends', () => {
+    const net = new Network(11);
+    const { ea, eb } = endpoints(net, { rtoInitial: 200, rtoMin: 100, sackDelay: 50 });
+    const server = passive(eb);
+    const a = ea.associate({ address: B, port: 5000 });
+    net.run(50);
+    net.impairments = { loss: 0.2 };
+    for (let i = 0; i < 200; i++) a.send(Buffer.from(`m${i}`.padEnd(1000, '.')), 1);
+    expect(net.until(() => server.messages.length === 200, 300_000)).toBe(true);
+    net.impairments = {};
+    net.run(2_000);
+    // Only ea sends DATA, over its one association: every retransmission is that association's.
+    expect(ea.stats.retransmissions).toBeGreaterThan(0);
+    expect(ea.stats.retransmissionTimeouts + ea.stats.fastRetransmits).toBeGreaterThan(0);
+    expect(eb.stats.retransmissions).toBe(0);
+    const before = { ...ea.stats };
+    a.abort();
+    net.run(100);
+    expect(ea.associations.length).toBe(0);
+    expect(ea.stats.retransmissions).toBe(before.retransmissions);
+    expect(ea.stats.retransmissionTimeouts).toBe(before.retransmissionTimeouts);
+  });
+
   it('a DATA chunk 100,000 TSNs ahead does not throw and the association keeps working', () => {
     const net = new Network();
     const { ea, eb, log } = endpoints(net);
