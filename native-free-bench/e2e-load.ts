@@ -154,6 +154,8 @@ export interface RegistrarTarget {
  */
 export class BenchClient {
   onResponse: (message: Uint8Array, now: number) => void = () => undefined;
+  /** ENDPOINT_KEEP_ALIVEs received (RFC 5352 §3.4), and of them answered with an ACK. */
+  keepAlivesReceived = 0;
   keepAlivesAcked = 0;
   private down: string | null = null;
 
@@ -165,7 +167,10 @@ export class BenchClient {
   ) {
     association.on('message', (payload, ppid) => {
       if (ppid !== PPID_ASAP || payload.length < 4) return;
-      if (payload[0] === AsapType.EndpointKeepAlive) return this.acknowledgeKeepAlive(payload);
+      if (payload[0] === AsapType.EndpointKeepAlive) {
+        this.keepAlivesReceived++;
+        return this.acknowledgeKeepAlive(payload);
+      }
       this.onResponse(payload, performance.now());
     });
     association.on('down', (reason) => {
@@ -220,8 +225,7 @@ export class BenchClient {
   private acknowledgeKeepAlive(payload: Uint8Array): void {
     const r = decodeAsap(payload);
     if (!r.ok || r.message.protocol !== 'asap' || r.message.type !== AsapType.EndpointKeepAlive || r.message.peId === null) return;
-    this.keepAlivesAcked++;
-    this.send(encodeMessage({ protocol: 'asap', type: AsapType.EndpointKeepAliveAck, flags: 0, paddedLength: false, unknownParams: null, poolHandle: r.message.poolHandle, peId: r.message.peId }));
+    if (this.send(encodeMessage({ protocol: 'asap', type: AsapType.EndpointKeepAliveAck, flags: 0, paddedLength: false, unknownParams: null, poolHandle: r.message.poolHandle, peId: r.message.peId }))) this.keepAlivesAcked++;
   }
 
   async close(): Promise<void> {
@@ -295,7 +299,7 @@ export const UNANSWERED_AT_END = 'no answer before the phase ended';
  * The bookkeeping every phase shares: requests in flight per client, their timeouts, the
  * failure counts, and the end of a phase that gets no answers or loses an association.
  */
-class PhaseTracker {
+export class PhaseTracker {
   readonly latency = new LatencyRecorder();
   readonly failures = new FailureCounts();
   readonly outstanding: OutstandingRequests[];
@@ -371,7 +375,7 @@ class PhaseTracker {
 }
 
 /** Sends `message` for `key` on client j and tracks it; a send that fails is counted at once. */
-function sendTracked(t: PhaseTracker, clients: BenchClient[], j: number, key: number, message: Uint8Array): boolean {
+export function sendTracked(t: PhaseTracker, clients: BenchClient[], j: number, key: number, message: Uint8Array): boolean {
   t.outstanding[j]!.add(key, performance.now());
   if (clients[j]!.send(message)) return true;
   t.outstanding[j]!.take(key);

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { GcPauses, GcProbeReply, GcProbeRequest } from './e2e-gc-probe.js';
 import type { ProbeReply, ProbeRequest, RegistrarMemory } from './e2e-memory-probe.js';
 
 export interface RegistrarProcessOptions {
@@ -23,6 +24,8 @@ export interface RegistrarProcessOptions {
   tlsPsk?: string;
   /** TCP port of its control channel (GET /stats); default 0: off. */
   controlPort?: number;
+  /** Preload e2e-gc-probe.js into every thread: GC pauses per thread (gcPauses()). */
+  gcProbe?: boolean;
   /** More `rserpool registrar` flags, after the defaults here (a later flag wins). */
   extraArgs?: string[];
   /**
@@ -89,6 +92,7 @@ export class RegistrarProcess {
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
     }
     // bench e2e --wire-trace: the registrar's UDP datagrams timestamped (e2e-wire-trace.ts).
+    if (options.gcProbe === true) nodeArgs.push('-r', compiledProbe().replace(/e2e-memory-probe\.js$/, 'e2e-gc-probe.js'));
     if (process.env.RSERPOOL_BENCH_WIRE_TRACE !== undefined) nodeArgs.push('-r', compiledProbe().replace(/e2e-memory-probe\.js$/, 'e2e-wire-trace.js'));
     const args = [
       ...nodeArgs,
@@ -188,6 +192,25 @@ export class RegistrarProcess {
       };
       this.child.on('message', onMessage);
       this.child.send({ kind: 'e2e-memory', id, workers, ...(snapshotDir !== undefined ? { snapshotDir } : {}) } satisfies ProbeRequest);
+    });
+  }
+
+  /** GC pauses of every thread since the last call (needs `gcProbe`): "io", "shard-0"... */
+  gcPauses(): Promise<Record<string, GcPauses>> {
+    const id = ++this.probeId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.child.off('message', onMessage);
+        reject(new Error('registrar GC probe: no answer'));
+      }, 10_000);
+      const onMessage = (message: GcProbeReply): void => {
+        if (message?.kind !== 'e2e-gc' || message.id !== id) return;
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        resolve(message.threads);
+      };
+      this.child.on('message', onMessage);
+      this.child.send({ kind: 'e2e-gc', id } satisfies GcProbeRequest);
     });
   }
 

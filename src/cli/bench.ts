@@ -160,10 +160,23 @@ Examples:
     .option('--keep-alive-interval <ms>', "registrar's keep-alive interval (default 600000: no keep-alives during the phases)", number)
     .option('--cpu-prof <dir>', 'write node --cpu-prof profiles of the registrar child here (also: RSERPOOL_BENCH_CPU_PROF)')
     .option('--heap-snapshot <dir>', 'write a heap snapshot of every registrar thread here once every PE is registered (summary: dist/native-free-bench/e2e-heap-summary.js)')
+    .option('--soak <s>', "instead of the phases: a soak of this many seconds with keep-alives on (the registrar's default interval unless --keep-alive-interval), every keep-alive answered, every PE re-registering every --reregister-interval, resolutions paced at --rate (default 15000); --pes defaults to 20000", number)
+    .option('--soak-window <s>', 'with --soak: seconds per reported window (default 30)', number)
+    .option('--soak-warmup <s>', 'with --soak: windows starting before this are left out of the medians and the RSS slope (default 60)', count)
+    .option('--reregister-interval <ms>', 'with --soak: every PE re-registers this often, spread evenly over the interval (default 30000)', number)
     .option('--json', 'print results as JSON')
     .addHelpText(
       'after',
       `
+--soak S (issue 14) registers the PEs once, then for S seconds keeps the registrar living a
+production life: keep-alives answered, re-registrations spread evenly, paced resolutions. Per
+window (stderr, one line each; --json: everything): resolutions, empty answers, timeouts,
+p50/p99/max latency and a log-bucket histogram, keep-alives received/answered, PEs lost (the
+registrar's keep-alive timeouts), registrar RSS and CPU, the event-loop delay of every
+registrar thread and of the generator, GC pauses per registrar thread, the largest shard batch.
+At the end: medians of the windows after --soak-warmup, and the RSS slope in MiB per hour
+(least squares). SCTP over UDP against the registrar the bench starts; one shard count.
+
 Every request ends once: answered, answered negatively (ASAP_ERROR or a rejecting response,
 counted by cause), or timed out (counted, its slot freed). A phase in which the registrar stops
 answering ends and says so; the run goes on with the next phase.
@@ -173,9 +186,17 @@ Examples:
   $ rserpool bench e2e --pes 10000 --runs 3 --transport sctp,tcp,tls
   $ rserpool bench e2e --registrar 10.0.0.1:3863 --transport tls --registrar-tls-psk psk.txt --pes 10000
   $ rserpool bench e2e --registrar 10.0.0.1:3863:9899 --local-address 10.0.0.2 --pes 10000
-  $ rserpool bench e2e --registrar [fd00::1]:3863 --local-address fd00::2 --local-address fd00::3`,
+  $ rserpool bench e2e --registrar [fd00::1]:3863 --local-address fd00::2 --local-address fd00::3
+  $ rserpool bench e2e --soak 900 --pes 20000 --rate 15000 --json > soak.json 2> soak.log`,
     )
-    .action(async (opts: import('../../native-free-bench/e2e.js').E2eBenchOptions) => {
+    .action(async (opts: import('../../native-free-bench/e2e.js').E2eBenchOptions & Omit<import('../../native-free-bench/e2e-soak.js').SoakBenchOptions, 'soak'> & { soak?: number }) => {
+      if (opts.soak !== undefined) {
+        const unsupported = (['registrar', 'transport', 'runs', 'localAddress', 'wireTrace', 'heapSnapshot'] as const).filter((k) => opts[k] !== undefined);
+        if (unsupported.length > 0) throw new Error(`--soak: not with ${unsupported.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} (it drives the registrar it starts, over SCTP, once)`);
+        const { runSoak } = await import('../../native-free-bench/e2e-soak.js');
+        await runSoak({ ...opts, soak: opts.soak });
+        return;
+      }
       const { run } = await import('../../native-free-bench/e2e.js');
       await run(opts);
     });
