@@ -142,6 +142,7 @@ export function registerRegistrar(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error', d.logLevel)
     .option('--snapshot <file>', 'handlespace snapshot (FlatBuffers): loaded at start (warm restart: PEs served at once, own PEs get a keep-alive with the H bit and are removed if they do not answer), written every --snapshot-interval and at SIGTERM/SIGINT')
     .option('--snapshot-interval <ms>', 'period of the --snapshot writes (0: only at shutdown)', integer(0, 86_400_000), d.snapshotInterval)
+    .option('--snapshot-restore-slice <ms>', 'at start, each shard serves at once and restores the --snapshot in the background, this many ms of each event-loop turn (a pool asked for first is restored at once); 0: restore all before serving', integer(0, 1000), d.snapshotRestoreSlice)
     .option('--control-port <port>', 'HTTP control channel for operators: /metrics (Prometheus), /health, /ready, /api (admin), the dashboard, /handlespace for `rserpool dump`; 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
     .option('--control-address <ip>', 'address of the control channel; any but loopback needs --control-token-file', controlAddress, CONTROL_ADDRESS)
     .option('--control-max-connections <n>', 'HTTP connections the control channel holds at once (dashboard streams included; at most 16 from one address; 8 more kept for /health and /ready)', integer(1, 100_000), d.controlMaxConnections)
@@ -166,6 +167,7 @@ export function registerRegistrar(program: Command): void {
         logLevel: opts.logLevel as string,
         snapshot: (opts.snapshot as string | undefined) ?? null,
         snapshotInterval: opts.snapshotInterval as number,
+        snapshotRestoreSlice: opts.snapshotRestoreSlice as number,
         controlPort: opts.controlPort as number,
         controlAddress: opts.controlAddress as string,
         ...(opts.controlTokenFile !== undefined ? { controlTokenFile: opts.controlTokenFile as string } : {}),

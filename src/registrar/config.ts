@@ -139,6 +139,11 @@ export interface RegistrarConfig {
   snapshot: string | null;
   /** Period of the snapshot writes, ms (0: only at close). */
   snapshotInterval: number;
+  /**
+   * ms of each shard's event-loop turn spent restoring the start snapshot in the background
+   * while serving (a pool asked for first is restored at once); 0: all of it before serving.
+   */
+  snapshotRestoreSlice: number;
   // ------------------------------------------- subscriptions (RFC 5352 §2.2.5-2.2.6, issue 15)
   /** Pool changes within this many ms make one update to each subscribed pool user. */
   subscriptionInterval: number;
@@ -274,6 +279,7 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     allowForeignAddresses: false,
     snapshot: null,
     snapshotInterval: 60_000,
+    snapshotRestoreSlice: 4,
     // A PU subscribes to the few pools it uses; a pool's subscribers are its long-running users.
     subscriptionInterval: defaultSubscriptionSettings.interval,
     maxSubscriptionsPerAssociation: defaultSubscriptionSettings.maxPerAssociation,

@@ -29,7 +29,7 @@ import { EnrpTlsEndpoint, loadEnrpTlsCredentials, refusePlainEnrp, type EnrpTlsC
 import type { StreamEndpoint, StreamEndpointCounters } from '../transport/stream-endpoint.js';
 import { hexId } from '../wire/identifier-text.js';
 import { assembleSnapshot, type SnapshotReader } from '../snapshot/snapshot-format.js';
-import { loadStartSnapshot, restoreSummary, SnapshotKeeper } from '../snapshot/warm-restart.js';
+import { loadStartSnapshot, SnapshotKeeper, WarmRestore } from '../snapshot/warm-restart.js';
 import { PeAssociationGate, type PeAssociationCounters } from './pe-association-gate.js';
 import { systemScheduler } from '../handlespace/timer-schedule.js';
 
@@ -112,6 +112,8 @@ export class Registrar {
   /** --snapshot (src/snapshot/): the file read at start, until restored, and the periodic writer. */
   private startSnapshot: SnapshotReader | null = null;
   private snapshots: SnapshotKeeper | null = null;
+  /** The shards' restore of the start snapshot, in the background while serving (src/snapshot/restore.ts). */
+  private warmRestore: WarmRestore | null = null;
 
   private constructor(config: RegistrarConfig, log: Logger) {
     this.config = config;
@@ -552,20 +554,15 @@ export class Registrar {
   /**
    * Warm restart (--snapshot): the shards take their pools from the snapshot read at start,
    * own PEs get their keep-alive with the H bit (src/snapshot/restore.ts); then the periodic
-   * writes begin. Before ENRP starts: the handlespace is served as soon as ASAP is.
+   * writes begin. Before ENRP starts: the handlespace is served as soon as ASAP is, a pool not
+   * yet restored in the background (--snapshot-restore-slice) restored when first asked for.
    */
   private async restoreSnapshot(): Promise<void> {
     const c = this.config;
     if (c.snapshot === null) return;
     const warm = this.startSnapshot;
     this.startSnapshot = null;
-    if (warm !== null) {
-      const started = performance.now();
-      const sum = restoreSummary(await this.shards.restoreSnapshot(warm.bytes));
-      const fields = { snapshot: c.snapshot, pools: sum.pools, poolElements: sum.restored, own: sum.own, rejected: sum.rejected, damaged: sum.damaged, ms: Math.round(performance.now() - started) };
-      if (sum.errors.length > 0) this.log.error({ ...fields, errors: sum.errors }, 'handlespace snapshot restored in part');
-      else this.log.info(fields, 'handlespace restored from the snapshot: own pool elements get a keep-alive with the H bit, those that do not answer are removed');
-    }
+    if (warm !== null) this.warmRestore = await WarmRestore.begin(this.shards, warm.bytes, { path: c.snapshot, sliceMs: c.snapshotRestoreSlice, log: this.log });
     this.snapshots = new SnapshotKeeper({ path: c.snapshot, interval: c.snapshotInterval, take: () => this.snapshot(), log: this.log });
     this.snapshots.start();
   }
@@ -704,6 +701,7 @@ export class Registrar {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.warmRestore?.close();
     await this.snapshots?.close(); // the last snapshot, while the shards still run
     clearTimeout(this.announceTimer);
     this.peGate.close();

@@ -139,6 +139,8 @@ export class AsapService {
   private readonly peers = new Map<number, PeerAssociation>();
   /** Pool users subscribed to pools of this shard (RFC 5352 §2.2.5 S bit); unset: none accepted. */
   subscriptions: Subscriptions | undefined = undefined;
+  /** While a warm restart restores pools (src/snapshot/restore.ts): puts a pool back before a message touches it. */
+  restorePool: ((poolHandle: Uint8Array) => void) | undefined = undefined;
 
   constructor(
     private readonly partition: Partition,
@@ -193,6 +195,7 @@ export class AsapService {
 
   private dispatch(associationId: number, m: Message, bytes: Uint8Array): void {
     if (m.protocol !== 'asap') return;
+    if (this.restorePool !== undefined && 'poolHandle' in m) this.restorePool(m.poolHandle);
     switch (m.type) {
       case AsapType.Registration:
         return this.registration(associationId, m);

@@ -66,6 +66,8 @@ export class EnrpHandlespace {
   poolWatch: PoolWatch | undefined = undefined;
   /** Act on RSPLIB's takeover suggestion (T flag on ADD_PE, src/registrar/takeover-suggestion.ts). */
   takeoverSuggestion = false;
+  /** While a warm restart restores pools (src/snapshot/restore.ts): puts a pool back before an update or a table entry touches it. */
+  restorePool: ((poolHandle: Uint8Array) => void) | undefined = undefined;
 
   constructor(
     private readonly partition: Partition,
@@ -111,6 +113,7 @@ export class EnrpHandlespace {
       return;
     }
     const m = r.message;
+    this.restorePool?.(m.poolHandle);
     if (m.action === UpdateAction.AddPe) {
       if (this.learn(EnrpSource.Update, m.poolHandle, m.poolElement, m.senderId)) {
         this.counters.updatesApplied++;
@@ -204,6 +207,7 @@ export class EnrpHandlespace {
     const source = (m.flags & OWN_TABLE_MARK) !== 0 ? EnrpSource.OwnTable : EnrpSource.FullTable;
     for (const entry of m.entries) {
       if (!this.mine(entry.poolHandle)) continue;
+      this.restorePool?.(entry.poolHandle);
       for (const pe of entry.poolElements) if (this.learn(source, entry.poolHandle, pe, m.senderId)) this.counters.tableEntriesApplied++;
     }
   }

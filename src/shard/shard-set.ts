@@ -11,7 +11,7 @@ import { censusBuffer } from '../handlespace/element-census.js';
 import type { DumpRow } from './enrp-handlespace.js';
 import type { PoolSummary, DumpPool } from './handlespace-dump.js';
 import type { PartInfo } from '../snapshot/snapshot-format.js';
-import type { RestoreCounts } from '../snapshot/restore.js';
+import type { RestoreProgress } from '../snapshot/restore.js';
 import type { ShardMetrics } from './metrics-counts.js';
 import { ToShardWriter, readFromShard, shardOf, type FromShardHandler, type ShardReply, type ShardRequestBody } from './thread-protocol.js';
 import type { AttachTask, ShardConfig } from './worker.js';
@@ -399,14 +399,29 @@ export class ShardSet {
     return parts;
   }
 
-  /** Warm restart: every shard takes its pools from the snapshot's bytes (one shared copy). */
-  async restoreSnapshot(bytes: Uint8Array): Promise<RestoreCounts[]> {
+  /**
+   * Warm restart: every shard takes its pools from the snapshot's bytes (one shared copy), in
+   * the background, `sliceMs` of each of its event-loop turns (0: all before it answers).
+   * Resolves once every shard has opened and checked its part (it serves from then on).
+   */
+  async restoreSnapshot(bytes: Uint8Array, sliceMs: number): Promise<RestoreProgress[]> {
     const shared = new SharedArrayBuffer(bytes.length);
     new Uint8Array(shared).set(bytes);
-    const replies = await this.requestAll({ op: 'restoreSnapshot', snapshot: shared });
-    const counts: RestoreCounts[] = [];
-    for (const r of replies) if (r !== null && r.op === 'restoreSnapshot') counts.push(r.counts);
-    return counts;
+    const replies = await this.requestAll({ op: 'restoreSnapshot', snapshot: shared, sliceMs });
+    const progress: RestoreProgress[] = [];
+    for (const r of replies) if (r !== null && r.op === 'restoreSnapshot') progress.push(r.progress);
+    return progress;
+  }
+
+  /**
+   * Where each shard's restore stands (a dead or restarted shard's is left out: its pools are
+   * gone with it); `wait`: once every shard's is complete.
+   */
+  async restoreProgress(wait: boolean): Promise<RestoreProgress[]> {
+    const replies = await this.requestAll({ op: 'restoreProgress', wait });
+    const progress: RestoreProgress[] = [];
+    for (const r of replies) if (r !== null && r.op === 'restoreProgress' && r.progress !== null) progress.push(r.progress);
+    return progress;
   }
 
   /** Every PE of every shard: [pool handle hex, PE ID, home], sorted. */

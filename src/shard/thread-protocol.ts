@@ -18,7 +18,7 @@ import type { DumpRow, EnrpHandlespaceCounters } from './enrp-handlespace.js';
 import type { AsapCounters } from './asap-service.js';
 import type { SubscriptionCounters } from './subscriptions.js';
 import type { PoolSummary, DumpPool } from './handlespace-dump.js';
-import type { RestoreCounts } from '../snapshot/restore.js';
+import type { RestoreProgress } from '../snapshot/restore.js';
 import type { ShardMetrics } from './metrics-counts.js';
 import { poolHandleHash } from '../handlespace/pool-handle.js';
 
@@ -425,8 +425,14 @@ export type ShardRequest =
   | { op: 'associationElements'; id: number; associationId: number }
   /** The shard's part of a handlespace snapshot (src/snapshot/part-writer.ts). */
   | { op: 'snapshotPart'; id: number }
-  /** Warm restart: take this shard's pools from a snapshot file's bytes (src/snapshot/restore.ts). */
-  | { op: 'restoreSnapshot'; id: number; snapshot: SharedArrayBuffer }
+  /**
+   * Warm restart: take this shard's pools from a snapshot file's bytes (src/snapshot/restore.ts),
+   * in the background, `sliceMs` of each event-loop turn (0: all of them before answering).
+   * Answered once the part is opened and checked.
+   */
+  | { op: 'restoreSnapshot'; id: number; snapshot: SharedArrayBuffer; sliceMs: number }
+  /** Where the restore stands now, or (`wait`) once it is complete; null: there was none. */
+  | { op: 'restoreProgress'; id: number; wait: boolean }
   /** Ones'-complement sums behind the PE checksums of these owners (RFC 5353 §3.6.2). */
   | { op: 'checksums'; id: number; owners: number[] }
   | { op: 'owners'; id: number }
@@ -449,7 +455,8 @@ export type ShardReply =
   | { op: 'associationElements'; id: number; count: number }
   /** `bytes`: a finished Part FlatBuffer, transferred; `error`: why there is none. */
   | { op: 'snapshotPart'; id: number; bytes: ArrayBuffer; pools: number; elements: number; error: string | null }
-  | { op: 'restoreSnapshot'; id: number; counts: RestoreCounts }
+  | { op: 'restoreSnapshot'; id: number; progress: RestoreProgress }
+  | { op: 'restoreProgress'; id: number; progress: RestoreProgress | null }
   | { op: 'metrics'; id: number; metrics: ShardMetrics }
   | { op: 'removeElement'; id: number; outcome: 'removed' | 'unknown' | 'not-own' }
   | { op: 'poolSummaries'; id: number; pools: PoolSummary[] }

@@ -10,7 +10,7 @@ import { EnrpHandlespace } from './enrp-handlespace.js';
 import { AsapTransportTable, asapTransportTlv } from './pe-asap-transport.js';
 import { dumpPartition, dumpPool, summarizePool } from './handlespace-dump.js';
 import { encodePartAsync } from '../snapshot/part-writer.js';
-import { restoreSnapshot } from '../snapshot/restore.js';
+import { SnapshotRestore } from '../snapshot/restore.js';
 import { BatchSizes, EventLoopDelayMonitor, policyCensus } from './metrics-counts.js';
 import { Subscriptions, type SubscriptionSettings } from './subscriptions.js';
 import { FromShardWriter, readToShard, shardOf, type ShardReply, type ShardRequest, type ToShardHandler } from './thread-protocol.js';
@@ -122,6 +122,42 @@ export default function attach(task: AttachTask): number {
   enrp.poolWatch = subscriptions;
   enrp.takeoverSuggestion = config.takeoverSuggestion === true;
 
+  // Warm restart (src/snapshot/restore.ts): this shard's pools come back from the snapshot in
+  // the background, a slice per event-loop turn, while the shard serves. A message for a pool
+  // still in the file puts that pool back first (restorePool). What needs the whole
+  // handlespace either finishes the restore at once (ENRP work on every PE of an owner: an
+  // audit, a takeover, a handle table for a peer; a snapshot save) or is answered once the
+  // background restore is complete (checksums, owners, counts, dumps: a peer's audit never
+  // sees a partial checksum, RFC 5353 §3.6).
+  let restore: SnapshotRestore | null = null;
+  let restoring = false;
+  let restoreSliceMs = 0;
+  const whenRestored: Array<() => void> = [];
+  const restorePool = (handle: Uint8Array): void => {
+    if (restore!.restorePool(handle)) scheduleFlush(); // its own PEs' keep-alives with the H bit
+  };
+  const restored = (): void => {
+    restoring = false;
+    service.restorePool = undefined;
+    enrp.restorePool = undefined;
+    scheduleFlush();
+    for (const answer of whenRestored.splice(0)) answer();
+  };
+  const restoreStep = (): void => {
+    if (!restoring) return;
+    if (restore!.step(restoreSliceMs)) restored();
+    else {
+      scheduleFlush();
+      setImmediate(restoreStep);
+    }
+  };
+  /** The rest of the restore, now. */
+  const finishRestore = (): void => {
+    if (!restoring) return;
+    restore!.finish();
+    restored();
+  };
+
   // For /metrics: ASAP messages taken from batches, batch sizes, this thread's event-loop delay.
   let asapProcessed = 0;
   const batchSizes = new BatchSizes();
@@ -136,10 +172,19 @@ export default function attach(task: AttachTask): number {
     associationDetached: (associationId) => service.associationDetached(associationId),
     enrpHandleUpdate: (message) => enrp.applyHandleUpdate(message),
     enrpHandleTable: (message) => enrp.applyHandleTable(message),
-    enrpAuditBegin: (owner) => enrp.auditBegin(owner),
+    // RFC 5353 §3.6.3: every PE of the peer is marked; §3.5.2: every PE of the dead peer
+    // moves; a handle table holds every PE: the restore is finished first.
+    enrpAuditBegin: (owner) => {
+      finishRestore();
+      enrp.auditBegin(owner);
+    },
     enrpAuditEnd: (owner) => void enrp.auditEnd(owner),
-    enrpTakeOver: (from, to) => void enrp.takeOver(from, to),
+    enrpTakeOver: (from, to) => {
+      finishRestore();
+      enrp.takeOver(from, to);
+    },
     handleTablePage(session, r) {
+      finishRestore();
       const { message, more } = enrp.nextPage(session, r.owner, r.maxElements, r.maxBytes, r.senderId, r.receiverId);
       out.handleTablePage(session, more, message);
       scheduleFlush();
@@ -158,6 +203,19 @@ export default function attach(task: AttachTask): number {
     // Records written before this request (timer events) go first: the I/O thread reads
     // them before the reply, as the shard does with its batches and requests.
     flush();
+    if (restoring) {
+      if (data.op === 'pool' || data.op === 'removeElement') restorePool(data.poolHandle);
+      else if (data.op === 'snapshotPart') finishRestore();
+      else if (data.op !== 'associationElements' && data.op !== 'restoreSnapshot' && !(data.op === 'restoreProgress' && !data.wait)) {
+        // Counts, checksums, dumps: of the whole handlespace, once it is whole.
+        whenRestored.push(() => request(data));
+        return;
+      }
+    }
+    request(data);
+  });
+
+  const request = (data: ShardRequest): void => {
     if (data.op === 'metrics') {
       const reply: ShardReply = {
         op: 'metrics',
@@ -232,15 +290,28 @@ export default function attach(task: AttachTask): number {
         },
       );
     } else if (data.op === 'restoreSnapshot') {
+      if (restore !== null) return; // one restore, at start
       const mine = (handle: Uint8Array): boolean => shardCount === 1 || shardOf(handle, shardCount) === task.shard;
-      const counts = restoreSnapshot(new Uint8Array(data.snapshot), partition, asapTransports, asapTransportTlv, config.registrarId, mine);
-      const reply: ShardReply = { op: 'restoreSnapshot', id: data.id, counts };
+      restore = new SnapshotRestore(new Uint8Array(data.snapshot), partition, asapTransports, asapTransportTlv, config.registrarId, mine);
+      restoring = true;
+      restoreSliceMs = data.sliceMs;
+      if (data.sliceMs > 0 && !restore.complete) {
+        service.restorePool = restorePool;
+        enrp.restorePool = restorePool;
+        setImmediate(restoreStep);
+      } else {
+        finishRestore();
+      }
+      const reply: ShardReply = { op: 'restoreSnapshot', id: data.id, progress: restore.progress() };
       port.postMessage(reply);
       flush(); // the own PEs' keep-alives with the H bit
+    } else if (data.op === 'restoreProgress') {
+      const reply: ShardReply = { op: 'restoreProgress', id: data.id, progress: restore?.progress() ?? null };
+      port.postMessage(reply);
     } else if (data.op === 'associationElements') {
       const reply: ShardReply = { op: 'associationElements', id: data.id, count: partition.elementsOfAssociation(data.associationId).length };
       port.postMessage(reply);
     }
-  });
+  };
   return task.shard;
 }

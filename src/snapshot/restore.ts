@@ -8,10 +8,16 @@
 //   ASAP transport, as after a takeover (RFC 5353 §3.5.2; RFC 5352 §3.4 KA2.4: the PE makes
 //   the sender its home again). One that does not answer within the keep-alive timeout is
 //   removed (RFC 5352 §3.5).
+//
+// A SnapshotRestore is the restore of one shard's pools while the shard serves: opened (the
+// whole part checked within the file's budget, nothing put back yet), then restored pool by
+// pool in slices between the shard's event-loop turns (step()), and any pool a message
+// touches first is put back whole at that moment (restorePool(): that pool only, found by its
+// handle). What needs the whole handlespace finishes it (finish()) or waits for it.
 import type { Partition, PoolElement } from '../handlespace/index.js';
 import { writePoolElement, type TransportParameter } from '../wire/parameters.js';
 import { Writer } from '../wire/writer.js';
-import { PoolElement as FbPoolElement } from './handlespace_generated.js';
+import { Pool as FbPool, PoolElement as FbPoolElement, type Part } from './handlespace_generated.js';
 import { readSnapshotElement } from './part-reader.js';
 import { SnapshotError, SnapshotView } from './snapshot-view.js';
 
@@ -35,12 +41,198 @@ export interface RestoreCounts {
   error: string | null;
 }
 
+/** Where a shard's restore stands (the registrar logs it: "restored N of M PEs"). */
+export interface RestoreProgress extends RestoreCounts {
+  /** PE records of this shard's pools in the file: restored + rejected + damaged once complete. */
+  elements: number;
+  /** Pools put back first because a message touched them before the background restore did. */
+  poolsOnDemand: number;
+  /** Every pool of this shard is back (or the file was refused). */
+  complete: boolean;
+}
+
 /** Registrar ID 0 is no registrar's (RSPLIB's UNDEFINED_REGISTRAR_IDENTIFIER): an own PE passes through it. */
 const NO_HOME = 0;
 
+/** A pool of the file not (completely) put back yet. */
+interface PendingPool {
+  part: number;
+  index: number;
+  /** Its next PE record to restore. */
+  next: number;
+  /** Some PE of it was put back. */
+  any: boolean;
+}
+
+/** Pool handles as Map keys (one byte, one char). */
+const handleKey = (handle: Uint8Array): string => Buffer.from(handle.buffer, handle.byteOffset, handle.byteLength).toString('latin1');
+
+export class SnapshotRestore {
+  private readonly counts: RestoreCounts = { restored: 0, own: 0, pools: 0, rejected: 0, damaged: 0, error: null };
+  /** PE records of this shard's pools in the file. */
+  private elements = 0;
+  private poolsOnDemand = 0;
+  private readonly ownId: number;
+  private partTables: Part[] = [];
+  /** Pools still (partly) in the file, by handle; in file order for the background restore. */
+  private readonly pending = new Map<string, PendingPool>();
+  private order: PendingPool[] = [];
+  private cursor = 0;
+  private readonly pool = new FbPool();
+  private readonly pe = new FbPoolElement();
+  // The encoded Pool Element parameter is written into one scratch buffer: the partition
+  // copies it into its pool's slab (src/handlespace/encoded-slab.ts), no buffer per PE.
+  private readonly scratch = new Writer(1024);
+
+  /**
+   * Opens this shard's part of the snapshot: the pools `mine()` accepts. `ownRegistrarId`: this
+   * registrar's ID now; PEs the writer owned (or homed at this ID) come back as own PEs. Nothing
+   * is put back yet. A file that fails the checks leaves nothing pending (progress().error).
+   */
+  constructor(
+    bytes: Uint8Array,
+    private readonly partition: Partition,
+    private readonly asapTransports: AsapTransportSink,
+    private readonly asapTransportTlv: (t: TransportParameter) => Uint8Array,
+    ownRegistrarId: number,
+    mine: (poolHandle: Uint8Array) => boolean,
+  ) {
+    this.ownId = ownRegistrarId >>> 0;
+    let reader: SnapshotView;
+    try {
+      // The I/O thread checked the CRC before handing the file to the shards.
+      reader = new SnapshotView(bytes);
+    } catch (error) {
+      this.counts.error = (error as Error).message;
+      return;
+    }
+    const want = (handle: Uint8Array): boolean => handle.length > 0 && mine(handle);
+    try {
+      // A first walk over this shard's pools, within the file's budget (SnapshotView.pools): a
+      // hostile file (repeated offsets, unsorted pools, more than its header counts) is refused
+      // in time linear in its size and before any PE is put back, so the shard starts empty.
+      // Once walked, any order of restoring the pools stays within that bound.
+      for (const { part, index, pool } of reader.poolEntries(want)) {
+        const entry: PendingPool = { part, index, next: 0, any: false };
+        const key = handleKey(pool.handleArray()!);
+        if (this.pending.has(key)) continue; // the same handle in two parts (two writers' shards): the first wins
+        this.pending.set(key, entry);
+        this.order.push(entry);
+        this.elements += pool.elementsLength();
+      }
+      this.partTables = reader.parts();
+    } catch (error) {
+      this.counts.error = error instanceof SnapshotError ? error.message : `handlespace snapshot is corrupt: ${(error as Error).message}`;
+      this.pending.clear();
+      this.order = [];
+      this.elements = 0;
+    }
+  }
+
+  get complete(): boolean {
+    return this.pending.size === 0;
+  }
+
+  progress(): RestoreProgress {
+    return { ...this.counts, elements: this.elements, poolsOnDemand: this.poolsOnDemand, complete: this.complete };
+  }
+
+  /**
+   * A message is about to touch this pool: if it is still in the file, it is put back whole
+   * now (that pool only). True when it was.
+   */
+  restorePool(handle: Uint8Array): boolean {
+    if (this.pending.size === 0) return false;
+    const entry = this.pending.get(handleKey(handle));
+    if (entry === undefined) return false;
+    this.poolsOnDemand++;
+    this.restoreFrom(entry, Number.POSITIVE_INFINITY, () => 0);
+    return true;
+  }
+
+  /**
+   * The background restore: pools in file order for about `budgetMs` of `now()` (at least
+   * one PE); a pool may be left half restored between steps (a message touching it finishes
+   * it first). True when every pool is back.
+   */
+  step(budgetMs: number, now: () => number = performance.now.bind(performance)): boolean {
+    const deadline = now() + budgetMs;
+    while (this.cursor < this.order.length) {
+      const entry = this.order[this.cursor]!;
+      if (!this.restoreFrom(entry, deadline, now)) return false;
+      this.cursor++;
+    }
+    return true;
+  }
+
+  /** The rest, now. */
+  finish(): void {
+    this.step(Number.POSITIVE_INFINITY, () => 0);
+  }
+
+  /** Restores the pool's PE records from entry.next until the end or the deadline; true at the end. */
+  private restoreFrom(entry: PendingPool, deadline: number, now: () => number): boolean {
+    const pool = this.partTables[entry.part]!.pools(entry.index, this.pool)!;
+    const n = pool.elementsLength();
+    if (entry.next >= n) return true; // restored on demand meanwhile
+    try {
+      const poolHandle = pool.handleArray()!.slice();
+      while (entry.next < n) {
+        if (this.restoreElement(pool, entry.next++, poolHandle)) entry.any = true;
+        if (entry.next < n && now() >= deadline) return false;
+      }
+    } catch (error) {
+      // The file was checked before anything was put back: only a damaged buffer gets here.
+      this.counts.error ??= `handlespace snapshot is corrupt: ${(error as Error).message}`;
+      entry.next = n;
+    }
+    if (entry.any) this.counts.pools++;
+    this.pending.delete(handleKey(pool.handleArray()!));
+    return true;
+  }
+
+  /** One PE record into the partition; true when it was put back. */
+  private restoreElement(pool: FbPool, i: number, poolHandle: Uint8Array): boolean {
+    const counts = this.counts;
+    const record = readSnapshotElement(pool, pool.elements(i, this.pe)!);
+    if (record === null) {
+      counts.damaged++;
+      return false;
+    }
+    const own = record.ours || record.homeRegistrarId >>> 0 === this.ownId;
+    const home = own ? this.ownId : record.homeRegistrarId >>> 0;
+    const t = record.userTransport;
+    const scratch = this.scratch;
+    scratch.reset();
+    writePoolElement(scratch, { ...record, homeRegistrarId: home, asapTransport: null });
+    const result = this.partition.register({
+      poolHandle,
+      peId: record.peId,
+      homeRegistrarId: own ? NO_HOME : home,
+      registrationLife: record.registrationLife,
+      policy: record.policy,
+      userTransport: { protocol: t.type, port: t.port, use: t.transportUse, addressCount: t.addresses.length },
+      associationId: 0,
+      encoded: scratch.buf.subarray(0, scratch.pos),
+    });
+    if (!result.ok) {
+      counts.rejected++;
+      return false;
+    }
+    this.asapTransports.set(result.element, record.asapTransport !== null ? this.asapTransportTlv(record.asapTransport) : null);
+    // Becoming ours arms an immediate keep-alive with the H bit (Partition.changeOwner).
+    if (own) {
+      this.partition.changeOwner(result.element, this.ownId);
+      counts.own++;
+    }
+    counts.restored++;
+    return true;
+  }
+}
+
 /**
- * Puts back every PE of the snapshot whose pool `mine()` accepts. `ownRegistrarId`: this
- * registrar's ID now; PEs the writer owned (or homed at this ID) come back as own PEs.
+ * Puts back every PE of the snapshot whose pool `mine()` accepts, at once (the benchmarks, the
+ * tests, and a registrar with --snapshot-restore-slice 0).
  */
 export function restoreSnapshot(
   bytes: Uint8Array,
@@ -50,73 +242,8 @@ export function restoreSnapshot(
   ownRegistrarId: number,
   mine: (poolHandle: Uint8Array) => boolean,
 ): RestoreCounts {
-  const counts: RestoreCounts = { restored: 0, own: 0, pools: 0, rejected: 0, damaged: 0, error: null };
-  const ownId = ownRegistrarId >>> 0;
-  let reader: SnapshotView;
-  try {
-    // The I/O thread checked the CRC before handing the file to the shards.
-    reader = new SnapshotView(bytes);
-  } catch (error) {
-    counts.error = (error as Error).message;
-    return counts;
-  }
-  const pe = new FbPoolElement();
-  // The encoded Pool Element parameter is written into one scratch buffer: the partition
-  // copies it into its pool's slab (src/handlespace/encoded-slab.ts), no buffer per PE.
-  const scratch = new Writer(1024);
-  const want = (handle: Uint8Array): boolean => handle.length > 0 && mine(handle);
-  try {
-    // A first walk over this shard's pools, within the file's budget (SnapshotView.pools): a
-    // hostile file (repeated offsets, unsorted pools, more than its header counts) is refused
-    // in time linear in its size and before any PE is put back, so the shard starts empty.
-    for (const _ of reader.pools(want));
-  } catch (error) {
-    counts.error = error instanceof SnapshotError ? error.message : `handlespace snapshot is corrupt: ${(error as Error).message}`;
-    return counts;
-  }
-  try {
-    for (const pool of reader.pools(want)) {
-      const poolHandle = pool.handleArray()!.slice();
-      let any = false;
-      const n = pool.elementsLength();
-      for (let i = 0; i < n; i++) {
-        const record = readSnapshotElement(pool, pool.elements(i, pe)!);
-        if (record === null) {
-          counts.damaged++;
-          continue;
-        }
-        const own = record.ours || record.homeRegistrarId >>> 0 === ownId;
-        const home = own ? ownId : record.homeRegistrarId >>> 0;
-        const t = record.userTransport;
-        scratch.reset();
-        writePoolElement(scratch, { ...record, homeRegistrarId: home, asapTransport: null });
-        const result = partition.register({
-          poolHandle,
-          peId: record.peId,
-          homeRegistrarId: own ? NO_HOME : home,
-          registrationLife: record.registrationLife,
-          policy: record.policy,
-          userTransport: { protocol: t.type, port: t.port, use: t.transportUse, addressCount: t.addresses.length },
-          associationId: 0,
-          encoded: scratch.buf.subarray(0, scratch.pos),
-        });
-        if (!result.ok) {
-          counts.rejected++;
-          continue;
-        }
-        asapTransports.set(result.element, record.asapTransport !== null ? asapTransportTlv(record.asapTransport) : null);
-        // Becoming ours arms an immediate keep-alive with the H bit (Partition.changeOwner).
-        if (own) {
-          partition.changeOwner(result.element, ownId);
-          counts.own++;
-        }
-        counts.restored++;
-        any = true;
-      }
-      if (any) counts.pools++;
-    }
-  } catch (error) {
-    counts.error = `handlespace snapshot is corrupt: ${(error as Error).message}`;
-  }
+  const restore = new SnapshotRestore(bytes, partition, asapTransports, asapTransportTlv, ownRegistrarId, mine);
+  restore.finish();
+  const { elements: _e, poolsOnDemand: _o, complete: _c, ...counts } = restore.progress();
   return counts;
 }

@@ -142,8 +142,16 @@ export class SnapshotView {
    * Throws SnapshotError.
    */
   *pools(want?: (handle: Uint8Array) => boolean, budget = new SnapshotBudget(this.header)): Generator<FbPool> {
+    for (const entry of this.poolEntries(want, budget)) yield entry.pool;
+  }
+
+  /** The same, with where each pool is: its part and its index in the part's pool vector (one object, reused). */
+  *poolEntries(want?: (handle: Uint8Array) => boolean, budget = new SnapshotBudget(this.header)): Generator<{ part: number; index: number; pool: FbPool }> {
     const pool = new FbPool();
-    for (const part of this.parts()) {
+    const entry = { part: 0, index: 0, pool };
+    const parts = this.parts();
+    for (let p = 0; p < parts.length; p++) {
+      const part = parts[p]!;
       const n = part.poolsLength();
       // A vector claims no more entries than its buffer holds offsets (a damaged length).
       if (n * 4 > this.bytes.length) throw new SnapshotError('handlespace snapshot is corrupt: a pool vector longer than the file');
@@ -158,7 +166,9 @@ export class SnapshotView {
         budget.chargePool(handle.length);
         if (want !== undefined && !want(handle)) continue;
         this.checkElements(pool, budget);
-        yield pool;
+        entry.part = p;
+        entry.index = i;
+        yield entry;
       }
     }
   }

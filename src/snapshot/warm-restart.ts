@@ -1,12 +1,14 @@
 // The registrar's side of `--snapshot FILE` (I/O thread): the file is read at start (a
 // missing, corrupt or foreign one is logged and the registrar starts empty: never a crash),
-// and written every `--snapshot-interval` and once more at close (SIGTERM, SIGINT), one write
-// at a time, each atomic (snapshot-file.ts).
+// restored by the shards while the registrar serves (WarmRestore: in the background, a pool
+// asked for first restored at once, src/snapshot/restore.ts), and written every
+// `--snapshot-interval` and once more at close (SIGTERM, SIGINT), one write at a time, each
+// atomic (snapshot-file.ts).
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
-import type { RestoreCounts } from './restore.js';
+import type { RestoreProgress } from './restore.js';
 import { SnapshotError, type SnapshotReader } from './snapshot-format.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import { hexId } from '../wire/identifier-text.js';
@@ -31,17 +33,110 @@ export async function loadStartSnapshot(path: string, log: Pick<Logger, 'info' |
 }
 
 /** What the shards restored, summed, for the log. */
-export function restoreSummary(counts: readonly RestoreCounts[]): { restored: number; own: number; pools: number; rejected: number; damaged: number; errors: string[] } {
-  const sum = { restored: 0, own: 0, pools: 0, rejected: 0, damaged: 0, errors: [] as string[] };
+export function restoreSummary(counts: readonly RestoreProgress[]): { restored: number; own: number; pools: number; rejected: number; damaged: number; elements: number; poolsOnDemand: number; complete: boolean; errors: string[] } {
+  const sum = { restored: 0, own: 0, pools: 0, rejected: 0, damaged: 0, elements: 0, poolsOnDemand: 0, complete: true, errors: [] as string[] };
   for (const c of counts) {
     sum.restored += c.restored;
     sum.own += c.own;
     sum.pools += c.pools;
     sum.rejected += c.rejected;
     sum.damaged += c.damaged;
+    sum.elements += c.elements;
+    sum.poolsOnDemand += c.poolsOnDemand;
+    sum.complete &&= c.complete;
     if (c.error !== null) sum.errors.push(c.error);
   }
   return sum;
+}
+
+/** The shards' side of a warm restart (ShardSet). */
+export interface RestoringShards {
+  /** Every shard opens its part and starts restoring it, `sliceMs` of each turn (0: all at once). */
+  restoreSnapshot(bytes: Uint8Array, sliceMs: number): Promise<RestoreProgress[]>;
+  /** Where each shard stands; `wait`: once every one is complete. */
+  restoreProgress(wait: boolean): Promise<RestoreProgress[]>;
+}
+
+export interface WarmRestoreOptions {
+  /** The snapshot file, for the log. */
+  path: string;
+  /** ms of each shard's event-loop turn spent on the background restore (0: all before serving). */
+  sliceMs: number;
+  /** ms between the progress lines in the log while restoring ("restored N of M PEs"). */
+  progressInterval?: number;
+  log: Pick<Logger, 'info' | 'error'>;
+}
+
+/**
+ * The restore of a warm restart as the I/O thread follows it: the shards open their parts (the
+ * registrar serves from then on: a pool not yet restored is restored when first asked for) and
+ * restore the rest in the background; the log says when they serve, how far they are every
+ * `progressInterval` and when the last PE is back.
+ */
+export class WarmRestore {
+  /** Resolves once every shard's restore is complete (logged). */
+  readonly done: Promise<void>;
+  private complete = false;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    shards: RestoringShards,
+    private readonly options: WarmRestoreOptions,
+    started: number,
+    opened: ReturnType<typeof restoreSummary>,
+  ) {
+    const log = options.log;
+    const ms = (): number => Math.round(performance.now() - started);
+    if (opened.complete) {
+      this.complete = true;
+      this.logComplete(opened, ms());
+      this.done = Promise.resolve();
+      return;
+    }
+    log.info({ snapshot: options.path, pools: opened.pools, poolElements: opened.elements, restored: opened.restored, ms: ms() }, 'serving from the handlespace snapshot: pools are restored in the background, a pool asked for first is restored at once');
+    const interval = options.progressInterval ?? 1000;
+    const tick = (): void => {
+      this.timer = setTimeout(() => {
+        shards.restoreProgress(false).then((p) => {
+          if (this.complete || this.closed) return;
+          const sum = restoreSummary(p);
+          log.info({ restored: sum.restored, of: sum.elements, poolsOnDemand: sum.poolsOnDemand, ms: ms() }, `handlespace restore: restored ${sum.restored} of ${sum.elements} PEs`);
+          tick();
+        }, () => undefined);
+      }, interval);
+      this.timer.unref();
+    };
+    if (interval > 0) tick();
+    this.done = shards.restoreProgress(true).then((p) => {
+      this.complete = true;
+      clearTimeout(this.timer);
+      if (!this.closed) this.logComplete(restoreSummary(p), ms());
+    });
+  }
+
+  /** Starts the restore in the shards; resolves once they serve from the snapshot. */
+  static async begin(shards: RestoringShards, bytes: Uint8Array, options: WarmRestoreOptions): Promise<WarmRestore> {
+    const started = performance.now();
+    const opened = restoreSummary(await shards.restoreSnapshot(bytes, options.sliceMs));
+    return new WarmRestore(shards, options, started, opened);
+  }
+
+  /** Every shard has restored every pool of its part. */
+  get isComplete(): boolean {
+    return this.complete;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  private logComplete(sum: ReturnType<typeof restoreSummary>, ms: number): void {
+    const fields = { snapshot: this.options.path, pools: sum.pools, poolElements: sum.restored, own: sum.own, rejected: sum.rejected, damaged: sum.damaged, poolsOnDemand: sum.poolsOnDemand, ms };
+    if (sum.errors.length > 0) this.options.log.error({ ...fields, errors: sum.errors }, 'handlespace snapshot restored in part');
+    else this.options.log.info(fields, 'handlespace restored from the snapshot: own pool elements get a keep-alive with the H bit, those that do not answer are removed');
+  }
 }
 
 export interface SnapshotKeeperOptions {
