@@ -38,6 +38,7 @@ import { NetworkList } from '../wire/network.js';
 import { OWN_TABLE_MARK } from '../shard/enrp-authority.js';
 import { hexId } from '../wire/identifier-text.js';
 import type { EnrpEndpoint } from './enrp-tls-endpoint.js';
+import { tlsPeerName, tlsPeerOfAssociation } from './tls-authorization.js';
 import { addedPeId, suggestionTarget, withTakeoverSuggestion } from './takeover-suggestion.js';
 import { CauseCounts, MessageTypeCounts } from '../shard/metrics-counts.js';
 
@@ -369,15 +370,26 @@ export class EnrpService {
     const known = this.peers.get(sender);
     const other = known?.association as Association | null | undefined;
     const claimedElsewhere = other != null && other !== a && other.state === 'up' && this.links.confirmed(other) && other.remote.address !== a.remote.address;
-    switch (speaker(bound?.serverId, this.links.confirmed(a), sender, isPresence, claimedElsewhere)) {
+    const confirmed = this.links.confirmed(a);
+    // A confirmed association stays its sender's for its life, also once that peer has left the
+    // peer list (forgotten, taken over): no other ID takes it over (RFC 5353 §3.4.1, RFC 5355:
+    // the association is the peer). Its own ID over it again is heard as a new presence.
+    const owner = bound?.serverId ?? (confirmed ? boundId : undefined);
+    let who = speaker(owner, confirmed, sender, isPresence, claimedElsewhere);
+    if (who === Speaker.Peer && bound === undefined) who = isPresence ? Speaker.Binds : Speaker.NotAPeer;
+    switch (who) {
       case Speaker.Peer:
-        if (isPresence) this.links.confirm(a, sender);
+        // The first message accepted over it names its peer for good (not only a PRESENCE): a
+        // remote we associated to for this ID, that spoke as it, cannot become another ID.
+        this.links.confirm(a, sender);
         this.monitoring.heard(this.peers.heard(sender, now(), null).peer);
         if (bound!.association === null || (bound!.association !== a && bound!.association.state !== 'up' && a.state === 'up')) this.links.bind(bound!, a, now());
         return bound!;
       case Speaker.Mismatch:
         if (this.counters.senderMismatch++ % 1000 === 0) {
-          this.log.warn({ peer: bound === undefined ? null : hexId(bound.serverId), sender: hexId(sender), from: a.remote.address, mismatches: this.counters.senderMismatch }, 'ENRP message from another sender than the association\'s peer ignored');
+          // Over TLS, also who authenticated (the credential that tried to speak for another ID).
+          const tls = tlsPeerOfAssociation(a);
+          this.log.warn({ peer: owner === undefined ? null : hexId(owner), sender: hexId(sender), from: a.remote.address, ...(tls !== null ? { tlsPeer: tlsPeerName(tls) } : {}), mismatches: this.counters.senderMismatch }, 'ENRP message from another sender than the association\'s peer ignored');
         }
         return null;
       case Speaker.NotAPeer:

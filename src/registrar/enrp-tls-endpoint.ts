@@ -27,7 +27,7 @@ import type { StreamLog } from '../transport/stream-association.js';
 import { hasTlsFiles, loadTlsCredentials, TlsCredentialError, type TlsCredentials, type TlsFiles } from '../transport/tls-credentials.js';
 import { PORT_ENRP_TLS, PPID_ENRP } from '../wire/constants.js';
 import type { TlsPeer } from '../transport/tls-peer.js';
-import { poolsOfPeer, tlsPeerOfAssociation, type PoolMap } from './tls-authorization.js';
+import { poolsOfPeer, tlsPeerName, tlsPeerOfAssociation, type PoolMap } from './tls-authorization.js';
 
 /** What the ENRP service uses of its endpoint (an SCTP endpoint has all of it). */
 export type EnrpEndpoint = Pick<SctpEndpoint, 'port' | 'associations' | 'associate' | 'sendDatagram'> & {
@@ -133,7 +133,7 @@ export class EnrpTlsEndpoint extends EventEmitter<{ association: [association: A
   #isPoolElement(peer: TlsPeer, remote: RemoteAddress, direction: 'incoming' | 'outgoing'): boolean {
     if (poolsOfPeer(peer, this.#settings.poolMap) === null) return false;
     if (this.counters.poolElementsRefused++ % 1000 === 0) {
-      const name = peer.pskIdentity !== null ? `psk:${peer.pskIdentity}` : peer.certificateSubject !== null ? `cn:${peer.certificateSubject}` : null;
+      const name = tlsPeerName(peer);
       this.#settings.log('warn', { peer: `${remote.address}:${remote.port}`, direction, name, refused: this.counters.poolElementsRefused }, 'ENRP over TLS refused: the peer\'s credentials name pool handles (a pool element\'s, not a registrar\'s)');
     }
     return true;

@@ -187,6 +187,11 @@ export function tlsPeerOfAssociation(a: Association): TlsPeer | null {
   return a instanceof StreamAssociation ? a.tlsPeer : null;
 }
 
+/** How logs name a TLS peer: `psk:IDENTITY`, `cn:CERTIFICATE-CN` (the pool map's names), or null (a certificate without CN). */
+export function tlsPeerName(peer: TlsPeer): string | null {
+  return peer.pskIdentity !== null ? `psk:${peer.pskIdentity}` : peer.certificateSubject !== null ? `cn:${peer.certificateSubject}` : null;
+}
+
 /** The gate of an association, decided once when it comes up; `started`: one we started to a PE. */
 export function asapGateFor(a: Association, s: AsapAccessSettings, started = false): AsapGate | null {
   const peer = tlsPeerOfAssociation(a);
