@@ -145,7 +145,11 @@ export function registerRegistrar(program: Command): void {
     .option('--snapshot-restore-slice <ms>', 'at start, each shard serves at once and restores the --snapshot in the background, this many ms of each event-loop turn (a pool asked for first is restored at once); 0: restore all before serving', integer(0, 1000), d.snapshotRestoreSlice)
     .option('--control-port <port>', 'HTTP control channel for operators: /metrics (Prometheus), /health, /ready, /api (admin), the dashboard, /handlespace for `rserpool dump`; 0: off', integer(0, 65535), DEFAULT_CONTROL_PORT)
     .option('--control-address <ip>', 'address of the control channel; any but loopback needs --control-token-file', controlAddress, CONTROL_ADDRESS)
-    .option('--control-max-connections <n>', 'HTTP connections the control channel holds at once (dashboard streams included; at most 16 from one address; 8 more kept for /health and /ready)', integer(1, 100_000), d.controlMaxConnections)
+    .option('--control-max-connections <n>', 'HTTP connections the control channel holds at once (dashboard streams included; at most --control-max-connections-per-address from one address; --control-probe-reserve more kept for /health and /ready)', integer(1, 100_000), d.controlMaxConnections)
+    .option('--control-max-connections-per-address <n>', 'control connections one source address holds at once (a NAT or proxy in front of many operators needs more); beyond: the probe reserve only', integer(1, 100_000), d.controlMaxConnectionsPerAddress)
+    .option('--control-probe-reserve <n>', 'control connections kept beyond the caps for /health and /ready only (2 s to send a request, closed after the answer); 0: none', integer(0, 1000), d.controlProbeReserve)
+    .option('--control-head-timeout <ms>', 'a control connection that sends no complete request head within this (from connecting, or from the previous answer) is cut', integer(1000, 600_000), d.controlHeadTimeout)
+    .option('--control-response-timeout <ms>', 'a control response that makes no progress this long (a client that reads nothing) is cut; the dashboard\'s event stream excepted', integer(1000, 3_600_000), d.controlResponseTimeout)
     .option('--control-token-file <file>', 'file holding the control channel\'s bearer token (one word, >= 16 characters, e.g. `openssl rand -hex 32 > FILE`); then every request but /health and /ready needs it (Authorization: Bearer, or ?token= for browsers); DELETE in the admin API always needs it')
     .option('--dashboard-clients <n>', 'browsers watching the live dashboard (http://CONTROL/ , server-sent events) at once; beyond: 503; 0: dashboard off', integer(0, 1000), d.dashboardClients)
     .option('--dashboard-interval <ms>', 'live dashboard update interval', integer(100, 3_600_000), d.dashboardInterval)
@@ -172,6 +176,10 @@ export function registerRegistrar(program: Command): void {
         controlAddress: opts.controlAddress as string,
         ...(opts.controlTokenFile !== undefined ? { controlTokenFile: opts.controlTokenFile as string } : {}),
         controlMaxConnections: opts.controlMaxConnections as number,
+        controlMaxConnectionsPerAddress: opts.controlMaxConnectionsPerAddress as number,
+        controlProbeReserve: opts.controlProbeReserve as number,
+        controlHeadTimeout: opts.controlHeadTimeout as number,
+        controlResponseTimeout: opts.controlResponseTimeout as number,
         dashboardClients: opts.dashboardClients as number,
         dashboardInterval: opts.dashboardInterval as number,
         enrpPort: opts.enrpPort as number,

@@ -5,7 +5,7 @@ import { ASAP_ANNOUNCE_GROUP, DEFAULT_ANNOUNCE_TTL, ENRP_PRESENCE_GROUP, type Mu
 import { PORT_ASAP, PORT_ASAP_TLS, PORT_ENRP, PORT_SCTP_OVER_UDP } from '../wire/constants.js';
 import { defaultSubscriptionSettings } from '../shard/subscriptions.js';
 import { DEFAULT_DASHBOARD_CLIENTS, DEFAULT_DASHBOARD_INTERVAL } from './dashboard.js';
-import { DEFAULT_CONTROL_MAX_CONNECTIONS } from './control-connections.js';
+import { DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, DEFAULT_CONTROL_HEAD_TIMEOUT_MS, DEFAULT_CONTROL_MAX_CONNECTIONS, DEFAULT_CONTROL_PROBE_RESERVE, DEFAULT_CONTROL_RESPONSE_TIMEOUT_MS } from './control-connections.js';
 
 /** A peer registrar given by configuration (RFC 5353 §3.2.2.1 "administrative means"). */
 export interface StaticPeer {
@@ -62,6 +62,14 @@ export interface RegistrarConfig {
   controlTokenFile?: string;
   /** HTTP connections the control channel holds at once (dashboard streams included); beyond, new ones wait in the kernel's backlog. */
   controlMaxConnections: number;
+  /** Control connections one source address holds at once (default 16; beyond: the probe reserve only). */
+  controlMaxConnectionsPerAddress?: number;
+  /** Control connections kept for /health and /ready beyond the caps (default 8). */
+  controlProbeReserve?: number;
+  /** A control request head must arrive within this, ms, from the connection or the previous answer (default 10 s). */
+  controlHeadTimeout?: number;
+  /** A control response (but the dashboard's event stream) that makes no progress this long is cut, ms (default 30 s). */
+  controlResponseTimeout?: number;
   /**
    * Live dashboard on the control channel (src/registrar/dashboard.ts): browsers watching it
    * at once (server-sent event streams; beyond: 503), and its update interval, ms.
@@ -241,6 +249,10 @@ export function defaultRegistrarConfig(): RegistrarConfig {
     dashboardClients: DEFAULT_DASHBOARD_CLIENTS,
     dashboardInterval: DEFAULT_DASHBOARD_INTERVAL,
     controlMaxConnections: DEFAULT_CONTROL_MAX_CONNECTIONS,
+    controlMaxConnectionsPerAddress: DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS,
+    controlProbeReserve: DEFAULT_CONTROL_PROBE_RESERVE,
+    controlHeadTimeout: DEFAULT_CONTROL_HEAD_TIMEOUT_MS,
+    controlResponseTimeout: DEFAULT_CONTROL_RESPONSE_TIMEOUT_MS,
     enrpPort: PORT_ENRP,
     peers: [],
     enrpAnnounce: true,

@@ -3,8 +3,9 @@
 // A connection beyond either cap is admitted into the reserve while it has room: there it may
 // ask /health or /ready only (anything else: 503), must send its request head within
 // RESERVE_HEAD_TIMEOUT_MS, and is closed after its answer. So a client that holds its share of
-// half-sent requests does not keep the probes out. And a request head must arrive within
-// HEAD_TIMEOUT_MS of the connection (or of the previous answer) or the connection is cut: Node's
+// half-sent requests does not keep the probes out. And a request head must arrive within the
+// head timeout (--control-head-timeout) of the connection (or of the previous answer) or the
+// connection is cut: Node's
 // own headersTimeout is not enough (Node 20: once any other request on the server has been
 // answered, a head already pending is never timed out; seen with v20.20.2).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -15,14 +16,19 @@ import type { Socket } from 'node:net';
  * Prometheus or two, the dashboard's browsers (--dashboard-clients, 8): 64 is ample.
  */
 export const DEFAULT_CONTROL_MAX_CONNECTIONS = 64;
-/** Connections one source address holds at once (beyond: only the reserve). */
+/**
+ * Connections one source address holds at once, beyond: only the reserve
+ * (--control-max-connections-per-address). A NAT or proxy in front of many operators needs more.
+ */
 export const DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS = 16;
-/** Connections kept for /health and /ready beyond the caps. */
-export const PROBE_RESERVE_CONNECTIONS = 8;
+/** Connections kept for /health and /ready beyond the caps (--control-probe-reserve): the probes of a few orchestrators. */
+export const DEFAULT_CONTROL_PROBE_RESERVE = 8;
+/** A response (but the dashboard's event stream) that makes no progress for this long is cut, ms (--control-response-timeout). */
+export const DEFAULT_CONTROL_RESPONSE_TIMEOUT_MS = 30_000;
 /** A reserve connection's time to send its request head and be answered. */
 export const RESERVE_HEAD_TIMEOUT_MS = 2000;
-/** Time for a request head, from the connection or from the previous answer. */
-export const HEAD_TIMEOUT_MS = 10_000;
+/** Time for a request head, from the connection or from the previous answer, ms (--control-head-timeout). */
+export const DEFAULT_CONTROL_HEAD_TIMEOUT_MS = 10_000;
 
 export interface ConnectionLimits {
   /** Connections at once, the reserve not counted (--control-max-connections). */
@@ -31,6 +37,8 @@ export interface ConnectionLimits {
   maxPerAddress: number;
   /** Reserve connections (probes only). */
   reserve: number;
+  /** Time for a request head, ms (default DEFAULT_CONTROL_HEAD_TIMEOUT_MS). */
+  headTimeoutMs?: number;
 }
 
 export class ControlConnections {
@@ -64,7 +72,7 @@ export class ControlConnections {
 
   private armHeadTimer(socket: Socket): void {
     clearTimeout(this.headTimers.get(socket));
-    const timer = setTimeout(() => socket.destroy(), HEAD_TIMEOUT_MS);
+    const timer = setTimeout(() => socket.destroy(), this.limits.headTimeoutMs ?? DEFAULT_CONTROL_HEAD_TIMEOUT_MS);
     timer.unref();
     this.headTimers.set(socket, timer);
   }

@@ -21,7 +21,7 @@
 // `localhost`, or the control address) is answered, 421 otherwise (a web page that rebinds a
 // DNS name to 127.0.0.1 cannot read the handlespace); connections are capped in total and per
 // source address with a reserve for the probes (control-connections.ts); a request head must
-// arrive within 10 s, a response make progress within 30 s (the dashboard's event stream
+// arrive within 10 s, a response make progress within 30 s (flags; the dashboard's event stream
 // excepted); /handlespace is streamed (control-json-stream.ts), one body shared by the requests
 // that arrive while it is gathered, and at most one large body (/handlespace, /snapshot) at a
 // time per connection.
@@ -30,20 +30,19 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { PoolSummary, DumpPool } from '../shard/handlespace-dump.js';
 import { tokenMatches } from './control-auth.js';
+import type { RegistrarConfig } from './config.js';
 import { hexId } from '../wire/identifier-text.js';
 import { metricsRoutes, type MessageCounters, type ScrapeFigures } from './metrics.js';
 import { adminApiRoutes } from './admin-api.js';
 import { dashboardRoutes } from './dashboard.js';
 import { snapshotRoutes } from '../snapshot/control-route.js';
 import { writeJsonStream } from './control-json-stream.js';
-import { ControlConnections, DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, DEFAULT_CONTROL_MAX_CONNECTIONS, PROBE_RESERVE_CONNECTIONS } from './control-connections.js';
+import { ControlConnections, DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, DEFAULT_CONTROL_HEAD_TIMEOUT_MS, DEFAULT_CONTROL_MAX_CONNECTIONS, DEFAULT_CONTROL_PROBE_RESERVE, DEFAULT_CONTROL_RESPONSE_TIMEOUT_MS } from './control-connections.js';
 
 export const DEFAULT_CONTROL_PORT = 3870;
 export const CONTROL_ADDRESS = '127.0.0.1';
 /** Name of the cookie a `?token=` request sets (the dashboard's later requests carry it). */
 export const CONTROL_TOKEN_COOKIE = 'rserpool_control_token';
-/** A response (but the event stream) that makes no progress for this long is cut. */
-export const CONTROL_RESPONSE_TIMEOUT_MS = 30_000;
 /** How often Node looks for request heads overdue (headersTimeout); its default is 30 s. */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
 
@@ -146,12 +145,27 @@ export interface ControlOptions {
   /** The bearer token (the trimmed content of `--control-token-file`), or none. */
   token?: string | null;
   routes?: readonly ControlRoute[];
-  /** Connections held at once (default 64); a client that sends no complete request head within 10 s is cut. */
+  /** Connections held at once (default 64); a client that sends no complete request head within `headTimeoutMs` is cut. */
   maxConnections?: number;
   /** Connections one source address holds at once (default 16). */
   maxConnectionsPerAddress?: number;
+  /** Connections kept for /health and /ready beyond the caps (default 8). */
+  probeReserve?: number;
+  /** Time for a request head, from the connection or the previous answer, ms (default 10 s). */
+  headTimeoutMs?: number;
   /** A response (but the event stream) making no progress this long is cut; default 30 s. */
   responseTimeoutMs?: number;
+}
+
+/** The control channel's limits of a registrar's configuration (--control-max-connections, --control-max-connections-per-address, --control-probe-reserve, --control-head-timeout, --control-response-timeout). */
+export function controlLimits(c: Pick<RegistrarConfig, 'controlMaxConnections' | 'controlMaxConnectionsPerAddress' | 'controlProbeReserve' | 'controlHeadTimeout' | 'controlResponseTimeout'>): Pick<ControlOptions, 'maxConnections' | 'maxConnectionsPerAddress' | 'probeReserve' | 'headTimeoutMs' | 'responseTimeoutMs'> {
+  return {
+    maxConnections: c.controlMaxConnections,
+    ...(c.controlMaxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: c.controlMaxConnectionsPerAddress } : {}),
+    ...(c.controlProbeReserve !== undefined ? { probeReserve: c.controlProbeReserve } : {}),
+    ...(c.controlHeadTimeout !== undefined ? { headTimeoutMs: c.controlHeadTimeout } : {}),
+    ...(c.controlResponseTimeout !== undefined ? { responseTimeoutMs: c.controlResponseTimeout } : {}),
+  };
 }
 
 /** True for an address only this host reaches (127/8, ::1, localhost). */
@@ -250,10 +264,12 @@ export class ControlServer {
     const token = o.token === undefined || o.token === null || o.token === '' ? null : o.token;
     checkControlBinding(address, token);
     const routes = o.routes ?? controlRoutes(source);
+    const headTimeoutMs = o.headTimeoutMs ?? DEFAULT_CONTROL_HEAD_TIMEOUT_MS;
     const connections = new ControlConnections({
       maxConnections: o.maxConnections ?? DEFAULT_CONTROL_MAX_CONNECTIONS,
       maxPerAddress: o.maxConnectionsPerAddress ?? DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS,
-      reserve: PROBE_RESERVE_CONNECTIONS,
+      reserve: o.probeReserve ?? DEFAULT_CONTROL_PROBE_RESERVE,
+      headTimeoutMs,
     });
     // Requests for /handlespace that arrive while it is gathered share one result.
     let handlespaceInFlight: Promise<HandlespaceDocument> | null = null;
@@ -391,13 +407,14 @@ export class ControlServer {
     });
     server.keepAliveTimeout = 1000;
     // Hostile clients (the channel may listen beyond loopback): bounded connections (in all,
-    // per address, a reserve for the probes), a request head must arrive within 10 s (checked
-    // every second), and a response that makes no progress for 30 s is cut (a slow reader
-    // does not pin a large body; the event stream turns this off for itself).
+    // per address, a reserve for the probes), a request head must arrive within the head
+    // timeout (10 s; checked every second), and a response that makes no progress for the
+    // response timeout (30 s) is cut (a slow reader does not pin a large body; the event stream
+    // turns this off for itself).
     connections.attach(server);
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
-    server.timeout = o.responseTimeoutMs ?? CONTROL_RESPONSE_TIMEOUT_MS;
+    server.headersTimeout = headTimeoutMs;
+    server.requestTimeout = Math.max(30_000, headTimeoutMs);
+    server.timeout = o.responseTimeoutMs ?? DEFAULT_CONTROL_RESPONSE_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(o.port, address, () => {

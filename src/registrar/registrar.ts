@@ -14,7 +14,7 @@ import type { DumpRow } from '../shard/enrp-handlespace.js';
 import { EnrpService, type EnrpCounters } from './enrp-service.js';
 import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
-import { CONTROL_ADDRESS, ControlServer, checkControlBinding, type ControlPeer } from './control.js';
+import { CONTROL_ADDRESS, ControlServer, checkControlBinding, controlLimits, type ControlPeer } from './control.js';
 import { readControlToken } from './control-auth.js';
 import { countersOf, type MessageCounters, type ScrapeFigures } from './metrics.js';
 import { CauseCounts, MessageTypeCounts } from '../shard/metrics-counts.js';
@@ -587,7 +587,7 @@ export class Registrar {
     if (port <= 0) return;
     const address = this.config.controlAddress ?? CONTROL_ADDRESS;
     const token = this.controlToken;
-    this.control = await fatal(`cannot open the control channel (TCP ${address}:${port})`, ControlServer.open(this, { port, address, token, maxConnections: this.config.controlMaxConnections }));
+    this.control = await fatal(`cannot open the control channel (TCP ${address}:${port})`, ControlServer.open(this, { port, address, token, ...controlLimits(this.config) }));
     this.log.info({ control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}`, token: token !== null }, 'control channel listening (/metrics, /health, /ready, /api, /handlespace, /stats)');
   }
 

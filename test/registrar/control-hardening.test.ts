@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlServer, isLocalHostHeader, type ControlOptions, type ControlSource } from '../../src/registrar/control.js';
 import { jsonPieces } from '../../src/registrar/control-json-stream.js';
-import { DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, PROBE_RESERVE_CONNECTIONS } from '../../src/registrar/control-connections.js';
+import { DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, DEFAULT_CONTROL_PROBE_RESERVE } from '../../src/registrar/control-connections.js';
 import { handlespaceOf } from '../../native-free-bench/made-up-handlespace.js';
 import type { DumpPool } from '../../src/shard/handlespace-dump.js';
 
@@ -131,7 +131,7 @@ describe('connections', () => {
     await new Promise((r) => setTimeout(r, 200));
     const open_ = attackers.filter((s) => !s.destroyed);
     // Its share, and the reserve (probes only, cut after 2 s without a request head).
-    expect(open_.length).toBe(DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS + PROBE_RESERVE_CONNECTIONS);
+    expect(open_.length).toBe(DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS + DEFAULT_CONTROL_PROBE_RESERVE);
     // Another address is served in full.
     expect(await raw(server.port, 'GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200/);
     // The attacker's reserve connections are cut within the reserve's 2 s; then its own probe is answered.
