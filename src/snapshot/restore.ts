@@ -62,6 +62,8 @@ interface PendingPool {
   next: number;
   /** Some PE of it was put back. */
   any: boolean;
+  /** Every PE record of it was read. */
+  done: boolean;
 }
 
 /** Pool handles as Map keys (one byte, one char). */
@@ -113,7 +115,7 @@ export class SnapshotRestore {
       // in time linear in its size and before any PE is put back, so the shard starts empty.
       // Once walked, any order of restoring the pools stays within that bound.
       for (const { part, index, pool } of reader.poolEntries(want)) {
-        const entry: PendingPool = { part, index, next: 0, any: false };
+        const entry: PendingPool = { part, index, next: 0, any: false, done: false };
         const key = handleKey(pool.handleArray()!);
         if (this.pending.has(key)) continue; // the same handle in two parts (two writers' shards): the first wins
         this.pending.set(key, entry);
@@ -159,8 +161,13 @@ export class SnapshotRestore {
     const deadline = now() + budgetMs;
     while (this.cursor < this.order.length) {
       const entry = this.order[this.cursor]!;
+      if (entry.done) {
+        this.cursor++; // restored on demand meanwhile
+        continue;
+      }
       if (!this.restoreFrom(entry, deadline, now)) return false;
       this.cursor++;
+      if (this.cursor < this.order.length && now() >= deadline) return false;
     }
     return true;
   }
@@ -174,7 +181,6 @@ export class SnapshotRestore {
   private restoreFrom(entry: PendingPool, deadline: number, now: () => number): boolean {
     const pool = this.partTables[entry.part]!.pools(entry.index, this.pool)!;
     const n = pool.elementsLength();
-    if (entry.next >= n) return true; // restored on demand meanwhile
     try {
       const poolHandle = pool.handleArray()!.slice();
       while (entry.next < n) {
@@ -186,6 +192,7 @@ export class SnapshotRestore {
       this.counts.error ??= `handlespace snapshot is corrupt: ${(error as Error).message}`;
       entry.next = n;
     }
+    entry.done = true;
     if (entry.any) this.counts.pools++;
     this.pending.delete(handleKey(pool.handleArray()!));
     return true;

@@ -28,12 +28,12 @@ export function addElement(
   f: Filled,
   pool: string,
   peId: number,
-  o: { home?: number; policy?: ReturnType<typeof policySettings>; addresses?: string[]; protocol?: number; port?: number; asap?: string | null; life?: number; association?: number } = {},
+  o: { home?: number; policy?: ReturnType<typeof policySettings>; addresses?: string[]; protocol?: number; port?: number; asap?: string | null; life?: number; association?: number; use?: number } = {},
 ): PoolElement {
   const home = o.home ?? OWN;
   const protocol = o.protocol ?? ParamType.SctpTransport;
   const addresses = (o.addresses ?? ['10.0.0.1']).map((a) => parseAddress(a)!);
-  const userTransport = transportParameter(protocol, o.port ?? 5000, addresses, protocol === ParamType.SctpTransport ? TransportUse.DataOnly : 0);
+  const userTransport = transportParameter(protocol, o.port ?? 5000, addresses, o.use ?? (protocol === ParamType.SctpTransport ? TransportUse.DataOnly : 0));
   const policy = o.policy ?? policySettings(PolicyType.RoundRobin);
   const life = o.life ?? 30_000;
   const result = f.partition.register({

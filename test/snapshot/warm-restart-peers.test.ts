@@ -39,6 +39,7 @@ describe('warm restart with ENRP peers', () => {
     a = await startMember(udpA, [udpB], snapshotted);
     closers.push(a.registrar);
     expect(a.registrar.id).toBe(idA);
+    await waitFor(() => a.logs.some((l) => l.msg.startsWith('handlespace restored from the snapshot')), 5000, 'restore complete');
     const restored = a.logs.find((l) => l.msg.startsWith('handlespace restored from the snapshot'));
     expect(restored).toMatchObject({ poolElements: 3, own: 0 });
     // A's checksum of B's PEs differs from the one B announces: 0x12 is swept.

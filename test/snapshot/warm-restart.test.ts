@@ -96,6 +96,8 @@ describe('warm restart from a --snapshot', () => {
     expect(first.type).toBe(AsapType.HandleResolutionResponse);
     expect(first.type === AsapType.HandleResolutionResponse ? first.poolElements.length : 0).toBe(8);
     expect(servedMs).toBeLessThan(1000 + 2000); // start + first answer; the answer itself is immediate
+    // Served at once; the restore's end is logged once the shards' background restore is done.
+    await waitFor(() => restarted.logs.some((l) => l.msg.startsWith('handlespace restored from the snapshot')), 5000, 'restore complete');
     const restoredLog = restarted.logs.find((l) => l.msg.startsWith('handlespace restored from the snapshot'));
     expect(restoredLog).toMatchObject({ level: LogLevel.info, poolElements: 8, own: 8, rejected: 0 });
 
