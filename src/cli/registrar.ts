@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONTROL_ADDRESS, DEFAULT_CONTROL_PORT } from '../registrar/control.js';
+import { installProcessFaultHandlers } from './process-faults.js';
 import { defaultRegistrarConfig, Registrar, type RegistrarConfig } from '../registrar/index.js';
 import type { StaticPeer } from '../registrar/config.js';
 import { parseMulticastGroup } from '../transport/index.js';
@@ -236,14 +237,9 @@ export function registerRegistrar(program: Command): void {
         if (enrpAnnounce !== 'off') config.enrpGroup = parseMulticastGroup(enrpAnnounce);
       }
       if (opts.announce !== 'off') config.announceGroup = parseMulticastGroup(opts.announce as string);
-      // A promise rejected with no handler is a bug, but the work it belonged to has already
-      // failed: say so loudly and keep serving, rather than let Node 20 exit (every PE homed
-      // here would lose its registrar, and input that reaches such a path would stop it).
-      // Exceptions thrown synchronously stay fatal (state may be half-changed).
-      process.on('unhandledRejection', (reason) => {
-        const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
-        process.stderr.write(`rserpool registrar: BUG: unhandled promise rejection (serving on; please report): ${text}\n`);
-      });
+      // A bug that escapes every handler: an unhandled rejection is reported and the registrar
+      // serves on, an uncaught exception is reported and exits 70 (src/cli/process-faults.ts).
+      installProcessFaultHandlers();
       let registrar: Registrar;
       try {
         registrar = await Registrar.start(config);
