@@ -7,6 +7,12 @@
 // with process.hrtime.bigint(); each scenario repeats `runs` times and reports the median.
 // Inputs (registrations, pool handles) are built before timing. The partition's scheduler is a
 // virtual clock, so timer-index updates are included but no Node.js timer fires.
+// Each registration carries 64 pre-encoded bytes (a Pool Element parameter with one IPv4 SCTP
+// transport is about that), which the partition copies into the pool's slab as a registrar's
+// does; deregistration removes the PEs in a random order (seeded), not the order they came in.
+// Besides wall time, each phase's CPU time of the whole process (every thread: GC helpers
+// included) is taken: on a shared machine operations per CPU second compare builds where
+// wall time measures the neighbours.
 //
 // By default every policy the engine knows (the 18 of RFC 5356 and RSPLIB, src/policy/registry.ts)
 // runs on every pool shape of SCENARIOS; --quick runs every policy on QUICK_SCENARIOS once,
@@ -41,11 +47,13 @@ export interface HandlespaceBenchResult {
   pools: number;
   pesPerPool: number;
   policy: string;
-  /** Median operations per second. */
+  /** Median operations per second (wall time). */
   register: number;
   reregister: number;
   handleResolution: number;
   deregister: number;
+  /** Median operations per CPU second of the process (all threads). */
+  cpu: { register: number; reregister: number; handleResolution: number; deregister: number };
 }
 
 /** The standard matrix: pools x PEs per pool. */
@@ -90,7 +98,8 @@ function handles(pools: number): Uint8Array[] {
 /** Registrations for pools x pes elements, interleaved so consecutive ones hit different pools. */
 function registrations(poolHandles: Uint8Array[], pes: number, policyType: number, seed: number, perPeBytes: boolean): Registration[] {
   const rnd = seededRandom(seed);
-  const shared = new Uint8Array(0);
+  // The partition copies the bytes into its slab: one source array serves every timed registration.
+  const shared = new Uint8Array(64);
   const list: Registration[] = [];
   for (let j = 0; j < pes; j++) {
     for (let i = 0; i < poolHandles.length; i++) {
@@ -120,9 +129,36 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function rate(ops: number, start: bigint): number {
-  const ns = Number(process.hrtime.bigint() - start);
-  return (ops * 1e9) / ns;
+/** A phase's start: wall clock and the process's CPU time. */
+interface Mark {
+  wall: bigint;
+  cpu: NodeJS.CpuUsage;
+}
+
+function mark(): Mark {
+  return { cpu: process.cpuUsage(), wall: process.hrtime.bigint() };
+}
+
+/** Operations per wall second and per CPU second since `start`. */
+function rates(ops: number, start: Mark): [wall: number, cpu: number] {
+  const ns = Number(process.hrtime.bigint() - start.wall);
+  const used = process.cpuUsage(start.cpu);
+  const cpuUs = Math.max(1, used.user + used.system);
+  return [(ops * 1e9) / ns, (ops * 1e6) / cpuUs];
+}
+
+/** 0..n-1 in a seeded random order (Fisher-Yates). */
+function shuffled(n: number, seed: number): Int32Array {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const rnd = seededRandom(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  return order;
 }
 
 /** `minResolutions`: handle resolutions timed per run at least (a million at most). */
@@ -132,31 +168,38 @@ export function measure(pools: number, pes: number, policy: string, runs: number
   const regs = registrations(poolHandles, pes, type, 42, false);
   const total = regs.length;
   const resolutions = Math.max(minResolutions, Math.min(total, 1_000_000));
-  const results = { register: [] as number[], reregister: [] as number[], handleResolution: [] as number[], deregister: [] as number[] };
+  const order = shuffled(total, 4242);
+  const phases = ['register', 'reregister', 'handleResolution', 'deregister'] as const;
+  const wall = { register: [] as number[], reregister: [] as number[], handleResolution: [] as number[], deregister: [] as number[] };
+  const cpu = { register: [] as number[], reregister: [] as number[], handleResolution: [] as number[], deregister: [] as number[] };
+  const record = (phase: (typeof phases)[number], [w, c]: [number, number]): void => {
+    wall[phase].push(w);
+    cpu[phase].push(c);
+  };
   const out: PoolElement[] = [];
   for (let run = 0; run < runs; run++) {
     const partition = new Partition({ ownRegistrarId: 0x11111111, scheduler: virtualScheduler(), random: seededRandom(run + 1) });
-    let t = process.hrtime.bigint();
+    let t = mark();
     for (let i = 0; i < total; i++) partition.register(regs[i]!);
-    results.register.push(rate(total, t));
+    record('register', rates(total, t));
     if (partition.elementCount !== total) throw new Error(`registered ${partition.elementCount} of ${total}`);
 
-    t = process.hrtime.bigint();
+    t = mark();
     for (let i = 0; i < total; i++) partition.register(regs[i]!);
-    results.reregister.push(rate(total, t));
+    record('reregister', rates(total, t));
 
-    t = process.hrtime.bigint();
+    t = mark();
     let found = 0;
     for (let i = 0; i < resolutions; i++) found += partition.handleResolution(poolHandles[i % pools]!, 3, out);
-    results.handleResolution.push(rate(resolutions, t));
+    record('handleResolution', rates(resolutions, t));
     if (found < resolutions) throw new Error('handle resolution returned nothing');
 
-    t = process.hrtime.bigint();
+    t = mark();
     for (let i = 0; i < total; i++) {
-      const r = regs[i]!;
+      const r = regs[order[i]!]!;
       partition.deregister(r.poolHandle, r.peId);
     }
-    results.deregister.push(rate(total, t));
+    record('deregister', rates(total, t));
     if (partition.elementCount !== 0) throw new Error('deregistration left elements');
     partition.dispose();
   }
@@ -164,10 +207,16 @@ export function measure(pools: number, pes: number, policy: string, runs: number
     pools,
     pesPerPool: pes,
     policy: name,
-    register: median(results.register),
-    reregister: median(results.reregister),
-    handleResolution: median(results.handleResolution),
-    deregister: median(results.deregister),
+    register: median(wall.register),
+    reregister: median(wall.reregister),
+    handleResolution: median(wall.handleResolution),
+    deregister: median(wall.deregister),
+    cpu: {
+      register: median(cpu.register),
+      reregister: median(cpu.reregister),
+      handleResolution: median(cpu.handleResolution),
+      deregister: median(cpu.deregister),
+    },
   };
 }
 
@@ -246,6 +295,10 @@ export async function run(options: HandlespaceBenchOptions = {}): Promise<void> 
         console.log(
           `${`${pools} x ${pes}`.padEnd(14)} ${policy.padEnd(nameWidth)} register ${fmt(r.register).padStart(8)}/s  re-register ${fmt(r.reregister).padStart(8)}/s  ` +
             `resolve(3) ${fmt(r.handleResolution).padStart(8)}/s  deregister ${fmt(r.deregister).padStart(8)}/s`,
+        );
+        console.log(
+          `${''.padEnd(14)} ${'per CPU s'.padEnd(nameWidth)} register ${fmt(r.cpu.register).padStart(8)}     re-register ${fmt(r.cpu.reregister).padStart(8)}     ` +
+            `resolve(3) ${fmt(r.cpu.handleResolution).padStart(8)}     deregister ${fmt(r.cpu.deregister).padStart(8)}`,
         );
       }
     }

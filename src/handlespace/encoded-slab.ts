@@ -20,6 +20,14 @@ export interface SlabEntry {
   encodedLength: number;
 }
 
+/**
+ * The elements whose bytes are in the slab (the pool's Map by PE ID): values() is called only
+ * when the slab is rebuilt, so a store or release that does not rebuild allocates nothing.
+ */
+export interface SlabEntries {
+  values(): Iterable<SlabEntry>;
+}
+
 const EMPTY = new Uint8Array(0);
 /** Smallest slab, in bytes: a pool of one PE with an IPv4 address fits. */
 const MIN_CAPACITY = 64;
@@ -36,7 +44,7 @@ export class EncodedSlab {
    * its old ones released). `entries` are the elements whose bytes are in the slab: they
    * are moved if the slab is rebuilt.
    */
-  store(entry: SlabEntry, src: Uint8Array, entries: Iterable<SlabEntry>): void {
+  store(entry: SlabEntry, src: Uint8Array, entries: SlabEntries): void {
     const n = src.length;
     if (this.used + n > this.bytes.length) this.rebuild(n, entries);
     const at = this.used;
@@ -49,7 +57,7 @@ export class EncodedSlab {
   }
 
   /** An element's bytes are dead (it left `entries`, which are the remaining ones). */
-  release(length: number, entries: Iterable<SlabEntry>): void {
+  release(length: number, entries: SlabEntries): void {
     this.live -= length;
     const capacity = this.bytes.length;
     if (capacity > 4 * MIN_CAPACITY && this.live < capacity >>> 2) this.rebuild(0, entries);
@@ -72,14 +80,18 @@ export class EncodedSlab {
   }
 
   /** Live bytes into a new slab with room for `extra` more and half as much again. */
-  private rebuild(extra: number, entries: Iterable<SlabEntry>): void {
+  private rebuild(extra: number, entries: SlabEntries): void {
     const capacity = Math.max(MIN_CAPACITY, (Math.ceil(((this.live + extra) * 3) / 2) + 7) & ~7);
     const next = new Uint8Array(capacity);
     let at = 0;
-    for (const e of entries) {
+    for (const e of entries.values()) {
       const n = e.encodedLength;
       if (n === 0) continue;
-      next.set(e.encodedBytes.subarray(e.encodedStart, e.encodedStart + n), at);
+      // A byte loop, not set(subarray()): a view per element would be ~100 bytes of garbage
+      // each, and a rebuild while PEs deregister touches every remaining one.
+      const src = e.encodedBytes;
+      const from = e.encodedStart;
+      for (let i = 0; i < n; i++) next[at + i] = src[from + i]!;
       e.encodedBytes = next;
       e.encodedStart = at;
       at += n;

@@ -1,14 +1,17 @@
 // A resumable walk for ENRP handle table transfer (RFC 5353 §2.3, §3.6.3): pages of up to N
-// PEs with the M ("more to send") flag. It rides on live Map/Set iterators, which ECMAScript
-// defines to survive modification: an entry that stays is visited exactly once, a removed one
-// is not visited after its removal, and one added later is visited at the end. A pool that
-// empties and is re-created is a new pool, appended to the walk.
+// PEs with the M ("more to send") flag. It rides on live Map iterators (all PEs), which
+// ECMAScript defines to survive modification, or on an owner's OwnerWalk (one owner's PEs),
+// which behaves alike: an entry that stays is visited exactly once, a removed one is not
+// visited after its removal, and one added later is visited at the end. A pool that empties
+// and is re-created is a new pool, appended to the walk.
+import type { OwnerSet, OwnerWalk } from './owner-set.js';
 import type { PoolElement } from './pool-element.js';
 import type { Pool } from './pool.js';
 
 export class HandleTableCursor {
   private poolIterator: Iterator<Pool> | undefined;
   private elementIterator: Iterator<PoolElement> | undefined;
+  private ownerWalk: OwnerWalk | undefined;
   /** One element read ahead, so a page knows whether more follow. */
   private lookahead: PoolElement | undefined;
   private exhausted = false;
@@ -22,8 +25,10 @@ export class HandleTableCursor {
     return new HandleTableCursor(pools.values(), undefined);
   }
 
-  static overSet(elements: Set<PoolElement>): HandleTableCursor {
-    return new HandleTableCursor(undefined, elements.values());
+  static overOwner(owner: OwnerSet): HandleTableCursor {
+    const cursor = new HandleTableCursor(undefined, undefined);
+    cursor.ownerWalk = owner.walk();
+    return cursor;
   }
 
   /**
@@ -53,6 +58,12 @@ export class HandleTableCursor {
       if (ahead.registered) return ahead;
     }
     if (this.exhausted) return undefined;
+    if (this.ownerWalk !== undefined) {
+      const e = this.ownerWalk.take();
+      if (e !== undefined) return e;
+      this.exhausted = true;
+      return undefined;
+    }
     for (;;) {
       if (this.elementIterator !== undefined) {
         const r = this.elementIterator.next();

@@ -11,6 +11,7 @@ import { Cause, ParamType, TransportUse } from '../wire/constants.js';
 import { hexId } from '../wire/identifier-text.js';
 import type { ElementCensus } from './element-census.js';
 import { HandleTableCursor } from './handle-table-cursor.js';
+import { OwnerSet } from './owner-set.js';
 import { computePeChecksum, finishPeChecksum, peWordSum, wordSum } from './pe-checksum.js';
 import { PoolElement, TimerKind } from './pool-element.js';
 import { poolHandleEquals, poolHandleHash, poolHandleKey } from './pool-handle.js';
@@ -89,15 +90,7 @@ class AssociationList {
   count = 0;
 }
 
-/** The PEs one registrar owns, with their running checksum word sum. */
-export class OwnerSet {
-  readonly id: number;
-  readonly elements = new Set<PoolElement>();
-  wordSum = 0;
-  constructor(id: number) {
-    this.id = id;
-  }
-}
+export { OwnerSet } from './owner-set.js';
 
 const TRANSPORT_PROTOCOLS: ReadonlySet<number> = new Set([
   ParamType.SctpTransport,
@@ -236,13 +229,13 @@ export class Partition {
 
     const home = r.homeRegistrarId >>> 0;
     const element = new PoolElement(pool, peId, home, r.registrationLife, pool.internPolicy(r.policy), t.port, t.addressCount, r.associationId);
-    pool.slab.store(element, r.encoded, pool.elements.values());
+    pool.slab.store(element, r.encoded, pool.elements);
     pool.elements.set(peId, element);
     pool.selection.add(element);
     this.elementTotal++;
     this.census?.report(this.elementTotal);
     const owner = this.ownerSet(home);
-    owner.elements.add(element);
+    owner.add(element);
     owner.wordSum += peWordSum(pool.handleWordSum, peId);
     if (r.associationId !== 0) this.joinAssociation(element);
     this.armLifeTimer(element, this.scheduler.now());
@@ -259,7 +252,7 @@ export class Partition {
     // A re-registration usually repeats the bytes it registered with: nothing to store then.
     if (!pool.slab.holds(element, r.encoded)) {
       pool.slab.forget(element);
-      pool.slab.store(element, r.encoded, pool.elements.values());
+      pool.slab.store(element, r.encoded, pool.elements);
     }
     element.clearReports();
     if (element.associationId !== r.associationId) {
@@ -293,9 +286,9 @@ export class Partition {
     pool.selection.remove(element);
     // RFC 5351 §2.1: a pool exists while it has an element.
     if (pool.elements.size === 0) this.dropPool(pool);
-    else pool.slab.release(element.encodedLength, pool.elements.values());
+    else pool.slab.release(element.encodedLength, pool.elements);
     const owner = this.owners.get(element.homeRegistrarId)!;
-    owner.elements.delete(element);
+    owner.delete(element);
     owner.wordSum -= peWordSum(pool.handleWordSum, element.peId);
     if (element.associationId !== 0) this.leaveAssociation(element);
     this.timers.discard(element);
@@ -418,22 +411,23 @@ export class Partition {
 
   /** The same checksum recomputed from every owned PE's byte block (for audits and tests). */
   peChecksumFromScratch(owner: number): number {
-    return computePeChecksum(this.owners.get(owner >>> 0)?.elements ?? []);
+    return computePeChecksum(this.owners.get(owner >>> 0)?.values() ?? []);
   }
 
   ownedCount(owner: number): number {
-    return this.owners.get(owner >>> 0)?.elements.size ?? 0;
+    return this.owners.get(owner >>> 0)?.count ?? 0;
   }
 
   /** Owners that own at least one PE here. */
   ownerIds(): number[] {
     const ids: number[] = [];
-    for (const set of this.owners.values()) if (set.elements.size > 0) ids.push(set.id);
+    for (const set of this.owners.values()) if (set.count > 0) ids.push(set.id);
     return ids;
   }
 
+  /** The PEs `owner` owns; the one just returned may be removed or moved before the next. */
   elementsOwnedBy(owner: number): IterableIterator<PoolElement> {
-    return this.ownerSet(owner >>> 0).elements.values();
+    return this.ownerSet(owner >>> 0).values();
   }
 
   /**
@@ -458,8 +452,8 @@ export class Partition {
     const set = this.owners.get(fromOwner >>> 0);
     if (set === undefined || fromOwner >>> 0 === toOwner >>> 0) return 0;
     let moved = 0;
-    // Deleting the visited entry while iterating a Set is safe.
-    for (const element of set.elements) {
+    // values() steps past each element before it moves to the other owner's list.
+    for (const element of set.values()) {
       this.changeOwner(element, toOwner);
       moved++;
     }
@@ -468,7 +462,7 @@ export class Partition {
 
   /** A paged, resumable walk over all PEs or one owner's (ENRP handle tables, RFC 5353 §2.3). */
   cursor(owner?: number): HandleTableCursor {
-    return owner === undefined ? HandleTableCursor.overPools(this.pools) : HandleTableCursor.overSet(this.ownerSet(owner >>> 0).elements);
+    return owner === undefined ? HandleTableCursor.overPools(this.pools) : HandleTableCursor.overOwner(this.ownerSet(owner >>> 0));
   }
 
   // ---------------------------------------------------------------- timers
@@ -526,7 +520,6 @@ export class Partition {
       if (check !== undefined && !check.call(pool.selection)) throw new Error(`pool ${key}: selection invariant`);
       for (const [peId, e] of pool.elements) {
         if (e.peId !== peId || e.pool !== pool || !e.registered) throw new Error(`PE ${hexId(peId)}: bad pool link`);
-        if (!this.owners.get(e.homeRegistrarId)?.elements.has(e)) throw new Error(`PE ${hexId(peId)}: not in owner set`);
         if (e.associationId !== 0 && !this.elementsOfAssociation(e.associationId).includes(e)) throw new Error(`PE ${hexId(peId)}: not in association list`);
         if (e.timerIndex < 0) throw new Error(`PE ${hexId(peId)}: no timer`);
         seen.add(e);
@@ -536,8 +529,10 @@ export class Partition {
     if (total !== this.elementTotal) throw new Error(`element count ${this.elementTotal} != ${total}`);
     let owned = 0;
     for (const set of this.owners.values()) {
-      for (const e of set.elements) if (!seen.has(e) || e.homeRegistrarId !== set.id) throw new Error('stale owner entry');
-      owned += set.elements.size;
+      // Every list element is a registered PE of this owner, and the lists together hold them all.
+      if (!set.checkLinks()) throw new Error(`owner ${set.id}: list links`);
+      for (const e of set.values()) if (!seen.has(e)) throw new Error('stale owner entry');
+      owned += set.count;
       if (this.peChecksum(set.id) !== this.peChecksumFromScratch(set.id)) throw new Error(`owner ${set.id}: checksum`);
     }
     if (owned !== total) throw new Error('owner sets do not cover the partition');
@@ -626,10 +621,10 @@ export class Partition {
     if (was === newOwner) return false;
     const part = peWordSum(element.pool.handleWordSum, element.peId);
     const from = this.owners.get(was)!;
-    from.elements.delete(element);
+    from.delete(element);
     from.wordSum -= part;
     const to = this.ownerSet(newOwner);
-    to.elements.add(element);
+    to.add(element);
     to.wordSum += part;
     element.setHome(newOwner);
     return true;

@@ -54,6 +54,9 @@ export class PoolElement implements PolicyEntry {
   // Association index: intrusive doubly linked list per association.
   associationPrev: PoolElement | null = null;
   associationNext: PoolElement | null = null;
+  // Owner index: intrusive doubly linked list per home registrar (owner-set.ts).
+  ownerPrev: PoolElement | null = null;
+  ownerNext: PoolElement | null = null;
 
   // Timer: owned by the partition's timer schedule. Whole milliseconds (a small integer held in
   // the object; a fractional time would be a heap number of 16 bytes more per PE).

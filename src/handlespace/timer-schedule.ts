@@ -93,17 +93,22 @@ export class TimerSchedule {
     }
   }
 
-  /** Drops dead entries and re-heapifies in O(n). */
+  /** Drops dead entries and re-heapifies in O(n), in place (no new array: no garbage). */
   private compact(): void {
-    const live: PoolElement[] = [];
-    for (const e of this.heap) {
-      if (e.timerKind !== TimerKind.None) live.push(e);
-      else e.timerIndex = -1;
+    const heap = this.heap;
+    let live = 0;
+    for (let i = 0; i < heap.length; i++) {
+      const e = heap[i]!;
+      if (e.timerKind !== TimerKind.None) {
+        heap[live] = e;
+        e.timerIndex = live++;
+      } else {
+        e.timerIndex = -1;
+      }
     }
-    this.heap = live;
+    heap.length = live;
     this.dead = 0;
-    for (let i = 0; i < live.length; i++) live[i]!.timerIndex = i;
-    for (let i = (live.length >> 1) - 1; i >= 0; i--) this.down(i);
+    for (let i = (live >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   private unlink(element: PoolElement): void {
