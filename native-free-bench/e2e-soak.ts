@@ -11,6 +11,7 @@
 // (e2e-gc-probe.ts, preloaded into every thread of the registrar). At the end: the RSS slope
 // (MiB per hour, least squares over the windows after --soak-warmup) and the medians of the
 // window figures.
+import { readFileSync, readdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { request } from 'node:http';
@@ -88,7 +89,14 @@ class WindowLatency {
   }
 }
 
-/** One thread's event-loop delay over a window (ms), as the registrar's /metrics reports it. */
+/**
+ * Sampling interval of the event-loop delay monitors (the registrar's, src/shard/metrics-counts.ts,
+ * and the generator's): Node's histogram holds the time between two samples, so the interval
+ * itself is subtracted, and what is left is how long the thread was late (stalled).
+ */
+export const LOOP_SAMPLING_MS = 10;
+
+/** One thread's event-loop stall over a window (ms): its event-loop delay beyond LOOP_SAMPLING_MS. */
 export interface LoopDelay {
   p50: number;
   p99: number;
@@ -137,6 +145,10 @@ export interface SoakWindow {
   gc: Record<string, GcPauses>;
   /** The largest batch of messages a shard took in the window. */
   shardBatchMax: number;
+  /** Context switches of the registrar's threads per second (voluntary and not, /proc): its wake-ups. */
+  registrarContextSwitchesPerS: number;
+  /** SCTP packets the registrar's ASAP endpoint received per second. */
+  registrarPacketsReceivedPerS: number;
   loadAverage: number;
 }
 
@@ -178,6 +190,11 @@ export interface SoakBenchResult {
     rssFirstMiB: number;
     rssLastMiB: number;
     medianRegistrarCores: number;
+    medianRegistrarContextSwitchesPerS: number;
+    medianRegistrarPacketsReceivedPerS: number;
+    /** Medians over the windows of the ms per second the registrar's threads (summed) and the generator waited for a core. */
+    medianRegistrarRunQueueWaitMsPerS: number;
+    medianGeneratorRunQueueWaitMsPerS: number;
     /** Medians over the windows of each thread's event-loop delay p99 and the largest max. */
     eventLoopDelay: Record<string, { medianP99: number; max: number }>;
     gc: Record<string, { pauses: number; totalMs: number; maxMs: number }>;
@@ -219,6 +236,7 @@ interface Scrape {
   keepAlivesSent: number;
   pes: number;
   batchMax: number;
+  packetsReceived: number;
 }
 
 function httpGet(port: number, path: string): Promise<string> {
@@ -237,7 +255,7 @@ function httpGet(port: number, path: string): Promise<string> {
 
 /** The figures of a /metrics text the soak reports (a scrape also starts the registrar's next event-loop window). */
 export function parseScrape(text: string): Scrape {
-  const out: Scrape = { loop: {}, keepAliveTimeouts: 0, keepAlivesSent: 0, pes: NaN, batchMax: 0 };
+  const out: Scrape = { loop: {}, keepAliveTimeouts: 0, keepAlivesSent: 0, pes: NaN, batchMax: 0, packetsReceived: NaN };
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line === '') continue;
     const m = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
@@ -248,13 +266,34 @@ export function parseScrape(text: string): Scrape {
     for (const l of (labelText ?? '').matchAll(/(\w+)="([^"]*)"/g)) labels[l[1]!] = l[2]!;
     if (name === 'rserpool_event_loop_delay_seconds' && labels.thread !== undefined && labels.stat !== undefined) {
       const d = (out.loop[labels.thread] ??= { p50: NaN, p99: NaN, max: NaN });
-      if (labels.stat === 'p50' || labels.stat === 'p99' || labels.stat === 'max') d[labels.stat] = value * 1000;
+      if (labels.stat === 'p50' || labels.stat === 'p99' || labels.stat === 'max') d[labels.stat] = Math.max(0, value * 1000 - LOOP_SAMPLING_MS);
     } else if (name === 'rserpool_keep_alive_timeouts_total') out.keepAliveTimeouts = value;
     else if (name === 'rserpool_asap_messages_sent_total' && labels.type === 'endpoint_keep_alive') out.keepAlivesSent = value;
     else if (name === 'rserpool_pool_elements') out.pes = value;
     else if (name === 'rserpool_shard_batch_max_messages') out.batchMax = Math.max(out.batchMax, value);
+    else if (name === 'rserpool_sctp_events_total' && labels.endpoint === 'asap' && labels.event === 'packetsReceived') out.packetsReceived = value;
   }
   return out;
+}
+
+/** Context switches (voluntary and involuntary) of every thread of a process so far; NaN once it is gone. */
+export function contextSwitches(pid: number): number {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return NaN;
+  }
+  let n = 0;
+  for (const tid of tasks) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) n += Number(m[1]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return n;
 }
 
 // ------------------------------------------------------------------ the soak
@@ -374,7 +413,7 @@ function soakLoad(
   const { registrar, say } = samplers;
   const scratch = { length: 0 };
   const windows: SoakWindow[] = [];
-  const generatorLoop = monitorEventLoopDelay({ resolution: 10 });
+  const generatorLoop = monitorEventLoopDelay({ resolution: LOOP_SAMPLING_MS });
   generatorLoop.enable();
   return new Promise((resolve) => {
     const start = performance.now();
@@ -404,7 +443,7 @@ function soakLoad(
       return [r, a];
     };
     let [kaReceived, kaAnswered] = keepAlives();
-    let cpuMark = { reg: processCpuSeconds(registrar.pid), sched: threadSchedule(registrar.pid), gen: process.cpuUsage(), genSched: threadSchedule('self'), at: performance.now() };
+    let cpuMark = { switches: contextSwitches(registrar.pid), reg: processCpuSeconds(registrar.pid), sched: threadSchedule(registrar.pid), gen: process.cpuUsage(), genSched: threadSchedule('self'), at: performance.now() };
     let lastScrape = samplers.firstScrape;
     let pending: Promise<void> = Promise.resolve();
 
@@ -503,6 +542,8 @@ function soakLoad(
         eventLoopDelay: {},
         gc: {},
         shardBatchMax: 0,
+        registrarContextSwitchesPerS: 0,
+        registrarPacketsReceivedPerS: NaN,
         loadAverage: loadavg()[0]!,
       };
       const reg = processCpuSeconds(registrar.pid);
@@ -515,8 +556,10 @@ function soakLoad(
       w.generatorCores = (gen.user + gen.system - cpuMark.gen.user - cpuMark.gen.system) / 1000 / ms;
       w.registrarRunQueueWaitMsPerS = ((sched.waitMs - cpuMark.sched.waitMs) * 1000) / ms;
       w.generatorRunQueueWaitMsPerS = ((genSched.waitMs - cpuMark.genSched.waitMs) * 1000) / ms;
-      cpuMark = { reg, sched, gen, genSched, at: now };
-      const ns = (x: number): number => (Number.isFinite(x) ? x / 1e6 : NaN);
+      const switches = contextSwitches(registrar.pid);
+      w.registrarContextSwitchesPerS = ((switches - cpuMark.switches) * 1000) / ms;
+      cpuMark = { switches, reg, sched, gen, genSched, at: now };
+      const ns = (x: number): number => (Number.isFinite(x) ? Math.max(0, x / 1e6 - LOOP_SAMPLING_MS) : NaN);
       w.eventLoopDelay.generator = { p50: ns(generatorLoop.percentile(50)), p99: ns(generatorLoop.percentile(99)), max: ns(generatorLoop.max) };
       generatorLoop.reset();
       windows.push(w);
@@ -542,6 +585,7 @@ function soakLoad(
           if (lastScrape !== null) {
             w.pesLost = scraped.keepAliveTimeouts - lastScrape.keepAliveTimeouts;
             w.registrarKeepAlivesSent = scraped.keepAlivesSent - lastScrape.keepAlivesSent;
+            w.registrarPacketsReceivedPerS = (scraped.packetsReceived - lastScrape.packetsReceived) / w.seconds;
           }
           lastScrape = scraped;
         }
@@ -600,7 +644,7 @@ function soakLoad(
 
 function windowLine(w: SoakWindow): string {
   const loop = Object.entries(w.eventLoopDelay)
-    .map(([thread, d]) => `${thread} ${d.max.toFixed(1)}`)
+    .map(([thread, d]) => `${thread} ${d.p99.toFixed(1)}/${d.max.toFixed(1)}`)
     .join(', ');
   const gc = Object.entries(w.gc)
     .filter(([, g]) => g.pauses > 0)
@@ -610,8 +654,8 @@ function windowLine(w: SoakWindow): string {
     `window ${w.index + 1} (${w.startSeconds.toFixed(0)} s): ${fmt(w.resolutions)} resolutions, p50 ${w.p50Ms.toFixed(2)} p99 ${w.p99Ms.toFixed(2)} max ${w.maxMs.toFixed(1)} ms, ` +
     `${fmt(w.emptyAnswers)} empty, ${fmt(w.timeouts)} timeouts; ${fmt(w.reregistrations)} re-registrations (p99 ${w.reregistrationP99Ms.toFixed(2)} ms); ` +
     `keep-alives ${fmt(w.keepAlivesReceived)} received, ${fmt(w.keepAlivesAnswered)} answered; PEs lost ${fmt(w.pesLost)}, ${fmt(w.registrarPes)} in the registrar; ` +
-    `RSS ${w.registrarRssMiB.toFixed(1)} MiB, registrar ${(w.registrarCores * 100).toFixed(0)} % (I/O ${(w.ioThreadCores * 100).toFixed(0)} %), generator ${(w.generatorCores * 100).toFixed(0)} %; ` +
-    `loop delay max ms: ${loop}; GC: ${gc === '' ? 'none' : gc}; batch max ${fmt(w.shardBatchMax)}; load ${w.loadAverage.toFixed(1)}`
+    `RSS ${w.registrarRssMiB.toFixed(1)} MiB, registrar ${(w.registrarCores * 100).toFixed(0)} % (I/O ${(w.ioThreadCores * 100).toFixed(0)} %), ${fmt(w.registrarContextSwitchesPerS)} context switches/s, ${fmt(w.registrarPacketsReceivedPerS)} packets in/s; generator ${(w.generatorCores * 100).toFixed(0)} %; ` +
+    `loop stall p99/max ms: ${loop}; GC: ${gc === '' ? 'none' : gc}; batch max ${fmt(w.shardBatchMax)}; load ${w.loadAverage.toFixed(1)}`
   );
 }
 
@@ -657,6 +701,10 @@ function summarize(windows: SoakWindow[], s: SoakBenchResult['settings'], ended:
     rssFirstMiB: rssPoints[0]?.[1] ?? NaN,
     rssLastMiB: rssPoints.at(-1)?.[1] ?? NaN,
     medianRegistrarCores: median(counted.map((w) => w.registrarCores)),
+    medianRegistrarContextSwitchesPerS: median(counted.map((w) => w.registrarContextSwitchesPerS)),
+    medianRegistrarPacketsReceivedPerS: median(counted.map((w) => w.registrarPacketsReceivedPerS)),
+    medianRegistrarRunQueueWaitMsPerS: median(counted.map((w) => w.registrarRunQueueWaitMsPerS)),
+    medianGeneratorRunQueueWaitMsPerS: median(counted.map((w) => w.generatorRunQueueWaitMsPerS)),
     eventLoopDelay,
     gc,
     histogram,
@@ -670,7 +718,7 @@ function printSoak(r: SoakBenchResult): void {
     `soak: ${fmt(s.pes)} PEs in ${s.pools} pools over ${s.peAssociations} associations, keep-alive every ${fmt(s.keepAliveInterval)} ms, re-registration every ${fmt(s.reregisterIntervalMs)} ms; ` +
       `${fmt(s.rate)} resolutions/s paced over ${s.pus} PU associations; ${s.shards} shard(s), ${s.cores} cores; ${fmt(s.seconds)} s in ${fmt(s.windowSeconds)}-s windows`,
   );
-  const head = ['window', 'start s', 'resolutions', 'empty', 'timeouts', 'p50 ms', 'p99 ms', 'max ms', 'KA recv/ans', 'PEs lost', 'RSS MiB', 'reg CPU %', 'loop max ms io/shards/gen', 'GC max ms', 'load'];
+  const head = ['window', 'start s', 'resolutions', 'empty', 'timeouts', 'p50 ms', 'p99 ms', 'max ms', 'KA recv/ans', 'PEs lost', 'RSS MiB', 'reg CPU %', 'stall max ms io/shards/gen', 'GC max ms', 'load'];
   const rows = r.windows.map((w) => {
     const shards = Object.entries(w.eventLoopDelay).filter(([t]) => t.startsWith('shard'));
     const gcMax = Math.max(0, ...Object.values(w.gc).map((g) => g.maxMs));
@@ -702,8 +750,17 @@ function printSoak(r: SoakBenchResult): void {
       `${fmt(m.resolutions)} resolutions, ${fmt(m.emptyAnswers)} empty, ${fmt(m.timeouts)} timeouts; keep-alives ${fmt(m.keepAlivesReceived)} received, ${fmt(m.keepAlivesAnswered)} answered; ` +
       `PEs lost ${fmt(m.pesLost)}, missing at the end ${fmt(m.pesMissingAtEnd)}; RSS ${m.rssFirstMiB.toFixed(1)} -> ${m.rssLastMiB.toFixed(1)} MiB, slope ${m.rssSlopeMiBPerHour.toFixed(2)} MiB/h${m.ended !== null ? `; ended early: ${m.ended}` : ''}`,
   );
-  for (const [t, d] of Object.entries(m.eventLoopDelay)) console.log(`  event-loop delay ${t}: median p99 ${d.medianP99.toFixed(2)} ms, max ${d.max.toFixed(1)} ms`);
-  for (const [t, g] of Object.entries(m.gc)) console.log(`  GC ${t}: ${fmt(g.pauses)} pauses, ${g.totalMs.toFixed(0)} ms in all, longest ${g.maxMs.toFixed(1)} ms`);
+  // Where the time goes: a resolution waits for the generator's thread (sending, then reading
+  // the answer), the registrar's I/O thread (twice) and its shard; each is late by its stalls
+  // (GC among them) and by the run queue (cores held by the others).
+  console.log(`  where the time goes (medians of the windows): registrar ${(m.medianRegistrarCores * 100).toFixed(0)} % of a core, ${fmt(m.medianRegistrarContextSwitchesPerS)} context switches/s, ${fmt(m.medianRegistrarPacketsReceivedPerS)} SCTP packets in/s; run-queue wait ms/s: registrar ${m.medianRegistrarRunQueueWaitMsPerS.toFixed(0)}, generator ${m.medianGeneratorRunQueueWaitMsPerS.toFixed(0)}`);
+  const counted = r.windows.filter((w) => w.startSeconds >= s.warmupSeconds);
+  const span = counted.reduce((t, w) => t + w.seconds, 0) || r.windows.reduce((t, w) => t + w.seconds, 0);
+  for (const [t, d] of Object.entries(m.eventLoopDelay)) {
+    const g = m.gc[t];
+    const gc = g === undefined ? '' : `; GC ${fmt(g.pauses)} pauses (${(g.pauses / span).toFixed(1)}/s), ${(g.totalMs / span).toFixed(1)} ms/s, longest ${g.maxMs.toFixed(1)} ms`;
+    console.log(`    ${t.padEnd(9)} event-loop stall (beyond the ${LOOP_SAMPLING_MS}-ms sampling): median p99 ${d.medianP99.toFixed(2)} ms, max ${d.max.toFixed(1)} ms${gc}`);
+  }
   const total = m.histogram.reduce((a, b) => a + b, 0);
   console.log('  latency histogram (ms, upper bound: share):');
   let acc = 0;
