@@ -31,7 +31,7 @@ export class PoolElement implements PolicyEntry {
   associationId: number;
   /**
    * The Pool Element parameter, pre-encoded by the registrar: `encodedLength` bytes at
-   * `encodedStart` of `encodedBytes`, the pool's EncodedSlab (src/handlespace/encoded-slab.ts).
+   * `encodedStart` of `encodedBytes`, an array of the pool's EncodedSlab (src/handlespace/encoded-slab.ts).
    */
   encodedBytes: Uint8Array;
   encodedStart = 0;

@@ -2,6 +2,7 @@
 // every PE must keep answering with its own bytes through growth, compaction, re-registration
 // and removal, and views handed out earlier must keep what they showed.
 import { describe, expect, it } from 'vitest';
+import { SLAB_CHUNK } from '../../src/handlespace/encoded-slab.js';
 import { Partition, type Registration } from '../../src/handlespace/index.js';
 import { ParamType, PolicyType, TransportUse } from '../../src/wire/constants.js';
 import { policySettings } from '../../src/wire/policy-settings.js';
@@ -58,6 +59,49 @@ describe('encoded slab', () => {
     const live = [...expected.values()].reduce((n, b) => n + b.length, 0);
     expect(pool.slab.live).toBe(live);
     expect(pool.slab.bytes.length).toBeLessThanOrEqual(4 * live);
+    for (const [id, b] of expected) expect(p.findElement(handle('pool'), id)!.encoded).toEqual(b);
+    p.checkConsistency();
+  });
+
+  it('a large slab grows by chunks without moving bytes, and is rebuilt when mostly dead', () => {
+    const p = new Partition({ ownRegistrarId: 1 });
+    const expected = new Map<number, Uint8Array>();
+    const total = Math.ceil((5 * SLAB_CHUNK) / 56);
+    for (let id = 1; id <= total; id++) {
+      const b = bytesOf(id, 0, 48 + (id % 2) * 16);
+      p.register(registration('pool', id, b));
+      expected.set(id, b);
+    }
+    const pool = p.findPool(handle('pool'))!;
+    const first = p.findElement(handle('pool'), 1)!;
+    const array = first.encodedBytes;
+    const start = first.encodedStart;
+    // More PEs: new chunks, the earlier PEs' bytes stay where they are.
+    for (let id = total + 1; id <= 2 * total; id++) {
+      const b = bytesOf(id, 0);
+      p.register(registration('pool', id, b));
+      expected.set(id, b);
+    }
+    expect(first.encodedBytes).toBe(array);
+    expect(first.encodedStart).toBe(start);
+    expect(pool.slab.capacity).toBeLessThanOrEqual(pool.slab.live + 2 * SLAB_CHUNK);
+    for (const [id, b] of expected) expect(p.findElement(handle('pool'), id)!.encoded).toEqual(b);
+    // Re-registrations with other bytes leave dead space: it is reclaimed, not piled up.
+    for (let round = 1; round <= 4; round++) {
+      for (let id = 1; id <= 2 * total; id++) {
+        const b = bytesOf(id, round);
+        p.register(registration('pool', id, b));
+        expected.set(id, b);
+      }
+      expect(pool.slab.capacity).toBeLessThanOrEqual(2 * pool.slab.live + 2 * SLAB_CHUNK);
+    }
+    // Removing nine in ten shrinks it.
+    for (let id = 1; id <= 2 * total; id++) {
+      if (id % 10 === 0) continue;
+      p.deregister(handle('pool'), id);
+      expected.delete(id);
+    }
+    expect(pool.slab.capacity).toBeLessThanOrEqual(4 * pool.slab.live + SLAB_CHUNK);
     for (const [id, b] of expected) expect(p.findElement(handle('pool'), id)!.encoded).toEqual(b);
     p.checkConsistency();
   });
