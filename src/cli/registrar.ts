@@ -137,6 +137,7 @@ export function registerRegistrar(program: Command): void {
     .option('--tls-only', 'a secured registrar (RFC 5352 §9.3): ASAP and ENRP not over TLS are refused (registrations rejected due to security considerations)', d.tlsOnly)
     .option('--tls-pool-map <file>', 'PSK identities or certificate CNs and the pool handles each may register under, one "name pool..." a line (certificates may name theirs in SAN URIs rserpool:pool:<handle>)')
     .option('--enrp-tls-port <port>', 'ENRP over TLS on this TCP port (IANA 9902) with the --tls-* files; ENRP over SCTP is then refused, and --peer ports are TLS ports (default: off, 9902 with --tls-only)', integer(1, 65535))
+    .option('--enrp-tls-server-ids <file>', 'ENRP over TLS: which server IDs each credential may speak for, one `psk:IDENTITY ID...` or `cn:CERTIFICATE-CN ID...` a line (IDs decimal or 0x hex); a credential named nowhere speaks for none (default: any credential of the scope for any ID)')
     .option('--tls-handshake-timeout <ms>', 'a TLS handshake not complete by then is cut', integer(100, 600_000), d.tlsHandshakeTimeout)
     .option('--stream-idle-timeout <ms>', 'a TCP/TLS association silent this long is closed (0: never)', integer(0, 86_400_000), d.streamIdleTimeout)
     .option('--max-stream-message <bytes>', 'largest ASAP message a TCP/TLS peer may send; a larger Message Length aborts the connection', integer(4, 65535), d.maxStreamMessageBytes)
@@ -230,6 +231,7 @@ export function registerRegistrar(program: Command): void {
         tlsOnly: opts.tlsOnly as boolean,
         ...(opts.tlsPoolMap !== undefined ? { tlsPoolMap: opts.tlsPoolMap as string } : {}),
         ...(opts.enrpTlsPort !== undefined ? { enrpTlsPort: opts.enrpTlsPort as number } : {}),
+        ...(opts.enrpTlsServerIds !== undefined ? { enrpTlsServerIds: opts.enrpTlsServerIds as string } : {}),
       };
       const enrpAnnounce = opts.enrpAnnounce as string | undefined;
       if (enrpAnnounce !== undefined) {

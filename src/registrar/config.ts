@@ -214,6 +214,8 @@ export interface RegistrarConfig {
    * ENRP over TLS and ENRP over SCTP is refused; absent: ENRP over SCTP, unless tlsOnly (then 9902).
    */
   enrpTlsPort?: number;
+  /** With ENRP over TLS: file of the server IDs each credential may speak for (src/registrar/enrp-server-ids.ts); absent: any. */
+  enrpTlsServerIds?: string;
 }
 
 /**

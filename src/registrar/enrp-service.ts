@@ -364,6 +364,8 @@ export class EnrpService {
    */
   private identify(a: Association, m: EnrpMessage, source: RemoteAddress): Peer | null {
     const sender = m.senderId >>> 0;
+    // --enrp-tls-server-ids: a credential speaks only for its own IDs (counted by the endpoint).
+    if (this.endpoint.mayClaim !== undefined && !this.endpoint.mayClaim(a, sender)) return null;
     const isPresence = m.type === EnrpType.Presence;
     const boundId = this.links.peerOf(a);
     const bound = boundId === undefined ? undefined : this.peers.get(boundId);

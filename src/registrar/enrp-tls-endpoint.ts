@@ -18,7 +18,8 @@
 // is aborted, logged with the address and counted. Our own PSK identity for links we open is
 // the first of --tls-psk that the pool map does not name (a PE's key would let that PE pose as
 // the peer). Note that without a pool map, anyone of the scope's CA or PSK file may be a peer:
-// give ENRP peers their own CA for a stricter scope.
+// give ENRP peers their own CA for a stricter scope. Which server IDs a peer's credential may
+// speak for: any, or those of its line of --enrp-tls-server-ids (mayClaim(), enrp-server-ids.ts).
 import { EventEmitter } from 'node:events';
 import type { Association, RemoteAddress, SctpEndpoint } from '../transport/sctp-provider.js';
 import { StreamConnector } from '../transport/stream-connector.js';
@@ -28,10 +29,17 @@ import { hasTlsFiles, loadTlsCredentials, TlsCredentialError, type TlsCredential
 import { PORT_ENRP_TLS, PPID_ENRP } from '../wire/constants.js';
 import type { TlsPeer } from '../transport/tls-peer.js';
 import { poolsOfPeer, tlsPeerName, tlsPeerOfAssociation, type PoolMap } from './tls-authorization.js';
+import { loadServerIdMap, mayClaimServerId, type ServerIdMap } from './enrp-server-ids.js';
+import { hexId } from '../wire/identifier-text.js';
 
 /** What the ENRP service uses of its endpoint (an SCTP endpoint has all of it). */
 export type EnrpEndpoint = Pick<SctpEndpoint, 'port' | 'associations' | 'associate' | 'sendDatagram'> & {
   on(event: 'association', listener: (a: Association) => void): unknown;
+  /**
+   * Whether the credential of `a` may speak for `serverId` (--enrp-tls-server-ids); absent:
+   * anyone may. False is counted and logged by the endpoint; the message is dropped.
+   */
+  mayClaim?(a: Association, serverId: number): boolean;
 };
 
 export interface EnrpTlsSettings {
@@ -42,6 +50,8 @@ export interface EnrpTlsSettings {
   /** Client side: the first PSK identity (or none), our certificate, the CA of the peers' certificates. */
   client: TlsCredentials;
   poolMap: PoolMap | null;
+  /** Which server IDs each credential may speak for (--enrp-tls-server-ids), or null: any. */
+  serverIds?: ServerIdMap | null;
   maxAssociations: number;
   maxSendQueueBytes: number;
   handshakeTimeout: number;
@@ -55,11 +65,13 @@ export interface EnrpTlsCounters {
   poolElementsRefused: number;
   /** ENRP associations over SCTP refused because the scope speaks ENRP over TLS. */
   plainRefused: number;
+  /** ENRP messages dropped because their sender ID is not one of the credential's (--enrp-tls-server-ids). */
+  serverIdRefused: number;
 }
 
 export class EnrpTlsEndpoint extends EventEmitter<{ association: [association: Association] }> implements EnrpEndpoint {
   readonly sendDatagram = undefined;
-  readonly counters: EnrpTlsCounters = { poolElementsRefused: 0, plainRefused: 0 };
+  readonly counters: EnrpTlsCounters = { poolElementsRefused: 0, plainRefused: 0, serverIdRefused: 0 };
   readonly #listener: StreamEndpoint;
   readonly #connector: StreamConnector;
   readonly #settings: EnrpTlsSettings;
@@ -115,6 +127,18 @@ export class EnrpTlsEndpoint extends EventEmitter<{ association: [association: A
     return this.#connector.associate({ address: remote.address, port: remote.port });
   }
 
+  /** --enrp-tls-server-ids: the credential of the connection may speak for this ID (see enrp-server-ids.ts). */
+  mayClaim(a: Association, serverId: number): boolean {
+    const map = this.#settings.serverIds;
+    if (map == null) return true;
+    const peer = tlsPeerOfAssociation(a);
+    if (peer !== null && mayClaimServerId(map, peer, serverId)) return true;
+    if (this.counters.serverIdRefused++ % 1000 === 0) {
+      this.#settings.log('warn', { peer: `${a.remote.address}:${a.remote.port}`, tlsPeer: peer === null ? null : tlsPeerName(peer), sender: hexId(serverId), refused: this.counters.serverIdRefused }, 'ENRP message refused: its sender ID is not one of the credential\'s (--enrp-tls-server-ids)');
+    }
+    return false;
+  }
+
   async close(): Promise<void> {
     this.#connector.close();
     await this.#listener.close();
@@ -148,6 +172,7 @@ export interface EnrpTlsConfig {
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
   tlsCa?: string | undefined;
+  enrpTlsServerIds?: string | undefined;
 }
 
 /**
@@ -156,10 +181,11 @@ export interface EnrpTlsConfig {
  * TLS only, so --tls-only with port 0 is refused). Read at start, before anything opens: a
  * problem is a TlsCredentialError with a hint.
  */
-export function loadEnrpTlsCredentials(c: EnrpTlsConfig, poolMap: PoolMap | null = null): { port: number; server: TlsCredentials; client: TlsCredentials } | null {
+export function loadEnrpTlsCredentials(c: EnrpTlsConfig, poolMap: PoolMap | null = null): { port: number; server: TlsCredentials; client: TlsCredentials; serverIds: ServerIdMap | null } | null {
   const port = c.enrpTlsPort ?? (c.tlsOnly ? PORT_ENRP_TLS : 0);
   if (port <= 0) {
     if (c.tlsOnly) throw new TlsCredentialError('--tls-only with --enrp-tls-port 0', 'a secured registrar speaks ENRP over TLS only: give --enrp-tls-port a port (default 9902)');
+    if (c.enrpTlsServerIds !== undefined) throw new TlsCredentialError(`--enrp-tls-server-ids ${c.enrpTlsServerIds} without ENRP over TLS`, 'it binds TLS credentials to server IDs: give --enrp-tls-port (or --tls-only) too');
     return null;
   }
   const files: TlsFiles = { psk: c.tlsPsk, cert: c.tlsCert, key: c.tlsKey, ca: c.tlsCa };
@@ -172,7 +198,7 @@ export function loadEnrpTlsCredentials(c: EnrpTlsConfig, poolMap: PoolMap | null
     throw new TlsCredentialError(`every identity of --tls-psk ${c.tlsPsk} is a pool element's in --tls-pool-map`, 'add a PSK identity for the registrars (named in no map line) to the file: ENRP peers authenticate with it');
   }
   const client = loadTlsCredentials(registrarIdentity !== undefined ? { ...files, pskIdentity: registrarIdentity } : { ...files, psk: undefined }, 'client');
-  return { port, server, client };
+  return { port, server, client, serverIds: c.enrpTlsServerIds !== undefined ? loadServerIdMap(c.enrpTlsServerIds) : null };
 }
 
 /**

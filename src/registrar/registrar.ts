@@ -240,10 +240,10 @@ export class Registrar {
     // ENRP over TLS: the service speaks it instead of SCTP, whose ENRP associations are refused.
     if (enrpTlsCredentials !== null) {
       const log = (level: 'debug' | 'info' | 'warn', fields: Record<string, unknown>, message: string): void => this.log[level](fields, message);
-      const { port, server, client } = enrpTlsCredentials;
+      const { port, server, client, serverIds } = enrpTlsCredentials;
       this.enrpTls = await fatal(
         `cannot open ENRP over TLS (TCP port ${port}${addresses.length > 0 ? ` on ${addresses.join(', ')}` : ''})`,
-        EnrpTlsEndpoint.open({ port, addresses, server, client, poolMap: this.access.poolMap, maxAssociations: c.maxAssociations, maxSendQueueBytes: c.maxSendQueueBytes, handshakeTimeout: c.tlsHandshakeTimeout, idleTimeout: c.streamIdleTimeout, log }),
+        EnrpTlsEndpoint.open({ port, addresses, server, client, poolMap: this.access.poolMap, serverIds, maxAssociations: c.maxAssociations, maxSendQueueBytes: c.maxSendQueueBytes, handshakeTimeout: c.tlsHandshakeTimeout, idleTimeout: c.streamIdleTimeout, log }),
       );
       refusePlainEnrp(this.enrpEndpoint, this.enrpTls.counters, log);
       this.log.info({ enrpTlsPort: this.enrpTls.port }, 'ENRP over TLS listening (ENRP over SCTP refused)');

@@ -8,8 +8,14 @@
 // - the same over plain SCTP (ENRP over SCTP, no TLS);
 // - a registrar re-associating to a peer it knows (the link bound by us to that ID) hears the
 //   remote speak as that ID, then a PRESENCE in another's name: refused. Before, a PRESENCE
-//   could still "correct" the ID of a link we associated for, after messages in that ID.
+//   could still "correct" the ID of a link we associated for, after messages in that ID;
+// - --enrp-tls-server-ids: a credential speaks only for the IDs of its line, also on a new
+//   connection of its own; a credential named nowhere for none (enrpTls.serverIdRefused).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseServerIdMap } from '../../src/registrar/enrp-server-ids.js';
 import { Registrar, type RegistrarConfig } from '../../src/registrar/index.js';
 import { loadTlsCredentials } from '../../src/transport/tls-credentials.js';
 import { StreamConnector } from '../../src/transport/stream-connector.js';
@@ -28,10 +34,14 @@ let f: TlsFixtures;
 const registrars: Registrar[] = [];
 const closers: { close(): Promise<void> | void }[] = [];
 
+const dir = mkdtempSync(join(tmpdir(), 'rserpool-server-ids-'));
 beforeAll(() => {
   f = makeTlsFixtures();
 });
-afterAll(() => f?.remove());
+afterAll(() => {
+  f?.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await Promise.race([Promise.resolve(c.close()).catch(() => undefined), sleep(2000)]);
   await Promise.all(registrars.splice(0).map((r) => r.close()));
@@ -88,7 +98,7 @@ class Member {
   }
 }
 
-async function securedPsk(id: number, config: Partial<RegistrarConfig> = {}): Promise<{ registrar: Registrar; logs: ReturnType<typeof logSink>['logs']; enrpTlsPort: number }> {
+async function secured(id: number, config: Partial<RegistrarConfig> = {}): Promise<{ registrar: Registrar; logs: ReturnType<typeof logSink>['logs']; enrpTlsPort: number }> {
   const { log, logs } = logSink();
   const enrpTlsPort = await freeTcpPort();
   const registrar = await Registrar.start(
@@ -124,7 +134,7 @@ const homesOf = async (r: Registrar): Promise<number[]> => (await r.dump()).map(
 
 describe('ENRP: an association speaks for the one server ID it belongs to', () => {
   it('over TLS: a member that said it is M cannot speak for V (update and presence refused, counted, logged once with its credential)', async () => {
-    const a = await securedPsk(0x0a);
+    const a = await secured(0x0a);
     const connector = new StreamConnector({ protocol: 'tls', ppid: PPID_ENRP, tls: loadTlsCredentials({ psk: f.psk, pskIdentity: 'pu-1' }, 'client') });
     closers.push(connector);
     const member = new Member(connector.associate({ address: LOOPBACK, port: a.enrpTlsPort }));
@@ -185,7 +195,7 @@ describe('ENRP: an association speaks for the one server ID it belongs to', () =
       if (links.length === 1) m.send(presence(M_ID));
       else m.answerAs = null;
     });
-    const a = await securedPsk(0x0c, { peers: [{ address: LOOPBACK, port: server.port }], maxTimeLastHeard: 3000, maxTimeNoResponse: 2000 });
+    const a = await secured(0x0c, { peers: [{ address: LOOPBACK, port: server.port }], maxTimeLastHeard: 3000, maxTimeNoResponse: 2000 });
     await waitFor(async () => (await a.registrar.stats()).peers.includes(M_ID), 8000, 'M a peer');
 
     // The link drops; the registrar associates to M's transport again (bound by it to M).
@@ -211,3 +221,85 @@ function delFields(pool: string, peId: number, home: number): Record<string, unk
   if (reg.type !== 0x01) throw new Error('registration() built something else');
   return { poolHandle: reg.poolHandle, poolElement: { ...reg.poolElement, homeRegistrarId: home } };
 }
+
+/** A TLS connection to an ENRP TLS port with a PSK identity of the scope, up. */
+async function connectAs(port: number, pskIdentity: string): Promise<Member> {
+  const connector = new StreamConnector({ protocol: 'tls', ppid: PPID_ENRP, tls: loadTlsCredentials({ psk: f.psk, pskIdentity }, 'client') });
+  closers.push(connector);
+  const member = new Member(connector.associate({ address: LOOPBACK, port }));
+  await new Promise<void>((resolve, reject) => {
+    member.link.once('up', () => resolve());
+    member.link.once('down', (reason) => reject(new Error(`down: ${String(reason)}`)));
+  });
+  return member;
+}
+
+describe('--enrp-tls-server-ids: a credential speaks only for its own server IDs', () => {
+  it('pu-1 may be M only: M is heard; V on a new connection of its own is refused, and pe-1 (named nowhere) speaks for no ID', async () => {
+    const map = join(dir, 'ids-1.txt');
+    writeFileSync(map, `# registrars' IDs\npsk:pu-1 ${M_ID}\n`);
+    const a = await secured(0x0d, { enrpTlsServerIds: map });
+    const refused = async (): Promise<number> => (await a.registrar.stats()).enrpTls?.serverIdRefused ?? -1;
+    expect(await refused()).toBe(0);
+
+    const m = await connectAs(a.enrpTlsPort, 'pu-1');
+    await m.exchange([presence(M_ID, EnrpFlag.ReplyRequired), addPe(M_ID, 'm-pool', 1, M_ID)]);
+    await waitFor(async () => (await a.registrar.dump()).length === 1, 3000, "M's PE");
+
+    // Its own second connection, first speaking for V: the per-connection binding alone would let that pass.
+    const v = await connectAs(a.enrpTlsPort, 'pu-1');
+    v.send(presence(V_ID, EnrpFlag.ReplyRequired));
+    v.send(addPe(V_ID, 'v-pool', 2, V_ID));
+    await waitFor(async () => (await refused()) === 2, 5000, 'V refused twice');
+    // pe-1 is named nowhere: no ID at all, not even one nobody else has.
+    const stranger = await connectAs(a.enrpTlsPort, 'pe-1');
+    stranger.send(presence(0x58000001, EnrpFlag.ReplyRequired));
+    await waitFor(async () => (await refused()) === 3, 5000, 'the stranger refused');
+    await sleep(200);
+    const stats = await a.registrar.stats();
+    expect(stats.peers).toEqual([M_ID]);
+    expect(await homesOf(a.registrar)).toEqual([M_ID]);
+    expect(v.received.filter((x) => x.type === EnrpType.Presence && x.receiverId === V_ID)).toEqual([]); // no answer to V
+    const logged = a.logs.filter((l) => /its sender ID is not one of the credential's/.test(l.msg)) as unknown as Array<Record<string, unknown>>;
+    expect(logged).toHaveLength(1); // once per 1000
+    expect(logged[0]).toMatchObject({ tlsPeer: 'psk:pu-1', sender: '0x56000001' });
+  }, 30_000);
+
+  it('two registrars with certificates (CN registrar-1) whose line lists both IDs peer as usual, both ways; one that lists only A is refused B', async () => {
+    const both = join(dir, 'ids-both.txt');
+    writeFileSync(both, 'cn:registrar-1 0x0a000001 0x0a000002\n');
+    const certs = { tlsPsk: undefined, tlsCert: f.registrarCert, tlsKey: f.registrarKey, tlsCa: f.ca, enrpTlsServerIds: both };
+    const a = await secured(0x0a000001, certs);
+    const b = await secured(0x0a000002, { ...certs, peers: [{ address: LOOPBACK, port: a.enrpTlsPort }] });
+    await waitFor(async () => (await a.registrar.stats()).peers.includes(0x0a000002) && (await b.registrar.stats()).peers.includes(0x0a000001), 8000, 'A and B peers');
+    expect((await a.registrar.stats()).enrpTls?.serverIdRefused).toBe(0);
+    expect((await b.registrar.stats()).enrpTls?.serverIdRefused).toBe(0);
+
+    const onlyA = join(dir, 'ids-only-a.txt');
+    writeFileSync(onlyA, 'cn:registrar-1 0x0a000003\n');
+    const c = await secured(0x0a000003, { ...certs, enrpTlsServerIds: onlyA });
+    const d = await secured(0x0a000004, { ...certs, peers: [{ address: LOOPBACK, port: c.enrpTlsPort }] });
+    await waitFor(async () => ((await c.registrar.stats()).enrpTls?.serverIdRefused ?? 0) > 0, 8000, "C refuses D's ID");
+    expect((await c.registrar.stats()).peers).not.toContain(0x0a000004);
+    expect(d.registrar.id).toBe(0x0a000004);
+  }, 40_000);
+
+  it('a bad file ends the start with its line; the file without ENRP over TLS is refused', async () => {
+    const bad = join(dir, 'ids-bad.txt');
+    writeFileSync(bad, `psk:pu-1 0x4d000001\ncn:reg-b 0x1ffffffff\n`);
+    await expect(secured(0x0e, { enrpTlsServerIds: bad })).rejects.toThrow(/--enrp-tls-server-ids .* line 2: "0x1ffffffff" is not a server ID/);
+    await expect(startMember(await freeUdpPort(), [], { registrarId: 0x0f, enrpTlsServerIds: bad })).rejects.toThrow(/without ENRP over TLS/);
+  }, 30_000);
+
+  it('parses names, decimal and hex IDs, comments, repeated names', () => {
+    const map = parseServerIdMap('# c\n\npsk:reg 1 0x0A\ncn:reg-a 0xffffffff\npsk:reg 3\n', 'f');
+    expect([...map.entries()].map(([k, v]) => [k, [...v]])).toEqual([
+      ['psk:reg', [1, 10, 3]],
+      ['cn:reg-a', [0xffffffff]],
+    ]);
+    expect(() => parseServerIdMap('reg 1\n', 'f')).toThrow(/line 1: "reg" is not psk:IDENTITY or cn:CERTIFICATE-CN/);
+    expect(() => parseServerIdMap('cn:a\n', 'f')).toThrow(/names no server ID/);
+    expect(() => parseServerIdMap('cn:a 0\n', 'f')).toThrow(/"0" is not a server ID/);
+    expect(() => parseServerIdMap('cn:a 1e3\n', 'f')).toThrow(/"1e3" is not a server ID/);
+  });
+});
