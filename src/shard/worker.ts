@@ -6,6 +6,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { Partition, SharedElementCensus, systemScheduler } from '../handlespace/index.js';
 import type { PartitionLimits } from '../handlespace/index.js';
 import { AsapService } from './asap-service.js';
+import { timerWakeGrid } from './timer-wake-grid.js';
 import { EnrpHandlespace } from './enrp-handlespace.js';
 import { AsapTransportTable, asapTransportTlv } from './pe-asap-transport.js';
 import { dumpPartition, dumpPool, summarizePool } from './handlespace-dump.js';
@@ -66,6 +67,8 @@ export default function attach(task: AttachTask): number {
     keepAliveTimeout: config.keepAliveTimeout,
     limits: config.limits,
     ...(config.census !== undefined ? { census: new SharedElementCensus(config.census, task.shard) } : {}),
+    // Keep-alives due within one grid step leave in one turn, one batch (timer-wake-grid.ts).
+    scheduler: timerWakeGrid(),
   });
   const log = (level: 'info' | 'warn') => (fields: object, message: string) => {
     const reply: ShardReply = { op: 'log', level, fields, message };
