@@ -158,3 +158,19 @@ export function speaker(bound: number | undefined, confirmed: boolean, sender: n
   if (claimedElsewhere) return Speaker.Mismatch;
   return Speaker.Binds;
 }
+
+/**
+ * speaker() for an association as the peer links know it: `owner` is the ID it is bound to
+ * (links.peerOf()), `ownerKnown` whether that peer is still in the peer list. A confirmed
+ * association stays its owner's for its whole life, also once that peer has left the list
+ * (forgotten, taken over): another ID over it is a Mismatch, never Binds (RFC 5353 §3.4.1,
+ * RFC 5355: the association is the peer). The owner's own ID over it again is heard anew: a
+ * PRESENCE re-adds it (Binds), anything else asks who it is (NotAPeer). An unconfirmed binding
+ * to a peer that left the list counts for nothing.
+ */
+export function associationSpeaker(owner: number | undefined, ownerKnown: boolean, confirmed: boolean, sender: number, isPresence: boolean, claimedElsewhere: boolean): Speaker {
+  const bound = ownerKnown || confirmed ? owner : undefined;
+  const who = speaker(bound, confirmed, sender, isPresence, claimedElsewhere);
+  if (who === Speaker.Peer && !ownerKnown) return isPresence ? Speaker.Binds : Speaker.NotAPeer;
+  return who;
+}

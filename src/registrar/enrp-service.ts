@@ -29,7 +29,7 @@ import {
 } from '../wire/index.js';
 import { isIP } from 'node:net';
 import { advertisedAddresses, bindAddresses, type RegistrarConfig } from './config.js';
-import { Peer, PeerStatus, PeerTable, Speaker, fromPeerAddress, speaker } from './enrp-peers.js';
+import { Peer, PeerStatus, PeerTable, Speaker, associationSpeaker, fromPeerAddress } from './enrp-peers.js';
 import { SendQueueGuard } from './send-queue.js';
 import { PeerLinks } from './peer-links.js';
 import { PeerMonitoring, type MonitorAction } from './peer-monitoring.js';
@@ -372,14 +372,10 @@ export class EnrpService {
     const known = this.peers.get(sender);
     const other = known?.association as Association | null | undefined;
     const claimedElsewhere = other != null && other !== a && other.state === 'up' && this.links.confirmed(other) && other.remote.address !== a.remote.address;
-    const confirmed = this.links.confirmed(a);
-    // A confirmed association stays its sender's for its life, also once that peer has left the
-    // peer list (forgotten, taken over): no other ID takes it over (RFC 5353 §3.4.1, RFC 5355:
-    // the association is the peer). Its own ID over it again is heard as a new presence.
-    const owner = bound?.serverId ?? (confirmed ? boundId : undefined);
-    let who = speaker(owner, confirmed, sender, isPresence, claimedElsewhere);
-    if (who === Speaker.Peer && bound === undefined) who = isPresence ? Speaker.Binds : Speaker.NotAPeer;
-    switch (who) {
+    // A confirmed association stays its owner's for its life, also once that peer has left the
+    // peer list (see associationSpeaker()).
+    const owner = bound?.serverId ?? (this.links.confirmed(a) ? boundId : undefined);
+    switch (associationSpeaker(boundId, bound !== undefined, this.links.confirmed(a), sender, isPresence, claimedElsewhere)) {
       case Speaker.Peer:
         // The first message accepted over it names its peer for good (not only a PRESENCE): a
         // remote we associated to for this ID, that spoke as it, cannot become another ID.
