@@ -374,7 +374,6 @@ export class EnrpService {
     const claimedElsewhere = other != null && other !== a && other.state === 'up' && this.links.confirmed(other) && other.remote.address !== a.remote.address;
     // A confirmed association stays its owner's for its life, also once that peer has left the
     // peer list (see associationSpeaker()).
-    const owner = bound?.serverId ?? (this.links.confirmed(a) ? boundId : undefined);
     switch (associationSpeaker(boundId, bound !== undefined, this.links.confirmed(a), sender, isPresence, claimedElsewhere)) {
       case Speaker.Peer:
         // The first message accepted over it names its peer for good (not only a PRESENCE): a
@@ -387,7 +386,7 @@ export class EnrpService {
         if (this.counters.senderMismatch++ % 1000 === 0) {
           // Over TLS, also who authenticated (the credential that tried to speak for another ID).
           const tls = tlsPeerOfAssociation(a);
-          this.log.warn({ peer: owner === undefined ? null : hexId(owner), sender: hexId(sender), from: a.remote.address, ...(tls !== null ? { tlsPeer: tlsPeerName(tls) } : {}), mismatches: this.counters.senderMismatch }, 'ENRP message from another sender than the association\'s peer ignored');
+          this.log.warn({ peer: boundId === undefined ? null : hexId(boundId), sender: hexId(sender), from: a.remote.address, ...(tls !== null ? { tlsPeer: tlsPeerName(tls) } : {}), mismatches: this.counters.senderMismatch }, 'ENRP message from another sender than the association\'s peer ignored');
         }
         return null;
       case Speaker.NotAPeer:
