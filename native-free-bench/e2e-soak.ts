@@ -139,6 +139,8 @@ export interface SoakWindow {
   /** ms per second the registrar's threads / the generator's waited for a core (run queue). */
   registrarRunQueueWaitMsPerS: number;
   generatorRunQueueWaitMsPerS: number;
+  /** Of registrarRunQueueWaitMsPerS, the I/O thread's: a stall of it that is waiting, not work. */
+  ioThreadRunQueueWaitMsPerS: number;
   /** Event-loop delay of every registrar thread (io, shard-0, ...) and of the generator's. */
   eventLoopDelay: Record<string, LoopDelay>;
   /** GC pauses per registrar thread (io, shard-0, ...) during the window. */
@@ -539,6 +541,7 @@ function soakLoad(
         generatorCores: 0,
         registrarRunQueueWaitMsPerS: 0,
         generatorRunQueueWaitMsPerS: 0,
+        ioThreadRunQueueWaitMsPerS: 0,
         eventLoopDelay: {},
         gc: {},
         shardBatchMax: 0,
@@ -556,6 +559,7 @@ function soakLoad(
       w.generatorCores = (gen.user + gen.system - cpuMark.gen.user - cpuMark.gen.system) / 1000 / ms;
       w.registrarRunQueueWaitMsPerS = ((sched.waitMs - cpuMark.sched.waitMs) * 1000) / ms;
       w.generatorRunQueueWaitMsPerS = ((genSched.waitMs - cpuMark.genSched.waitMs) * 1000) / ms;
+      w.ioThreadRunQueueWaitMsPerS = ((sched.mainWaitMs - cpuMark.sched.mainWaitMs) * 1000) / ms;
       const switches = contextSwitches(registrar.pid);
       w.registrarContextSwitchesPerS = ((switches - cpuMark.switches) * 1000) / ms;
       cpuMark = { switches, reg, sched, gen, genSched, at: now };
@@ -655,6 +659,7 @@ function windowLine(w: SoakWindow): string {
     `${fmt(w.emptyAnswers)} empty, ${fmt(w.timeouts)} timeouts; ${fmt(w.reregistrations)} re-registrations (p99 ${w.reregistrationP99Ms.toFixed(2)} ms); ` +
     `keep-alives ${fmt(w.keepAlivesReceived)} received, ${fmt(w.keepAlivesAnswered)} answered; PEs lost ${fmt(w.pesLost)}, ${fmt(w.registrarPes)} in the registrar; ` +
     `RSS ${w.registrarRssMiB.toFixed(1)} MiB, registrar ${(w.registrarCores * 100).toFixed(0)} % (I/O ${(w.ioThreadCores * 100).toFixed(0)} %), ${fmt(w.registrarContextSwitchesPerS)} context switches/s, ${fmt(w.registrarPacketsReceivedPerS)} packets in/s; generator ${(w.generatorCores * 100).toFixed(0)} %; ` +
+    `run-queue wait ms/s: registrar ${fmt(w.registrarRunQueueWaitMsPerS)} (I/O thread ${fmt(w.ioThreadRunQueueWaitMsPerS)}), generator ${fmt(w.generatorRunQueueWaitMsPerS)}; ` +
     `loop stall p99/max ms: ${loop}; GC: ${gc === '' ? 'none' : gc}; batch max ${fmt(w.shardBatchMax)}; load ${w.loadAverage.toFixed(1)}`
   );
 }
