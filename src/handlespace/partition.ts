@@ -280,9 +280,9 @@ export class Partition {
   /** Removes an element (no-op if already removed). */
   remove(element: PoolElement): void {
     if (!element.registered) return;
-    element.registered = false;
     const pool = element.pool;
     pool.elements.delete(element.peId);
+    // Unlinked from the selection, the element is no longer registered (PoolElement.registered).
     pool.selection.remove(element);
     // RFC 5351 §2.1: a pool exists while it has an element.
     if (pool.elements.size === 0) this.dropPool(pool);

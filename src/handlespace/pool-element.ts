@@ -38,8 +38,6 @@ export class PoolElement implements PolicyEntry {
   encodedLength = 0;
   /** Associations that reported the PE unreachable since its last keep-alive ACK (at most MAX-BAD-PE-REPORT: the PE goes at that many). */
   private reporters: number[] | null = null;
-  /** False once removed from the partition. */
-  registered = true;
 
   // PolicyEntry: owned by the pool's selection structure.
   selectionIndex = -1;
@@ -63,6 +61,8 @@ export class PoolElement implements PolicyEntry {
   timerAt = 0;
   timerKind: TimerKind = TimerKind.None;
   timerIndex = -1;
+  /** The timer's place in the schedule's heap: at most timerAt (timer-schedule.ts). */
+  timerKey = 0;
 
   constructor(
     pool: Pool,
@@ -83,6 +83,14 @@ export class PoolElement implements PolicyEntry {
     this.setTransport(transportPort, addressCount);
     this.associationId = associationId;
     this.encodedBytes = pool.slab.bytes;
+  }
+
+  /**
+   * False once removed from the partition: a registered element is always linked into its
+   * pool's selection (a field of its own would cost every PE 4 bytes more).
+   */
+  get registered(): boolean {
+    return this.selectionIndex >= 0;
   }
 
   get transportPort(): number {

@@ -106,3 +106,43 @@ describe('one wake-up for the partition', () => {
     p.dispose();
   });
 });
+
+describe('timers re-armed to a later time (kept in place until they surface)', () => {
+  it('each fires once, at its latest time, never at an earlier one it was re-armed from', () => {
+    const { p, clock, log } = setup();
+    for (let i = 1; i <= 200; i++) {
+      clock.advance(i);
+      p.register(registration('a', i, { homeRegistrarId: PEER, registrationLife: 1000, associationId: 0 }));
+    }
+    // Renew every second PE three times, each to a later expiry; the schedule stays a heap.
+    for (let round = 1; round <= 3; round++) {
+      clock.advance(200 + round * 100);
+      for (let i = 2; i <= 200; i += 2) p.register(registration('a', i, { homeRegistrarId: PEER, registrationLife: 1000, associationId: 0 }));
+      p.checkConsistency();
+    }
+    clock.advance(1200);
+    // The odd ones expired at registration + 1000; the even ones are still there.
+    expect(log.map(([, , id]) => id)).toEqual(Array.from({ length: 100 }, (_, k) => 2 * k + 1));
+    for (const [at, event, id] of log) {
+      expect(event).toBe(PartitionEvent.LifetimeExpired);
+      expect(at).toBe(id + 1000);
+    }
+    p.checkConsistency();
+    clock.advance(5000);
+    // The even ones at their last renewal (time 500) + 1000, not at an earlier expiry.
+    const even = log.slice(100);
+    expect(even).toHaveLength(100);
+    for (const [at] of even) expect(at).toBe(1500);
+    expect(p.elementCount).toBe(0);
+  });
+
+  it('a timer re-armed to an earlier time moves up at once', () => {
+    const { p, clock, log } = setup();
+    p.register(registration('a', 1, { homeRegistrarId: PEER, registrationLife: 10_000, associationId: 0 }));
+    p.register(registration('a', 2, { homeRegistrarId: PEER, registrationLife: 10_000, associationId: 0 }));
+    p.register(registration('a', 2, { homeRegistrarId: PEER, registrationLife: 100, associationId: 0 }));
+    clock.advance(100);
+    expect(log).toEqual([[100, PartitionEvent.LifetimeExpired, 2]]);
+    p.checkConsistency();
+  });
+});
