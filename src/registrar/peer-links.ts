@@ -227,14 +227,15 @@ export class PeerLinks<L extends Link> {
   }
 
   /**
-   * The peer's messages go over `link` from now on. False when the link belongs to another live
-   * peer that confirmed it with a presence (a stale or made-up ID pointing at its address).
+   * The peer's messages go over `link` from now on. False when the link belongs to another
+   * peer that confirmed it (a stale or made-up ID pointing at its address); a confirmed link
+   * stays its peer's also once that peer left the list (the association is the peer).
    */
   bind(peer: Peer, link: L, t: number): boolean {
     if (peer.association === link) return true;
     if (this.confirmedLinks.has(link)) {
       const other = this.owner.get(link);
-      if (other !== undefined && other !== peer.serverId && this.peers.get(other) !== undefined) return false;
+      if (other !== undefined && other !== peer.serverId) return false;
     }
     peer.association = link;
     this.owner.set(link, peer.serverId);
