@@ -115,7 +115,7 @@ export function registerRegistrar(program: Command): void {
     .option('--max-reassembly-bytes <bytes>', 'bytes per association held for reassembly and ordering', integer(65536, 1 << 30), d.maxReassemblyBytes)
     .option('--max-pes-per-association <n>', 'PEs one association may register, counted per shard: n in the pools of each shard, so up to n x --shards in all (beyond: Lack of Resources; --max-pes bounds the registrar as a whole)', integer(1, 10_000_000), d.maxElementsPerAssociation)
     .option('--max-pes-per-pool <n>', 'PEs in one pool (beyond: Lack of Resources)', integer(1, 100_000_000), d.maxElementsPerPool)
-    .option('--max-pes <n>', 'PEs in the handlespace (beyond: Lack of Resources)', integer(1, 100_000_000), d.maxElements)
+    .option('--max-pes <n>', 'PEs in the handlespace, all shards together (beyond: Lack of Resources)', integer(1, 100_000_000), d.maxElements)
     .option('--max-pes-per-peer <n>', 'PEs one peer registrar may be home of, counted per shard: n in the pools of each shard, so up to n x --shards in all (beyond: its updates are dropped and counted; --max-pes bounds the registrar as a whole)', integer(1, 100_000_000), d.maxElementsPerPeer)
     .option('--allow-foreign-addresses', 'accept PE transports naming addresses other than the association\'s (NAT, separate data networks)', d.allowForeignAddresses)
     .option('--subscription-interval <ms>', 'pool changes within this interval make one update to each subscribed pool user (RFC 5352 S bit)', integer(1, 3_600_000), d.subscriptionInterval)
