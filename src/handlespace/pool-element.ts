@@ -61,8 +61,6 @@ export class PoolElement implements PolicyEntry {
   timerAt = 0;
   timerKind: TimerKind = TimerKind.None;
   timerIndex = -1;
-  /** The timer's place in the schedule's heap: at most timerAt (timer-schedule.ts). */
-  timerKey = 0;
 
   constructor(
     pool: Pool,

@@ -1,10 +1,6 @@
-// The partition's PE timers: one indexed binary heap, each element holding its own heap
-// position so re-arming or cancelling is O(log n), and a single scheduler wake-up for the
-// earliest entry. Idle timers cost nothing: no per-PE Node.js timers exist.
-// The heap is ordered by each element's timerKey, which is at most its due time (timerAt): a
-// timer re-armed to a later time (a re-registration, a keep-alive ACK: the common case) keeps
-// its place and only its due time changes, O(1) instead of a sift to the bottom of the heap;
-// when the entry surfaces before it is due, it is moved down to its due time then (popDue).
+// The partition's PE timers: one indexed binary heap ordered by due time, each element holding
+// its own heap position so re-arming or cancelling is O(log n), and a single scheduler wake-up
+// for the earliest due time. Idle timers cost nothing: no per-PE Node.js timers exist.
 import { TimerKind, type PoolElement } from './pool-element.js';
 
 /** Time source and wake-up service; injectable so tests run in virtual time. Times in ms. */
@@ -39,12 +35,9 @@ export class TimerSchedule {
     return this.heap.length - this.dead;
   }
 
-  /**
-   * Earliest heap key, or Infinity: at most the earliest due time (possibly a dead entry's or a
-   * postponed one's: waking early is harmless).
-   */
+  /** Earliest due time (possibly of a dead entry: waking early is harmless), or Infinity. */
   get earliest(): number {
-    return this.heap.length > 0 ? this.heap[0]!.timerKey : Number.POSITIVE_INFINITY;
+    return this.heap.length > 0 ? this.heap[0]!.timerAt : Number.POSITIVE_INFINITY;
   }
 
   peek(): PoolElement | undefined {
@@ -57,19 +50,19 @@ export class TimerSchedule {
    */
   set(element: PoolElement, due: number, kind: TimerKind): void {
     const at = Math.ceil(due);
+    const old = element.timerAt;
     element.timerAt = at;
     element.timerKind = kind;
     if (element.timerIndex < 0) {
-      element.timerKey = at;
       const i = this.heap.length;
       this.heap.push(element);
       element.timerIndex = i;
       this.up(i);
-    } else if (at < element.timerKey) {
-      element.timerKey = at;
+    } else if (at < old) {
       this.up(element.timerIndex);
+    } else if (at > old) {
+      this.down(element.timerIndex);
     }
-    // Later than its key: the entry stays where it is until it surfaces (popDue).
   }
 
   cancel(element: PoolElement): void {
@@ -93,18 +86,10 @@ export class TimerSchedule {
   popDue(now: number): PoolElement | undefined {
     for (;;) {
       const top = this.heap[0];
-      if (top === undefined || top.timerKey > now) return undefined;
-      if (top.timerKind === TimerKind.None) {
-        this.unlink(top);
-        this.dead--;
-      } else if (top.timerAt > now) {
-        // Re-armed to a later time since it was placed: to its place now.
-        top.timerKey = top.timerAt;
-        this.down(0);
-      } else {
-        this.unlink(top);
-        return top;
-      }
+      if (top === undefined || top.timerAt > now) return undefined;
+      this.unlink(top);
+      if (top.timerKind !== TimerKind.None) return top;
+      this.dead--;
     }
   }
 
@@ -138,16 +123,14 @@ export class TimerSchedule {
     }
   }
 
-  /** Test hook: heap order and back-pointers agree, keys are at most due times, and the dead count is right. */
+  /** Test hook: heap order and back-pointers agree, and the dead count is right. */
   checkInvariant(): boolean {
     const heap = this.heap;
     let dead = 0;
     for (let i = 0; i < heap.length; i++) {
-      const e = heap[i]!;
-      if (e.timerKind === TimerKind.None) dead++;
-      else if (e.timerKey > e.timerAt) return false;
-      if (e.timerIndex !== i) return false;
-      if (i > 0 && e.timerKey < heap[(i - 1) >> 1]!.timerKey) return false;
+      if (heap[i]!.timerKind === TimerKind.None) dead++;
+      if (heap[i]!.timerIndex !== i) return false;
+      if (i > 0 && heap[i]!.timerAt < heap[(i - 1) >> 1]!.timerAt) return false;
     }
     return dead === this.dead;
   }
@@ -159,7 +142,7 @@ export class TimerSchedule {
     while (i > 0) {
       const p = (i - 1) >> 1;
       const parent = heap[p]!;
-      if (parent.timerKey <= e.timerKey) break;
+      if (parent.timerAt <= e.timerAt) break;
       heap[i] = parent;
       parent.timerIndex = i;
       i = p;
@@ -176,9 +159,9 @@ export class TimerSchedule {
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      if (c + 1 < n && heap[c + 1]!.timerKey < heap[c]!.timerKey) c++;
+      if (c + 1 < n && heap[c + 1]!.timerAt < heap[c]!.timerAt) c++;
       const child = heap[c]!;
-      if (child.timerKey >= e.timerKey) break;
+      if (child.timerAt >= e.timerAt) break;
       heap[i] = child;
       child.timerIndex = i;
       i = c;

@@ -107,7 +107,7 @@ describe('one wake-up for the partition', () => {
   });
 });
 
-describe('timers re-armed to a later time (kept in place until they surface)', () => {
+describe('timers re-armed to another time', () => {
   it('each fires once, at its latest time, never at an earlier one it was re-armed from', () => {
     const { p, clock, log } = setup();
     for (let i = 1; i <= 200; i++) {
