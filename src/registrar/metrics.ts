@@ -170,6 +170,7 @@ export class RegistrarMetrics {
     const pathErrors = gauge('sctp_path_errors', 'Sum over the associations\' paths of their error counts (retransmission timeouts in a row, RFC 9260 §8.2)', ['endpoint']);
     const peAssociations = gauge('pe_associations', 'Associations this registrar started to pool elements (after a takeover or a warm restart), open or waiting for --pe-association-rate', ['state']);
     const peAssociationEvents = counter('pe_association_events_total', 'Associations to pool elements started, first messages delayed by --pe-association-rate, messages refused over --max-pe-associations', ['event']);
+    const streamEvents = counter('stream_events_total', 'The TCP and TLS endpoints\' counts (connections accepted, refused, framing aborts, TLS handshakes failed, ENRP over TLS refusals...) and TLS access refusals, by endpoint (tcp, tls, enrp-tls, tls-access) and name', ['endpoint', 'event']);
     const sctpEvents = counter('sctp_events_total', 'The SCTP endpoints\' counts (packets received, dropped, out of the blue, INITs...), by endpoint and name', ['endpoint', 'event']);
 
     const setCounter = (c: Counter, labels: Record<string, string>, value: number): void => {
@@ -285,6 +286,13 @@ export class RegistrarMetrics {
       sendQueue.set({ endpoint: 'enrp' }, s.sendQueueBytes.enrp);
       pathErrors.set({ endpoint: 'asap' }, s.pathErrors.asap);
       pathErrors.set({ endpoint: 'enrp' }, s.pathErrors.enrp);
+      streamEvents.reset();
+      const streamCounts = (endpoint: string, values: object): void => {
+        for (const [k, v] of Object.entries(values)) if (typeof v === 'number' && k !== 'port' && k !== 'associations') setCounter(streamEvents, { endpoint, event: k }, v);
+      };
+      for (const x of st.streams) streamCounts(x.protocol, x);
+      if (st.enrpTls !== null) streamCounts('enrp-tls', st.enrpTls);
+      streamCounts('tls-access', st.tlsAccess);
       sctpEvents.reset();
       for (const endpoint of ['asap', 'enrp'] as const) {
         for (const [k, v] of Object.entries(st.sctp[endpoint] as Record<string, unknown>)) if (typeof v === 'number') setCounter(sctpEvents, { endpoint, event: k }, v);

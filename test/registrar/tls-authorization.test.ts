@@ -4,6 +4,7 @@
 // (certificate SAN URIs rserpool:pool:<handle>, or --tls-pool-map for a PSK identity or a
 // certificate CN). Every refusal leaves the handlespace as it was. Unit tests of the parsing
 // and the gate, then end to end with certificates made by `openssl`.
+import { RegistrarMetrics } from '../../src/registrar/metrics.js';
 import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AsapEndpoint, PoolElement, PoolUser, RegistrationRejectedError } from '../../src/client/index.js';
@@ -194,6 +195,17 @@ describe('a secured registrar end to end (--tls-only, --tls-pool-map, certificat
     const logged = reg.logs.filter((l) => l.level >= LogLevel.warn && /rejected due to security considerations: not over TLS/.test(l.msg));
     expect(logged.length).toBeGreaterThan(0);
     expect(String(logged[0]!.remote)).toMatch(/^127\.0\.0\.1:\d+$/);
+    // The scrape shows what /stats counts, with the endpoint named.
+    const metrics = new RegistrarMetrics();
+    try {
+      const text = await metrics.scrape(() => reg.registrar.metrics());
+      const stats = await reg.registrar.stats();
+      expect(stats.tlsAccess.rejected).toBeGreaterThanOrEqual(2);
+      expect(text).toContain(`rserpool_stream_events_total{endpoint="tls-access",event="rejected"} ${stats.tlsAccess.rejected}`);
+      expect(text).toMatch(/rserpool_stream_events_total\{endpoint="tls",event="accepted"\} \d+/);
+    } finally {
+      metrics.close();
+    }
   });
 
   it('--tls-only: a PU over plain TCP gets no pool element (an error response), over TLS it does', async () => {
