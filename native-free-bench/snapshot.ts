@@ -15,20 +15,26 @@
 //            decoded, against the full parse (every pool, every PE decoded); the pool handles
 //            read on the way are counted
 //
-//   warm     a real registrar (2 shard workers) started with --snapshot of `--warm-pes` PEs
-//            (default 100,000): start time, restore time, first handle resolution answered;
-//            then its shutdown save
+//   warm     a real registrar (`rserpool registrar`, a child process, 2 shard workers) started
+//            with --snapshot of `--warm-pes` PEs (default 100,000), `--runs` times with the
+//            restore before serving (--snapshot-restore-slice 0) and in the background (the
+//            default), alternating: from the process start and from Registrar.start(), when it
+//            serves, when a handle resolution is first answered with PEs, when the last PE is
+//            restored; a pool user resolves a random pool every 10 ms from "registrar started"
+//            on: when each pool first answers, and the resolution p99 during the restore and
+//            after it; then its shutdown save (SIGTERM). Needs `npm run build` (the CLI).
 //
 //   npx tsx native-free-bench/snapshot.ts [--pes N --pools N --parts N --runs N --warm-pes N --json]
 //   rserpool bench snapshot [same options]
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { AsapEndpoint, PoolUser } from '../src/client/index.js';
-import { Registrar } from '../src/registrar/index.js';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { AsapEndpoint, PoolUser } from '../src/client/index.js';
+import { defaultRegistrarConfig } from '../src/registrar/config.js';
 import { Partition } from '../src/handlespace/partition.js';
 import type { Scheduler } from '../src/handlespace/timer-schedule.js';
 import { seededRandom } from '../src/policy/random-source.js';
@@ -74,19 +80,71 @@ export interface SnapshotBenchResult {
   warmStart: WarmStartResult | null;
 }
 
+export interface LatencyFigures {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** One warm start of a registrar process; times in ms (wall). */
+export interface WarmStartRun {
+  /** --snapshot-restore-slice (0: the whole restore before serving). */
+  sliceMs: number;
+  /** Load average (1, 5, 15 min) when it started. */
+  load: number[];
+  /** From spawning the process: "registrar started" (ASAP served), first answer with PEs, last PE restored. */
+  fromProcess: { serving: number; firstAnswer: number; lastRestored: number };
+  /** The same from Registrar.start() (when it began reading the file). */
+  fromStart: { serving: number; firstAnswer: number; lastRestored: number };
+  /** The restore as logged (from its start in the shards to the last PE). */
+  restoreMs: number;
+  restoredPes: number;
+  poolsOnDemand: number;
+  probes: number;
+  answeredWithPes: number;
+  /** Answers without PEs (none expected: every pool probed is in the snapshot). */
+  answeredWithoutPes: number;
+  /** When the probes that got no answer were sent, ms after "registrar started". */
+  unansweredSentAt: number[];
+  /** When the pools probed first answered with PEs, from the process start. */
+  poolFirstAnswer: { pools: number; first: number; median: number; last: number };
+  /**
+   * Resolution latency (request to answer) of the requests sent in the first 2 s of serving,
+   * while the restore went on (after "registrar started", before the last PE), and in the last
+   * 2 s (the restore over, at least 2 s of serving).
+   */
+  firstSeconds: LatencyFigures | null;
+  duringRestore: LatencyFigures | null;
+  steady: LatencyFigures | null;
+  /** The snapshot written at SIGTERM (2 shards encode in parallel). */
+  shutdownSave: { bytes: number; ms: number } | null;
+}
+
+/** Medians over the runs of one --snapshot-restore-slice. */
+export interface WarmStartSummary {
+  sliceMs: number;
+  fromProcess: { serving: number; firstAnswer: number; lastRestored: number };
+  fromStart: { serving: number; firstAnswer: number; lastRestored: number };
+  restoreMs: number;
+  poolFirstAnswerMedian: number;
+  firstSecondsP50: number;
+  firstSecondsP99: number;
+  duringRestoreP99: number;
+  steadyP99: number;
+  shutdownSaveMs: number;
+}
+
 export interface WarmStartResult {
   pes: number;
+  pools: number;
   shards: number;
-  /** Registrar.start() with the snapshot, until it serves ASAP (file read, restore, ports). */
-  startMs: number;
-  /** The restore in the shards, as the registrar logs it. */
-  restoreMs: number;
-  /** From the start until a pool user's first handle resolution is answered with PEs. */
-  firstAnswerMs: number;
-  /** PEs the registrar holds after the start. */
-  served: number;
-  /** The snapshot written at close, in the registrar (shards encode in parallel). */
-  shutdownSave: { bytes: number; ms: number } | null;
+  runs: number;
+  /** --snapshot-restore-slice 0: restored before serving. */
+  before: WarmStartSummary;
+  /** The default: served at once, restored in the background. */
+  after: WarmStartSummary;
+  all: WarmStartRun[];
 }
 
 const OWN = 0x5a5a0001;
@@ -285,60 +343,214 @@ export async function measure(options: SnapshotBenchOptions = {}): Promise<Snaps
       load: { readAndCheckMs: median(load.read), restoreSumMs: median(load.restoreSum), restoreMaxPartMs: median(load.restoreMax), totalMs: median(load.total), wallMs: median(load.wall) },
       pool: { pesPerPool, lookups: LOOKUPS, openMs: median(opens), findAndDecodeUs, handlesCompared: median(compared), fullParseMs, ratio: Math.round((fullParseMs * 1000) / findAndDecodeUs) },
       heapUsedMiB: Math.round(heapUsed / 1048576),
-      warmStart: (options.warmPes ?? 100_000) > 0 ? await warmStart(options.warmPes ?? 100_000, Math.min(pools, options.warmPes ?? 100_000), 2, join(dir, 'warm.rshs'), progress) : null,
+      warmStart: (options.warmPes ?? 100_000) > 0 ? await warmStart(options.warmPes ?? 100_000, Math.min(pools, options.warmPes ?? 100_000), 2, runs, dir, progress) : null,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-/**
- * A real registrar (2 shard workers, SCTP over UDP on loopback) started with a snapshot of
- * `pes` PEs: how long until it serves them. Own PEs' ASAP transports name 127.0.0.1 on a UDP
- * port nobody listens on: their keep-alives go unanswered (they would be dropped after the
- * keep-alive timeout), which changes nothing for the measurement.
- */
-async function warmStart(pes: number, pools: number, shards: number, file: string, progress: (line: string) => void): Promise<WarmStartResult> {
-  progress(`warm start: a snapshot of ${pes} PEs for a registrar with ${shards} shards...`);
-  {
-    const built = build(pes, pools, shards, new Uint8Array([127, 0, 0, 1]));
-    await writeSnapshotFile(file, assembleSnapshot(OWN, Date.now(), built.map((s) => encodePart(s.partition, s.transports, OWN))));
+/** `dist/src/cli/main.js`, from the source tree (tsx) or the compiled one. */
+function compiledCli(): string {
+  for (const relative of ['../src/cli/main.js', '../dist/src/cli/main.js']) {
+    const path = fileURLToPath(new URL(relative, import.meta.url));
+    if (existsSync(path)) return path;
   }
-  (globalThis as { gc?: () => void }).gc?.();
-  const records: Array<{ msg: string; ms?: number; bytes?: number }> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') records.push(JSON.parse(line) as { msg: string });
-      done();
-    },
+  throw new Error('compiled CLI dist/src/cli/main.js not found: run "npm run build"');
+}
+
+/** The node flags on the rserpool bin's shebang (the registrar runs as shipped). */
+function shebangNodeFlags(script: string): string[] {
+  const m = /^#!\S*env(?: -S)? node((?: --\S+)*)\s*$/.exec(readFileSync(script, 'utf8').split('\n', 1)[0] ?? '');
+  return m === null ? [] : m[1]!.split(' ').filter((a) => a !== '');
+}
+
+const percentile = (xs: number[], p: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+/** Resolution latencies of one window: count, median, p99, max (ms). */
+function latencies(xs: number[]): LatencyFigures | null {
+  return xs.length === 0 ? null : { n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), max: Math.max(...xs) };
+}
+
+/**
+ * One warm start of `rserpool registrar --snapshot` (a child process, SCTP over UDP on
+ * loopback) with this --snapshot-restore-slice. A pool user starts when the registrar logs
+ * "registrar started" and resolves a random pool every 10 ms (each request on its own, not
+ * waiting for the last) until 1 s after the last PE is restored.
+ */
+async function warmStartRun(file: string, pools: number, shards: number, sliceMs: number, progress: (line: string) => void): Promise<WarmStartRun> {
+  const [udpPort, peUdpPort] = [await freeUdpPort(), await freeUdpPort()];
+  const cli = compiledCli();
+  const args = [
+    ...shebangNodeFlags(cli), cli, 'registrar',
+    '--transport', 'udp', '--address', '127.0.0.1', '--asap-port', '3863', '--udp-port', String(udpPort), '--shards', String(shards),
+    '--announce', 'off', '--control-port', '0', '--tcp-port', '0', '--tls-port', '0', '--resolution-rate', '0',
+    '--pe-udp-port', String(peUdpPort), '--snapshot', file, '--snapshot-interval', '0', '--snapshot-restore-slice', String(sliceMs), '--log-level', 'info',
+  ];
+  const load = loadavg().map((x) => Math.round(x * 100) / 100);
+  const spawned = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const seen = new Map<string, { at: number; record: Record<string, unknown> }>();
+  const events = new EventEmitter();
+  let pending = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    pending += text;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        progress(`registrar: ${line}`);
+        continue;
+      }
+      const msg = String(record['msg']);
+      const key = msg.startsWith('handlespace restored from the snapshot') ? 'restored' : msg.startsWith('serving from the handlespace snapshot') ? 'serving' : msg;
+      if (!seen.has(key)) seen.set(key, { at: performance.now(), record });
+      events.emit(key);
+      if (Number(record['level']) >= 50) progress(`registrar: ${line}`);
+    }
   });
-  const started = performance.now();
-  const registrar = await Registrar.start(
-    { transport: 'udp', udpPort: 0, address: '127.0.0.1', announce: false, shards, snapshot: file, snapshotInterval: 0, controlPort: 0, tcpPort: 0, peUdpPort: await freeUdpPort() },
-    pino({ level: 'info' }, sink),
-  );
-  const startMs = performance.now() - started;
+  const once = (key: string, timeoutMs: number): Promise<void> =>
+    seen.has(key)
+      ? Promise.resolve()
+      : new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`registrar: no "${key}" within ${timeoutMs} ms`)), timeoutMs);
+          events.once(key, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          void exited.then(() => reject(new Error(`registrar exited before "${key}"`)));
+        });
   let asap: AsapEndpoint | null = null;
   try {
-    const a = registrar.asapAddress;
-    asap = await AsapEndpoint.open({ announces: false, registrars: [{ address: '127.0.0.1', port: a.port, udpPort: a.udpPort! }], sctp: { mode: 'udp', address: '127.0.0.1', udpPort: 0 }, localAddresses: ['127.0.0.1'] });
+    await once('registrar started', 120_000);
+    asap = await AsapEndpoint.open({ announces: false, registrars: [{ address: '127.0.0.1', port: 3863, udpPort }], sctp: { mode: 'udp', address: '127.0.0.1', udpPort: 0 }, localAddresses: ['127.0.0.1'] });
     const pu = new PoolUser(asap);
-    const response = await pu.resolveResponse('pool-0', 3);
-    const firstAnswerMs = performance.now() - started;
-    if (response.poolElements.length === 0) throw new Error('the first handle resolution found no PEs');
-    const served = (await registrar.stats()).shards.reduce((n, s) => n + s.poolElements, 0);
-    const restoreMs = records.find((r) => r.msg.startsWith('handlespace restored'))?.ms ?? NaN;
-    await asap.close();
+    const random = seededRandom(11);
+    const probes: { pool: number; sent: number; answered: number; pes: number }[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let restoredAt = seen.get('restored')?.at ?? Infinity;
+    events.once('restored', () => (restoredAt = seen.get('restored')!.at));
+    const servingAt = seen.get('registrar started')!.at;
+    const deadline = performance.now() + 120_000;
+    // Until 2 s after the restore, and at least 4 s of serving (a fresh process is slow at first).
+    const end = (): number => Math.min(deadline, Math.max(restoredAt, servingAt + 2000) + 2000);
+    while (performance.now() < end()) {
+      const pool = Math.floor(random() * pools);
+      const probe = { pool, sent: performance.now(), answered: NaN, pes: 0 };
+      probes.push(probe);
+      const p = pu.resolveResponse(`pool-${pool}`, 3).then(
+        (r) => {
+          probe.answered = performance.now();
+          probe.pes = r.poolElements.length;
+        },
+        () => undefined,
+      );
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, 5000))]);
+    await asap.close().catch(() => undefined);
     asap = null;
-    await registrar.close();
-    const saved = records.find((r) => r.msg === 'handlespace snapshot written at shutdown');
-    const result: WarmStartResult = { pes, shards, startMs, restoreMs, firstAnswerMs, served, shutdownSave: saved === undefined ? null : { bytes: saved.bytes ?? 0, ms: saved.ms ?? 0 } };
-    progress(`warm start: serving ${served} PEs ${firstAnswerMs.toFixed(0)} ms after the start (restore ${restoreMs} ms)`);
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 120_000))]);
+
+    // Registrar.start() began when it read the file: its log line's time minus the read.
+    const read = seen.get('handlespace snapshot read');
+    const startEpoch = read === undefined ? NaN : Number(read.record['time']) - Number(read.record['readMs']);
+    const startedAt = startEpoch - performance.timeOrigin; // on this process's performance.now() clock
+    const answered = probes.filter((p) => p.pes > 0);
+    const firstAnswer = answered.length === 0 ? NaN : Math.min(...answered.map((p) => p.answered));
+    const firstByPool = new Map<number, number>();
+    for (const p of answered) if (!firstByPool.has(p.pool) || p.answered < firstByPool.get(p.pool)!) firstByPool.set(p.pool, p.answered);
+    const poolTimes = [...firstByPool.values()].map((t) => t - spawned);
+    const latency = (from: number, to: number): LatencyFigures | null => latencies(answered.filter((p) => p.sent >= from && p.sent < to).map((p) => p.answered - p.sent));
+    const saved = seen.get('handlespace snapshot written at shutdown')?.record;
+    const restored = seen.get('restored');
+    const result: WarmStartRun = {
+      sliceMs,
+      load,
+      fromProcess: { serving: servingAt - spawned, firstAnswer: firstAnswer - spawned, lastRestored: restoredAt - spawned },
+      fromStart: { serving: servingAt - startedAt, firstAnswer: firstAnswer - startedAt, lastRestored: restoredAt - startedAt },
+      restoreMs: Number(restored?.record['ms'] ?? NaN),
+      restoredPes: Number(restored?.record['poolElements'] ?? NaN),
+      poolsOnDemand: Number(restored?.record['poolsOnDemand'] ?? NaN),
+      probes: probes.length,
+      answeredWithPes: answered.length,
+      answeredWithoutPes: probes.filter((p) => Number.isFinite(p.answered) && p.pes === 0).length,
+      unansweredSentAt: probes.filter((p) => !Number.isFinite(p.answered)).map((p) => Math.round(p.sent - servingAt)),
+      poolFirstAnswer: { pools: poolTimes.length, first: percentile(poolTimes, 0), median: percentile(poolTimes, 50), last: percentile(poolTimes, 100) },
+      firstSeconds: latency(servingAt, servingAt + 2000),
+      duringRestore: latency(servingAt, restoredAt),
+      steady: latency(end() - 2000, Infinity),
+      shutdownSave: saved === undefined ? null : { bytes: Number(saved['bytes']), ms: Number(saved['ms']) },
+    };
+    progress(
+      `warm start, --snapshot-restore-slice ${sliceMs}: serving ${result.fromProcess.serving.toFixed(0)} ms after the process start, first answer with PEs ${result.fromProcess.firstAnswer.toFixed(0)} ms, last PE restored ${result.fromProcess.lastRestored.toFixed(0)} ms; ` +
+        `resolution p99: first 2 s ${result.firstSeconds?.p99.toFixed(1) ?? '-'} ms, during the restore ${result.duringRestore?.p99.toFixed(1) ?? '-'} ms (${result.duringRestore?.n ?? 0} requests), steady ${result.steady?.p99.toFixed(1) ?? '-'} ms; load ${load.join(' ')}`,
+    );
     return result;
   } finally {
     await asap?.close().catch(() => undefined);
-    await registrar.close();
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
+}
+
+/**
+ * A real registrar (`rserpool registrar`, 2 shard workers, SCTP over UDP on loopback) started
+ * with --snapshot of `pes` PEs, with the restore before serving (--snapshot-restore-slice 0,
+ * as before) and in the background (the default), runs alternating: how long until it serves,
+ * answers, and has every PE back, and how fast it answers meanwhile. Own PEs' ASAP transports
+ * name 127.0.0.1 on a UDP port nobody listens on: their keep-alives go unanswered (they are
+ * dropped after the keep-alive timeout), as for a registrar whose PEs died with it. Each run
+ * starts from a fresh copy of the file (the registrar writes it again at SIGTERM).
+ */
+async function warmStart(pes: number, pools: number, shards: number, runs: number, dir: string, progress: (line: string) => void): Promise<WarmStartResult> {
+  progress(`warm start: a snapshot of ${pes} PEs for a registrar with ${shards} shards...`);
+  const master = join(dir, 'warm-master.rshs');
+  {
+    const built = build(pes, pools, shards, new Uint8Array([127, 0, 0, 1]));
+    await writeSnapshotFile(master, assembleSnapshot(OWN, Date.now(), built.map((s) => encodePart(s.partition, s.transports, OWN))));
+  }
+  (globalThis as { gc?: () => void }).gc?.();
+  const slices = [0, defaultRegistrarConfig().snapshotRestoreSlice];
+  const all: WarmStartRun[] = [];
+  for (let run = 0; run < runs; run++) {
+    // Alternating, the order swapped every run.
+    for (const sliceMs of run % 2 === 0 ? slices : [...slices].reverse()) {
+      const file = join(dir, `warm-${run}-${sliceMs}.rshs`);
+      await copyFile(master, file);
+      all.push(await warmStartRun(file, pools, shards, sliceMs, progress));
+      await rm(file, { force: true });
+    }
+  }
+  const med = (xs: WarmStartRun[], f: (r: WarmStartRun) => number | undefined): number => median(xs.map((r) => f(r) ?? NaN));
+  const summary = (sliceMs: number): WarmStartSummary => {
+    const rs = all.filter((r) => r.sliceMs === sliceMs);
+    return {
+      sliceMs,
+      fromProcess: { serving: med(rs, (r) => r.fromProcess.serving), firstAnswer: med(rs, (r) => r.fromProcess.firstAnswer), lastRestored: med(rs, (r) => r.fromProcess.lastRestored) },
+      fromStart: { serving: med(rs, (r) => r.fromStart.serving), firstAnswer: med(rs, (r) => r.fromStart.firstAnswer), lastRestored: med(rs, (r) => r.fromStart.lastRestored) },
+      restoreMs: med(rs, (r) => r.restoreMs),
+      poolFirstAnswerMedian: med(rs, (r) => r.poolFirstAnswer.median),
+      firstSecondsP50: med(rs, (r) => r.firstSeconds?.p50),
+      firstSecondsP99: med(rs, (r) => r.firstSeconds?.p99),
+      duringRestoreP99: med(rs, (r) => r.duringRestore?.p99),
+      steadyP99: med(rs, (r) => r.steady?.p99),
+      shutdownSaveMs: med(rs, (r) => r.shutdownSave?.ms),
+    };
+  };
+  return { pes, pools, shards, runs, before: summary(slices[0]!), after: summary(slices[1]!), all };
 }
 
 export function format(r: SnapshotBenchResult): string {
@@ -352,14 +564,24 @@ export function format(r: SnapshotBenchResult): string {
     `  one pool        ${r.pool.findAndDecodeUs.toFixed(1)} µs to find and decode its ${r.pool.pesPerPool} PEs (${r.pool.handlesCompared} pool handles read; opening the file ${r.pool.openMs.toFixed(3)} ms)`,
     `  full parse      ${f(r.pool.fullParseMs)} ms (every pool, every PE): ${r.pool.ratio}x one pool`,
     `  heap            ${r.heapUsedMiB} MiB used at most during the loads`,
-    ...(r.warmStart === null
-      ? []
-      : [
-          `Warm start of a registrar (${r.warmStart.shards} shards) from a snapshot of ${r.warmStart.pes} PEs (wall time)`,
-          `  start           ${f(r.warmStart.startMs)} ms (restore in the shards ${f(r.warmStart.restoreMs)} ms), first handle resolution answered ${f(r.warmStart.firstAnswerMs)} ms after the start; ${r.warmStart.served} PEs served`,
-          `  shutdown save   ${r.warmStart.shutdownSave === null ? '-' : `${f(r.warmStart.shutdownSave.ms)} ms, ${r.warmStart.shutdownSave.bytes} bytes`}`,
-        ]),
+    ...(r.warmStart === null ? [] : formatWarmStart(r.warmStart)),
   ].join('\n');
+}
+
+function formatWarmStart(w: WarmStartResult): string[] {
+  const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '-');
+  const g = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
+  const row = (label: string, s: WarmStartSummary): string =>
+    `  ${label.padEnd(22)} ${f(s.fromProcess.serving).padStart(6)} ${f(s.fromProcess.firstAnswer).padStart(6)} ${f(s.fromProcess.lastRestored).padStart(6)}   ${f(s.fromStart.serving).padStart(6)} ${f(s.fromStart.firstAnswer).padStart(6)} ${f(s.fromStart.lastRestored).padStart(6)}   ${g(s.firstSecondsP99).padStart(7)} ${g(s.duringRestoreP99).padStart(7)} ${g(s.steadyP99).padStart(7)}`;
+  return [
+    `Warm start of \`rserpool registrar --snapshot\` (${w.shards} shards), ${w.pes} PEs in ${w.pools} pools, medians of ${w.runs} runs each, alternating (wall ms)`,
+    `                         from the process start   from Registrar.start()   resolution p99`,
+    `                         serves  first   last     serves  first   last     first 2s restoring steady`,
+    row('restore, then serve', w.before),
+    row('serve, restore behind', w.after),
+    `  (first: first handle resolution answered with PEs; last: last PE restored; p99 of the requests sent in the first 2 s of serving, while restoring, in the last 2 s)`,
+    `  load averages: ${w.all.map((r) => r.load[0]).join(', ')}; shutdown save ${f(w.after.shutdownSaveMs)} ms`,
+  ];
 }
 
 export async function run(options: SnapshotBenchOptions = {}): Promise<SnapshotBenchResult> {
