@@ -130,8 +130,9 @@ export default function attach(task: AttachTask): number {
   // still in the file puts that pool back first (restorePool). What needs the whole
   // handlespace either finishes the restore at once (ENRP work on every PE of an owner: an
   // audit, a takeover, a handle table for a peer; a snapshot save) or is answered once the
-  // background restore is complete (checksums, owners, counts, dumps: a peer's audit never
-  // sees a partial checksum, RFC 5353 §3.6).
+  // background restore is complete (owners, counts, dumps). PE checksums are answered at
+  // once as the snapshot's: the restored PEs' sums plus those of the PE records still in the
+  // file, so neither our presences nor our audits of peers see a partial one (RFC 5353 §3.6).
   let restore: SnapshotRestore | null = null;
   let restoring = false;
   let restoreSliceMs = 0;
@@ -143,7 +144,7 @@ export default function attach(task: AttachTask): number {
     restoring = false;
     service.restorePool = undefined;
     enrp.restorePool = undefined;
-    scheduleFlush();
+    flush(); // records written so far go ahead of the answers, as for any request
     for (const answer of whenRestored.splice(0)) answer();
   };
   const restoreStep = (): void => {
@@ -209,8 +210,9 @@ export default function attach(task: AttachTask): number {
     if (restoring) {
       if (data.op === 'pool' || data.op === 'removeElement') restorePool(data.poolHandle);
       else if (data.op === 'snapshotPart') finishRestore();
-      else if (data.op !== 'associationElements' && data.op !== 'restoreSnapshot' && !(data.op === 'restoreProgress' && !data.wait)) {
-        // Counts, checksums, dumps: of the whole handlespace, once it is whole.
+      else if (data.op !== 'associationElements' && data.op !== 'restoreSnapshot' && data.op !== 'checksums' && !(data.op === 'restoreProgress' && !data.wait)) {
+        // Counts, dumps: of the whole handlespace, once it is whole. (Checksums are answered
+        // now: the restored PEs' plus those still in the file, the snapshot's checksum.)
         whenRestored.push(() => request(data));
         return;
       }
@@ -267,7 +269,12 @@ export default function attach(task: AttachTask): number {
       };
       port.postMessage(reply);
     } else if (data.op === 'checksums') {
-      const reply: ShardReply = { op: 'checksums', id: data.id, sums: data.owners.map((o) => enrp.checksumSum(o)) };
+      const sums = data.owners.map((o) => {
+        if (!restoring) return enrp.checksumSum(o);
+        const sum = enrp.checksumSum(o) + restore!.pendingChecksumSum(o);
+        return sum > 0xffff ? (sum & 0xffff) + (sum >>> 16) : sum;
+      });
+      const reply: ShardReply = { op: 'checksums', id: data.id, sums };
       port.postMessage(reply);
     } else if (data.op === 'owners') {
       const reply: ShardReply = { op: 'owners', id: data.id, owners: enrp.owners() };

@@ -15,6 +15,7 @@
 // touches first is put back whole at that moment (restorePool(): that pool only, found by its
 // handle). What needs the whole handlespace finishes it (finish()) or waits for it.
 import type { Partition, PoolElement } from '../handlespace/index.js';
+import { peWordSum, wordSum } from '../handlespace/pe-checksum.js';
 import { writePoolElement, type TransportParameter } from '../wire/parameters.js';
 import { Writer } from '../wire/writer.js';
 import { Pool as FbPool, PoolElement as FbPoolElement, type Part } from './handlespace_generated.js';
@@ -74,6 +75,14 @@ export class SnapshotRestore {
   /** PE records of this shard's pools in the file. */
   private elements = 0;
   private poolsOnDemand = 0;
+  /**
+   * Per owner, the exact word sum (RFC 5353 §3.6.2, src/handlespace/pe-checksum.ts) of the PE
+   * records not read yet: the partition's PE checksum plus these is the handlespace's once the
+   * restore is complete (a pool is either still wholly in the file or restored: a message
+   * touching a pool restores it first). So a peer's audit during the restore compares against
+   * the snapshot's checksum, never a partial one.
+   */
+  private readonly pendingSums = new Map<number, number>();
   private readonly ownId: number;
   private partTables: Part[] = [];
   /** Pools still (partly) in the file, by handle; in file order for the background restore. */
@@ -120,7 +129,10 @@ export class SnapshotRestore {
         if (this.pending.has(key)) continue; // the same handle in two parts (two writers' shards): the first wins
         this.pending.set(key, entry);
         this.order.push(entry);
-        this.elements += pool.elementsLength();
+        const n = pool.elementsLength();
+        this.elements += n;
+        const handleSum = wordSum(pool.handleArray()!);
+        for (let i = 0; i < n; i++) this.addPending(pool.elements(i, this.pe)!, handleSum, 1);
       }
       this.partTables = reader.parts();
     } catch (error) {
@@ -128,11 +140,30 @@ export class SnapshotRestore {
       this.pending.clear();
       this.order = [];
       this.elements = 0;
+      this.pendingSums.clear();
     }
   }
 
   get complete(): boolean {
     return this.pending.size === 0;
+  }
+
+  /**
+   * The ones'-complement sum (folded, not complemented) of the PE records of `owner` still in
+   * the file: what EnrpHandlespace.checksumSum() leaves out while the restore goes on.
+   */
+  pendingChecksumSum(owner: number): number {
+    let s = this.pendingSums.get(owner >>> 0) ?? 0;
+    while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
+    return s;
+  }
+
+  /** The owner a PE record comes back with (restoreElement) and its word sum, added (+1) or taken out (-1). */
+  private addPending(e: FbPoolElement, handleSum: number, sign: 1 | -1): void {
+    const owner = e.ours() || e.home() >>> 0 === this.ownId ? this.ownId : e.home() >>> 0;
+    const sum = (this.pendingSums.get(owner) ?? 0) + sign * peWordSum(handleSum, e.id() >>> 0);
+    if (sum === 0) this.pendingSums.delete(owner);
+    else this.pendingSums.set(owner, sum);
   }
 
   progress(): RestoreProgress {
@@ -183,7 +214,9 @@ export class SnapshotRestore {
     const n = pool.elementsLength();
     try {
       const poolHandle = pool.handleArray()!.slice();
+      const handleSum = wordSum(poolHandle);
       while (entry.next < n) {
+        this.addPending(pool.elements(entry.next, this.pe)!, handleSum, -1);
         if (this.restoreElement(pool, entry.next++, poolHandle)) entry.any = true;
         if (entry.next < n && now() >= deadline) return false;
       }

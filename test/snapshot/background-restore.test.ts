@@ -127,6 +127,23 @@ describe('warm restart in the background, one shard (virtual time)', () => {
     expect(s.restore.progress()).toMatchObject({ poolsOnDemand: 2 });
   });
 
+  it('PE checksums while restoring are the snapshot\'s (restored PEs plus those still in the file), equal to the checksums once complete', () => {
+    const s = shard(snapshotBytes(40, 3, OWN));
+    const fold = (x: number): number => (x > 0xffff ? (x & 0xffff) + (x >>> 16) : x);
+    const sumOf = (owner: number): number => fold(s.enrp.checksumSum(owner) + s.restore.pendingChecksumSum(owner));
+    const atStart = sumOf(OWN);
+    expect(atStart).not.toBe(0);
+    expect(sumOf(PEER)).toBe(0); // no PE of that owner in the file
+    s.deliver(handleResolution('zz-a', 1)); // one pool on demand
+    let t = 0;
+    s.restore.step(3, () => (t += 1)); // a slice of the background restore
+    expect(s.restore.complete).toBe(false);
+    expect(sumOf(OWN)).toBe(atStart);
+    s.restore.finish();
+    expect(s.restore.pendingChecksumSum(OWN)).toBe(0);
+    expect(s.enrp.checksumSum(OWN)).toBe(atStart);
+  });
+
   it('restored in slices, with pools asked for in between, the shard holds what a restore at once holds', () => {
     const bytes = snapshotBytes(300, 40, OWN);
     const s = shard(bytes);
