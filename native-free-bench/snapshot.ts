@@ -97,6 +97,10 @@ export interface WarmStartRun {
   fromProcess: { serving: number; firstAnswer: number; lastRestored: number };
   /** The same from Registrar.start() (when it began reading the file). */
   fromStart: { serving: number; firstAnswer: number; lastRestored: number };
+  /** Of the time until serving: the file read and checked (CRC32c), as logged. */
+  readMs: number;
+  /** And the shards' opening of their parts (the walk within the file's budget), as logged; NaN: restored before serving. */
+  openMs: number;
   /** The restore as logged (from its start in the shards to the last PE). */
   restoreMs: number;
   restoredPes: number;
@@ -482,6 +486,8 @@ async function warmStartRun(file: string, pools: number, shards: number, sliceMs
       load,
       fromProcess: { serving: servingAt - spawned, firstAnswer: firstAnswer - spawned, lastRestored: restoredAt - spawned },
       fromStart: { serving: servingAt - startedAt, firstAnswer: firstAnswer - startedAt, lastRestored: restoredAt - startedAt },
+      readMs: Number(read?.record['readMs'] ?? NaN),
+      openMs: Number(seen.get('serving')?.record['ms'] ?? NaN),
       restoreMs: Number(restored?.record['ms'] ?? NaN),
       restoredPes: Number(restored?.record['poolElements'] ?? NaN),
       poolsOnDemand: Number(restored?.record['poolsOnDemand'] ?? NaN),
