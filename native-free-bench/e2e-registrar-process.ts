@@ -41,7 +41,7 @@ export interface RegistrarProcessOptions {
 const CLOCK_TICKS = 100;
 
 /** `dist/src/cli/main.js`, found from the source tree (tsx) or from the compiled tree. */
-function compiledCli(): string {
+export function compiledCli(): string {
   for (const relative of ['../src/cli/main.js', '../dist/src/cli/main.js']) {
     const path = fileURLToPath(new URL(relative, import.meta.url));
     if (existsSync(path)) return path;
@@ -50,7 +50,7 @@ function compiledCli(): string {
 }
 
 /** The node flags on a script's shebang line (`#!/usr/bin/env -S node --flag ...`); none if it has none. */
-function shebangNodeFlags(script: string): string[] {
+export function shebangNodeFlags(script: string): string[] {
   const first = readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
   const m = /^#!\S*env(?: -S)? node((?: --\S+)*)\s*$/.exec(first);
   return m === null ? [] : m[1]!.split(' ').filter((a) => a !== '');

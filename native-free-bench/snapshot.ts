@@ -28,11 +28,10 @@
 //   rserpool bench snapshot [same options]
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { AsapEndpoint, PoolUser } from '../src/client/index.js';
 import { defaultRegistrarConfig } from '../src/registrar/config.js';
 import { Partition } from '../src/handlespace/partition.js';
@@ -50,6 +49,7 @@ import { ParamType, PolicyType, TransportUse } from '../src/wire/constants.js';
 import { encodePoolElement, transportParameter } from '../src/wire/parameters.js';
 import { policySettings } from '../src/wire/policy-settings.js';
 import { freeUdpPort } from './free-ports.js';
+import { compiledCli, shebangNodeFlags } from './e2e-registrar-process.js';
 
 export interface SnapshotBenchOptions {
   pes?: number;
@@ -352,21 +352,6 @@ export async function measure(options: SnapshotBenchOptions = {}): Promise<Snaps
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** `dist/src/cli/main.js`, from the source tree (tsx) or the compiled one. */
-function compiledCli(): string {
-  for (const relative of ['../src/cli/main.js', '../dist/src/cli/main.js']) {
-    const path = fileURLToPath(new URL(relative, import.meta.url));
-    if (existsSync(path)) return path;
-  }
-  throw new Error('compiled CLI dist/src/cli/main.js not found: run "npm run build"');
-}
-
-/** The node flags on the rserpool bin's shebang (the registrar runs as shipped). */
-function shebangNodeFlags(script: string): string[] {
-  const m = /^#!\S*env(?: -S)? node((?: --\S+)*)\s*$/.exec(readFileSync(script, 'utf8').split('\n', 1)[0] ?? '');
-  return m === null ? [] : m[1]!.split(' ').filter((a) => a !== '');
 }
 
 const percentile = (xs: number[], p: number): number => {
