@@ -31,6 +31,7 @@ import { EventEmitter } from 'node:events';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { AsapEndpoint, PoolUser } from '../src/client/index.js';
 import { defaultRegistrarConfig } from '../src/registrar/config.js';
@@ -386,27 +387,19 @@ async function warmStartRun(file: string, pools: number, shards: number, sliceMs
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const seen = new Map<string, { at: number; record: Record<string, unknown> }>();
   const events = new EventEmitter();
-  let pending = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (text: string) => {
-    pending += text;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      let record: Record<string, unknown>;
-      try {
-        record = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        progress(`registrar: ${line}`);
-        continue;
-      }
-      const msg = String(record['msg']);
-      const key = msg.startsWith('handlespace restored from the snapshot') ? 'restored' : msg.startsWith('serving from the handlespace snapshot') ? 'serving' : msg;
-      if (!seen.has(key)) seen.set(key, { at: performance.now(), record });
-      events.emit(key);
-      if (Number(record['level']) >= 50) progress(`registrar: ${line}`);
+  createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', (line) => {
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      progress(`registrar: ${line}`);
+      return;
     }
+    const msg = String(record['msg']);
+    const key = msg.startsWith('handlespace restored from the snapshot') ? 'restored' : msg.startsWith('serving from the handlespace snapshot') ? 'serving' : msg;
+    if (!seen.has(key)) seen.set(key, { at: performance.now(), record });
+    events.emit(key);
+    if (Number(record['level']) >= 50) progress(`registrar: ${line}`);
   });
   const once = (key: string, timeoutMs: number): Promise<void> =>
     seen.has(key)
