@@ -378,7 +378,7 @@ export class EnrpService {
       case Speaker.Peer:
         // The first message accepted over it names its peer for good (not only a PRESENCE): a
         // remote we associated to for this ID, that spoke as it, cannot become another ID.
-        this.links.confirm(a, sender);
+        if (!this.links.confirmed(a)) this.links.confirm(a, sender);
         this.monitoring.heard(this.peers.heard(sender, now(), null).peer);
         if (bound!.association === null || (bound!.association !== a && bound!.association.state !== 'up' && a.state === 'up')) this.links.bind(bound!, a, now());
         return bound!;

@@ -152,7 +152,7 @@ export class PeerLinks<L extends Link> {
     return this.confirmedLinks.has(link);
   }
 
-  /** A PRESENCE came over the link: it is the sender's (`peer`) from now on. */
+  /** The first message accepted over the link (a PRESENCE, or the peer we opened it for): it is `peer`'s for good. */
   confirm(link: L, peer: number): void {
     this.owner.set(link, peer >>> 0);
     this.confirmedLinks.add(link);
