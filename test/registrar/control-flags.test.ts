@@ -5,7 +5,7 @@
 // holds is cut after the head timeout given (not 10 s), and another address is served all along.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
@@ -13,11 +13,13 @@ import { defaultRegistrarConfig } from '../../src/registrar/config.js';
 import { controlLimits } from '../../src/registrar/control.js';
 import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
+import { rawConnections } from '../helpers/raw-connections.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rserpool-control-flags-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const children: ChildProcess[] = [];
 const sockets: Socket[] = [];
+const { dial, raw } = rawConnections(sockets);
 afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -43,24 +45,9 @@ async function registrar(controlPort: number, args: string[]): Promise<ChildProc
   return child;
 }
 
-function dial(port: number, localAddress: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress }, () => resolve(s));
-    s.once('error', reject);
-    sockets.push(s);
-  });
-}
-
 /** One request on a new connection; everything read until the server closes it. */
-async function request(port: number, path: string, localAddress: string): Promise<string> {
-  const s = await dial(port, localAddress);
-  return new Promise((resolve) => {
-    let got = '';
-    s.on('data', (d: Buffer) => (got += d.toString()));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(got));
-    s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
-  });
+function request(port: number, path: string, localAddress: string): Promise<string> {
+  return raw(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`, localAddress);
 }
 
 const HALF = 'GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '; // a request head never finished

@@ -2,17 +2,18 @@
 // ControlSource): /handlespace streamed and shared, bodies JSON cannot hold, half-sent
 // requests that would lock the probes out, DNS rebinding (Host), slow readers, pipelined
 // large bodies.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlServer, isLocalHostHeader, type ControlOptions, type ControlSource } from '../../src/registrar/control.js';
 import { jsonPieces } from '../../src/registrar/control-json-stream.js';
 import { DEFAULT_CONTROL_CONNECTIONS_PER_ADDRESS, DEFAULT_CONTROL_PROBE_RESERVE } from '../../src/registrar/control-connections.js';
 import { handlespaceOf } from '../../native-free-bench/made-up-handlespace.js';
 import type { DumpPool } from '../../src/shard/handlespace-dump.js';
-
+import { rawConnections } from '../helpers/raw-connections.js';
 
 let servers: ControlServer[] = [];
 const sockets: Socket[] = [];
+const { dial, raw } = rawConnections(sockets);
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
   await Promise.all(servers.splice(0).map((s) => s.close()));
@@ -22,27 +23,6 @@ async function open(source: ControlSource, options: Partial<ControlOptions> = {}
   const server = await ControlServer.open(source, { port: 0, ...options });
   servers.push(server);
   return server;
-}
-
-/** A connection from `localAddress` (127/8 all reaches this host) that has connected. */
-function dial(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress }, () => resolve(s));
-    s.once('error', reject);
-    sockets.push(s);
-  });
-}
-
-/** Sends `text` on a new connection; resolves with everything read until the server closes it. */
-async function raw(port: number, text: string, localAddress = '127.0.0.1'): Promise<string> {
-  const s = await dial(port, localAddress);
-  return new Promise((resolve) => {
-    let got = '';
-    s.on('data', (d: Buffer) => (got += d.toString()));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(got));
-    s.write(text);
-  });
 }
 
 function closed(s: Socket): Promise<void> {
