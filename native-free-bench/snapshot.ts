@@ -88,6 +88,13 @@ export interface LatencyFigures {
   max: number;
 }
 
+/** ms until serving ASAP ("registrar started"), the first answer with PEs, the last PE restored. */
+export interface WarmStartTimes {
+  serving: number;
+  firstAnswer: number;
+  lastRestored: number;
+}
+
 /** One warm start of a registrar process; times in ms (wall). */
 export interface WarmStartRun {
   /** --snapshot-restore-slice (0: the whole restore before serving). */
@@ -95,9 +102,9 @@ export interface WarmStartRun {
   /** Load average (1, 5, 15 min) when it started. */
   load: number[];
   /** From spawning the process: "registrar started" (ASAP served), first answer with PEs, last PE restored. */
-  fromProcess: { serving: number; firstAnswer: number; lastRestored: number };
+  fromProcess: WarmStartTimes;
   /** The same from Registrar.start() (when it began reading the file). */
-  fromStart: { serving: number; firstAnswer: number; lastRestored: number };
+  fromStart: WarmStartTimes;
   /** Of the time until serving: the file read and checked (CRC32c), as logged. */
   readMs: number;
   /** And the shards' opening of their parts (the walk within the file's budget), as logged; NaN: restored before serving. */
@@ -129,8 +136,8 @@ export interface WarmStartRun {
 /** Medians over the runs of one --snapshot-restore-slice. */
 export interface WarmStartSummary {
   sliceMs: number;
-  fromProcess: { serving: number; firstAnswer: number; lastRestored: number };
-  fromStart: { serving: number; firstAnswer: number; lastRestored: number };
+  fromProcess: WarmStartTimes;
+  fromStart: WarmStartTimes;
   restoreMs: number;
   poolFirstAnswerMedian: number;
   firstSecondsP50: number;
