@@ -58,6 +58,8 @@ const SHARD_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 3 };
 
 class Shard {
   port: MessagePort | null = null;
+  /** The thread holding the port's other end has run the attach task (until it dies): /ready needs it. */
+  attached = false;
   readonly batch = new ToShardWriter();
   /**
    * Associations that sent this shard an ASAP_REGISTRATION (RFC 5352 §3.1): those that may
@@ -136,6 +138,7 @@ export class ShardSet {
     });
     // Batches flushed from now on queue on the port until the new thread reads them.
     shard.port = port1;
+    shard.attached = false;
     shard.routed = 0;
     if (shard.pool === null) (await import('./worker.js')).default(task);
     else await shard.pool.run(task, { transferList: [port2] });
@@ -145,6 +148,7 @@ export class ShardSet {
       return;
     }
     shard.attempts = 0;
+    shard.attached = true;
     const orphaned = [...shard.orphaned];
     shard.orphaned.clear();
     this.events.attached(shard.index, restarted, orphaned);
@@ -154,6 +158,7 @@ export class ShardSet {
   private lost(shard: Shard, port: MessagePort): void {
     if (shard.closing || shard.port !== port) return;
     shard.port = null;
+    shard.attached = false;
     this.abandonRequests(shard.index);
     shard.restarts++;
     for (const id of shard.registeredOver) shard.orphaned.add(id);
@@ -339,10 +344,10 @@ export class ShardSet {
     return pools.sort((a, b) => (a.handleHex < b.handleHex ? -1 : a.handleHex > b.handleHex ? 1 : 0));
   }
 
-  /** Shards whose thread is attached now (a dead one is being restarted): /ready needs all. */
+  /** Shards whose thread has run the attach task and lives (a dead one is being restarted): /ready needs all. */
   get attachedCount(): number {
     let n = 0;
-    for (const s of this.shards) if (s.port !== null) n++;
+    for (const s of this.shards) if (s.attached) n++;
     return n;
   }
 
