@@ -6,7 +6,8 @@
 //   and every PE homed here would lose its registrar; worse, input that reaches such a path
 //   would be a remote off switch. So it is reported as a BUG on stderr and the registrar
 //   serves on. The first FULL_REPORTS are written in full, then every 1000th with its count
-//   (a path that rejects per message must not flood the log).
+//   (a path that rejects per message must not flood the log). Every one is counted, for
+//   /stats (processFaults) and /metrics (rserpool_process_faults_total{kind="unhandled_rejection"}).
 // - An uncaught exception (thrown synchronously, from a timer or an event listener): it may
 //   have stopped a state change half-way (a table updated, its index not), and serving from
 //   such state can give wrong answers for a long time. It is reported and the process exits
@@ -15,6 +16,8 @@
 //   (RFC 5353 §3.5) and the PEs hunt for another registrar (RFC 5352 §3.3); with --snapshot
 //   it starts warm. Handlers for network input do not throw this far (the transports catch a
 //   listener's exception and abort only that association), so this is a bug, not an attack.
+
+import { processFaultCounts, type ProcessFaultCounts } from '../registrar/process-fault-counts.js';
 
 /** sysexits.h EX_SOFTWARE: an internal software error. */
 export const EX_SOFTWARE = 70;
@@ -28,13 +31,22 @@ export interface ProcessFaultIo {
 }
 
 export class ProcessFaults {
-  /** Unhandled rejections so far (each served on). */
-  unhandledRejections = 0;
+  /**
+   * `counts`: where the faults are counted; installProcessFaultHandlers passes the process's
+   * own (src/registrar/process-fault-counts.ts), which /stats and /metrics show.
+   */
+  constructor(
+    private readonly io: ProcessFaultIo,
+    readonly counts: ProcessFaultCounts = { unhandledRejections: 0 },
+  ) {}
 
-  constructor(private readonly io: ProcessFaultIo) {}
+  /** Unhandled rejections so far (each served on). */
+  get unhandledRejections(): number {
+    return this.counts.unhandledRejections;
+  }
 
   unhandledRejection(reason: unknown): void {
-    const n = ++this.unhandledRejections;
+    const n = ++this.counts.unhandledRejections;
     if (n > FULL_REPORTS && n % 1000 !== 0) return;
     const more = n === FULL_REPORTS ? ' (from now on every 1000th is reported)' : '';
     this.io.write(`rserpool registrar: BUG: unhandled promise rejection #${n} (serving on; please report)${more}: ${describe(reason)}\n`);
@@ -48,9 +60,9 @@ export class ProcessFaults {
   }
 }
 
-/** Installs both handlers on the process; returns their state (counts). */
+/** Installs both handlers on the process; they count into the process's processFaultCounts. */
 export function installProcessFaultHandlers(): ProcessFaults {
-  const faults = new ProcessFaults({ write: (line) => process.stderr.write(line), exit: (code) => process.exit(code) });
+  const faults = new ProcessFaults({ write: (line) => process.stderr.write(line), exit: (code) => process.exit(code) }, processFaultCounts);
   process.on('unhandledRejection', (reason) => faults.unhandledRejection(reason));
   process.on('uncaughtException', (error) => faults.uncaughtException(error));
   return faults;

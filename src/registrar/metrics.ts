@@ -25,6 +25,7 @@ import {
 } from '../shard/metrics-counts.js';
 import type { RegistrarStats } from './registrar.js';
 import { AsapType } from '../wire/constants.js';
+import { PROCESS_FAULT_KINDS } from './process-fault-counts.js';
 
 /** Everything a scrape exports, gathered by the registrar (Registrar.metrics()). */
 export interface ScrapeFigures {
@@ -172,6 +173,7 @@ export class RegistrarMetrics {
     const peAssociationEvents = counter('pe_association_events_total', 'Associations to pool elements started, first messages delayed by --pe-association-rate, messages refused over --max-pe-associations', ['event']);
     const streamEvents = counter('stream_events_total', 'The TCP and TLS endpoints\' counts (connections accepted, refused, framing aborts, TLS handshakes failed, ENRP over TLS refusals...) and TLS access refusals, by endpoint (tcp, tls, enrp-tls, tls-access) and name', ['endpoint', 'event']);
     const sctpEvents = counter('sctp_events_total', 'The SCTP endpoints\' counts (packets received, dropped, out of the blue, INITs...), by endpoint and name', ['endpoint', 'event']);
+    const processFaults = counter('process_faults_total', 'Faults of the registrar process that escaped every handler and were served on (each also a BUG line on stderr), by kind: unhandled_rejection (an uncaught exception exits 70 instead)', ['kind']);
 
     const setCounter = (c: Counter, labels: Record<string, string>, value: number): void => {
       c.inc(labels, Math.max(0, value));
@@ -297,6 +299,8 @@ export class RegistrarMetrics {
       for (const endpoint of ['asap', 'enrp'] as const) {
         for (const [k, v] of Object.entries(st.sctp[endpoint] as Record<string, unknown>)) if (typeof v === 'number') setCounter(sctpEvents, { endpoint, event: k }, v);
       }
+      processFaults.reset();
+      for (const { kind, count } of PROCESS_FAULT_KINDS) setCounter(processFaults, { kind }, st.processFaults[count]);
     };
   }
 

@@ -32,6 +32,7 @@ import { assembleSnapshot, type SnapshotReader } from '../snapshot/snapshot-form
 import { loadStartSnapshot, SnapshotKeeper, WarmRestore } from '../snapshot/warm-restart.js';
 import { PeAssociationGate, type PeAssociationCounters } from './pe-association-gate.js';
 import { systemScheduler } from '../handlespace/timer-schedule.js';
+import { processFaultCounts, type ProcessFaultCounts } from './process-fault-counts.js';
 
 /** The rate limits' clock: monotonic milliseconds. */
 const monotonicMs = (): number => performance.now();
@@ -71,6 +72,8 @@ export interface RegistrarStats {
   sctp: { asap: object; enrp: object };
   /** Associations we started to PEs' ASAP transports (--max-pe-associations, --pe-association-rate): open, waiting for the rate, started, delayed, refused. */
   peAssociations: { open: number; waiting: number } & PeAssociationCounters;
+  /** Faults of this process that escaped every handler and were served on (src/registrar/process-fault-counts.ts). */
+  processFaults: ProcessFaultCounts;
 }
 
 export class Registrar {
@@ -530,6 +533,7 @@ export class Registrar {
       enrpTls: this.enrpTls === null ? null : { port: this.enrpTls.port, associations: this.enrpTls.associations.length, ...this.enrpTls.listenerCounters, ...this.enrpTls.counters },
       sctp: { asap: { ...this.endpoint.stats }, enrp: { ...this.enrpEndpoint.stats } },
       peAssociations: { open: this.toPoolElements.size, waiting: this.peGate.waitingEndpoints, ...this.peGate.counters },
+      processFaults: { ...processFaultCounts },
     };
   }
 
