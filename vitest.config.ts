@@ -31,6 +31,7 @@ const UNIT = [
   'test/registrar/rate-limit.test.ts',
   'test/client/registrar-table.test.ts',
   'test/client/request-matcher.test.ts',
+  'test/client/server-hunt-schedule.test.ts',
   'test/shard/subscriptions.test.ts',
   'test/snapshot/round-trip.test.ts',
   'test/capture/capture-reader.test.ts',

@@ -3,6 +3,7 @@
 // others are abandoned. T5-Serverhunt bounds each round and doubles after each expiry, capped
 // at RETRAN-MAX; a successful round resets it.
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock, type TimerHandle } from '../sctp/clock.js';
 import type { Association, SctpEndpoint } from '../transport/sctp-provider.js';
 import type { KnownRegistrar, RegistrarTable } from './registrar-table.js';
 
@@ -16,6 +17,8 @@ export interface ServerHuntOptions {
   retranMax: number;
   /** At most this many associations per round (≤ 3). */
   maxAssociations?: number;
+  /** T5's timer (default: Node's timers); tests pass a virtual clock. */
+  clock?: Clock;
 }
 
 export interface ServerHuntEvents {
@@ -32,9 +35,10 @@ export class ServerHunt extends EventEmitter<ServerHuntEvents> {
   readonly #initialT5: number;
   readonly #retranMax: number;
   readonly #max: number;
+  readonly #clock: Clock;
   #t5: number;
   #running = false;
-  #timer: NodeJS.Timeout | null = null;
+  #timer: TimerHandle | null = null;
   /** Associations of the current round that are still connecting. */
   readonly #attempts = new Map<Association, KnownRegistrar>();
 
@@ -45,6 +49,7 @@ export class ServerHunt extends EventEmitter<ServerHuntEvents> {
     this.#initialT5 = options.t5ServerHunt;
     this.#retranMax = options.retranMax;
     this.#max = Math.max(1, Math.min(MAX_HUNT_ASSOCIATIONS, options.maxAssociations ?? MAX_HUNT_ASSOCIATIONS));
+    this.#clock = options.clock ?? systemClock;
     this.#t5 = this.#initialT5;
   }
 
@@ -67,7 +72,7 @@ export class ServerHunt extends EventEmitter<ServerHuntEvents> {
   /** A registrar became known: a hunt that has nobody to try starts a round now. */
   registrarAdded(): void {
     if (this.#running && this.#attempts.size === 0) {
-      if (this.#timer !== null) clearTimeout(this.#timer);
+      if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
       this.#timer = null;
       this.#round();
     }
@@ -76,7 +81,7 @@ export class ServerHunt extends EventEmitter<ServerHuntEvents> {
   /** Stops the hunt and abandons its associations. */
   stop(): void {
     this.#running = false;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
     this.#timer = null;
     this.#abandon(false);
   }
@@ -101,8 +106,7 @@ export class ServerHunt extends EventEmitter<ServerHuntEvents> {
       });
     }
     // SH2: T5 bounds the round. SH4: failed ones are replaced in the next round.
-    this.#timer = setTimeout(() => this.#expired(), this.#t5);
-    this.#timer.unref();
+    this.#timer = this.#clock.setTimer(this.#t5, () => this.#expired());
   }
 
   #expired(): void {
@@ -124,7 +128,7 @@ export class ServerHunt extends EventEmitter<ServerHuntEvents> {
     }
     // SH3: stop T5 and reset it to its initial value; SH6: this one is home.
     this.#running = false;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
     this.#timer = null;
     this.#t5 = this.#initialT5;
     this.#abandon(false);
