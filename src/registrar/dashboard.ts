@@ -12,7 +12,8 @@
 // pools), it is done less often (at most ~10 % of the time), peers and rates every interval.
 import type { ServerResponse } from 'node:http';
 import { hexId } from '../wire/identifier-text.js';
-import type { ControlRequest, ControlRoute, ControlSource } from './control.js';
+import type { ControlCounters, ControlPeer, ControlRequest, ControlRoute, ControlSource } from './control.js';
+import { countersOf } from './metrics.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 import { RateHistory, type RatesView } from './dashboard-rates.js';
 import type { PoolSummary, DumpPool } from '../shard/handlespace-dump.js';
@@ -142,8 +143,7 @@ class Dashboard {
   private async tick(generation: number): Promise<void> {
     const started = performance.now();
     try {
-      const counters = this.source.counters ? await this.source.counters() : null;
-      const peers = this.source.peers ? await this.source.peers() : [];
+      const { counters, peers } = await this.countersAndPeers();
       if (generation !== this.generation) return;
       if (counters !== null) this.rates.add(Date.now(), counters);
       // The handlespace: each interval, unless gathering it takes more than its share.
@@ -175,6 +175,21 @@ class Dashboard {
       for (const response of this.streams) this.send(response, message);
     }
     if (generation === this.generation) this.timer = setTimeout(() => void this.tick(generation), Math.max(0, this.options.interval - (performance.now() - started)));
+  }
+
+  /**
+   * The message counts and the peers, gathered once: the registrar's counts come from its
+   * metrics figures, which hold the peers already (each gather of the peers asks every shard
+   * for its checksums of their PEs). A source without metrics() is asked for each.
+   */
+  private async countersAndPeers(): Promise<{ counters: ControlCounters | null; peers: ControlPeer[] }> {
+    if (this.source.metrics !== undefined) {
+      const figures = await this.source.metrics();
+      return { counters: countersOf(figures), peers: figures.peers };
+    }
+    const counters = this.source.counters ? await this.source.counters() : null;
+    const peers = this.source.peers ? await this.source.peers() : [];
+    return { counters, peers };
   }
 
   /**

@@ -281,6 +281,28 @@ describe('dashboard on the control channel of a running registrar', () => {
     await events.cancel();
   }, 40_000);
 
+  test('an update gathers the peers once (the counts and the peers come from one metrics gather)', async () => {
+    running = await startTestRegistrar({ shards: 2 });
+    const { registrar } = running;
+    let peerGathers = 0;
+    const gatherPeers = registrar.peers.bind(registrar);
+    registrar.peers = () => {
+      peerGathers++;
+      return gatherPeers();
+    };
+    // One tick only while the test looks: the next is a minute away.
+    control = await ControlServer.open(registrar, { port: 0, routes: dashboardRoutes(registrar, { interval: 60_000 }) });
+    await register('once-pool', [0x301]);
+    const response = await fetch(`http://127.0.0.1:${control.port}/dashboard/events`);
+    const events = new EventReader(response.body!.getReader());
+    const u = await events.update();
+    expect(peerGathers).toBe(1);
+    expect(u.totals).toMatchObject({ pools: 1, elements: 1, peers: 0 });
+    expect(u.rates).not.toBeNull(); // the counts came too
+    expect(u.rates!.totals).toMatchObject({ takeovers: 0 });
+    await events.cancel();
+  });
+
   test('--dashboard-clients 0 turns the dashboard off', async () => {
     running = await startTestRegistrar({ shards: 1 });
     control = await ControlServer.open(running.registrar, { port: 0, routes: dashboardRoutes(running.registrar, { maxClients: 0 }) });
