@@ -16,8 +16,9 @@ import { openSctpEndpoint, type Association } from '../../src/transport/index.js
 const [mode, local, portText, peer, delayText, udpText, peerUdpText] = process.argv.slice(2);
 const port = Number(portText);
 const out = (event: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(event)}\n`);
-// A long first INIT retransmission: only the rules under test can bring associations up quickly.
-const protocol = { rtoInitial: 3000 };
+// A long first INIT retransmission (20 s): only the rules under test can bring associations up
+// within the tests' bounds (10 s, generous for a loaded machine).
+const protocol = { rtoInitial: 20_000 };
 const endpoint =
   mode === 'udp'
     ? await openSctpEndpoint({ mode: 'udp', port, address: local!, udpPort: Number(udpText), protocol })

@@ -51,13 +51,14 @@ describe('peer restart on the same port pair', () => {
     const args = ['127.0.0.1', String(sctpPort), '127.0.0.1', '0', String(peerUdp), String(ours.udpPort)];
 
     const first = await udpAgent(args);
-    expect(await until(() => has(first, 'up') && seen.length === 1 && seen[0]!.state === 'up', 2500), first.lines.join('\n')).toBe(true);
+    expect(await until(() => has(first, 'up') && seen.length === 1 && seen[0]!.state === 'up', 10_000), first.lines.join('\n')).toBe(true);
     first.process.kill('SIGKILL');
     await first.exited;
 
     const second = await udpAgent(args);
-    // Well before the first INIT retransmission (3 s) and any heartbeat timeout.
-    expect(await until(() => has(second, 'up'), 2000), second.lines.join('\n')).toBe(true);
+    // Before the agent's first INIT retransmission (20 s) and any heartbeat timeout (30 s
+    // heartbeats): 10 s is generous for a loaded machine.
+    expect(await until(() => has(second, 'up'), 10_000), second.lines.join('\n')).toBe(true);
     expect(events(second).filter((e) => e['event'] === 'down')).toEqual([]);
     expect(downs).toEqual(['restart']);
     expect(seen).toHaveLength(2);
@@ -97,7 +98,7 @@ describe('peer restart on the same port pair', () => {
     expect(a.state).toBe('up');
     expect(downs).toEqual([]);
     expect(a.send(Buffer.from('still the same association'), PPID_ENRP)).toBe(true);
-    expect(await until(() => received.length === 1, 2000)).toBe(true);
+    expect(await until(() => received.length === 1, 5000)).toBe(true);
     expect(received).toEqual(['still the same association']);
   });
 });
@@ -116,11 +117,11 @@ describe.skipIf(RAW_SKIP !== null)('peer restart on the same port pair, raw mode
     };
     const passive = await start(x, y, 'passive');
     const first = await start(y, x, '0');
-    expect(await until(() => has(first, 'up') && has(passive, 'up'), 2500), passive.lines.join('\n')).toBe(true);
+    expect(await until(() => has(first, 'up') && has(passive, 'up'), 10_000), passive.lines.join('\n')).toBe(true);
     process.kill(-first.process.pid!, 'SIGKILL');
     await first.exited;
     const second = await start(y, x, '0');
-    expect(await until(() => has(second, 'up'), 2000), second.lines.join('\n')).toBe(true);
+    expect(await until(() => has(second, 'up'), 10_000), second.lines.join('\n')).toBe(true);
     const xs = events(passive);
     expect(xs.filter((e) => e['event'] === 'down')).toEqual([{ event: 'down', reason: 'restart' }]);
     expect(xs.filter((e) => e['event'] === 'up')).toHaveLength(2);
