@@ -114,7 +114,10 @@ describe('ENRP association restart', () => {
     // was stamped with performance.now(): the timer may fire a millisecond or two before the
     // stamp is MAX-TIME-NO-RESPONSE old (CI saw 499 for 500).
     expect(ms).toBeGreaterThanOrEqual(FAST_ENRP.maxTimeNoResponse! - 5);
-    expect(ms).toBeLessThan(FAST_ENRP.maxTimeNoResponse! * 3);
+    // The exact schedule is tested in virtual time (peer-links.test.ts); here the registrar's
+    // timers run on a loaded machine: below the default MAX-TIME-NO-RESPONSE (5 s) shows that
+    // the configured 500 ms was applied.
+    expect(ms).toBeLessThan(4500);
     expect(restart!['unanswered']).toContain('HandleTableResponse');
 
     // The first association went down by our ABORT; a second one carried the request again.

@@ -95,8 +95,10 @@ describe('takeover of a failed registrar', () => {
       return [...(await owners())][0]!;
     })();
     const elapsed = performance.now() - killedAt;
-    // Detection (last heard + no response) + arbitration, plus a heartbeat cycle of slack.
-    expect(elapsed).toBeLessThan(FAST_ENRP.maxTimeLastHeard! + FAST_ENRP.maxTimeNoResponse! + FAST_ENRP.takeoverExpiry! + 1500);
+    // Detection (last heard + no response) + arbitration take 2.3 s with these timers; the exact
+    // schedule is tested in virtual time (peer-monitoring.test.ts, takeover-rules.test.ts). On a
+    // loaded machine timers fire late: below the default timers' 15 s shows these were applied.
+    expect(elapsed).toBeLessThan(FAST_ENRP.maxTimeLastHeard! + FAST_ENRP.maxTimeNoResponse! + FAST_ENRP.takeoverExpiry! + 5000);
     const winner = winnerId === b.registrar.id ? b : c;
     expect([b.registrar.id, c.registrar.id]).toContain(winnerId);
     expect(new Set((await c.registrar.dump()).map((r) => r[2]))).toEqual(new Set([winnerId]));
