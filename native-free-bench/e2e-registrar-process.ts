@@ -3,8 +3,10 @@
 // count every thread of the process, the I/O thread and the shard workers alike.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { GcPauses, GcProbeReply, GcProbeRequest } from './e2e-gc-probe.js';
+import type { AllocProbeReply, AllocProbeRequest, ThreadAllocation } from './e2e-alloc-probe.js';
 import type { ProbeReply, ProbeRequest, RegistrarMemory } from './e2e-memory-probe.js';
 
 export interface RegistrarProcessOptions {
@@ -26,6 +28,8 @@ export interface RegistrarProcessOptions {
   controlPort?: number;
   /** Preload e2e-gc-probe.js into every thread: GC pauses per thread (gcPauses()). */
   gcProbe?: boolean;
+  /** Preload e2e-alloc-probe.js into every thread: V8 heap bytes allocated per thread (allocations()). */
+  allocProbe?: boolean;
   /** More `rserpool registrar` flags, after the defaults here (a later flag wins). */
   extraArgs?: string[];
   /**
@@ -93,6 +97,7 @@ export class RegistrarProcess {
     }
     // bench e2e --wire-trace: the registrar's UDP datagrams timestamped (e2e-wire-trace.ts).
     if (options.gcProbe === true) nodeArgs.push('-r', compiledProbe().replace(/e2e-memory-probe\.js$/, 'e2e-gc-probe.js'));
+    if (options.allocProbe === true) nodeArgs.push('-r', compiledProbe().replace(/e2e-memory-probe\.js$/, 'e2e-alloc-probe.js'));
     if (process.env.RSERPOOL_BENCH_WIRE_TRACE !== undefined) nodeArgs.push('-r', compiledProbe().replace(/e2e-memory-probe\.js$/, 'e2e-wire-trace.js'));
     const args = [
       ...nodeArgs,
@@ -129,29 +134,23 @@ export class RegistrarProcess {
     const registrar = new RegistrarProcess(child, { address: options.address ?? '127.0.0.1', port: options.asapPort, udpPort: options.udpPort });
     await new Promise<void>((resolve, reject) => {
       let started = false;
-      let pending = '';
       // The last lines before an early exit (a start-up error is plain text, not a JSON log line).
       const early: string[] = [];
-      child.stderr!.setEncoding('utf8');
-      child.stderr!.on('data', (text: string) => {
-        pending += text;
-        let nl: number;
-        while ((nl = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, nl);
-          pending = pending.slice(nl + 1);
-          if (!started && line.includes('"registrar started"')) {
-            started = true;
-            resolve();
-          } else if (isWarningOrWorse(line)) {
-            process.stderr.write(`registrar: ${line}\n`);
-          } else if (!started) {
-            early.push(line);
-            if (early.length > 10) early.shift();
-          }
+      // readline gives a last line without its newline too, when stderr ends.
+      createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', (line) => {
+        if (!started && line.includes('"registrar started"')) {
+          started = true;
+          resolve();
+        } else if (isWarningOrWorse(line)) {
+          process.stderr.write(`registrar: ${line}\n`);
+        } else if (!started) {
+          early.push(line);
+          if (early.length > 10) early.shift();
         }
       });
-      child.once('exit', (code, signal) => {
-        if (!started) reject(new Error(`registrar exited before it started (code ${code}, signal ${signal})${early.length > 0 ? `: ${[...early, pending].join('\n').trim()}` : ''}`));
+      // 'close', not 'exit': after stderr has ended, so its last lines have been read.
+      child.once('close', (code, signal) => {
+        if (!started) reject(new Error(`registrar exited before it started (code ${code}, signal ${signal})${early.length > 0 ? `: ${early.join('\n').trim()}` : ''}`));
       });
       child.once('error', reject);
     });
@@ -211,6 +210,25 @@ export class RegistrarProcess {
       };
       this.child.on('message', onMessage);
       this.child.send({ kind: 'e2e-gc', id } satisfies GcProbeRequest);
+    });
+  }
+
+  /** V8 heap bytes every thread allocated since the last call (needs `allocProbe`): "io", "shard-0"... */
+  allocations(): Promise<Record<string, ThreadAllocation>> {
+    const id = ++this.probeId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.child.off('message', onMessage);
+        reject(new Error('registrar allocation probe: no answer'));
+      }, 10_000);
+      const onMessage = (message: AllocProbeReply): void => {
+        if (message?.kind !== 'e2e-alloc' || message.id !== id) return;
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        resolve(message.threads);
+      };
+      this.child.on('message', onMessage);
+      this.child.send({ kind: 'e2e-alloc', id } satisfies AllocProbeRequest);
     });
   }
 

@@ -214,4 +214,21 @@ Examples:
       const { bench: run } = await import('../../native-free-bench/sctp-pingpong.js');
       await run(opts);
     });
+
+  bench
+    .command('alloc')
+    .description("V8 heap bytes the registrar allocates per message on its I/O thread and in its shard: re-registration, handle resolution, keep-alive + ACK (a fixed shape: 1 association, 1 in flight)")
+    .option('--pes <n>', 'PEs of the request phases (default 2000)', number)
+    .option('--pools <n>', 'pools (default 100)', number)
+    .option('--ops <n>', 'measured messages per request phase (default 20000)', number)
+    .option('--associations <n>', 'associations of the generator (default 1)', number)
+    .option('--window <n>', 'requests in flight per association (default 1)', number)
+    .option('--keep-alive-pes <n>', 'PEs of the keep-alive phase, keep-alives every second (default 400)', number)
+    .option('--keep-alive-seconds <s>', 'seconds the keep-alive phase is measured (default 10)', number)
+    .option('--shards <n>', 'shard workers of the registrar (default 1)', number)
+    .option('--json', 'print results as JSON')
+    .action(async (opts: import('../../native-free-bench/message-allocation.js').AllocBenchOptions) => {
+      const { run } = await import('../../native-free-bench/message-allocation.js');
+      await run(opts);
+    });
 }
