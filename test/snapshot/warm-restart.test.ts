@@ -84,7 +84,10 @@ describe('warm restart from a --snapshot', () => {
     await Promise.race([dead.asap.close().catch(() => undefined), sleep(1000)]);
 
     const restartedAt = performance.now();
-    const restarted = await startTestRegistrar({ udpPort: udpA, shards: 2, keepAliveInterval: KEEP_ALIVE, keepAliveTimeout: KEEP_ALIVE, snapshot: file, snapshotInterval: 0, peUdpPort: peUdp, tcpPort: 0, controlPort: 0 });
+    // The restored PEs get a keep-alive at once and the dead ones are removed a keep-alive
+    // timeout later: 3 s, so that the first resolution below (which must still see them) does
+    // not race it on a loaded machine.
+    const restarted = await startTestRegistrar({ udpPort: udpA, shards: 2, keepAliveInterval: KEEP_ALIVE, keepAliveTimeout: 3 * KEEP_ALIVE, snapshot: file, snapshotInterval: 0, peUdpPort: peUdp, tcpPort: 0, controlPort: 0 });
     closers.push(restarted.registrar);
     // Same registrar ID as the writer (no --id given): PEs and peers know it again.
     expect(restarted.registrar.id).toBe(doc.registrarId);
@@ -95,16 +98,20 @@ describe('warm restart from a --snapshot', () => {
     const servedMs = performance.now() - restartedAt;
     expect(first.type).toBe(AsapType.HandleResolutionResponse);
     expect(first.type === AsapType.HandleResolutionResponse ? first.poolElements.length : 0).toBe(8);
-    expect(servedMs).toBeLessThan(1000 + 2000); // start + first answer; the answer itself is immediate
+    // Eight PEs, two of them from a process gone since: only the snapshot can have them, and
+    // they were served before any keep-alive round. Start + first answer take about a second;
+    // the bound allows for a loaded machine (2 shard threads start): the warm start's speed is
+    // measured by the snapshot benchmark (native-free-bench/snapshot.ts, its warm phase).
+    expect(servedMs).toBeLessThan(10_000);
     // Served at once; the restore's end is logged once the shards' background restore is done.
-    await waitFor(() => restarted.logs.some((l) => l.msg.startsWith('handlespace restored from the snapshot')), 5000, 'restore complete');
+    await waitFor(() => restarted.logs.some((l) => l.msg.startsWith('handlespace restored from the snapshot')), 10_000, 'restore complete');
     const restoredLog = restarted.logs.find((l) => l.msg.startsWith('handlespace restored from the snapshot'));
     expect(restoredLog).toMatchObject({ level: LogLevel.info, poolElements: 8, own: 8, rejected: 0 });
 
     // Every restored PE got a keep-alive (H bit) over a new association to its ASAP transport.
-    await waitFor(async () => (await countersOf(restarted, 'keepAlivesSent')) >= 8, 3000, 'keep-alives sent');
+    await waitFor(async () => (await countersOf(restarted, 'keepAlivesSent')) >= 8, 10_000, 'keep-alives sent');
     // The live PEs answer (and re-home here); the dead ones time out and are removed.
-    await waitFor(async () => (await countersOf(restarted, 'keepAliveTimeouts')) >= 2, 3 * KEEP_ALIVE + 3000, 'dead PEs time out');
+    await waitFor(async () => (await countersOf(restarted, 'keepAliveTimeouts')) >= 2, 3 * KEEP_ALIVE + 10_000, 'dead PEs time out');
     await sleep(2 * KEEP_ALIVE);
     const rows = await restarted.registrar.dump();
     expect(rows.map((r) => r[1]).filter((id) => deadIds.has(id))).toEqual([]);
