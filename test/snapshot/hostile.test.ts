@@ -87,7 +87,9 @@ describe('a hostile snapshot (repeated FlatBuffers offsets)', () => {
     expect(r.registered).toBe(0);
     expect(r.elements).toBe(0);
     expect(r.counts.restored).toBe(0);
-    expect(r.ms).toBeLessThan(1000); // a linear walk of ~20,000 entries; 9e6 registrations took ~7 s
+    // A linear walk of ~20,000 entries (~45 ms); 9e6 registrations took ~7 s. The bound leaves
+    // room for a loaded CI machine and still fails the quadratic case.
+    expect(r.ms).toBeLessThan(3000);
   });
 
   it('an honest-looking header count does not help: more elements than the header claims are refused', () => {
@@ -118,7 +120,7 @@ describe('a hostile snapshot (repeated FlatBuffers offsets)', () => {
     expect(reader.findPool(new Uint8Array([0, 0, 5]))?.elementsLength()).toBe(3000);
     const wide = new SnapshotReader(crafted({ pools: 1, entries: 3000, addressBytes: 64 * 16 }));
     expect(() => wide.findPool(new Uint8Array([0, 0, 0]))).toThrow(/repeated offsets/);
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(3000); // ~20 ms; room for a loaded machine
     const repeated = new SnapshotReader(crafted({ pools: 3, entries: 1, claimed: 3, repeatPool: true }));
     expect(() => {
       for (const _ of repeated.pools());
