@@ -14,7 +14,7 @@ import type { DumpRow } from '../shard/enrp-handlespace.js';
 import { EnrpService, type EnrpCounters } from './enrp-service.js';
 import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
-import { CONTROL_ADDRESS, ControlServer, checkControlBinding, controlLimits, type ControlPeer } from './control.js';
+import { CONTROL_ADDRESS, ControlServer, checkControlBinding, controlLimits, isLoopbackAddress, type ControlPeer } from './control.js';
 import { readControlToken } from './control-auth.js';
 import { countersOf, type MessageCounters, type ScrapeFigures } from './metrics.js';
 import { CauseCounts, MessageTypeCounts } from '../shard/metrics-counts.js';
@@ -593,6 +593,14 @@ export class Registrar {
     const token = this.controlToken;
     this.control = await fatal(`cannot open the control channel (TCP ${address}:${port})`, ControlServer.open(this, { port, address, token, ...controlLimits(this.config) }));
     this.log.info({ control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}`, token: token !== null }, 'control channel listening (/metrics, /health, /ready, /api, /handlespace, /stats)');
+    // The control server speaks plain HTTP only (no TLS of its own): off loopback, the bearer
+    // token in every request can be read on the way, and with it a PE removed.
+    if (!isLoopbackAddress(address)) {
+      this.log.warn(
+        { control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}` },
+        'control channel is plain HTTP on a non-loopback address: its bearer token and what it serves cross the network in clear (anyone on the path can read the token, then remove PEs); serve it through a TLS-terminating proxy or a tunnel (ssh -L, WireGuard), or keep --control-address on loopback',
+      );
+    }
   }
 
   /** When the registrar was made (performance.now()), for rserpool_registrar_uptime_seconds. */
