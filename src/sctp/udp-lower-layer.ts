@@ -14,6 +14,7 @@
 // Packets for a destination still being looked up wait (in order) for the answer: one or two
 // event-loop turns.
 import dgram from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { LowerLayer, PacketReceiver, PeerTransport } from './lower-layer.js';
@@ -28,6 +29,8 @@ const PICK_PORT_TRIES = 8;
 const COMMON_HEADER_BYTES = 12;
 /** close() waits at most this long for packets still being sent. */
 const CLOSE_DRAIN_MS = 1000;
+/** close() looks this often whether the sockets' send queues are empty. */
+const CLOSE_DRAIN_POLL_MS = 5;
 /** A cached route source is asked again after this long (routes change; interfaces go down). */
 export const ROUTE_CACHE_MS = 10_000;
 /** Destinations whose route source is cached (peers' addresses come from INITs: hostile input). */
@@ -184,9 +187,25 @@ interface Lookup {
   waiting: number;
 }
 
+/**
+ * dgram's address lookup, answered at once for an IP literal (every destination of this layer
+ * is one). dgram's default, dns.lookup, answers a literal on the next tick: each packet cost a
+ * process.nextTick and the tick queue's drain (which allocates a Map each time), and left the
+ * host a tick later. A name (never ours) still goes to dns.lookup.
+ */
+function literalLookup(address: string, family: number, callback: (error: Error | null, address: string, family: number) => void): void {
+  const literal = isIP(address);
+  if (literal === 0) {
+    dnsLookup(address, family, callback as (error: NodeJS.ErrnoException | null, address: string, family: number) => void);
+    return;
+  }
+  callback(null, address, literal);
+}
+
 function bindSocket(p: SocketPlan, port: number, bufferBytes: number): Promise<BoundSocket> {
   const socket = dgram.createSocket({
     type: p.family === 4 ? 'udp4' : 'udp6',
+    lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
     // Both wildcards on one port number: the IPv6 one must not take IPv4-mapped traffic.
     ipv6Only: p.family === 6,
     recvBufferSize: bufferBytes,
@@ -219,9 +238,8 @@ export class UdpLowerLayer implements LowerLayer {
   readonly #ports = new Map<number, PacketReceiver>();
   readonly #onError: ((error: Error) => void) | undefined;
   #closing: Promise<void> | null = null;
-  /** Packets handed to dgram whose send has not completed. */
+  /** Packets waiting for a route lookup (not yet handed to dgram). */
   #inFlight = 0;
-  #drained: (() => void) | null = null;
 
   private constructor(sockets: BoundSocket[], udpPort: number, options: UdpLowerLayerOptions) {
     this.#sockets = sockets;
@@ -319,22 +337,19 @@ export class UdpLowerLayer implements LowerLayer {
     void chosen.then((socket) => {
       this.#inFlight--;
       this.#transmit(socket, packet, port, to.address);
-      if (this.#inFlight === 0) this.#drained?.();
     });
   }
 
   #transmit(socket: BoundSocket, packet: Uint8Array, port: number, address: string): void {
     try {
       // RFC 6951 §5.3: the SCTP packet is the UDP payload. dgram keeps `packet` until the kernel
-      // has it (no copy): the caller gives it up.
-      this.#inFlight++;
-      socket.socket.send(packet, port, address, (error) => {
-        if (error) this.stats.sendErrors++;
-        if (--this.#inFlight === 0) this.#drained?.();
-      });
+      // has it (no copy): the caller gives it up. No callback: dgram then hands the packet to
+      // the kernel in this call (uv_udp_try_send; libuv queues it only when the socket buffer
+      // is full) and allocates nothing more for it; a callback would cost a process.nextTick
+      // per packet. So an error the kernel reports for a datagram is not counted here.
+      socket.socket.send(packet, port, address);
       this.stats.sent++;
     } catch {
-      this.#inFlight--;
       // A bad address or a closed socket: counted, never thrown (LowerLayer.send).
       this.stats.sendErrors++;
     }
@@ -368,17 +383,20 @@ export class UdpLowerLayer implements LowerLayer {
   }
 
   /**
-   * Waits for the packets handed to dgram to leave (dgram sends on a later tick; closing the
-   * socket first would drop the ABORTs of a closing endpoint), at most CLOSE_DRAIN_MS.
+   * Waits for the packets handed over to leave, at most CLOSE_DRAIN_MS: those waiting for a
+   * route lookup, and those libuv queued because a socket buffer was full (closing the socket
+   * first would drop them, e.g. the ABORTs of a closing endpoint).
    */
   #drain(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
+    const queued = (): boolean => this.#sockets.some((s) => s.socket.getSendQueueCount() > 0);
+    if (this.#inFlight === 0 && !queued()) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, CLOSE_DRAIN_MS);
-      this.#drained = () => {
-        clearTimeout(timer);
-        resolve();
+      const deadline = performance.now() + CLOSE_DRAIN_MS;
+      const poll = (): void => {
+        if ((this.#inFlight === 0 && !queued()) || performance.now() >= deadline) resolve();
+        else setTimeout(poll, CLOSE_DRAIN_POLL_MS);
       };
+      setTimeout(poll, CLOSE_DRAIN_POLL_MS);
     });
   }
 
