@@ -40,7 +40,7 @@ import {
 import type { Clock, TimerHandle } from './clock.js';
 import type { StateCookie } from './cookie.js';
 import { Inbound } from './inbound.js';
-import type { DataChunk } from './data-chunk.js';
+import type { DataChunk, SackInfo } from './data-chunk.js';
 import type { LowerLayer, PeerTransport } from './lower-layer.js';
 import type { ResolvedSctpOptions } from './options.js';
 import { Outbound, type RetransmissionCounts } from './outbound.js';
@@ -224,6 +224,8 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   #pendingControl: PendingChunk[] = [];
   /** The DATA chunk being handled (Inbound keeps no reference to the record itself). */
   readonly #scratchData: DataChunk = { tsn: 0, streamId: 0, ssn: 0, ppid: 0, unordered: false, beginning: false, ending: false, immediate: false, userData: new Uint8Array(0) };
+  /** The SACK being handled (Outbound keeps no reference to it). */
+  readonly #scratchSack: SackInfo = { cumulativeTsnAck: 0, advertisedReceiverWindow: 0, gapAckBlocks: [], duplicateTsns: [] };
   /** Our INIT (parameters kept for retransmission and collisions, §5.2.1). */
   #initParameters: Uint8Array[] = [];
   /** The COOKIE ECHO to retransmit on T1-cookie, and an ERROR bundled with it (§3.3.3). */
@@ -662,7 +664,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
   #onSack(b: Uint8Array, o: number, len: number): void {
     const s = this.#state;
     if (s !== State.ESTABLISHED && s !== State.SHUTDOWN_PENDING && s !== State.SHUTDOWN_RECEIVED && s !== State.SHUTDOWN_SENT) return;
-    const sack = decodeSack(b, o, len);
+    const sack = decodeSack(b, o, len, this.#scratchSack);
     if (sack === undefined || this.#outbound === undefined) return;
     if (this.#outbound.onSack(sack)) {
       this.#errorCount = 0; // §8.1
@@ -685,7 +687,7 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
 
   readonly #onSackTimer = (): void => {
     this.#sackTimer = undefined;
-    this.#guard(() => this.#sackNow());
+    if (this.#sackOwed) this.#guard(() => this.#sackNow());
   };
 
   #sackNow(): void {
@@ -1173,10 +1175,9 @@ export class StackAssociation extends EventEmitter<AssociationEvents> implements
     if (this.#inbound && (this.#sackNeeded || (this.#sackOwed && (w.chunkCount > 0 || this.#shutdownNeeded || (dataAllowed && out!.hasSendable))))) {
       this.#sackNeeded = false;
       this.#sackOwed = false;
-      if (this.#sackTimer !== undefined) {
-        this.#clock.clearTimer(this.#sackTimer);
-        this.#sackTimer = undefined;
-      }
+      // The delayed-SACK timer, if armed, stays: it finds nothing owed, or DATA that came
+      // since, SACKed sooner than sackDelay. (Cleared and armed anew per message, it was a
+      // timer object per message received.)
       if (w.room() < 64 && w.chunkCount > 0) this.#transmit(to, limit);
       w.addSack(this.#inbound.sack(Math.max(16, w.room())));
     }

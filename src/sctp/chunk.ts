@@ -169,12 +169,14 @@ export function decodeData(b: Uint8Array, o: number, length: number, into?: Data
  * SACK (§3.3.4). Undefined when the counts of gap blocks and duplicates do not fit the chunk,
  * or the gap blocks are not ascending, non-overlapping, with start <= end (hostile input).
  */
-export function decodeSack(b: Uint8Array, o: number, length: number): SackInfo | undefined {
+export function decodeSack(b: Uint8Array, o: number, length: number, into?: SackInfo): SackInfo | undefined {
   if (length < 16) return undefined;
   const gaps = readU16(b, o + 12);
   const dups = readU16(b, o + 14);
   if (16 + gaps * 4 + dups * 4 > length) return undefined;
-  const gapAckBlocks: Array<[number, number]> = new Array(gaps);
+  // `into` (the association's scratch record): its arrays are reused, emptied first.
+  const gapAckBlocks: Array<[number, number]> = into !== undefined ? into.gapAckBlocks : new Array(gaps);
+  gapAckBlocks.length = gaps;
   let p = o + 16;
   let previousEnd = 0;
   for (let i = 0; i < gaps; i++, p += 4) {
@@ -184,9 +186,13 @@ export function decodeSack(b: Uint8Array, o: number, length: number): SackInfo |
     previousEnd = end;
     gapAckBlocks[i] = [start, end];
   }
-  const duplicateTsns: number[] = new Array(dups);
+  const duplicateTsns: number[] = into !== undefined ? into.duplicateTsns : new Array(dups);
+  duplicateTsns.length = dups;
   for (let i = 0; i < dups; i++, p += 4) duplicateTsns[i] = readU32(b, p);
-  return { cumulativeTsnAck: readU32(b, o + 4), advertisedReceiverWindow: readU32(b, o + 8), gapAckBlocks, duplicateTsns };
+  if (into === undefined) return { cumulativeTsnAck: readU32(b, o + 4), advertisedReceiverWindow: readU32(b, o + 8), gapAckBlocks, duplicateTsns };
+  into.cumulativeTsnAck = readU32(b, o + 4);
+  into.advertisedReceiverWindow = readU32(b, o + 8);
+  return into;
 }
 
 /** INIT or INIT ACK (§3.3.2, §3.3.3) with its parameters. */

@@ -52,6 +52,9 @@ function fold16(t: Int32Array, a: number, b: number, c: number, d: number): numb
   );
 }
 
+/** Bytes from which a buffer not viewed yet gets a word view (below: byte loads, no allocation). */
+const WORD_VIEW_MIN_BYTES = 512;
+
 /** The last buffer read by words and its Int32Array view: a packet writer's own buffer is
  *  checksummed packet after packet without a new view each time. */
 let viewedBuffer: ArrayBufferLike | undefined;
@@ -62,7 +65,10 @@ function update(crc: number, bytes: Uint8Array, start: number, end: number): num
   const t = TABLES;
   let i = start;
   if (end - i >= 32) {
-    if (WORD_LOADS) {
+    // Word loads need an Int32Array view of the buffer: kept for the buffer checksummed last
+    // (the packet writer's, packet after packet). A received packet comes in a buffer of its
+    // own, whose view would be garbage after one use: a short one takes the byte loads.
+    if (WORD_LOADS && (bytes.buffer === viewedBuffer || end - i >= WORD_VIEW_MIN_BYTES)) {
       // Bytes up to a 4-byte boundary of the underlying buffer, then aligned words.
       for (; ((bytes.byteOffset + i) & 3) !== 0; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
       const words = ((end - i) >>> 4) << 2;

@@ -157,6 +157,7 @@ export class Outbound implements RetransmissionCounts {
   #flushTime: number | undefined = undefined;
   readonly #paths = new Set<Path>();
   readonly #touched: Path[] = [];
+  readonly #earliestAcked: Path[] = [];
   #stopped = false;
 
   constructor(options: OutboundOptions) {
@@ -364,8 +365,10 @@ export class Outbound implements RetransmissionCounts {
     const cumAdvanced = cumAck !== this.#cumAck;
     let highestNewlyAcked: number | undefined;
 
-    // Cumulative TSN ack: free everything up to it.
-    let earliestAcked: Path[] | undefined;
+    // Cumulative TSN ack: free everything up to it. earliestAcked: the paths of the chunks it
+    // freed (a reused array: a SACK allocates nothing).
+    const earliestAcked = this.#earliestAcked;
+    earliestAcked.length = 0;
     while (this.#outstanding.length > 0 && !tsnLt(cumAck, this.#outstanding.at(0).tsn)) {
       const chunk = this.#outstanding.shift();
       const length = chunk.userData.length;
@@ -378,8 +381,7 @@ export class Outbound implements RetransmissionCounts {
       }
       this.#acknowledge(chunk, path, now);
       highestNewlyAcked = chunk.tsn;
-      if (!earliestAcked) earliestAcked = [path];
-      else if (!earliestAcked.includes(path)) earliestAcked.push(path);
+      if (!earliestAcked.includes(path)) earliestAcked.push(path);
     }
     this.#cumAck = cumAck;
 
@@ -466,13 +468,14 @@ export class Outbound implements RetransmissionCounts {
       if (path.outstandingChunks === 0) {
         this.#stopT3(path);
         path.partialBytesAcked = 0;
-      } else if (earliestAcked?.includes(path)) {
+      } else if (earliestAcked.includes(path)) {
         this.#startT3(path); // R3
       }
       path.sackBytesAcked = 0;
       path.sackFlightBefore = 0;
     }
     touched.length = 0;
+    earliestAcked.length = 0;
     if (this.#outstanding.length === 0) {
       this.#retransmitScan = 0;
       this.#inFastRecovery = false;
