@@ -244,6 +244,7 @@ export class ShardSet {
     }
   }
 
+  private readonly transfer: ArrayBuffer[] = [];
   private readonly flush = (): void => {
     this.flushScheduled = false;
     for (const shard of this.shards) {
@@ -252,7 +253,8 @@ export class ShardSet {
       // A shard being restarted loses this batch: its PEs are gone anyway, and the
       // requests' senders time out and retry (RFC 5352 §7 T1/T2).
       if (shard.port === null) continue;
-      shard.port.postMessage(batch, [batch]);
+      this.transfer[0] = batch; // postMessage reads the transfer list at once: one for every batch
+      shard.port.postMessage(batch, this.transfer);
     }
   };
 

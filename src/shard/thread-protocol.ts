@@ -103,7 +103,26 @@ export const MAX_PEER_ADDRESSES = 64;
 
 const BATCH_HEADER = 4;
 const RECORD_HEADER = 12;
-const MIN_CAPACITY = 4096;
+/** The smallest batch buffer: a batch of one message fits, and its zero-filling costs nothing. */
+const MIN_CAPACITY = 1024;
+
+// Batches are read and written byte by byte in big-endian order (no DataView: one fewer
+// object per batch on each thread; a record header is three words).
+
+function putU32(b: Uint8Array, p: number, v: number): void {
+  b[p] = v >>> 24;
+  b[p + 1] = v >>> 16;
+  b[p + 2] = v >>> 8;
+  b[p + 3] = v;
+}
+
+function getU32(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+}
+
+function getU16(b: Uint8Array, p: number): number {
+  return (b[p]! << 8) | b[p + 1]!;
+}
 
 /**
  * Builds one batch at a time. Subclasses add one encoder method per record kind; nothing
@@ -111,14 +130,12 @@ const MIN_CAPACITY = 4096;
  */
 export class BatchWriter {
   private buf: Uint8Array;
-  private view: DataView;
   private pos = BATCH_HEADER;
   /** Records in the current batch. */
   count = 0;
 
-  constructor(private readonly minCapacity = 16 * 1024) {
-    this.buf = new Uint8Array(minCapacity);
-    this.view = new DataView(this.buf.buffer);
+  constructor(private readonly minCapacity = MIN_CAPACITY) {
+    this.buf = new Uint8Array(Math.max(MIN_CAPACITY, minCapacity));
   }
 
   get empty(): boolean {
@@ -129,16 +146,16 @@ export class BatchWriter {
    * Hands out the batch, to be transferred, and starts the next one in a new buffer: the one
    * handed out is never written again (its payloads may be kept as views by the receiver).
    * The whole buffer is transferred (a transfer costs the same for any size; no copy to trim).
-   * The next buffer is sized for a batch like this one, so that it rarely grows.
+   * The next buffer is sized for a batch like this one (a power of two), so that it rarely grows
+   * and a batch of one message does not zero-fill kilobytes.
    */
   take(): ArrayBuffer {
     const used = this.pos;
-    this.view.setUint32(0, used);
+    putU32(this.buf, 0, used);
     const out = this.buf.buffer as ArrayBuffer;
     let capacity = Math.max(MIN_CAPACITY, this.minCapacity);
     while (capacity < used) capacity *= 2;
     this.buf = new Uint8Array(capacity);
-    this.view = new DataView(this.buf.buffer);
     this.pos = BATCH_HEADER;
     this.count = 0;
     return out;
@@ -148,19 +165,27 @@ export class BatchWriter {
   protected record(associationId: number, kind: number, length: number): number {
     const padded = (length + 3) & ~3;
     this.ensure(RECORD_HEADER + padded);
-    const v = this.view;
+    const b = this.buf;
     const p = this.pos;
-    v.setUint32(p, associationId >>> 0);
-    v.setUint16(p + 4, kind);
-    v.setUint16(p + 6, 0);
-    v.setUint32(p + 8, length);
+    putU32(b, p, associationId);
+    b[p + 4] = kind >>> 8;
+    b[p + 5] = kind;
+    b[p + 6] = 0;
+    b[p + 7] = 0;
+    putU32(b, p + 8, length);
     this.pos = p + RECORD_HEADER + padded;
     this.count++;
     return p + RECORD_HEADER;
   }
 
+  /** A record whose payload is `message`, copied once, into the batch. */
+  protected bytesRecord(associationId: number, kind: number, message: Uint8Array): void {
+    const p = this.record(associationId, kind, message.length);
+    this.buf.set(message, p);
+  }
+
   /** A record whose payload is `parts` one after the other (each copied once, into the batch). */
-  protected bytesRecord(associationId: number, kind: number, ...parts: Uint8Array[]): void {
+  protected partsRecord(associationId: number, kind: number, parts: readonly Uint8Array[]): void {
     let length = 0;
     for (const part of parts) length += part.length;
     let p = this.record(associationId, kind, length);
@@ -173,20 +198,15 @@ export class BatchWriter {
   /** A record whose payload is u32 words. */
   protected wordsRecord(associationId: number, kind: number, ...words: number[]): void {
     const p = this.record(associationId, kind, words.length * 4);
-    for (let i = 0; i < words.length; i++) this.view.setUint32(p + i * 4, words[i]! >>> 0);
+    for (let i = 0; i < words.length; i++) putU32(this.buf, p + i * 4, words[i]!);
   }
 
-  /** A u32 then bytes. */
-  protected wordAndBytesRecord(associationId: number, kind: number, word: number, ...parts: Uint8Array[]): void {
-    let length = 4;
-    for (const part of parts) length += part.length;
-    let p = this.record(associationId, kind, length);
-    this.view.setUint32(p, word >>> 0);
-    p += 4;
-    for (const part of parts) {
-      this.buf.set(part, p);
-      p += part.length;
-    }
+  /** A u32, then `first` and `second` (each copied once, into the batch). */
+  protected wordAndBytesRecord(associationId: number, kind: number, word: number, first: Uint8Array, second?: Uint8Array): void {
+    const p = this.record(associationId, kind, 4 + first.length + (second?.length ?? 0));
+    putU32(this.buf, p, word);
+    this.buf.set(first, p + 4);
+    if (second !== undefined) this.buf.set(second, p + 4 + first.length);
   }
 
   private ensure(n: number): void {
@@ -196,29 +216,63 @@ export class BatchWriter {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
   }
 }
 
 /**
- * Calls `visit` for each record of a batch; payloads are views into the batch buffer. A batch
- * shorter than it claims, or a record running past its end, ends the walk (never an exception).
+ * Walks the records of a batch (a shorter batch than it claims, or a record running past its
+ * end, ends the walk: never an exception). One cursor per reader, reused batch after batch:
+ * reading a batch allocates nothing but the payload views it hands out.
  */
-function readBatch(batch: ArrayBuffer, visit: (associationId: number, kind: number, payload: Uint8Array, view: DataView, offset: number) => void): void {
-  if (batch.byteLength < BATCH_HEADER) return;
-  const view = new DataView(batch);
-  const end = Math.min(view.getUint32(0), batch.byteLength);
-  let p = BATCH_HEADER;
-  while (p + RECORD_HEADER <= end) {
-    const associationId = view.getUint32(p);
-    const kind = view.getUint16(p + 4);
-    const length = view.getUint32(p + 8);
+class BatchCursor {
+  bytes: Uint8Array = new Uint8Array(0);
+  private end = 0;
+  private next = 0;
+  associationId = 0;
+  kind = 0;
+  /** Where the current record's payload starts in `bytes`, and its length. */
+  start = 0;
+  length = 0;
+
+  open(batch: ArrayBuffer): void {
+    this.bytes = new Uint8Array(batch);
+    this.end = batch.byteLength < BATCH_HEADER ? 0 : Math.min(getU32(this.bytes, 0), batch.byteLength);
+    this.next = BATCH_HEADER;
+  }
+
+  /** Moves to the next record; false at the end. */
+  advance(): boolean {
+    const b = this.bytes;
+    const p = this.next;
+    if (p + RECORD_HEADER > this.end) return this.close();
+    const length = getU32(b, p + 8);
     const start = p + RECORD_HEADER;
-    if (length > end - start) return;
-    visit(associationId, kind, new Uint8Array(batch, start, length), view, start);
-    p = start + ((length + 3) & ~3);
+    if (length > this.end - start) return this.close();
+    this.associationId = getU32(b, p);
+    this.kind = getU16(b, p + 4);
+    this.start = start;
+    this.length = length;
+    this.next = start + ((length + 3) & ~3);
+    return true;
+  }
+
+  /** The current record's payload (a view: the batch is never written again). */
+  payload(): Uint8Array {
+    return new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + this.start, this.length);
+  }
+
+  u32(offset: number): number {
+    return getU32(this.bytes, this.start + offset);
+  }
+
+  /** At the end the batch is let go (its payload views keep it while they live). */
+  private close(): false {
+    this.bytes = EMPTY;
+    return false;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 // ---------------------------------------------------------------------------- I/O thread → shard
 
@@ -236,7 +290,7 @@ export class ToShardWriter extends BatchWriter {
       const text = textEncoder.encode(a).subarray(0, 255);
       parts.push(new Uint8Array([text.length]), text);
     }
-    this.bytesRecord(associationId, ToShard.AssociationUp, ...parts);
+    this.partsRecord(associationId, ToShard.AssociationUp, parts);
   }
 
   associationDown(associationId: number): void {
@@ -309,51 +363,79 @@ function readAddresses(payload: Uint8Array): string[] {
   return out;
 }
 
+/**
+ * The cursor a reader uses, lent out while it reads (a handler that read another batch of the
+ * same direction meanwhile would get a cursor of its own).
+ */
+class CursorLender {
+  private free: BatchCursor | null = new BatchCursor();
+  take(): BatchCursor {
+    const c = this.free ?? new BatchCursor();
+    this.free = null;
+    return c;
+  }
+  give(c: BatchCursor): void {
+    this.free = c;
+  }
+}
+
+const toShardCursors = new CursorLender();
+
 /** Decodes a batch for a shard; records too short for their kind, and unknown kinds, are skipped. */
 export function readToShard(batch: ArrayBuffer, h: ToShardHandler): void {
-  readBatch(batch, (id, kind, payload, view, p) => {
-    const n = payload.length;
-    switch (kind) {
-      case ToShard.AsapMessage:
-        return h.asapMessage(id, payload);
-      case ToShard.AssociationUp: {
-        if (n < 3) return;
-        const addresses = readAddresses(payload);
-        if (addresses.length === 0) return;
-        return h.associationUp(id, { port: view.getUint16(p), address: addresses[0]! }, addresses);
+  const c = toShardCursors.take();
+  try {
+    c.open(batch);
+    while (c.advance()) {
+      const id = c.associationId;
+      const n = c.length;
+      switch (c.kind) {
+        case ToShard.AsapMessage:
+          h.asapMessage(id, c.payload());
+          break;
+        case ToShard.AssociationUp: {
+          if (n < 3) break;
+          const payload = c.payload();
+          const addresses = readAddresses(payload);
+          if (addresses.length === 0) break;
+          h.associationUp(id, { port: (payload[0]! << 8) | payload[1]!, address: addresses[0]! }, addresses);
+          break;
+        }
+        case ToShard.AssociationDown:
+          h.associationDown(id);
+          break;
+        case ToShard.AssociationDetached:
+          h.associationDetached(id);
+          break;
+        case ToShard.EnrpHandleUpdate:
+          h.enrpHandleUpdate(c.payload());
+          break;
+        case ToShard.EnrpHandleTable:
+          h.enrpHandleTable(c.payload());
+          break;
+        case ToShard.EnrpAuditBegin:
+          if (n >= 4) h.enrpAuditBegin(c.u32(0));
+          break;
+        case ToShard.EnrpAuditEnd:
+          if (n >= 4) h.enrpAuditEnd(c.u32(0));
+          break;
+        case ToShard.EnrpTakeOver:
+          if (n >= 8) h.enrpTakeOver(c.u32(0), c.u32(4));
+          break;
+        case ToShard.HandleTablePage:
+          if (n < 20) break;
+          h.handleTablePage(id, { owner: c.u32(0), maxElements: c.u32(4), maxBytes: c.u32(8), senderId: c.u32(12), receiverId: c.u32(16) });
+          break;
+        case ToShard.HandleTableEnd:
+          h.handleTableEnd(id);
+          break;
+        default:
+          break;
       }
-      case ToShard.AssociationDown:
-        return h.associationDown(id);
-      case ToShard.AssociationDetached:
-        return h.associationDetached(id);
-      case ToShard.EnrpHandleUpdate:
-        return h.enrpHandleUpdate(payload);
-      case ToShard.EnrpHandleTable:
-        return h.enrpHandleTable(payload);
-      case ToShard.EnrpAuditBegin:
-        if (n < 4) return;
-        return h.enrpAuditBegin(view.getUint32(p));
-      case ToShard.EnrpAuditEnd:
-        if (n < 4) return;
-        return h.enrpAuditEnd(view.getUint32(p));
-      case ToShard.EnrpTakeOver:
-        if (n < 8) return;
-        return h.enrpTakeOver(view.getUint32(p), view.getUint32(p + 4));
-      case ToShard.HandleTablePage:
-        if (n < 20) return;
-        return h.handleTablePage(id, {
-          owner: view.getUint32(p),
-          maxElements: view.getUint32(p + 4),
-          maxBytes: view.getUint32(p + 8),
-          senderId: view.getUint32(p + 12),
-          receiverId: view.getUint32(p + 16),
-        });
-      case ToShard.HandleTableEnd:
-        return h.handleTableEnd(id);
-      default:
-        return;
     }
-  });
+  } finally {
+    toShardCursors.give(c);
+  }
 }
 
 // ---------------------------------------------------------------------------- shard → I/O thread
@@ -392,29 +474,43 @@ export interface FromShardHandler {
   sendAsapToTransport(asapTransport: Uint8Array, message: Uint8Array): void;
 }
 
+const fromShardCursors = new CursorLender();
+
 export function readFromShard(batch: ArrayBuffer, h: FromShardHandler): void {
-  readBatch(batch, (id, kind, payload, view, p) => {
-    const n = payload.length;
-    switch (kind) {
-      case FromShard.SendAsap:
-        return h.sendAsap(id, payload);
-      case FromShard.AbortAssociation:
-        return h.abortAssociation(id);
-      case FromShard.EnrpHandleUpdate:
-        return h.enrpHandleUpdate(payload);
-      case FromShard.HandleTablePage:
-        if (n < 4) return;
-        return h.handleTablePage(id, view.getUint32(p) === 1, payload.subarray(4));
-      case FromShard.SendAsapToTransport: {
-        if (n < 4) return;
-        const length = view.getUint32(p);
-        if (length > n - 4) return;
-        return h.sendAsapToTransport(payload.subarray(4, 4 + length), payload.subarray(4 + length));
+  const c = fromShardCursors.take();
+  try {
+    c.open(batch);
+    while (c.advance()) {
+      const id = c.associationId;
+      const n = c.length;
+      switch (c.kind) {
+        case FromShard.SendAsap:
+          h.sendAsap(id, c.payload());
+          break;
+        case FromShard.AbortAssociation:
+          h.abortAssociation(id);
+          break;
+        case FromShard.EnrpHandleUpdate:
+          h.enrpHandleUpdate(c.payload());
+          break;
+        case FromShard.HandleTablePage:
+          if (n >= 4) h.handleTablePage(id, c.u32(0) === 1, c.payload().subarray(4));
+          break;
+        case FromShard.SendAsapToTransport: {
+          if (n < 4) break;
+          const length = c.u32(0);
+          if (length > n - 4) break;
+          const payload = c.payload();
+          h.sendAsapToTransport(payload.subarray(4, 4 + length), payload.subarray(4 + length));
+          break;
+        }
+        default:
+          break;
       }
-      default:
-        return;
     }
-  });
+  } finally {
+    fromShardCursors.give(c);
+  }
 }
 
 // ---------------------------------------------------------------------------- control messages

@@ -50,11 +50,14 @@ export default function attach(task: AttachTask): number {
   const { port, config } = task;
   const out = new FromShardWriter();
   let flushScheduled = false;
+  // postMessage reads the transfer list at once: one list for every batch.
+  const transfer: ArrayBuffer[] = [];
   const flush = (): void => {
     flushScheduled = false;
     if (out.empty) return;
     const batch = out.take();
-    port.postMessage(batch, [batch]);
+    transfer[0] = batch;
+    port.postMessage(batch, transfer);
   };
   const scheduleFlush = (): void => {
     if (flushScheduled) return;
