@@ -25,11 +25,13 @@ export interface SlabEntry {
 }
 
 /**
- * The elements whose bytes are in the slab (the pool's Map by PE ID): values() is called only
- * when the slab is rebuilt, so a store or release that does not rebuild allocates nothing.
+ * The elements whose bytes are in the slab (the pool's ElementTable), read place by place in
+ * registration order (null: a hole) only when the slab is rebuilt: no iterator, no garbage per
+ * element, and elements in the order they were allocated (memory order, mostly).
  */
 export interface SlabEntries {
-  values(): Iterable<SlabEntry>;
+  readonly length: number;
+  at(i: number): SlabEntry | null;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -110,7 +112,10 @@ export class EncodedSlab {
     let capacity = next.length;
     let at = 0;
     let live = 0;
-    for (const e of entries.values()) {
+    const places = entries.length;
+    for (let j = 0; j < places; j++) {
+      const e = entries.at(j);
+      if (e === null) continue;
       const n = e.encodedLength;
       if (n === 0) continue;
       if (at + n > next.length) {

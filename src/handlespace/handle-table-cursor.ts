@@ -1,9 +1,10 @@
 // A resumable walk for ENRP handle table transfer (RFC 5353 §2.3, §3.6.3): pages of up to N
-// PEs with the M ("more to send") flag. It rides on live Map iterators (all PEs), which
-// ECMAScript defines to survive modification, or on an owner's OwnerWalk (one owner's PEs),
-// which behaves alike: an entry that stays is visited exactly once, a removed one is not
-// visited after its removal, and one added later is visited at the end. A pool that empties
-// and is re-created is a new pool, appended to the walk.
+// PEs with the M ("more to send") flag. It rides on a live Map iterator over the pools, which
+// ECMAScript defines to survive modification, each pool's ElementTable walk (element-table.ts)
+// and, for one owner's PEs, an OwnerWalk, which behave alike: an entry that stays is visited
+// exactly once, a removed one is not visited after its removal (one added later may or may
+// not be: peers learn it from a handle update anyway). A pool that empties and is re-created
+// is a new pool, appended to the walk.
 import type { OwnerSet, OwnerWalk } from './owner-set.js';
 import type { PoolElement } from './pool-element.js';
 import type { Pool } from './pool.js';

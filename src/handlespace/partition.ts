@@ -230,7 +230,7 @@ export class Partition {
     const home = r.homeRegistrarId >>> 0;
     const element = new PoolElement(pool, peId, home, r.registrationLife, pool.internPolicy(r.policy), t.port, t.addressCount, r.associationId);
     pool.slab.store(element, r.encoded, pool.elements);
-    pool.elements.set(peId, element);
+    pool.elements.add(element);
     pool.selection.add(element);
     this.elementTotal++;
     this.census?.report(this.elementTotal);
@@ -281,7 +281,7 @@ export class Partition {
   remove(element: PoolElement): void {
     if (!element.registered) return;
     const pool = element.pool;
-    pool.elements.delete(element.peId);
+    pool.elements.delete(element);
     // Unlinked from the selection, the element is no longer registered (PoolElement.registered).
     pool.selection.remove(element);
     // RFC 5351 §2.1: a pool exists while it has an element.
@@ -518,8 +518,10 @@ export class Partition {
       if (pool.selection.size !== pool.elements.size) throw new Error(`pool ${key}: selection size`);
       const check = (pool.selection as { checkInvariant?: () => boolean }).checkInvariant;
       if (check !== undefined && !check.call(pool.selection)) throw new Error(`pool ${key}: selection invariant`);
-      for (const [peId, e] of pool.elements) {
-        if (e.peId !== peId || e.pool !== pool || !e.registered) throw new Error(`PE ${hexId(peId)}: bad pool link`);
+      if (!pool.elements.checkInvariant()) throw new Error(`pool ${key}: element table`);
+      for (const e of pool.elements.values()) {
+        const peId = e.peId;
+        if (e.pool !== pool || !e.registered) throw new Error(`PE ${hexId(peId)}: bad pool link`);
         if (e.associationId !== 0 && !this.elementsOfAssociation(e.associationId).includes(e)) throw new Error(`PE ${hexId(peId)}: not in association list`);
         if (e.timerIndex < 0) throw new Error(`PE ${hexId(peId)}: no timer`);
         seen.add(e);

@@ -3,8 +3,8 @@
 // rule 1); the pool exists while it has an element.
 import type { Selection } from '../policy/policy.js';
 import type { PolicySettings } from '../wire/policy-settings.js';
+import { ElementTable } from './element-table.js';
 import { EncodedSlab } from './encoded-slab.js';
-import type { PoolElement } from './pool-element.js';
 
 export class Pool {
   readonly handle: Uint8Array;
@@ -14,7 +14,8 @@ export class Pool {
   readonly transportUse: number;
   /** Word sum of the handle for the PE checksum (RFC 5353 §3.6.2). */
   readonly handleWordSum: number;
-  readonly elements = new Map<number, PoolElement>();
+  /** Its elements by PE ID. */
+  readonly elements = new ElementTable();
   readonly selection: Selection;
   /** poolHandleHash(handle), and the next pool with the same hash. */
   readonly hash: number;
