@@ -48,13 +48,17 @@ export class WeightedSelection implements Selection {
   remove(entry: PolicyEntry): void {
     const slot = entry.selectionIndex;
     const last = --this.count;
-    this.addAt(slot, -entry.selectionKey);
     if (slot !== last) {
+      // The last element moves into the slot: two tree updates (one when the values are equal,
+      // as in a Random pool) instead of three.
       const moved = this.slots[last]!;
+      const delta = moved.selectionKey - entry.selectionKey;
+      if (delta !== 0) this.addAt(slot, delta);
       this.addAt(last, -moved.selectionKey);
-      this.addAt(slot, moved.selectionKey);
       this.slots[slot] = moved;
       moved.selectionIndex = slot;
+    } else {
+      this.addAt(slot, -entry.selectionKey);
     }
     this.slots[last] = undefined;
     entry.selectionIndex = -1;
