@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Registrar } from '../../src/registrar/index.js';
-import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, runCliAsync } from '../helpers/cli.js';
 import { LOOPBACK, registrar, until } from '../client/harness.js';
 
 interface Child {
@@ -128,23 +128,28 @@ describe('rserpool pe | resolve | terminal | dump', () => {
     expect(none.stderr).toMatch(/no registrar control channel at 127\.0\.0\.1:1/);
   });
 
-  it('--help and bad options', () => {
-    for (const tool of ['pe', 'terminal', 'resolve', 'dump']) {
-      const h = runCli([tool, '--help']);
-      expect(h.status).toBe(0);
+  // Seven processes, started together: one after another they took over 30 s on a loaded
+  // 2-core CI machine (each start loads the whole CLI).
+  it('--help and bad options', async () => {
+    const tools = ['pe', 'terminal', 'resolve', 'dump'];
+    const [helps, noPool, badPolicy, badRegistrar] = await Promise.all([
+      Promise.all(tools.map((tool) => runCliAsync([tool, '--help'], 60_000))),
+      runCliAsync(['pe'], 60_000),
+      runCliAsync(['pe', '--pool', 'x', '--policy', 'fastest'], 60_000),
+      runCliAsync(['resolve', 'x', '--registrar', 'nohost:99999'], 60_000),
+    ]);
+    for (const h of helps) {
+      expect(h.status, h.stderr).toBe(0);
       expect(h.stdout).toMatch(/Usage: rserpool /);
       expect(h.stdout).toMatch(/Examples:/);
     }
-    const noPool = runCli(['pe']);
     expect(noPool.status).not.toBe(0);
     expect(noPool.stderr).toMatch(/--pool/);
-    const badPolicy = runCli(['pe', '--pool', 'x', '--policy', 'fastest']);
     expect(badPolicy.status).not.toBe(0);
     expect(badPolicy.stderr).toMatch(/unknown policy "fastest"/);
-    const badRegistrar = runCli(['resolve', 'x', '--registrar', 'nohost:99999']);
     expect(badRegistrar.status).not.toBe(0);
     expect(badRegistrar.stderr).toMatch(/host:port\[:udpPort\]/);
-  });
+  }, 90_000);
 
   // `npm start` runs `rserpool registrar` with auto transport: raw SCTP as root. The tools'
   // default is auto too, so they meet it without options besides --registrar.
