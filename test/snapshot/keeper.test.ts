@@ -16,6 +16,15 @@ function recordingLog() {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls until `condition` holds (the writes are real file I/O: on a loaded machine a fixed wait may be too short). */
+async function eventually(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(10);
+  }
+}
+
 describe('SnapshotKeeper', () => {
   it('writes every interval, never two at once, and once more at close', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'keeper-'));
@@ -38,8 +47,8 @@ describe('SnapshotKeeper', () => {
     });
     keeper.start();
     await Promise.all([keeper.save(), keeper.save()]);
-    await sleep(250);
-    expect(keeper.saves).toBeGreaterThanOrEqual(4);
+    // Two more by the period (40 ms; about 250 ms on an idle machine).
+    await eventually(() => keeper.saves >= 4, 'two periodic writes');
     const before = keeper.saves;
     const last = await keeper.close();
     expect(last).not.toBeNull();
@@ -86,7 +95,7 @@ describe('SnapshotKeeper at start', () => {
     const { log, lines } = recordingLog();
     const keeper = new SnapshotKeeper({ path: '/nonexistent-dir/x/hs.rshs', interval: 0, log, take: async () => assembleSnapshot(1, 0, []) });
     keeper.start();
-    await sleep(50);
+    await eventually(() => lines.some((l) => l.level === 'error'), 'the error logged');
     expect(lines.find((l) => l.level === 'error')?.message).toBe('handlespace snapshots cannot be written: the directory /nonexistent-dir/x is missing or not writable');
   });
 });
