@@ -10,11 +10,15 @@ import { poolsOverShards, shardOfPool, sleep, startTestRegistrar, waitFor } from
 
 const SHARDS = 3;
 const INTERVAL = 400;
-const TIMEOUT = 400;
+/** Long enough that an answering peer's ack cannot miss it on a loaded machine (400 ms could). */
+const TIMEOUT = 1000;
 /** RFC 5352 §3.5 lets intervals vary; the registrar jitters them by ±12.5 % as RSPLIB does. */
 const LONGEST_CYCLE = INTERVAL * 1.125 + TIMEOUT;
-/** Scheduling slack on a loaded 2-core machine (timers, threads, SCTP SACK delays). */
-const MARGIN = 700;
+/**
+ * Scheduling slack on a loaded 2-core machine (timers, threads, SCTP SACK delays); the exact
+ * keep-alive schedule is tested in virtual time (test/handlespace/timers.test.ts).
+ */
+const MARGIN = 3000;
 
 const peers: AsapPeer[] = [];
 async function connect(registrar: Registrar): Promise<AsapPeer> {
@@ -44,7 +48,7 @@ afterAll(async () => {
   for (const peer of peers) await peer.close();
 });
 
-describe('keep-alive timeout and lost associations (keep-alive interval 400 ms, timeout 400 ms)', () => {
+describe('keep-alive timeout and lost associations (keep-alive interval 400 ms, timeout 1 s)', () => {
   let registrar: Registrar;
   let pu: AsapPeer;
 
@@ -63,7 +67,7 @@ describe('keep-alive timeout and lost associations (keep-alive interval 400 ms, 
     await registerAll(silent, [[p0!, 101], [p1!, 102]]);
     await registerAll(steady, [[p0!, 201], [p1!, 202], [p2!, 203]]);
     // Keep-alives flow and are answered for a while: nobody is removed.
-    await waitFor(() => silent.keepAlives.length >= 4 && steady.keepAlives.length >= 6, 3 * LONGEST_CYCLE, 'first keep-alives');
+    await waitFor(() => silent.keepAlives.length >= 4 && steady.keepAlives.length >= 6, 3 * LONGEST_CYCLE + MARGIN, 'first keep-alives');
     expect(await members(pu, p0!)).toEqual([101, 201]);
     expect(await members(pu, p1!)).toEqual([102, 202]);
 
