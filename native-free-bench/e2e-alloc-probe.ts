@@ -13,7 +13,7 @@ import { BroadcastChannel, isMainThread, threadId } from 'node:worker_threads';
 
 // With RSERPOOL_ALLOC_PROFILE_DIR: V8's sampling heap profiler runs in every thread, garbage
 // included (what a scavenge collects is what this probe is about), and each reading writes the
-// interval's profile as DIR/<thread id>-<reading>.heapprofile (open it in Chrome DevTools).
+// interval's profile as DIR/<pid>-<thread id>-<reading>.heapprofile (open it in Chrome DevTools).
 const profileDir = process.env.RSERPOOL_ALLOC_PROFILE_DIR;
 const session = profileDir === undefined ? null : new Session();
 let readings = 0;
@@ -27,7 +27,7 @@ function writeProfile(): void {
   if (session === null) return;
   const n = ++readings;
   session.post('HeapProfiler.stopSampling', (err, result) => {
-    if (err === null) writeFileSync(`${profileDir}/${threadId}-${n}.heapprofile`, JSON.stringify(result.profile));
+    if (err === null) writeFileSync(`${profileDir}/${process.pid}-${threadId}-${n}.heapprofile`, JSON.stringify(result.profile));
     session.post('HeapProfiler.startSampling', SAMPLING);
   });
 }

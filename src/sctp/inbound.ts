@@ -47,6 +47,8 @@ const DEFAULT_TSN_SPAN = 16384;
 const DEFAULT_DUPLICATE_REPORTS = 64;
 /** SACK chunk header and fixed fields (§3.3.4); each gap block and duplicate TSN is 4 more. */
 const SACK_FIXED_BYTES = 16;
+/** The duplicates of a SACK that reports none (shared, never written). */
+const NO_DUPLICATES: number[] = Object.freeze([]) as unknown as number[];
 
 /** A run of consecutive held fragments (TSN first..last) that may become a message. */
 interface Chain {
@@ -107,6 +109,8 @@ export class Inbound {
   #waitingStreams = 0;
 
   #duplicates: number[] = [];
+  /** What sack() returns: one record, valid until the next call (a SACK per message allocated nothing more). */
+  readonly #sack: SackInfo = { cumulativeTsnAck: 0, advertisedReceiverWindow: 0, gapAckBlocks: [], duplicateTsns: [] };
   #packetsSinceSack = 0;
   /** Something in the current packet asks for an immediate SACK (§6.2, §6.7, RFC 7053). */
   #sackNow = false;
@@ -247,10 +251,14 @@ export class Inbound {
   }
 
   /** Builds the SACK for now (§3.3.4, §6.2) and resets what it reported (duplicates, packet
-   *  count). Gap blocks come first, then duplicates, as many as fit in `maxBytes`. */
+   *  count). Gap blocks come first, then duplicates, as many as fit in `maxBytes`. The record
+   *  is the Inbound's own, valid until the next call: encode it at once. */
   sack(maxBytes: number): SackInfo {
     let entries = Math.max(0, Math.floor((maxBytes - SACK_FIXED_BYTES) / 4));
-    const gapAckBlocks: Array<[number, number]> = [];
+    const out = this.#sack;
+    const gapAckBlocks = out.gapAckBlocks;
+    // Emptied only when it holds blocks: `length = 0` gives up the backing store.
+    if (gapAckBlocks.length > 0) gapAckBlocks.length = 0;
     if (this.#highest !== this.#cum) {
       const span = tsnDiff(this.#cum, this.#highest);
       const mask = this.#bits - 1;
@@ -276,16 +284,16 @@ export class Inbound {
         entries--;
       }
     }
-    const duplicateTsns = this.#duplicates.length <= entries ? this.#duplicates : this.#duplicates.slice(0, entries);
-    this.#duplicates = [];
+    if (this.#duplicates.length === 0) out.duplicateTsns = NO_DUPLICATES;
+    else {
+      out.duplicateTsns = this.#duplicates.length <= entries ? this.#duplicates : this.#duplicates.slice(0, entries);
+      this.#duplicates = [];
+    }
     this.#packetsSinceSack = 0;
     this.#sackNow = false;
-    return {
-      cumulativeTsnAck: this.#cum,
-      advertisedReceiverWindow: this.receiveWindowNow,
-      gapAckBlocks,
-      duplicateTsns,
-    };
+    out.cumulativeTsnAck = this.#cum;
+    out.advertisedReceiverWindow = this.receiveWindowNow;
+    return out;
   }
 
   // ---- TSN bookkeeping -------------------------------------------------------------------

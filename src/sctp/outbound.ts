@@ -107,6 +107,34 @@ class Ring<T> {
   }
 }
 
+/**
+ * The few paths one SACK touched, kept without allocating: an array emptied with
+ * `length = 0` gives up its backing store, and its next push allocates one anew (~150 bytes
+ * per SACK).
+ */
+class PathList {
+  readonly #items: Path[] = [];
+  length = 0;
+
+  at(i: number): Path {
+    return this.#items[i]!;
+  }
+
+  includes(path: Path): boolean {
+    for (let i = 0; i < this.length; i++) if (this.#items[i] === path) return true;
+    return false;
+  }
+
+  /** Adds `path` unless it is in the list already. */
+  add(path: Path): void {
+    if (!this.includes(path)) this.#items[this.length++] = path;
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+}
+
 export class Outbound implements RetransmissionCounts {
   /** SACKs refused as stale or lying (§6.2.1 D i; cum ack beyond anything sent). */
   rejectedSacks = 0;
@@ -156,8 +184,11 @@ export class Outbound implements RetransmissionCounts {
   /** The time of the flush in progress, when the association gave one. */
   #flushTime: number | undefined = undefined;
   readonly #paths = new Set<Path>();
-  readonly #touched: Path[] = [];
-  readonly #earliestAcked: Path[] = [];
+  readonly #touched = new PathList();
+  /** The paths of the chunks a SACK's cumulative ack freed (§6.3.2 R3). */
+  readonly #earliestAcked = new PathList();
+  /** The paths of the chunks a SACK marked for fast retransmission (§7.2.4). */
+  readonly #marked = new PathList();
   #stopped = false;
 
   constructor(options: OutboundOptions) {
@@ -365,10 +396,9 @@ export class Outbound implements RetransmissionCounts {
     const cumAdvanced = cumAck !== this.#cumAck;
     let highestNewlyAcked: number | undefined;
 
-    // Cumulative TSN ack: free everything up to it. earliestAcked: the paths of the chunks it
-    // freed (a reused array: a SACK allocates nothing).
+    // Cumulative TSN ack: free everything up to it.
     const earliestAcked = this.#earliestAcked;
-    earliestAcked.length = 0;
+    earliestAcked.clear();
     while (this.#outstanding.length > 0 && !tsnLt(cumAck, this.#outstanding.at(0).tsn)) {
       const chunk = this.#outstanding.shift();
       const length = chunk.userData.length;
@@ -381,7 +411,7 @@ export class Outbound implements RetransmissionCounts {
       }
       this.#acknowledge(chunk, path, now);
       highestNewlyAcked = chunk.tsn;
-      if (!earliestAcked.includes(path)) earliestAcked.push(path);
+      earliestAcked.add(path);
     }
     this.#cumAck = cumAck;
 
@@ -389,55 +419,13 @@ export class Outbound implements RetransmissionCounts {
     // what was sent. A chunk acked before and not now was reneged (RFC 9260 §6.2.1 D iii).
     const limit = tsnDiff(cumAck, highestSent);
     if (blocks !== undefined && (blocks.length > 0 || this.#gapAckedCount > 0)) {
-      let blockIndex = 0;
-      let previousEnd = 0;
-      let start = 0;
-      let end = 0;
-      const nextBlock = (): boolean => {
-        while (blockIndex < blocks.length) {
-          const block = blocks[blockIndex++]!;
-          const s = block[0];
-          let e = block[1];
-          if (!(Number.isInteger(s) && Number.isInteger(e)) || s <= previousEnd || e < s || s > limit) {
-            this.ignoredGapBlocks++;
-            continue;
-          }
-          if (e > limit) e = limit;
-          start = s;
-          end = e;
-          previousEnd = e;
-          return true;
-        }
-        start = end = 0x7fffffff;
-        return false;
-      };
-      nextBlock();
-      for (let i = 0; i < this.#outstanding.length; i++) {
-        const chunk = this.#outstanding.at(i);
-        const offset = i + 1; // at(i).tsn === cumAck + 1 + i
-        while (offset > end && nextBlock());
-        if (offset >= start && offset <= end) {
-          if (!chunk.gapAcked) {
-            chunk.gapAcked = true;
-            this.#gapAckedCount++;
-            this.#acknowledge(chunk, chunk.path!, now);
-            highestNewlyAcked = chunk.tsn;
-          }
-        } else if (chunk.gapAcked) {
-          chunk.gapAcked = false; // reneged: outstanding again, retransmitted by T3 or fast rtx
-          this.#gapAckedCount--;
-          const path = chunk.path!;
-          path.outstandingChunks++;
-          if (path.t3Deadline === undefined) this.#startT3(path); // §6.3.2 R4
-        } else if (start === 0x7fffffff && this.#gapAckedCount === 0) {
-          break; // no more blocks and nothing acked above: the rest is simply outstanding
-        }
-      }
-      if (blockIndex < blocks.length) this.ignoredGapBlocks += blocks.length - blockIndex;
+      const highestByGaps = this.#walkGapBlocks(blocks, limit, now);
+      if (highestByGaps !== undefined) highestNewlyAcked = highestByGaps;
     }
 
     // §7.2.1/§7.2.2: cwnd grows only when the cumulative ack point advances.
-    for (const path of touched) {
+    for (let i = 0; i < touched.length; i++) {
+      const path = touched.at(i);
       if (cumAdvanced && !this.#inFastRecovery) {
         if (path.cwnd <= path.ssthresh) {
           if (path.sackFlightBefore >= path.cwnd) path.cwnd += Math.min(path.sackBytesAcked, path.mtu);
@@ -464,7 +452,8 @@ export class Outbound implements RetransmissionCounts {
     if (aRwnd !== undefined) this.#peerRwnd = Math.max(0, (aRwnd >>> 0) - this.#flightBytes);
 
     // §6.3.2 R2, R3 and §7.2.2's reset of partial_bytes_acked.
-    for (const path of touched) {
+    for (let i = 0; i < touched.length; i++) {
+      const path = touched.at(i);
       if (path.outstandingChunks === 0) {
         this.#stopT3(path);
         path.partialBytesAcked = 0;
@@ -474,8 +463,8 @@ export class Outbound implements RetransmissionCounts {
       path.sackBytesAcked = 0;
       path.sackFlightBefore = 0;
     }
-    touched.length = 0;
-    earliestAcked.length = 0;
+    touched.clear();
+    earliestAcked.clear();
     if (this.#outstanding.length === 0) {
       this.#retransmitScan = 0;
       this.#inFastRecovery = false;
@@ -483,11 +472,67 @@ export class Outbound implements RetransmissionCounts {
     return true;
   }
 
+  /**
+   * Gap Ack Blocks (§6.2.1, §6.7), validated as we go: ascending, non-overlapping, within
+   * what was sent. A chunk acked before and not now was reneged (RFC 9260 §6.2.1 D iii).
+   * Returns the highest TSN the blocks newly acknowledged, if any. (A method of its own: its
+   * closure's context is allocated only for a SACK with gaps.)
+   */
+  #walkGapBlocks(blocks: SackInfo['gapAckBlocks'], limit: number, now: number): number | undefined {
+    let highest: number | undefined;
+    let blockIndex = 0;
+    let previousEnd = 0;
+    let start = 0;
+    let end = 0;
+    const nextBlock = (): boolean => {
+      while (blockIndex < blocks.length) {
+        const block = blocks[blockIndex++]!;
+        const s = block[0];
+        let e = block[1];
+        if (!(Number.isInteger(s) && Number.isInteger(e)) || s <= previousEnd || e < s || s > limit) {
+          this.ignoredGapBlocks++;
+          continue;
+        }
+        if (e > limit) e = limit;
+        start = s;
+        end = e;
+        previousEnd = e;
+        return true;
+      }
+      start = end = 0x7fffffff;
+      return false;
+    };
+    nextBlock();
+    for (let i = 0; i < this.#outstanding.length; i++) {
+      const chunk = this.#outstanding.at(i);
+      const offset = i + 1; // at(i).tsn === cumAck + 1 + i
+      while (offset > end && nextBlock());
+      if (offset >= start && offset <= end) {
+        if (!chunk.gapAcked) {
+          chunk.gapAcked = true;
+          this.#gapAckedCount++;
+          this.#acknowledge(chunk, chunk.path!, now);
+          highest = chunk.tsn;
+        }
+      } else if (chunk.gapAcked) {
+        chunk.gapAcked = false; // reneged: outstanding again, retransmitted by T3 or fast rtx
+        this.#gapAckedCount--;
+        const path = chunk.path!;
+        path.outstandingChunks++;
+        if (path.t3Deadline === undefined) this.#startT3(path); // §6.3.2 R4
+      } else if (start === 0x7fffffff && this.#gapAckedCount === 0) {
+        break; // no more blocks and nothing acked above: the rest is simply outstanding
+      }
+    }
+    if (blockIndex < blocks.length) this.ignoredGapBlocks += blocks.length - blockIndex;
+    return highest;
+  }
+
   /** A chunk newly acknowledged (cumulatively or by a gap block). */
   #acknowledge(chunk: OutChunk, path: Path, now: number): void {
     const length = chunk.userData.length;
     if (path.sackBytesAcked === 0 && !this.#touched.includes(path)) {
-      this.#touched.push(path);
+      this.#touched.add(path);
       path.sackFlightBefore = path.flightSize;
     }
     path.sackBytesAcked += length;
@@ -519,7 +564,8 @@ export class Outbound implements RetransmissionCounts {
       // Holes only exist below the highest gap-acked chunk.
       while (end > 0 && !this.#outstanding.at(end - 1).gapAcked) end--;
     }
-    const marked: Path[] = [];
+    const marked = this.#marked;
+    marked.clear();
     for (let i = 0; i < end; i++) {
       const chunk = this.#outstanding.at(i);
       if (chunk.gapAcked || chunk.retransmit || chunk.fastRetransmitted) continue;
@@ -528,15 +574,16 @@ export class Outbound implements RetransmissionCounts {
       chunk.fastRetransmitted = true;
       const path = chunk.path!;
       this.#mark(chunk);
-      if (!marked.includes(path)) marked.push(path);
+      marked.add(path);
     }
     if (marked.length === 0) return;
     this.fastRetransmits++;
     if (this.#totals !== undefined) this.#totals.fastRetransmits++;
-    this.#fastRetransmitBudget = marked[0]!.mtu;
+    this.#fastRetransmitBudget = marked.at(0).mtu;
     if (!this.#inFastRecovery) {
       // §7.2.3 on the paths the missing chunks were last sent to, once per Fast Recovery.
-      for (const path of marked) {
+      for (let i = 0; i < marked.length; i++) {
+        const path = marked.at(i);
         path.ssthresh = Math.max(Math.floor(path.cwnd / 2), 4 * path.mtu);
         path.cwnd = path.ssthresh;
         path.partialBytesAcked = 0;

@@ -228,15 +228,13 @@ export class PacketWriter {
     writeU16(b, o + 12, sack.gapAckBlocks.length);
     writeU16(b, o + 14, sack.duplicateTsns.length);
     let p = o + 16;
-    for (const [start, end] of sack.gapAckBlocks) {
-      writeU16(b, p, start);
-      writeU16(b, p + 2, end);
-      p += 4;
+    const blocks = sack.gapAckBlocks;
+    for (let i = 0; i < blocks.length; i++, p += 4) {
+      writeU16(b, p, blocks[i]![0]);
+      writeU16(b, p + 2, blocks[i]![1]);
     }
-    for (const tsn of sack.duplicateTsns) {
-      writeU32(b, p, tsn);
-      p += 4;
-    }
+    const duplicates = sack.duplicateTsns;
+    for (let i = 0; i < duplicates.length; i++, p += 4) writeU32(b, p, duplicates[i]!);
     this.#close(length);
     return true;
   }
