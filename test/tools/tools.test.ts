@@ -1,6 +1,7 @@
 // The operator tools as child processes (`node dist/src/cli/main.js ...`) against a live
 // registrar: pe registers, resolve prints it, terminal echoes through a PE and fails over
-// when that PE is killed, dump shows the handlespace from the control channel.
+// when that PE is killed, dump shows the handlespace from the control channel. Each test starts
+// several processes (seconds apiece on a loaded 2-core machine): 90 s each.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -79,7 +80,7 @@ describe('rserpool pe | resolve | terminal | dump', () => {
     const unknown = await run(['resolve', 'tools-nobody', ...client]);
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toMatch(/unknown pool handle "tools-nobody"/);
-  });
+  }, 90_000);
 
   it('terminal echoes lines through a PE and shows the failover when that PE is killed', async () => {
     const { client } = await liveRegistrar();
@@ -101,7 +102,7 @@ describe('rserpool pe | resolve | terminal | dump', () => {
     // The survivor logged the cookie echo with the count the killed PE reached.
     await until(() => /failed over from PE/.test(survivor.child.stderr()), 5000, 'cookie echo at the survivor');
     expect(survivor.child.stderr()).toContain(`failed over from PE ${at}; cookie echo says 1 message(s) served`);
-  });
+  }, 90_000);
 
   it('dump shows pools, policies and elements from the control channel', async () => {
     const { r, client } = await liveRegistrar();
@@ -126,7 +127,7 @@ describe('rserpool pe | resolve | terminal | dump', () => {
     const none = await run(['dump', '--registrar', '127.0.0.1:1']);
     expect(none.status).toBe(1);
     expect(none.stderr).toMatch(/no registrar control channel at 127\.0\.0\.1:1/);
-  });
+  }, 90_000);
 
   // Seven processes, started together: one after another they took over 30 s on a loaded
   // 2-core CI machine (each start loads the whole CLI).
@@ -173,5 +174,5 @@ describe('rserpool pe | resolve | terminal | dump', () => {
     expect(a.child.stderr()).toMatch(/SIGTERM: deregistering/);
     reg.process.kill('SIGTERM');
     await reg.exited;
-  });
+  }, 90_000);
 });
