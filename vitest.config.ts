@@ -57,7 +57,9 @@ export default defineConfig({
         // tshark, network namespaces and User-mode Linux hosts with short protocol timers; on a
         // 2-core machine running them side by side starves their timers (false failures), and
         // it saves little time since they are mostly waiting on those timers anyway.
-        test: { ...timeouts, name: 'system', include: ['test/**/*.test.ts'], exclude: UNIT, fileParallelism: false, sequence: { groupOrder: 1 } },
+        // 60 s per test: most start processes or threads, and a loaded 2-core machine makes
+        // a 3 s test take 10-30 s (a full run at load 10 took some past 30 s).
+        test: { ...timeouts, testTimeout: 60_000, name: 'system', include: ['test/**/*.test.ts'], exclude: UNIT, fileParallelism: false, sequence: { groupOrder: 1 } },
       },
     ],
   },
