@@ -9,10 +9,12 @@ import {
   Cause,
   ParamType,
   decodeAsap,
+  encodeEndpointKeepAlive,
   encodeHandleResolutionResponse,
   encodeMessage,
   encodeParameter,
   encodePoolElement,
+  encodeRegistrationAccepted,
   errorCause,
   writeBytesParam,
   writePolicy,
@@ -275,7 +277,7 @@ export class AsapService {
       this.output.ownChange?.(result.element, true);
       // Subscribers hear of a re-registration only if it changed what they see.
       if (result.created || (seenBefore !== undefined && !bytesEqual(seenBefore, encoded))) this.subscriptions?.changed(result.element.pool);
-      this.output.send(associationId, encodeMessage(registrationResponse(m.poolHandle, pe.peId, 0, null), w));
+      this.output.send(associationId, encodeRegistrationAccepted(w, m.poolHandle, pe.peId));
       return;
     }
     if (result.limit === 'association') this.counters.associationLimitRejections++;
@@ -465,19 +467,7 @@ export class AsapService {
     this.counters.keepAlivesSent++;
     const w = this.writer;
     w.reset();
-    const message = encodeMessage(
-      {
-        protocol: 'asap',
-        type: AsapType.EndpointKeepAlive,
-        flags: home ? AsapFlag.Home : 0,
-        paddedLength: false,
-        unknownParams: null,
-        serverId: this.ownId,
-        poolHandle: element.pool.handle,
-        peId: element.peId,
-      },
-      w,
-    );
+    const message = encodeEndpointKeepAlive(w, home ? AsapFlag.Home : 0, this.ownId, element.pool.handle, element.peId);
     if (element.associationId !== 0) {
       this.output.send(element.associationId, message);
       return;

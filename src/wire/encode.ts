@@ -216,3 +216,42 @@ export function encodeHandleResolutionResponse(
   finishMessage(w, start, false);
   return w.sub(start, w.pos);
 }
+
+/**
+ * ASAP_ENDPOINT_KEEP_ALIVE (RFC 5352 §2.2.8) for a registrar's keep-alive timer: the bytes
+ * `encodeMessage` makes of the message, without a message object per keep-alive. Appends to
+ * `writer`; returns a view.
+ */
+export function encodeEndpointKeepAlive(writer: Writer, flags: number, serverId: number, poolHandle: Uint8Array, peId: number): Uint8Array {
+  const w = writer;
+  const start = w.pos;
+  w.ensure(8);
+  w.u8(AsapType.EndpointKeepAlive);
+  w.u8(flags);
+  w.u16(0);
+  w.u32(serverId);
+  w.lastPad = 0;
+  writeBytesParam(w, ParamType.PoolHandle, poolHandle);
+  writeU32Param(w, ParamType.PeIdentifier, peId);
+  finishMessage(w, start, false);
+  return w.sub(start, w.pos);
+}
+
+/**
+ * An accepting ASAP_REGISTRATION_RESPONSE (RFC 5352 §2.2.2: pool handle, PE identifier, no
+ * Operation Error): the bytes `encodeMessage` makes of it, without a message object per
+ * registration. Appends to `writer`; returns a view.
+ */
+export function encodeRegistrationAccepted(writer: Writer, poolHandle: Uint8Array, peId: number): Uint8Array {
+  const w = writer;
+  const start = w.pos;
+  w.ensure(4);
+  w.u8(AsapType.RegistrationResponse);
+  w.u8(0);
+  w.u16(0);
+  w.lastPad = 0;
+  writeBytesParam(w, ParamType.PoolHandle, poolHandle);
+  writeU32Param(w, ParamType.PeIdentifier, peId);
+  finishMessage(w, start, false);
+  return w.sub(start, w.pos);
+}

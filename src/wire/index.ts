@@ -31,7 +31,7 @@ export {
 } from './parameters.js';
 export type * from './messages.js';
 export { decodeMessage, decodeAsap, decodeEnrp, type DecodeResult } from './decode.js';
-export { encodeMessage, encodeHandleResolutionResponse } from './encode.js';
+export { encodeMessage, encodeHandleResolutionResponse, encodeEndpointKeepAlive, encodeRegistrationAccepted } from './encode.js';
 export {
   describeMessage,
   describeParameter,

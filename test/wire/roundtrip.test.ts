@@ -4,9 +4,12 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeMessage,
   describeMessage,
+  encodeEndpointKeepAlive,
   encodeHandleResolutionResponse,
   encodeMessage,
+  encodeRegistrationAccepted,
   encodePoolElement,
+  AsapFlag,
   AsapType,
   Writer,
   type Message,
@@ -63,6 +66,21 @@ describe('round trip', () => {
         const w = new Writer(8);
         const cached = pes.map(encodePoolElement);
         expect(toHex(encodeHandleResolutionResponse(w, flags, ph, pol, cached))).toBe(toHex(fromObjects));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('the keep-alive and accepting registration response encoders make the bytes encodeMessage makes', () => {
+    fc.assert(
+      fc.property(poolHandle, fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.boolean(), (ph, serverId, peId, home) => {
+        const flags = home ? AsapFlag.Home : 0;
+        const w = new Writer(8);
+        w.u32(0xdeadbeef); // appended after what the writer holds
+        const keepAlive = encodeMessage({ protocol: 'asap', type: AsapType.EndpointKeepAlive, flags, paddedLength: false, unknownParams: null, serverId, poolHandle: ph, peId });
+        expect(toHex(encodeEndpointKeepAlive(w, flags, serverId, ph, peId))).toBe(toHex(keepAlive));
+        const accepted = encodeMessage({ protocol: 'asap', type: AsapType.RegistrationResponse, flags: 0, paddedLength: false, unknownParams: null, poolHandle: ph, peId, error: null });
+        expect(toHex(encodeRegistrationAccepted(w, ph, peId))).toBe(toHex(accepted));
       }),
       { numRuns: 1000 },
     );
