@@ -50,7 +50,7 @@ describe('keep-alives at the ASAP endpoint', () => {
     toPe.send(keepAlive(0, 1, 'ka-pool', null), PPID_ASAP);
     // KA1: a pool we never registered: silently discarded.
     toPe.send(keepAlive(0, 1, 'other-pool', null), PPID_ASAP);
-    await until(() => acks(first).length >= 3, 2000, 'three acks');
+    await until(() => acks(first).length >= 3, 10_000, 'three acks');
     await sleep(100);
     const got = acks(first).map((m) => (m.type === AsapType.EndpointKeepAliveAck ? [Buffer.from(m.poolHandle).toString(), m.peId] : null));
     expect(got).toHaveLength(3);
@@ -67,8 +67,8 @@ describe('keep-alives at the ASAP endpoint', () => {
     expect(await moved).toBe(asap.home);
     expect(asap.home!.serverId).toBe(0x2222);
     expect(asap.home!.association.remote.udpPort).toBe(second.address.udpPort);
-    await until(() => acks(second).length === 1 && second.received.filter((m) => m.type === AsapType.Registration).length === 2, 2000, 'ack and both PEs re-registered at the new home');
+    await until(() => acks(second).length === 1 && second.received.filter((m) => m.type === AsapType.Registration).length === 2, 10_000, 'ack and both PEs re-registered at the new home');
     // The old home was let go (SH1: no more associations than needed).
-    await until(() => asap.sctp.associations.length === 1, 2000, 'old home association closed');
+    await until(() => asap.sctp.associations.length === 1, 10_000, 'old home association closed');
   });
 });

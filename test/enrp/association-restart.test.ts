@@ -139,7 +139,7 @@ describe('ENRP association restart', () => {
     expect(logs.filter((l) => restarted.test(l.msg))).toHaveLength(1);
     // Talking on, never answering: no restart loop once nothing of ours waits for an answer.
     const before = (await r.stats()).enrp.associationRestarts;
-    await waitFor(() => peer.associations.at(-1)?.state === 'up', 2000, 'the new association up');
+    await waitFor(() => peer.associations.at(-1)?.state === 'up', 10_000, 'the new association up');
     await new Promise((resolve) => setTimeout(resolve, 3 * FAST_ENRP.maxTimeNoResponse!));
     expect((await r.stats()).enrp.associationRestarts).toBe(before);
     expect(before).toBe(1);

@@ -84,9 +84,9 @@ describe('handlespace synchronisation', () => {
       });
     enrp.shards.toAll((batch) => batch.enrpHandleUpdate(update(UpdateAction.AddPe, 'sync-stale', 0xabcdef)));
     enrp.shards.toAll((batch) => batch.enrpHandleUpdate(update(UpdateAction.DelPe, 'sync-3', 3)));
-    await waitFor(async () => (await b.registrar.dump()).some((r) => r[1] === 0xabcdef), 2000, 'forged');
+    await waitFor(async () => (await b.registrar.dump()).some((r) => r[1] === 0xabcdef), 10_000, 'forged');
     // The next presence of A carries a checksum B no longer matches: audit, reconcile.
-    await waitFor(async () => (await b.registrar.stats()).enrp.audits >= 1, 3000, 'audit started');
+    await waitFor(async () => (await b.registrar.stats()).enrp.audits >= 1, 10_000, 'audit started');
     await waitFor(async () => JSON.stringify(await b.registrar.dump()) === JSON.stringify(await a.registrar.dump()), 5000, 'identical after audit');
     const rows = await b.registrar.dump();
     expect(rows.some((r) => r[1] === 0xabcdef)).toBe(false);

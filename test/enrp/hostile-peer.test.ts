@@ -72,7 +72,7 @@ beforeAll(async () => {
   const reg = registration(FOREIGN_POOL, 77);
   if (reg.type !== 0x01) throw new Error('registration() built something else');
   h.send({ type: EnrpType.HandleUpdate, action: UpdateAction.AddPe, reserved: 0, poolHandle: reg.poolHandle, poolElement: { ...reg.poolElement, homeRegistrarId: H_ID } });
-  await waitFor(async () => (await r.dump()).length === OWN_PES + 1, 3000, "H's PE at R");
+  await waitFor(async () => (await r.dump()).length === OWN_PES + 1, 10_000, "H's PE at R");
   const own = registration(OWN_POOL, 1);
   if (own.type !== 0x01) throw new Error('registration() built something else');
   ownElement = { ...own.poolElement, homeRegistrarId: R_ID };
@@ -133,7 +133,7 @@ describe('a hostile ENRP peer', () => {
     const before = h.count(EnrpType.Presence);
     h.association!.send(fromH({ type: EnrpType.InitTakeover, targetServerId: R_ID }), PPID_ENRP);
     h.association!.send(fromH({ type: EnrpType.TakeoverServer, targetServerId: R_ID }), PPID_ENRP);
-    await waitFor(() => h.count(EnrpType.Presence) >= before + 2, 3000, 'presences in answer');
+    await waitFor(() => h.count(EnrpType.Presence) >= before + 2, 10_000, 'presences in answer');
     expect(h.count(EnrpType.InitTakeoverAck)).toBe(0);
     expect(await dumpText()).toBe(baseline);
   });
@@ -172,7 +172,7 @@ describe('a hostile ENRP peer', () => {
     const reg = registration(FOREIGN_POOL, 78);
     if (reg.type !== 0x01) throw new Error('registration() built something else');
     h.send({ type: EnrpType.HandleUpdate, action: UpdateAction.AddPe, reserved: 0, poolHandle: reg.poolHandle, poolElement: { ...reg.poolElement, homeRegistrarId: H_ID } });
-    await waitFor(async () => (await r.dump()).some((row) => row[1] === 78), 3000, 'a later update from H applied');
+    await waitFor(async () => (await r.dump()).some((row) => row[1] === 78), 10_000, 'a later update from H applied');
   });
 });
 
@@ -209,7 +209,7 @@ describe('ENRP authority: who may speak and what a peer may change', () => {
     g.send({ type: EnrpType.Presence, flags: EnrpFlag.ReplyRequired, checksum: null, serverInfo: null });
     await waitFor(async () => (await r.stats()).peers.includes(G_ID), 5000, 'R knows G');
     g.send(update(UpdateAction.AddPe, 'g-pool', 300, G_ID));
-    await waitFor(async () => (await rows()).some((row) => row[0] === hexOf('g-pool') && row[2] === G_ID), 3000, "G's PE at R");
+    await waitFor(async () => (await rows()).some((row) => row[0] === hexOf('g-pool') && row[2] === G_ID), 10_000, "G's PE at R");
   }, 20_000);
 
   afterAll(async () => {
@@ -228,7 +228,7 @@ describe('ENRP authority: who may speak and what a peer may change', () => {
       x.send(update(UpdateAction.DelPe, OWN_POOL, 2, R_ID));
       x.send(update(UpdateAction.DelPe, 'g-pool', 300, G_ID));
       x.send({ type: EnrpType.InitTakeover, targetServerId: G_ID });
-      await waitFor(async () => (await enrpStats()).fromNonPeers! >= counted + 5, 3000, 'all five counted');
+      await waitFor(async () => (await enrpStats()).fromNonPeers! >= counted + 5, 10_000, 'all five counted');
       expect(await dumpText()).toBe(before);
       expect((await r.stats()).peers).not.toContain(X_ID);
       // RFC 5353 §3.4.1: asked for its presence, once for the association, never acknowledged.
@@ -314,7 +314,7 @@ describe('ENRP authority: who may speak and what a peer may change', () => {
     const started = Date.now();
     for (let i = 0; i < 50; i++) h.association!.send(fromH({ type: EnrpType.InitTakeover, targetServerId: R_ID }), PPID_ENRP);
     await exchange(fromH({ type: EnrpType.ListRequest }));
-    await waitFor(() => h.count(EnrpType.Presence) >= toH + 50, 3000, 'a presence per INIT_TAKEOVER to H');
+    await waitFor(() => h.count(EnrpType.Presence) >= toH + 50, 10_000, 'a presence per INIT_TAKEOVER to H');
     const cycles = Math.ceil((Date.now() - started) / FAST_ENRP.peerHeartbeatCycle!) + 1;
     // G gets its heartbeats and at most one alive announcement per cycle.
     expect(g.count(EnrpType.Presence) - toG).toBeLessThanOrEqual(2 * cycles);
@@ -343,8 +343,8 @@ describe('ENRP authority: who may speak and what a peer may change', () => {
     });
     try {
       await exchange(fromH({ type: EnrpType.Presence, checksum: 0x1234, serverInfo: null }));
-      await waitFor(async () => (await enrpStats()).tablePagesReceived! > pages, 3000, 'the audit page');
-      await waitFor(async () => (await rows()).some((row) => row[0] === hexOf('audit-pool')), 3000, "H's own PE from the page");
+      await waitFor(async () => (await enrpStats()).tablePagesReceived! > pages, 10_000, 'the audit page');
+      await waitFor(async () => (await rows()).some((row) => row[0] === hexOf('audit-pool')), 10_000, "H's own PE from the page");
     } finally {
       h.alive = true;
     }
@@ -365,12 +365,12 @@ describe('ENRP authority: who may speak and what a peer may change', () => {
       const stats = await enrpStats();
       y.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
       y.send(update(UpdateAction.AddPe, 'y-pool', 1, 0x5100beef));
-      await waitFor(async () => (await rows()).some((row) => row[0] === hexOf('y-pool')), 3000, "Y's PE at R");
+      await waitFor(async () => (await rows()).some((row) => row[0] === hexOf('y-pool')), 10_000, "Y's PE at R");
       await waitFor(async () => !(await r.stats()).peers.includes(0x5100beef), 5000, 'Y forgotten');
       const after = await enrpStats();
       expect(after.takeoversRefused).toBe(stats.takeoversRefused! + 1);
       expect(after.takeoversStarted).toBe(stats.takeoversStarted);
-      await waitFor(async () => !(await rows()).some((row) => row[0] === hexOf('y-pool')), 3000, "Y's PE removed, not adopted");
+      await waitFor(async () => !(await rows()).some((row) => row[0] === hexOf('y-pool')), 10_000, "Y's PE removed, not adopted");
       expect(h.count(EnrpType.InitTakeover, 0x5100beef)).toBe(0);
       expect(g.count(EnrpType.InitTakeover, 0x5100beef)).toBe(0);
     } finally {
@@ -387,10 +387,10 @@ describe('takeovers per interval', () => {
       for (const [i, p] of dying.entries()) {
         await p.connect(m.registrar.enrpAddress as RemoteAddress);
         p.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
-        await waitFor(async () => (await m.registrar.stats()).peers.includes(p.serverId), 3000, 'peer known');
+        await waitFor(async () => (await m.registrar.stats()).peers.includes(p.serverId), 10_000, 'peer known');
         p.send(update(UpdateAction.AddPe, `dying-${i}`, 1, p.serverId));
       }
-      await waitFor(async () => (await m.registrar.dump()).length === 2, 3000, 'both PEs');
+      await waitFor(async () => (await m.registrar.dump()).length === 2, 10_000, 'both PEs');
       await sleep(2 * FAST_ENRP.peerHeartbeatCycle!); // established: presences every 200 ms
       for (const p of dying) p.alive = false;
       await waitFor(async () => (await m.registrar.stats()).enrp.takeoversWon === 2, 10_000, 'both taken over');
@@ -418,7 +418,7 @@ describe('a closed scope (--enrp-allow)', () => {
       if (a !== null && a.state !== 'down') {
         s.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
         s.send(update(UpdateAction.AddPe, 'outside-pool', 1, 0x53000002));
-        await waitFor(() => a.state === 'down', 3000, 'association aborted');
+        await waitFor(() => a.state === 'down', 10_000, 'association aborted');
       }
       // A multicast presence from outside (fed where the presence channel hands it over; the
       // harness runs without multicast): ignored and counted, no peer.
@@ -446,7 +446,7 @@ describe('a closed scope (--enrp-allow)', () => {
       await s.connect(m.registrar.enrpAddress as RemoteAddress);
       s.send({ type: EnrpType.Presence, checksum: null, serverInfo: null });
       s.send(update(UpdateAction.AddPe, 'inside-pool', 1, 0x53000004));
-      await waitFor(async () => (await m.registrar.dump()).length === 1, 3000, 'the PE of a peer inside');
+      await waitFor(async () => (await m.registrar.dump()).length === 1, 10_000, 'the PE of a peer inside');
       expect((await m.registrar.stats()).enrp.outOfScope).toBe(0);
     } finally {
       await s.close();

@@ -56,7 +56,7 @@ describe('ENRP presence on a multicast group (RFC 5353 §3.4.2)', () => {
     for (const m of scope.slice(1)) {
       const pu = await AsapPeer.connect(m.registrar.asapAddress);
       peers.push(pu);
-      await waitFor(async () => (await m.registrar.dump()).length === 1, 3000, 'update arrived');
+      await waitFor(async () => (await m.registrar.dump()).length === 1, 10_000, 'update arrived');
       const r = await pu.resolve('mcast-pool');
       expect(r.type).toBe(AsapType.HandleResolutionResponse);
       if (r.type === AsapType.HandleResolutionResponse) {
@@ -66,7 +66,7 @@ describe('ENRP presence on a multicast group (RFC 5353 §3.4.2)', () => {
     }
     // A deregistration travels the same way.
     await pe.deregister('mcast-pool', 0x4d43);
-    await waitFor(async () => (await Promise.all(scope.map((m) => m.registrar.dump()))).every((d) => d.length === 0), 3000, 'deregistration everywhere');
+    await waitFor(async () => (await Promise.all(scope.map((m) => m.registrar.dump()))).every((d) => d.length === 0), 10_000, 'deregistration everywhere');
 
     // The registrar on the other group heard nobody and nobody heard it.
     await sleep(300);
