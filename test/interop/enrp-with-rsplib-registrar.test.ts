@@ -117,5 +117,5 @@ describe.skipIf(SKIP !== null)('ENRP between RSPLIB\'s registrar and ours (netwo
       const packets = assertNoMalformed(capture.file);
       expect(new Set(packets.flatMap((p) => p.protos.map((q) => q.name)))).toContain('enrp');
     }
-  }, 120_000);
+  }, 180_000);
 });

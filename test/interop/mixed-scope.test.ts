@@ -17,7 +17,15 @@ import { NetnsLab, type LabHost, type LabProcess } from '../helpers/netns.js';
 import { resolveJson, rserpool, SKIP, sleep, waitFor, type ResolvedJson } from './common.js';
 import { RsplibHost, rsplibServerId } from './rsplib-host.js';
 
-const FAST = { heartbeat: 500, lastHeard: 1500, noResponse: 1000, takeover: 1000, keepAlive: 1000 };
+// A keep-alive timeout a PE's ack cannot miss on a loaded machine (the PEs are processes in
+// network namespaces, rspserver runs in a User-mode Linux kernel).
+const FAST = { heartbeat: 500, lastHeard: 1500, noResponse: 1000, takeover: 1000, keepAlive: 1000, keepAliveTimeout: 3000 };
+/**
+ * How long the views may take to agree: each poll runs `rserpool resolve` 9 times (3 pools at 3
+ * registrars), seconds apiece on a loaded machine, so a short timeout allowed a single poll.
+ */
+const CONVERGE_MS = 45_000;
+const REHOME_MS = 60_000;
 const POOL = { rsp: 'mixed-rsplib', one: 'mixed-ours-1', two: 'mixed-ours-2' } as const;
 let lab: NetnsLab | null = null;
 
@@ -41,7 +49,7 @@ function ourRegistrar(l: NetnsLab, host: LabHost, id: number, peers: string[]): 
     'registrar', '--id', String(id), '--transport', 'udp', '--address', host.address, '--udp-port', '9899', '--shards', '1', '--control-port', '0',
     ...peers.flatMap((p) => ['--peer', `${p}:9901`]), '--mentor-discovery-timeout', '1000', '--peer-heartbeat-cycle', String(FAST.heartbeat),
     '--max-time-last-heard', String(FAST.lastHeard), '--max-time-no-response', String(FAST.noResponse), '--takeover-expiry', String(FAST.takeover),
-    '--keep-alive-interval', String(FAST.keepAlive), '--keep-alive-timeout', String(FAST.keepAlive),
+    '--keep-alive-interval', String(FAST.keepAlive), '--keep-alive-timeout', String(FAST.keepAliveTimeout),
   ]);
 }
 
@@ -50,7 +58,7 @@ function startRsplibRegistrar(rsplib: RsplibHost, peers: string[]): void {
     'registrar',
     `rspregistrar -asap=${rsplib.address}:3863 -enrp=${rsplib.address}:9901 ${peers.map((p) => `-peer=${p}:9901`).join(' ')} -mentordiscoverytimeout=300 ` +
       `-peerheartbeatcycle=${FAST.heartbeat} -peermaxtimelastheard=${FAST.lastHeard} -peermaxtimenoresponse=${FAST.noResponse} -takeoverexpiryinterval=${FAST.takeover} ` +
-      `-endpointkeepalivetransmissioninterval=${FAST.keepAlive} -endpointkeepalivetimeoutinterval=${FAST.keepAlive} -loglevel=3 -logcolor=off`,
+      `-endpointkeepalivetransmissioninterval=${FAST.keepAlive} -endpointkeepalivetimeoutinterval=${FAST.keepAliveTimeout} -loglevel=3 -logcolor=off`,
   );
 }
 
@@ -131,11 +139,11 @@ describe.skipIf(SKIP !== null)('a mixed scope: RSPLIB\'s registrar and two of ou
     await waitFor(() => pes.every((p) => p.lines.some((l) => l.includes('registered PE'))) && s.rsplib.log('server').includes('Home registrar is'), 15_000, 'every PE registered');
     const all = [s.rsplib.address, s.reg[0].address, s.reg[1].address];
     const home: Record<string, number> = { [POOL.rsp]: s.rsplibId(), [POOL.one]: s.ids[0], [POOL.two]: s.ids[1] };
-    await converged(s, all, Object.values(POOL), (pool) => [home[pool]!], 15_000, 'one handlespace: every pool at every registrar');
+    await converged(s, all, Object.values(POOL), (pool) => [home[pool]!], CONVERGE_MS, 'one handlespace: every pool at every registrar');
 
     s.rsplib.signal('registrar', 'KILL');
-    await converged(s, [s.reg[0].address, s.reg[1].address], Object.values(POOL), (pool) => (pool === POOL.rsp ? s.ids : [home[pool]!]), 25_000, "rspserver re-homed to ours, every pool at both of ours");
-  }, 90_000);
+    await converged(s, [s.reg[0].address, s.reg[1].address], Object.values(POOL), (pool) => (pool === POOL.rsp ? s.ids : [home[pool]!]), REHOME_MS, "rspserver re-homed to ours, every pool at both of ours");
+  }, 240_000);
 
   it('(b) ours first, RSPLIB\'s registrar 2 s later: every registrar resolves every PE; one of ours killed, its PE re-homes, resolvable at the survivors', async () => {
     const s = await scope('10.77.12', 'ours-first');
@@ -143,10 +151,10 @@ describe.skipIf(SKIP !== null)('a mixed scope: RSPLIB\'s registrar and two of ou
     await waitFor(() => pes.every((p) => p.lines.some((l) => l.includes('registered PE'))) && s.rsplib.log('server').includes('Home registrar is'), 15_000, 'every PE registered');
     const all = [s.rsplib.address, s.reg[0].address, s.reg[1].address];
     const home: Record<string, number> = { [POOL.rsp]: s.rsplibId(), [POOL.one]: s.ids[0], [POOL.two]: s.ids[1] };
-    await converged(s, all, Object.values(POOL), (pool) => [home[pool]!], 15_000, 'one handlespace: every pool at every registrar');
+    await converged(s, all, Object.values(POOL), (pool) => [home[pool]!], CONVERGE_MS, 'one handlespace: every pool at every registrar');
 
     // kill -9 of our first registrar (its process group: `ip netns exec` and node).
     process.kill(-s.regs[0]!.process.pid!, 'SIGKILL');
-    await converged(s, [s.rsplib.address, s.reg[1].address], Object.values(POOL), (pool) => (pool === POOL.one ? [s.ids[1], s.rsplibId()] : [home[pool]!]), 25_000, 'our first registrar\'s PE re-homed, every pool at both survivors');
-  }, 90_000);
+    await converged(s, [s.rsplib.address, s.reg[1].address], Object.values(POOL), (pool) => (pool === POOL.one ? [s.ids[1], s.rsplibId()] : [home[pool]!]), REHOME_MS, 'our first registrar\'s PE re-homed, every pool at both survivors');
+  }, 240_000);
 });

@@ -87,5 +87,5 @@ describe.skipIf(SKIP !== null)('our PE and PUs with RSPLIB\'s registrar (network
       expect(names).toContain('asap');
       expect(names).toContain('enrp');
     }
-  }, 90_000);
+  }, 180_000);
 });

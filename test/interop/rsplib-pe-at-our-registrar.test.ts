@@ -41,7 +41,9 @@ describe.skipIf(SKIP !== null)('RSPLIB\'s PEs and PU with our registrar (network
       '--mentor-discovery-timeout', '300', '--keep-alive-interval', '1000', '--keep-alive-timeout', '1000', '--control-port', String(CONTROL_PORT),
     ]);
     const rsplib = await RsplibHost.boot(lab, 'rsp', 10);
-    await waitFor(() => registrar.lines.some((l) => l.includes('"registrar started"')), 15_000, 'our registrar started');
+    await waitFor(() => registrar.lines.some((l) => l.includes('"registrar started"')), 15_000, 'our registrar started').catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; its last output: ${registrar.lines.slice(-10).join(' | ')}`);
+    });
 
     rsplib.start('server-a', `rspserver -echo -poolhandle=${POOL} -policy=LeastUsed -registrar=${regHost.address}:3863 -local=${rsplib.address} -loglevel=2 -logcolor=off`);
     // No -registrar: it hunts on 239.0.0.50:3863, where our announces carry our ASAP transport.
@@ -89,5 +91,5 @@ describe.skipIf(SKIP !== null)('RSPLIB\'s PEs and PU with our registrar (network
       const packets = assertNoMalformed(capture.file);
       expect(new Set(packets.flatMap((p) => p.protos.map((q) => q.name)))).toContain('asap');
     }
-  }, 90_000);
+  }, 180_000);
 });
