@@ -44,11 +44,6 @@ function slotOf(peId: number, shift: number): number {
 
 export class ElementTable implements Iterable<PoolElement> {
   private slots: (PoolElement | null)[] = new Array<PoolElement | null>(MIN_CAPACITY).fill(null);
-  /**
-   * The PE ID of each slot's element (kept when it is removed): a rebuild reads these in order
-   * instead of every element, which would be a cache miss each. Probes read the elements.
-   */
-  private keys = new Int32Array(MIN_CAPACITY);
   /** 32 - log2(capacity): slotOf's shift. */
   private shift = 32 - Math.log2(MIN_CAPACITY);
   private mask = MIN_CAPACITY - 1;
@@ -114,7 +109,6 @@ export class ElementTable implements Iterable<PoolElement> {
       i = (i + 1) & mask;
     }
     slots[i] = element;
-    this.keys[i] = element.peId;
     element.tableIndex = this.order.length;
     this.order.push(element);
     this.count++;
@@ -175,7 +169,7 @@ export class ElementTable implements Iterable<PoolElement> {
       if (e === REMOVED) removed++;
       else if (e !== null) {
         live++;
-        if (this.get(e.peId) !== e || this.keys[i] !== (e.peId | 0) || this.order[e.tableIndex] !== e) return false;
+        if (this.get(e.peId) !== e || this.order[e.tableIndex] !== e) return false;
       }
     }
     let ordered = 0;
@@ -188,25 +182,24 @@ export class ElementTable implements Iterable<PoolElement> {
     return live === this.count && ordered === live && removed === this.removed && (live + removed) * 2 <= this.mask + 1;
   }
 
-  /** The index at `capacity` slots, without the removal markers. Elements do not move. */
+  /**
+   * The index at `capacity` slots, without the removal markers. Elements do not move. It reads
+   * them through the order: registration order is mostly the order they lie in memory, so the
+   * reads go forward instead of jumping (the old slots' hash order would be a miss each).
+   */
   private rebuild(capacity: number): void {
-    const old = this.slots;
-    const oldKeys = this.keys;
+    const order = this.order;
     const slots = new Array<PoolElement | null>(capacity).fill(null);
-    const keys = new Int32Array(capacity);
     const mask = capacity - 1;
     const shift = 32 - Math.log2(capacity);
-    for (let j = 0; j < old.length; j++) {
-      const e = old[j]!;
-      if (e === null || e === REMOVED) continue;
-      const key = oldKeys[j]!;
-      let i = slotOf(key, shift);
+    for (let j = 0; j < order.length; j++) {
+      const e = order[j];
+      if (e === null || e === undefined) continue;
+      let i = slotOf(e.peId, shift);
       while (slots[i] !== null) i = (i + 1) & mask;
       slots[i] = e;
-      keys[i] = key;
     }
     this.slots = slots;
-    this.keys = keys;
     this.mask = mask;
     this.shift = shift;
     this.removed = 0;
