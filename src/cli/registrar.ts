@@ -153,6 +153,9 @@ export function registerRegistrar(program: Command): void {
     .option('--control-head-timeout <ms>', 'a control connection that sends no complete request head within this (from connecting, or from the previous answer) is cut', integer(1000, 600_000), d.controlHeadTimeout)
     .option('--control-response-timeout <ms>', 'a control response that makes no progress this long (a client that reads nothing) is cut; the dashboard\'s event stream excepted', integer(1000, 3_600_000), d.controlResponseTimeout)
     .option('--control-token-file <file>', 'file holding the control channel\'s bearer token (one word, >= 16 characters, e.g. `openssl rand -hex 32 > FILE`); then every request but /health and /ready needs it (Authorization: Bearer, or ?token= for browsers); DELETE in the admin API always needs it')
+    .option('--control-tls-cert <file>', 'certificate (PEM) of the control channel: it then speaks HTTPS only (TLS 1.2/1.3), so the token does not cross the network in clear; needs --control-tls-key (tools: rserpool dump --registrar https://HOST:PORT --control-ca CA)')
+    .option('--control-tls-key <file>', 'private key (PEM, unencrypted) of --control-tls-cert')
+    .option('--control-tls-ca <file>', 'CA certificate(s) (PEM): every control request but /health and /ready then needs a client certificate issued by it (mutual TLS; 403 without); needs --control-tls-cert')
     .option('--dashboard-clients <n>', 'browsers watching the live dashboard (http://CONTROL/ , server-sent events) at once; beyond: 503; 0: dashboard off', integer(0, 1000), d.dashboardClients)
     .option('--dashboard-interval <ms>', 'live dashboard update interval', integer(100, 3_600_000), d.dashboardInterval)
     .addHelpText('after', '\nExamples:\n  rserpool registrar                       # defaults: ASAP on SCTP port 3863, auto transport\n  rserpool registrar --transport udp --udp-port 9899 --shards 4\n  rserpool registrar --announce off --keep-alive-interval 1000\n  rserpool registrar --address 10.0.0.1 --address 2001:db8::1 --peer 10.0.0.2:9901 --peer [2001:db8::2]:9901\n')
@@ -177,6 +180,9 @@ export function registerRegistrar(program: Command): void {
         controlPort: opts.controlPort as number,
         controlAddress: opts.controlAddress as string,
         ...(opts.controlTokenFile !== undefined ? { controlTokenFile: opts.controlTokenFile as string } : {}),
+        ...(opts.controlTlsCert !== undefined ? { controlTlsCert: opts.controlTlsCert as string } : {}),
+        ...(opts.controlTlsKey !== undefined ? { controlTlsKey: opts.controlTlsKey as string } : {}),
+        ...(opts.controlTlsCa !== undefined ? { controlTlsCa: opts.controlTlsCa as string } : {}),
         controlMaxConnections: opts.controlMaxConnections as number,
         controlMaxConnectionsPerAddress: opts.controlMaxConnectionsPerAddress as number,
         controlProbeReserve: opts.controlProbeReserve as number,

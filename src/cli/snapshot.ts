@@ -3,7 +3,6 @@
 // `rserpool snapshot show FILE [--pool HANDLE] [--json]`: prints a snapshot file as
 // `rserpool dump` prints a live handlespace; with --pool, only that pool is read from the file.
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_CONTROL_PORT, type HandlespaceDocument } from '../registrar/control.js';
 import { poolHandleText, dumpTransport, type DumpElement, type DumpPool } from '../shard/handlespace-dump.js';
@@ -16,35 +15,7 @@ import { SNAPSHOT_PATH } from '../snapshot/control-route.js';
 import { policyFields, policyTypeName } from '../wire/index.js';
 import { hexId, runTool } from './client-options.js';
 import { formatHandlespace } from './dump.js';
-
-function controlAddress(text: string): { host: string; port: number } {
-  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(text.trim());
-  const port = m?.[2] === undefined ? DEFAULT_CONTROL_PORT : Number(m[2]);
-  if (m === null || port < 1 || port > 65535) throw new InvalidArgumentError(`expected host[:port] of a registrar's control channel, got "${text}"`);
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-}
-
-/** GET a binary body from the control channel. */
-function fetchBytes(host: string, port: number, path: string, token: string | null, timeoutMs: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
-    const r = request({ host, port, path, method: 'GET', timeout: timeoutMs, headers }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const body = Buffer.concat(chunks);
-        if (response.statusCode === 200) resolve(new Uint8Array(body.buffer, body.byteOffset, body.length));
-        else reject(new Error(`control channel at ${host}:${port} answered ${response.statusCode}: ${body.toString('utf8').trim()}`));
-      });
-    });
-    r.on('timeout', () => r.destroy(new Error(`control channel at ${host}:${port} did not answer within ${timeoutMs} ms`)));
-    r.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') reject(new Error(`no registrar control channel at ${host}:${port} (start the registrar with --control-port ${port}, or give --registrar host:port)`));
-      else reject(error);
-    });
-    r.end();
-  });
-}
+import { addControlTlsOptions, controlGet, controlTarget, type ControlTarget, type ControlTlsOptions } from './control-client.js';
 
 function recordsOf(pool: FbPool): DumpPool {
   const handle = pool.handleArray() ?? new Uint8Array(0);
@@ -94,21 +65,23 @@ export function registerSnapshot(program: Command): void {
     .command('snapshot')
     .description('handlespace snapshots (FlatBuffers): take one from a running registrar, or show one (see rserpool registrar --snapshot)');
 
-  snapshot
+  const save = snapshot
     .command('save <file>')
     .description('take a snapshot of a running registrar\'s handlespace over its control channel and write it to FILE (atomically)')
-    .option('--registrar <host[:port]>', `the registrar's control channel (default 127.0.0.1:${DEFAULT_CONTROL_PORT})`, controlAddress, { host: '127.0.0.1', port: DEFAULT_CONTROL_PORT })
+    .option('--registrar <host[:port]|https://host[:port]>', `the registrar's control channel (default 127.0.0.1:${DEFAULT_CONTROL_PORT}); https:// for one with --control-tls-cert`, controlTarget, { host: '127.0.0.1', port: DEFAULT_CONTROL_PORT, scheme: null })
     .option('--token-file <file>', 'file holding the control channel\'s bearer token (registrar --control-token-file)')
     .option('--timeout <ms>', 'how long to wait for the snapshot', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 100) throw new InvalidArgumentError('expected milliseconds >= 100');
       return n;
-    }, 60_000)
-    .addHelpText('after', `\nExamples:\n  rserpool snapshot save /var/lib/rserpool/handlespace.rshs\n  rserpool snapshot save hs.rshs --registrar 127.0.0.1:${DEFAULT_CONTROL_PORT} --token-file /etc/rserpool/control.token\n`)
-    .action((file: string, opts: { registrar: { host: string; port: number }; tokenFile?: string; timeout: number }) =>
+    }, 60_000);
+  addControlTlsOptions(save)
+    .addHelpText('after', `\nExamples:\n  rserpool snapshot save /var/lib/rserpool/handlespace.rshs\n  rserpool snapshot save hs.rshs --registrar 127.0.0.1:${DEFAULT_CONTROL_PORT} --token-file /etc/rserpool/control.token\n  rserpool snapshot save hs.rshs --registrar https://10.0.0.1:${DEFAULT_CONTROL_PORT} --control-ca ca.pem --token-file control.token\n`)
+    .action((file: string, opts: ControlTlsOptions & { registrar: ControlTarget; tokenFile?: string; timeout: number }) =>
       runTool(async () => {
         const token = opts.tokenFile === undefined ? null : readFileSync(opts.tokenFile, 'utf8').trim();
-        const bytes = await fetchBytes(opts.registrar.host, opts.registrar.port, SNAPSHOT_PATH, token, opts.timeout);
+        const body = await controlGet(opts.registrar, SNAPSHOT_PATH, { token, timeoutMs: opts.timeout, tls: opts });
+        const bytes = new Uint8Array(body.buffer, body.byteOffset, body.length);
         // Checked before it replaces anything: a proxy's error page is no snapshot.
         const header = new SnapshotReader(bytes).header;
         await writeSnapshotFile(file, bytes);

@@ -60,6 +60,12 @@ export interface RegistrarConfig {
   controlAddress?: string;
   /** File holding the control channel's bearer token (one word, ≥ 16 characters; e.g. `openssl rand -hex 32`). */
   controlTokenFile?: string;
+  /** Control channel over HTTPS: its certificate (PEM); needs controlTlsKey (src/registrar/control-tls.ts). */
+  controlTlsCert?: string;
+  /** Private key (PEM, unencrypted) of controlTlsCert. */
+  controlTlsKey?: string;
+  /** CA (PEM) whose client certificates the HTTPS control channel requires (mutual TLS; the probes excepted). */
+  controlTlsCa?: string;
   /** HTTP connections the control channel holds at once (dashboard streams included); beyond, new ones wait in the kernel's backlog. */
   controlMaxConnections: number;
   /** Control connections one source address holds at once (default 16; beyond: the probe reserve only). */

@@ -8,8 +8,12 @@
 // connection is cut: Node's
 // own headersTimeout is not enough (Node 20: once any other request on the server has been
 // answered, a head already pending is never timed out; seen with v20.20.2).
+// Over HTTPS (--control-tls-cert) the same holds from the TCP connection on: it is admitted,
+// and its head timer (which then bounds the handshake too) runs, before the TLS handshake; the
+// TLS socket the requests arrive on is matched to its TCP connection once the handshake is done.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
 
 /**
  * Connections the control channel holds at once (--control-max-connections): operators, a
@@ -48,6 +52,10 @@ export class ControlConnections {
   private readonly reserveSockets = new WeakSet<Socket>();
   /** The head deadline of each connection waiting for a request head. */
   private readonly headTimers = new WeakMap<Socket, NodeJS.Timeout>();
+  /** HTTPS: open TCP connections by remote address and port, until their handshake is done. */
+  private readonly handshaking = new Map<string, Socket>();
+  /** HTTPS: the TCP connection under each TLS socket. */
+  private readonly tcpOf = new WeakMap<Socket, Socket>();
   /** Connections refused at once (every cap and the reserve full). */
   refused = 0;
 
@@ -55,13 +63,30 @@ export class ControlConnections {
 
   /** Admits (or cuts) every connection `server` accepts. */
   attach(server: Server): void {
+    const secure = server instanceof TlsServer;
     server.on('connection', (socket: Socket) => {
-      if (!this.admit(socket)) return;
+      if (!this.admit(socket, secure)) return;
       this.armHeadTimer(socket);
       socket.once('close', () => clearTimeout(this.headTimers.get(socket)));
+      if (secure) {
+        const key = remoteKey(socket);
+        this.handshaking.set(key, socket);
+        socket.once('close', () => {
+          if (this.handshaking.get(key) === socket) this.handshaking.delete(key);
+        });
+      }
     });
+    if (secure) {
+      server.on('secureConnection', (tlsSocket: TLSSocket) => {
+        const key = remoteKey(tlsSocket);
+        const tcp = this.handshaking.get(key);
+        if (tcp === undefined) return;
+        this.handshaking.delete(key);
+        this.tcpOf.set(tlsSocket, tcp);
+      });
+    }
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-      const socket = request.socket;
+      const socket = this.tcp(request.socket);
       clearTimeout(this.headTimers.get(socket));
       this.headTimers.delete(socket);
       response.once('finish', () => {
@@ -77,12 +102,17 @@ export class ControlConnections {
     this.headTimers.set(socket, timer);
   }
 
-  /** True for a connection admitted into the probe reserve. */
+  /** True for a connection admitted into the probe reserve (its TCP or, over HTTPS, its TLS socket). */
   isReserve(socket: Socket): boolean {
-    return this.reserveSockets.has(socket);
+    return this.reserveSockets.has(this.tcp(socket));
   }
 
-  private admit(socket: Socket): boolean {
+  /** The TCP connection of a socket the requests arrive on (itself over plain HTTP). */
+  private tcp(socket: Socket): Socket {
+    return this.tcpOf.get(socket) ?? socket;
+  }
+
+  private admit(socket: Socket, secure: boolean): boolean {
     const address = socket.remoteAddress ?? '';
     const mine = this.byAddress.get(address) ?? 0;
     if (this.total < this.limits.maxConnections && mine < this.limits.maxPerAddress) {
@@ -100,12 +130,26 @@ export class ControlConnections {
       this.reserved++;
       this.reserveSockets.add(socket);
       socket.once('close', () => this.reserved--);
-      // No 'timeout' listener on the server: Node destroys the socket when this fires.
-      socket.setTimeout(RESERVE_HEAD_TIMEOUT_MS);
+      if (secure) {
+        // Over HTTPS the TCP socket is not the one Node's HTTP server watches, and its own
+        // timeout never fires (the TLS socket took its handle): it is cut
+        // RESERVE_HEAD_TIMEOUT_MS after it connected, handshake, request and answer included.
+        const cut = setTimeout(() => socket.destroy(), RESERVE_HEAD_TIMEOUT_MS);
+        cut.unref();
+        socket.once('close', () => clearTimeout(cut));
+      } else {
+        // No 'timeout' listener on the server: Node destroys the socket when this fires.
+        socket.setTimeout(RESERVE_HEAD_TIMEOUT_MS);
+      }
       return true;
     }
     this.refused++;
     socket.destroy();
     return false;
   }
+}
+
+/** A TCP connection's remote end: unique among the open connections of one listening socket. */
+function remoteKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}`;
 }

@@ -25,7 +25,14 @@
 // excepted); /handlespace is streamed (control-json-stream.ts), one body shared by the requests
 // that arrive while it is gathered, and at most one large body (/handlespace, /snapshot) at a
 // time per connection.
+//
+// HTTPS: with `ControlOptions.tls` (--control-tls-cert, --control-tls-key) the same server
+// speaks TLS only (control-tls.ts); with its CA (--control-tls-ca) every request but the probes
+// also needs a client certificate of that CA (403 without).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { clientCertificateProblem, controlTlsServerOptions, type ControlTls } from './control-tls.js';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { PoolSummary, DumpPool } from '../shard/handlespace-dump.js';
@@ -155,6 +162,8 @@ export interface ControlOptions {
   headTimeoutMs?: number;
   /** A response (but the event stream) making no progress this long is cut; default 30 s. */
   responseTimeoutMs?: number;
+  /** HTTPS instead of plain HTTP (control-tls.ts: readControlTls); with its `ca`, client certificates too. */
+  tls?: ControlTls | null;
 }
 
 /** The control channel's limits of a registrar's configuration (--control-max-connections, --control-max-connections-per-address, --control-probe-reserve, --control-head-timeout, --control-response-timeout). */
@@ -251,6 +260,8 @@ export class ControlServer {
   private constructor(
     private readonly server: Server,
     private readonly routes: readonly ControlRoute[],
+    /** True when it speaks HTTPS (--control-tls-cert). */
+    readonly secure: boolean,
   ) {}
 
   /**
@@ -282,7 +293,8 @@ export class ControlServer {
     };
     // Connections sending a large body now (one at a time each).
     const largeBodies = new WeakSet<object>();
-    const server = createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, (request, response) => {
+    const tls = o.tls ?? null;
+    const handler = (request: IncomingMessage, response: ServerResponse): void => {
       // Never throws (a body JSON cannot hold answers 500; a connection gone is let go).
       const json = (status: number, body: unknown): void => {
         try {
@@ -320,7 +332,7 @@ export class ControlServer {
       const offered = bearerToken(request.headers.authorization) ?? queryToken ?? cookieToken(request.headers.cookie);
       const authenticated = token !== null && offered !== null && tokenMatches(offered, token);
       if (authenticated && queryToken !== null) {
-        response.setHeader('set-cookie', `${CONTROL_TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`);
+        response.setHeader('set-cookie', `${CONTROL_TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${tls !== null ? '; Secure' : ''}`);
       }
       const refuse = (): void => {
         response.setHeader('www-authenticate', 'Bearer realm="rserpool-control"');
@@ -353,6 +365,11 @@ export class ControlServer {
       if (reserve) {
         response.setHeader('retry-after', '5');
         return json(503, { error: 'too many control connections (from this address, or in all): this one may ask /health and /ready only' });
+      }
+      // Mutual TLS (--control-tls-ca): beyond the probes, a client certificate of that CA.
+      if (tls?.ca != null) {
+        const problem = clientCertificateProblem(socket as TLSSocket);
+        if (problem !== null) return json(403, { error: problem });
       }
       // DNS rebinding: without a token, only requests addressed to this host by name or literal.
       if (token === null && !isLocalHostHeader(request.headers.host, address)) {
@@ -404,7 +421,9 @@ export class ControlServer {
         return json(405, { error: `${method} ${path}: allowed ${[...allowed].join(', ')}` });
       }
       json(404, { error: `no such resource ${path}; try /handlespace, /stats, /metrics, /health, /ready or /api/pools` });
-    });
+    };
+    const serverOptions = { connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS };
+    const server: Server = tls !== null ? createHttpsServer({ ...serverOptions, ...controlTlsServerOptions(tls, headTimeoutMs) }, handler) : createServer(serverOptions, handler);
     server.keepAliveTimeout = 1000;
     // Hostile clients (the channel may listen beyond loopback): bounded connections (in all,
     // per address, a reserve for the probes), a request head must arrive within the head
@@ -422,7 +441,7 @@ export class ControlServer {
         resolve();
       });
     });
-    return new ControlServer(server, routes);
+    return new ControlServer(server, routes, tls !== null);
   }
 
   get port(): number {

@@ -16,6 +16,7 @@ import { readAsapTransport } from '../shard/pe-asap-transport.js';
 import { peekPoolHandle } from './peek.js';
 import { CONTROL_ADDRESS, ControlServer, checkControlBinding, controlLimits, isLoopbackAddress, type ControlPeer } from './control.js';
 import { readControlToken } from './control-auth.js';
+import { readControlTls, type ControlTls } from './control-tls.js';
 import { countersOf, type MessageCounters, type ScrapeFigures } from './metrics.js';
 import { CauseCounts, MessageTypeCounts } from '../shard/metrics-counts.js';
 import { PeerStatus } from './enrp-peers.js';
@@ -591,14 +592,18 @@ export class Registrar {
     if (port <= 0) return;
     const address = this.config.controlAddress ?? CONTROL_ADDRESS;
     const token = this.controlToken;
-    this.control = await fatal(`cannot open the control channel (TCP ${address}:${port})`, ControlServer.open(this, { port, address, token, ...controlLimits(this.config) }));
-    this.log.info({ control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}`, token: token !== null }, 'control channel listening (/metrics, /health, /ready, /api, /handlespace, /stats)');
-    // The control server speaks plain HTTP only (no TLS of its own): off loopback, the bearer
+    const tls = this.controlTls;
+    this.control = await fatal(`cannot open the control channel (TCP ${address}:${port})`, ControlServer.open(this, { port, address, token, tls, ...controlLimits(this.config) }));
+    this.log.info(
+      { control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}`, token: token !== null, ...(tls !== null ? { https: tls.subject, clientCertificates: tls.ca !== null } : {}) },
+      'control channel listening (/metrics, /health, /ready, /api, /handlespace, /stats)',
+    );
+    // Without --control-tls-cert the control server speaks plain HTTP: off loopback, the bearer
     // token in every request can be read on the way, and with it a PE removed.
-    if (!isLoopbackAddress(address)) {
+    if (tls === null && !isLoopbackAddress(address)) {
       this.log.warn(
         { control: `${address.includes(':') ? `[${address}]` : address}:${this.control.port}` },
-        'control channel is plain HTTP on a non-loopback address: its bearer token and what it serves cross the network in clear (anyone on the path can read the token, then remove PEs); serve it through a TLS-terminating proxy or a tunnel (ssh -L, WireGuard), or keep --control-address on loopback',
+        'control channel is plain HTTP on a non-loopback address: its bearer token and what it serves cross the network in clear (anyone on the path can read the token, then remove PEs); give it --control-tls-cert and --control-tls-key (HTTPS), or serve it through a TLS-terminating proxy or a tunnel (ssh -L, WireGuard), or keep --control-address on loopback',
       );
     }
   }
@@ -608,6 +613,8 @@ export class Registrar {
 
   /** The control channel's token (--control-token-file), read and checked before anything opens. */
   private controlToken: string | null = null;
+  /** The control channel's HTTPS files (--control-tls-cert/-key/-ca), read and checked before anything opens. */
+  private controlTls: ControlTls | null = null;
 
   private checkControl(): void {
     if ((this.config.controlPort ?? 0) <= 0) return;
@@ -615,7 +622,9 @@ export class Registrar {
     try {
       this.controlToken = tokenFile === undefined ? null : readControlToken(tokenFile);
       checkControlBinding(this.config.controlAddress ?? CONTROL_ADDRESS, this.controlToken);
+      this.controlTls = readControlTls({ cert: this.config.controlTlsCert, key: this.config.controlTlsKey, ca: this.config.controlTlsCa });
     } catch (error) {
+      if (error instanceof TlsCredentialError) throw error; // names the flag and the file, with a hint
       throw new RegistrarStartError(`cannot open the control channel: ${(error as Error).message}`, undefined);
     }
   }
