@@ -168,8 +168,8 @@ describe('ASAP over TCP and TLS at the registrar', () => {
     await new Promise<void>((resolve) => socket.on('close', () => resolve()).on('error', () => undefined));
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(350);
-    expect(elapsed).toBeLessThan(5000);
-    await waitFor(async () => (await streamStats('tls')).handshakeTimeouts === timeouts + 1, 2000, 'handshake timeout counted');
+    expect(elapsed).toBeLessThan(8000); // the given 400 ms, not the default 10 s (timers run late when loaded)
+    await waitFor(async () => (await streamStats('tls')).handshakeTimeouts === timeouts + 1, 10_000, 'handshake timeout counted');
     expect(warnings(/^TLS handshake timed out/).at(-1)!.peer).toBe(`127.0.0.1:${localPort}`);
   });
 
@@ -177,7 +177,7 @@ describe('ASAP over TCP and TLS at the registrar', () => {
     const failures = (await streamStats('tls')).handshakeFailures;
     const socket = net.connect(tlsPort, LOOPBACK, () => socket.write('GET / HTTP/1.0\r\n\r\n'));
     await new Promise<void>((resolve) => socket.on('close', () => resolve()).on('error', () => undefined));
-    await waitFor(async () => (await streamStats('tls')).handshakeFailures === failures + 1, 2000, 'handshake failure counted');
+    await waitFor(async () => (await streamStats('tls')).handshakeFailures === failures + 1, 10_000, 'handshake failure counted');
   });
 
   it('on TCP, a Message Length under 4 aborts the connection (logged with the address), and the registrar serves on', async () => {
