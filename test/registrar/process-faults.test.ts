@@ -114,7 +114,8 @@ describe('a registrar process that hits a bug', () => {
       const t0 = Date.now();
       run.child.kill('SIGUSR2');
       expect(await run.exited).toBe(EX_SOFTWARE);
-      expect(Date.now() - t0).toBeLessThan(5000);
+      // At once (about 0.5 s), not after a shutdown's timeouts; 15 s allows for a loaded machine.
+      expect(Date.now() - t0).toBeLessThan(15_000);
       const lines = bugLines(run.stderr(), 'uncaught exception');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/exiting with code 70 .*: Error: injected exception/);

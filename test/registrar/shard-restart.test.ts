@@ -113,7 +113,7 @@ describe('a shard worker killed under load', () => {
     killedAt = performance.now();
     const killedAtWall = Date.now();
     expect(await registrar.shardThreads[KILLED]!.terminate()).toBe(1);
-    await waitFor(async () => (await registrar.stats()).shards[KILLED]!.restarts === 1, 5000, 'shard restarted');
+    await waitFor(async () => (await registrar.stats()).shards[KILLED]!.restarts === 1, 15_000, 'shard restarted');
     const restartedAt = performance.now();
     // Every PE is back, registered over new associations.
     const backIn = await waitFor(async () => (await registrar.stats()).shards.reduce((n, s) => n + s.poolElements, 0) === PES, 10_000, 'every PE back', 10);
@@ -132,8 +132,9 @@ describe('a shard worker killed under load', () => {
         `new worker attached after ${attachedAfter} ms, all PEs back ${Math.round(restartedAt - killedAt + backIn)} ms after the kill; ` +
         `${emptyAnswers} empty answers in a window of ${Math.round(window)} ms (first at +${Math.round(firstEmptyAt === 0 ? 0 : firstEmptyAt - killedAt)} ms, last at +${Math.round(lastEmptyAt === 0 ? 0 : lastEmptyAt - killedAt)} ms)`,
     );
-    // Seconds, not a re-registration interval (~280 s for our PE).
-    expect(lastEmptyAt === 0 ? 0 : lastEmptyAt - killedAt).toBeLessThan(5000);
+    // Seconds, not a re-registration interval (~280 s for our PE); about 0.2 s on an idle
+    // machine (printed above), 15 s allows for a loaded one.
+    expect(lastEmptyAt === 0 ? 0 : lastEmptyAt - killedAt).toBeLessThan(15_000);
     // The other shard kept the PEs of the aborted associations: never an empty answer there.
     expect(otherEmpty).toBe(0);
     // Every PE process had PEs in the killed shard: each association was aborted once.
