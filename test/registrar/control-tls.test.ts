@@ -15,6 +15,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { controlTarget } from '../../src/cli/control-client.js';
 import { readControlTls } from '../../src/registrar/control-tls.js';
+import { ControlServer } from '../../src/registrar/control.js';
+import { handlespaceOf } from '../../native-free-bench/made-up-handlespace.js';
 import { CLI, REPO_ROOT, runCliAsync } from '../helpers/cli.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { rawConnections } from '../helpers/raw-connections.js';
@@ -292,6 +294,35 @@ describe('rserpool registrar --control-tls-ca: client certificates (mutual TLS)'
     expect(existsSync(file)).toBe(true);
     expect(save.stdout).toMatch(/mtls\.rshs: registrar 0x[0-9a-f]{8}, 0 pool\(s\), 0 element\(s\)/);
   }, 120_000);
+});
+
+describe('ControlServer over TLS: large bodies and slow readers', () => {
+  test('a large /handlespace streams whole over TLS; a reader that takes no bytes is cut after the response timeout', async () => {
+    const pools = handlespaceOf(60, 1000); // ~21 MB: more than the kernel buffers hold
+    const server = await ControlServer.open({ id: 1, handlespace: async () => pools, stats: async () => ({}) }, { port: 0, tls: readControlTls({ cert: f.registrarCert, key: f.registrarKey }), responseTimeoutMs: 1000, routes: [] });
+    try {
+      const whole = await httpsGet(server.port, '/handlespace');
+      expect(whole.status).toBe(200);
+      expect((JSON.parse(whole.body) as { pools: unknown[] }).pools).toHaveLength(60);
+      // Reads nothing for 4 s: the server's writes stall, and it gives up after 1 s.
+      const slow = tlsConnect({ host: '127.0.0.1', port: server.port, ca: readFileSync(f.ca) });
+      sockets.push(slow);
+      slow.on('error', () => undefined);
+      await new Promise<void>((resolve) => slow.once('secureConnect', () => resolve()));
+      slow.pause();
+      slow.write('GET /handlespace HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      let got = 0;
+      slow.on('data', (d: Buffer) => (got += d.length));
+      const closed = new Promise<void>((resolve) => (slow.destroyed ? resolve() : slow.once('close', () => resolve())));
+      slow.resume();
+      await closed;
+      expect(got).toBeGreaterThan(0);
+      expect(got).toBeLessThan(whole.body.length);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });
 
 describe('start-up errors and --help', () => {
