@@ -325,6 +325,24 @@ describe('ControlServer over TLS: large bodies and slow readers', () => {
   }, 60_000);
 });
 
+describe('the tools against a plain HTTP channel', () => {
+  test('https:// or --control-ca there: says it does not speak HTTPS', async () => {
+    const server = await ControlServer.open({ id: 1, handlespace: async () => [], stats: async () => ({}) }, { port: 0, routes: [] });
+    try {
+      const [https, plain] = await Promise.all([
+        runCliAsync(['dump', '--registrar', `https://127.0.0.1:${server.port}`, '--control-ca', f.ca], 60_000),
+        runCliAsync(['dump', '--registrar', `http://127.0.0.1:${server.port}`], 60_000),
+      ]);
+      expect(https.status).toBe(1);
+      expect(https.stderr).toContain(`control channel at https://127.0.0.1:${server.port} does not speak HTTPS (plain HTTP?): give --registrar http://127.0.0.1:${server.port} without --control-ca`);
+      expect(plain.stderr).toBe('');
+      expect(plain.status).toBe(0);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
+
 describe('start-up errors and --help', () => {
   test('a missing half, an unreadable file, a key of another certificate: exit 1 before anything opens, naming the flag and the file', async () => {
     const base = ['registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--address', '127.0.0.1', '--shards', '1', '--announce', 'off', '--enrp-announce', 'off', '--tcp-port', '0', '--tls-port', '0', '--control-port', String(await freeTcpPort())];
