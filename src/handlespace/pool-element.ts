@@ -21,8 +21,8 @@ export type TimerKind = (typeof TimerKind)[keyof typeof TimerKind];
 
 export class PoolElement implements PolicyEntry {
   // Field order is memory order (ES2022 class fields): what a lookup, a removal and a
-  // selection read comes first, so they touch two cache lines of the ~240-byte object
-  // instead of four (PEs are visited in random order: every line is a cache miss).
+  // selection read comes first, so those reads fall on fewer cache lines of the ~250-byte
+  // object (PEs are visited in random order: every line touched is a cache miss).
   readonly peId: number;
   readonly pool: Pool;
   /** Place in the pool's ElementTable order (element-table.ts); -1 when not in it. */
@@ -32,6 +32,9 @@ export class PoolElement implements PolicyEntry {
   selectionKey = 0;
   selectionKey2 = 0;
   sequence = 0;
+  /** Neighbours in a sequence-ordered list (Round Robin's selection): read by its resolutions and removals. */
+  selectionPrev: PoolElement | null = null;
+  selectionNext: PoolElement | null = null;
   homeRegistrarId: number;
   associationId: number;
   // Owner index: intrusive doubly linked list per home registrar (owner-set.ts).
@@ -62,8 +65,6 @@ export class PoolElement implements PolicyEntry {
   degradation = 0;
   roundCounter = 0;
   virtualCounter = 0;
-  selectionPrev: PoolElement | null = null;
-  selectionNext: PoolElement | null = null;
 
   constructor(
     pool: Pool,
