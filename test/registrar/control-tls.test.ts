@@ -210,8 +210,10 @@ describe('rserpool registrar --control-tls-cert/--control-tls-key: HTTPS', () =>
     expect(wrongScheme.stderr).toContain(`--control-ca is for an HTTPS control channel, and --registrar says http://: give ${target}`);
   }, 120_000);
 
-  test('the caps and the head timeout hold over TLS: per-address cap 2, probe reserve 1, head timeout 1.5 s', async () => {
-    const r = await registrar(['--control-token-file', tokenFile, '--control-tls-cert', f.registrarCert, '--control-tls-key', f.registrarKey, '--control-max-connections-per-address', '2', '--control-probe-reserve', '1', '--control-head-timeout', '1500']);
+  // Head timeout 4 s: room for the steps below on a loaded machine before the held ones are cut,
+  // and still told apart from the default 10 s.
+  test('the caps and the head timeout hold over TLS: per-address cap 2, probe reserve 1, head timeout 4 s', async () => {
+    const r = await registrar(['--control-token-file', tokenFile, '--control-tls-cert', f.registrarCert, '--control-tls-key', f.registrarKey, '--control-max-connections-per-address', '2', '--control-probe-reserve', '1', '--control-head-timeout', '4000']);
     /** A TLS connection from 127.0.0.2 that sends half a request head; `secure` false when it was cut before its handshake ended. */
     const attacker = (): Promise<{ socket: Socket; secure: boolean }> =>
       new Promise((resolve) => {
@@ -232,18 +234,18 @@ describe('rserpool registrar --control-tls-cert/--control-tls-key: HTTPS', () =>
     expect(reserved.status).toBe(503);
     expect(reserved.body).toContain('may ask /health and /ready only');
     expect((await soon(() => httpsGet(r.port, '/health', { localAddress: '127.0.0.2' }))).status).toBe(200);
-    // Six more: one holds the reserve, five are cut at once.
+    // Six more: one holds the reserve, five are cut at once (each resolved when it closed).
     for (let i = 0; i < 6; i++) attackers.push(await attacker());
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(attackers.filter((a) => !a.secure).length).toBe(5);
     expect(attackers.filter((a) => !a.socket.destroyed).length).toBe(3);
     // Another address is served meanwhile.
     expect((await httpsGet(r.port, '/stats', { token: TOKEN, localAddress: '127.0.0.3' })).status).toBe(200);
-    // The head timeout given (1.5 s; the reserve's 2 s) cuts them, handshake done or not.
-    while (attackers.some((a) => !a.socket.destroyed) && Date.now() - t0 < 10_000) await new Promise((resolve) => setTimeout(resolve, 50));
+    // The head timeout given (4 s; the reserve's 2 s) cuts them.
+    while (attackers.some((a) => !a.socket.destroyed) && Date.now() - t0 < 12_000) await new Promise((resolve) => setTimeout(resolve, 50));
     const cutAfter = Date.now() - t0;
     expect(attackers.every((a) => a.socket.destroyed)).toBe(true);
-    expect(cutAfter).toBeGreaterThan(1000);
-    expect(cutAfter).toBeLessThan(6000);
+    expect(cutAfter).toBeGreaterThan(3000);
+    expect(cutAfter).toBeLessThan(9000);
     expect((await soon(() => httpsGet(r.port, '/stats', { token: TOKEN, localAddress: '127.0.0.2' }))).status).toBe(200);
   }, 60_000);
 
@@ -255,7 +257,7 @@ describe('rserpool registrar --control-tls-cert/--control-tls-key: HTTPS', () =>
     expect(got).toBe('');
     const cutAfter = Date.now() - t0;
     expect(cutAfter).toBeGreaterThan(800);
-    expect(cutAfter).toBeLessThan(5000);
+    expect(cutAfter).toBeLessThan(8000);
   }, 60_000);
 });
 
