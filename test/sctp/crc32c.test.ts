@@ -23,6 +23,21 @@ describe('crc32c', () => {
       for (let end = start; end <= 300; end += 7) expect(crc32c(data, start, end)).toBe(reference(data.subarray(start, end)));
     }
   });
+  it('word loads (the buffer checksummed last, or 512 bytes and more) and byte loads (a fresh short buffer) agree with the reference', () => {
+    const pattern = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 197 + seed) & 0xff);
+    for (let n = 0; n <= 700; n += 13) {
+      // A buffer of its own each time, as a received datagram: byte loads below 512 bytes.
+      const fresh = pattern(n + 5, n);
+      expect(crc32c(fresh, 5, n + 5)).toBe(reference(fresh.subarray(5, n + 5)));
+    }
+    // One buffer, first read at 600 bytes (it gets the word view), then short ranges of it:
+    // the word loads on the cached view, at every alignment.
+    const shared = pattern(700, 3);
+    expect(crc32c(shared, 0, 600)).toBe(reference(shared.subarray(0, 600)));
+    for (let start = 0; start < 8; start++) {
+      for (let end = start + 30; end <= 200; end += 17) expect(crc32c(shared, start, end)).toBe(reference(shared.subarray(start, end)));
+    }
+  });
   it('the SCTP checksum takes bytes 8-11 as zero and is stored little-endian', () => {
     const p = Uint8Array.from({ length: 64 }, (_, i) => i);
     writeSctpChecksum(p);
