@@ -65,6 +65,32 @@ interface OutChunk extends DataChunk {
   missIndications: number;
 }
 
+/** Acknowledged chunk records an Outbound keeps for reuse at most. */
+const MAX_SPARE_CHUNKS = 64;
+const NO_DATA = new Uint8Array(0);
+
+function newChunk(): OutChunk {
+  return {
+    tsn: 0,
+    streamId: 0,
+    ssn: 0,
+    ppid: 0,
+    unordered: false,
+    beginning: false,
+    ending: false,
+    immediate: false,
+    userData: NO_DATA,
+    sentAt: 0,
+    sendCount: 0,
+    path: undefined,
+    gapAcked: false,
+    inFlight: false,
+    retransmit: false,
+    fastRetransmitted: false,
+    missIndications: 0,
+  };
+}
+
 /** DATA chunk header (§3.3.1); a chunk takes this plus its data padded to 4 bytes. */
 const DATA_CHUNK_HEADER = 16;
 
@@ -159,6 +185,8 @@ export class Outbound implements RetransmissionCounts {
   /** Next SSN per outbound stream (§6.6), assigned at send() to ordered messages. */
   readonly #nextSsn: Uint16Array;
   readonly #queue = new Ring<OutChunk>();
+  /** Chunk records acknowledged and free for reuse (#recycle). */
+  readonly #spare: OutChunk[] = [];
   #queuedBytes = 0;
   /** Sent, not cumulatively acknowledged, in TSN order; at(0).tsn === #cumAck + 1. */
   readonly #outstanding = new Ring<OutChunk>();
@@ -266,25 +294,25 @@ export class Outbound implements RetransmissionCounts {
     const size = this.#maxFragmentSize;
     for (let offset = 0; offset < length; offset += size) {
       const end = Math.min(length, offset + size);
-      this.#queue.push({
-        tsn: 0,
-        streamId,
-        ssn,
-        ppid: ppid >>> 0,
-        unordered,
-        beginning: offset === 0,
-        ending: end === length,
-        immediate: false,
-        userData: offset === 0 && end === length ? payload : payload.subarray(offset, end),
-        sentAt: 0,
-        sendCount: 0,
-        path: undefined,
-        gapAcked: false,
-        inFlight: false,
-        retransmit: false,
-        fastRetransmitted: false,
-        missIndications: 0,
-      });
+      const chunk = this.#spare.pop() ?? newChunk();
+      chunk.tsn = 0;
+      chunk.streamId = streamId;
+      chunk.ssn = ssn;
+      chunk.ppid = ppid >>> 0;
+      chunk.unordered = unordered;
+      chunk.beginning = offset === 0;
+      chunk.ending = end === length;
+      chunk.immediate = false;
+      chunk.userData = offset === 0 && end === length ? payload : payload.subarray(offset, end);
+      chunk.sentAt = 0;
+      chunk.sendCount = 0;
+      chunk.path = undefined;
+      chunk.gapAcked = false;
+      chunk.inFlight = false;
+      chunk.retransmit = false;
+      chunk.fastRetransmitted = false;
+      chunk.missIndications = 0;
+      this.#queue.push(chunk);
     }
     this.#queuedBytes += length;
     return true;
@@ -405,13 +433,13 @@ export class Outbound implements RetransmissionCounts {
       this.#outstandingBytes -= length;
       if (this.#retransmitScan > 0) this.#retransmitScan--;
       const path = chunk.path!;
-      if (chunk.gapAcked) {
-        this.#gapAckedCount--;
-        continue;
+      if (chunk.gapAcked) this.#gapAckedCount--;
+      else {
+        this.#acknowledge(chunk, path, now);
+        highestNewlyAcked = chunk.tsn;
+        earliestAcked.add(path);
       }
-      this.#acknowledge(chunk, path, now);
-      highestNewlyAcked = chunk.tsn;
-      earliestAcked.add(path);
+      this.#recycle(chunk);
     }
     this.#cumAck = cumAck;
 
@@ -526,6 +554,17 @@ export class Outbound implements RetransmissionCounts {
     }
     if (blockIndex < blocks.length) this.ignoredGapBlocks += blocks.length - blockIndex;
     return highest;
+  }
+
+  /**
+   * A chunk the cumulative ack freed goes back to the spares, up to MAX_SPARE_CHUNKS, for the
+   * next send(): a record per message sent was ~190 bytes of garbage. Nothing holds it any
+   * more (nextChunk's caller encodes it at once); its payload and path are let go.
+   */
+  #recycle(chunk: OutChunk): void {
+    chunk.userData = NO_DATA;
+    chunk.path = undefined;
+    if (this.#spare.length < MAX_SPARE_CHUNKS) this.#spare.push(chunk);
   }
 
   /** A chunk newly acknowledged (cumulatively or by a gap block). */
