@@ -30,11 +30,13 @@ describe('handlespace synchronisation', () => {
   it('a registrar started later loads 10,000 PEs from its mentor and resolves every one', async () => {
     members = await startScope(3, { shards: 2, ...BULK });
     const [a] = members as [ScopeMember];
-    await waitFor(() => meshed(members), 5000, 'meshed');
+    await waitFor(() => meshed(members), 20_000, 'meshed');
     await registerMany(a, 10_000, 100);
-    await waitFor(async () => (await members[2]!.registrar.dump()).length === 10_000, 10_000, 'C has all');
+    await waitFor(async () => (await members[2]!.registrar.dump()).length === 10_000, 30_000, 'C has all');
 
-    const fourth = await startMember(await freeUdpPort(), members.map((m) => m.udpPort), { shards: 2, ...BULK });
+    // A mentor is heard within milliseconds; FAST_ENRP's 1 s discovery timeout could pass first
+    // on a loaded machine, and the registrar would start without the download under test.
+    const fourth = await startMember(await freeUdpPort(), members.map((m) => m.udpPort), { shards: 2, ...BULK, mentorDiscoveryTimeout: 10_000 });
     members.push(fourth);
     const stats = await fourth.registrar.stats();
     expect(stats.enrp.tablePagesReceived).toBeGreaterThanOrEqual(Math.ceil(10_000 / 128));
@@ -56,9 +58,9 @@ describe('handlespace synchronisation', () => {
   it('a forged checksum mismatch triggers an audit that ends with identical handlespaces', async () => {
     members = await startScope(2, BULK);
     const [a, b] = members as [ScopeMember, ScopeMember];
-    await waitFor(() => meshed(members), 5000, 'meshed');
+    await waitFor(() => meshed(members), 20_000, 'meshed');
     await registerMany(a, 500, 7);
-    await waitFor(async () => (await b.registrar.dump()).length === 500, 5000, 'B has all');
+    await waitFor(async () => (await b.registrar.dump()).length === 500, 20_000, 'B has all');
 
     // Forge B's copy of A's PEs: drop one, add a stale one owned by A (as lost updates would),
     // straight into B's shards so that A knows nothing of it.
