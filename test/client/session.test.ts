@@ -80,7 +80,7 @@ describe('session layer', () => {
     expect(session.poolElement!.userTransport).toEqual({ protocol: 'sctp', addresses: [LOOPBACK], port: a.service.port, use: 'data+control', serviceCode: 0 });
     session.send('one');
     session.send('two');
-    await until(() => got.data.length === 2 && text(session.cookie) === `${a.service.peId}:2`, 5000, 'two echoes and the second cookie');
+    await until(() => got.data.length === 2 && text(session.cookie) === `${a.service.peId}:2`, 15_000, 'two echoes and the second cookie');
     expect(got.data).toEqual(['one', 'two']);
     expect(a.echoes).toEqual([]);
 
@@ -94,11 +94,11 @@ describe('session layer', () => {
     expect(reason).toMatch(/association/);
     expect(session.poolElement!.peId).toBe(b.service.peId);
     // §3.8: the latest cookie, unmodified, first on the new PE's control channel.
-    await until(() => b.echoes.length === 1, 3000, 'cookie echo at the new PE');
+    await until(() => b.echoes.length === 1, 15_000, 'cookie echo at the new PE');
     expect(text(b.echoes[0]!)).toBe(`${a.service.peId}:2`);
     expect(text(b.sessions[0]!.cookieEcho)).toBe(`${a.service.peId}:2`);
     session.send('three');
-    await until(() => got.data.length === 3, 3000, 'echo from the new PE');
+    await until(() => got.data.length === 3, 15_000, 'echo from the new PE');
     expect(got.data[2]).toBe('three');
     expect(text(session.cookie)).toBe(`${b.service.peId}:1`);
     expect(session.failovers).toBe(1);
@@ -117,9 +117,9 @@ describe('session layer', () => {
     const byId = new Map(elements.map((e) => [e.peId, e]));
     const cards: ResolvedPoolElement[][] = [];
     session.on('businessCard', (order) => cards.push(order));
-    await until(() => first.sessions.length === 1, 3000, 'session at the first PE');
+    await until(() => first.sessions.length === 1, 15_000, 'session at the first PE');
     first.sessions[0]!.sendBusinessCard(first.service.poolHandle, [byId.get(dead.service.peId)!, byId.get(chosen.service.peId)!]);
-    await until(() => cards.length === 1, 3000, 'business card');
+    await until(() => cards.length === 1, 15_000, 'business card');
     expect(session.businessCard.map((e) => e.peId)).toEqual([dead.service.peId, chosen.service.peId]);
     expect(session.businessCard[1]!.userTransport?.port).toBe(chosen.service.port);
 
@@ -147,7 +147,7 @@ describe('session layer', () => {
     const got = collect(session);
     expect(session.poolElement!.peId).toBe(childId);
     for (const line of ['a', 'b', 'c']) session.send(line);
-    await until(() => got.data.length === 3, 5000, 'three echoes from the child');
+    await until(() => got.data.length === 3, 15_000, 'three echoes from the child');
     const lastCookie = JSON.parse(text(session.cookie)) as { pe: string; messages: number };
     expect(lastCookie).toEqual({ pool: 'killed', pe: `0x${childId.toString(16).padStart(8, '0')}`, messages: 3 });
 
@@ -156,10 +156,10 @@ describe('session layer', () => {
     await until(() => got.failovers.length === 1, 15_000, 'failover after SIGKILL');
     expect(got.failovers[0]![0].peId).toBe(childId);
     expect(got.failovers[0]![1].peId).toBe(b.service.peId);
-    await until(() => b.echoes.length === 1, 3000, 'cookie echo');
+    await until(() => b.echoes.length === 1, 15_000, 'cookie echo');
     expect(JSON.parse(text(b.echoes[0]!))).toEqual(lastCookie);
     session.send('d');
-    await until(() => got.data.length === 4, 3000, 'echo after failover');
+    await until(() => got.data.length === 4, 15_000, 'echo after failover');
     expect(got.data).toEqual(['a', 'b', 'c', 'd']);
   });
 
