@@ -62,7 +62,7 @@ async function failover(mode: 'udp' | 'raw'): Promise<void> {
   expect(events(sender, 'down'), log).toEqual([]);
   expect(events(receiver, 'down'), log).toEqual([]);
   // Data left by the second path once the first had failed (Path.Max.Retrans, RFC 9260 §8.2).
-  expect(await until(() => events(sender, 'paths').length > 0, 5000), log).toBe(true);
+  expect(await until(() => events(sender, 'paths').length > 0, 15_000), log).toBe(true);
   const paths = events(sender, 'paths')[0]!;
   expect(paths['current'], log).toBe('10.88.2.2');
   expect(paths['paths'], log).toEqual([

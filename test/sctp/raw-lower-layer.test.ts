@@ -33,7 +33,8 @@ interface Received {
   packet: Uint8Array;
 }
 
-async function until(check: () => boolean, ms = 2000): Promise<void> {
+// 10 s: the packets come at once; a loaded machine only delays them.
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error('timed out');
