@@ -96,7 +96,12 @@ describe('owner index', () => {
           for (let k = 0; k < 4 && i < changes.length; k++, i++) {
             const c = changes[i]!;
             const h = handle(`pool${c.pool}`);
-            if (c.kind === 'add') p.register(registration(`pool${c.pool}`, c.pe, { homeRegistrarId: c.toOwn ? OWN : PEER }));
+            if (c.kind === 'add') {
+              // Re-registering a PE under another home registrar moves it too.
+              const e = p.findElement(h, c.pe);
+              if (e !== undefined && !c.toOwn && e.homeRegistrarId === OWN) movedAway.add(e);
+              p.register(registration(`pool${c.pool}`, c.pe, { homeRegistrarId: c.toOwn ? OWN : PEER }));
+            }
             else if (c.kind === 'remove') p.deregister(h, c.pe);
             else {
               const e = p.findElement(h, c.pe);
