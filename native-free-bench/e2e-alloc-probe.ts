@@ -2,14 +2,14 @@
 // into every thread of it (a Worker inherits the preloads of execArgv): each thread counts the
 // bytes it allocates on its V8 heap and its scavenges. Bytes allocated between two readings =
 // heap used now - heap used at the last reading + what every GC in between freed (v8.GCProfiler
-// records the heap before and after each one). The bench asks over the child's IPC channel;
-// the main thread asks every worker over a BroadcastChannel and answers with all of them, by
-// thread ("io", "shard-0", ...), like e2e-gc-probe.ts. A reading allocates a little itself (a
-// few KB: the messages, the profiler's record); the bench measures that and subtracts it.
+// records the heap before and after each one). Read by thread ("io", "shard-0", ...) through
+// thread-reading.ts. A reading allocates a little itself (a few KB: the messages, the
+// profiler's record); the bench measures that and subtracts it.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { getHeapStatistics, GCProfiler } from 'node:v8';
-import { BroadcastChannel, isMainThread, threadId } from 'node:worker_threads';
+import { threadId } from 'node:worker_threads';
+import { answerThreadReadings } from './thread-reading.js';
 
 // With RSERPOOL_ALLOC_PROFILE_DIR: V8's sampling heap profiler runs in every thread, garbage
 // included (what a scavenge collects is what this probe is about), and each reading writes the
@@ -40,10 +40,7 @@ export interface ThreadAllocation {
   fullGcs: number;
 }
 
-export type AllocProbeRequest = { kind: 'e2e-alloc'; id: number };
-export type AllocProbeReply = { kind: 'e2e-alloc'; id: number; threads: Record<string, ThreadAllocation> };
 
-const CHANNEL = 'rserpool-e2e-alloc-probe';
 const WORKER_REPLY_MS = 300;
 
 interface GcRecord {
@@ -75,34 +72,4 @@ function take(): ThreadAllocation {
   return out;
 }
 
-const channel = new BroadcastChannel(CHANNEL);
-channel.unref();
-
-if (!isMainThread) {
-  channel.onmessage = (event: unknown): void => {
-    const data = (event as { data?: { kind?: string; id?: number } }).data;
-    if (data?.kind !== 'ask') return;
-    channel.postMessage({ kind: 'alloc', id: data.id, threadId, allocation: take() });
-  };
-} else if (typeof process.send === 'function') {
-  const pending = new Map<number, Array<{ threadId: number; allocation: ThreadAllocation }>>();
-  channel.onmessage = (event: unknown): void => {
-    const data = (event as { data?: { kind?: string; id?: number; threadId?: number; allocation?: ThreadAllocation } }).data;
-    if (data?.kind !== 'alloc' || data.id === undefined || data.allocation === undefined) return;
-    pending.get(data.id)?.push({ threadId: data.threadId ?? 0, allocation: data.allocation });
-  };
-  process.on('message', (message: AllocProbeRequest) => {
-    if (message?.kind !== 'e2e-alloc') return;
-    const workers: Array<{ threadId: number; allocation: ThreadAllocation }> = [];
-    pending.set(message.id, workers);
-    channel.postMessage({ kind: 'ask', id: message.id });
-    const main = take();
-    setTimeout(() => {
-      pending.delete(message.id);
-      const threads: Record<string, ThreadAllocation> = { io: main };
-      workers.sort((a, b) => a.threadId - b.threadId).forEach((w, i) => (threads[`shard-${i}`] = w.allocation));
-      process.send!({ kind: 'e2e-alloc', id: message.id, threads } satisfies AllocProbeReply);
-    }, WORKER_REPLY_MS).unref();
-  });
-  (process.channel as { unref?: () => void } | undefined)?.unref?.();
-}
+answerThreadReadings('e2e-alloc', take, WORKER_REPLY_MS);

@@ -1,12 +1,10 @@
 // Preloaded (`node -r`) into the registrar child of `bench e2e --soak`, and so into every thread
 // of it (a Worker inherits the preloads of execArgv): each thread counts its own garbage
 // collection pauses (perf_hooks 'gc' entries: count, total and longest, and how many were full
-// mark-compacts). The bench asks over the child's IPC channel; the main thread asks every
-// worker over a BroadcastChannel and answers with all of them, by thread ("io" for the main
-// thread, "shard-0", "shard-1"... for the workers in the order they started), and every
-// thread starts counting afresh: one answer per window of the soak.
+// mark-compacts), read by thread ("io", "shard-0", ...) through thread-reading.ts, and starts
+// counting afresh: one reading per window of the soak.
 import { PerformanceObserver, constants } from 'node:perf_hooks';
-import { BroadcastChannel, isMainThread, threadId } from 'node:worker_threads';
+import { answerThreadReadings } from './thread-reading.js';
 
 /** One thread's GC pauses since the last report. */
 export interface GcPauses {
@@ -17,10 +15,7 @@ export interface GcPauses {
   major: number;
 }
 
-export type GcProbeRequest = { kind: 'e2e-gc'; id: number };
-export type GcProbeReply = { kind: 'e2e-gc'; id: number; threads: Record<string, GcPauses> };
 
-const CHANNEL = 'rserpool-e2e-gc-probe';
 /** How long the main thread waits for the workers' answers. */
 const WORKER_REPLY_MS = 500;
 
@@ -41,35 +36,4 @@ function take(): GcPauses {
   return out;
 }
 
-const channel = new BroadcastChannel(CHANNEL);
-// Never keep a thread alive: the registrar must exit on SIGTERM as it would without the probe.
-channel.unref();
-
-if (!isMainThread) {
-  channel.onmessage = (event: unknown): void => {
-    const data = (event as { data?: { kind?: string; id?: number } }).data;
-    if (data?.kind !== 'ask') return;
-    channel.postMessage({ kind: 'gc', id: data.id, threadId, gc: take() });
-  };
-} else if (typeof process.send === 'function') {
-  const pending = new Map<number, Array<{ threadId: number; gc: GcPauses }>>();
-  channel.onmessage = (event: unknown): void => {
-    const data = (event as { data?: { kind?: string; id?: number; threadId?: number; gc?: GcPauses } }).data;
-    if (data?.kind !== 'gc' || data.id === undefined || data.gc === undefined) return;
-    pending.get(data.id)?.push({ threadId: data.threadId ?? 0, gc: data.gc });
-  };
-  process.on('message', (message: GcProbeRequest) => {
-    if (message?.kind !== 'e2e-gc') return;
-    const workers: Array<{ threadId: number; gc: GcPauses }> = [];
-    pending.set(message.id, workers);
-    channel.postMessage({ kind: 'ask', id: message.id });
-    const main = take();
-    setTimeout(() => {
-      pending.delete(message.id);
-      const threads: Record<string, GcPauses> = { io: main };
-      workers.sort((a, b) => a.threadId - b.threadId).forEach((w, i) => (threads[`shard-${i}`] = w.gc));
-      process.send!({ kind: 'e2e-gc', id: message.id, threads } satisfies GcProbeReply);
-    }, WORKER_REPLY_MS).unref();
-  });
-  (process.channel as { unref?: () => void } | undefined)?.unref?.();
-}
+answerThreadReadings('e2e-gc', take, WORKER_REPLY_MS);

@@ -5,8 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { GcPauses, GcProbeReply, GcProbeRequest } from './e2e-gc-probe.js';
-import type { AllocProbeReply, AllocProbeRequest, ThreadAllocation } from './e2e-alloc-probe.js';
+import type { GcPauses } from './e2e-gc-probe.js';
+import type { ThreadAllocation } from './e2e-alloc-probe.js';
+import type { ThreadReadingReply, ThreadReadingRequest } from './thread-reading.js';
 import type { ProbeReply, ProbeRequest, RegistrarMemory } from './e2e-memory-probe.js';
 
 export interface RegistrarProcessOptions {
@@ -196,39 +197,30 @@ export class RegistrarProcess {
 
   /** GC pauses of every thread since the last call (needs `gcProbe`): "io", "shard-0"... */
   gcPauses(): Promise<Record<string, GcPauses>> {
-    const id = ++this.probeId;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.child.off('message', onMessage);
-        reject(new Error('registrar GC probe: no answer'));
-      }, 10_000);
-      const onMessage = (message: GcProbeReply): void => {
-        if (message?.kind !== 'e2e-gc' || message.id !== id) return;
-        clearTimeout(timer);
-        this.child.off('message', onMessage);
-        resolve(message.threads);
-      };
-      this.child.on('message', onMessage);
-      this.child.send({ kind: 'e2e-gc', id } satisfies GcProbeRequest);
-    });
+    return this.threadReadings<'e2e-gc', GcPauses>('e2e-gc', 'GC probe');
   }
 
   /** V8 heap bytes every thread allocated since the last call (needs `allocProbe`): "io", "shard-0"... */
   allocations(): Promise<Record<string, ThreadAllocation>> {
+    return this.threadReadings<'e2e-alloc', ThreadAllocation>('e2e-alloc', 'allocation probe');
+  }
+
+  /** Every thread's reading of a preloaded probe (thread-reading.ts). */
+  private threadReadings<K extends string, T>(kind: K, probe: string): Promise<Record<string, T>> {
     const id = ++this.probeId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.child.off('message', onMessage);
-        reject(new Error('registrar allocation probe: no answer'));
+        reject(new Error(`registrar ${probe}: no answer`));
       }, 10_000);
-      const onMessage = (message: AllocProbeReply): void => {
-        if (message?.kind !== 'e2e-alloc' || message.id !== id) return;
+      const onMessage = (message: ThreadReadingReply<K, T>): void => {
+        if (message?.kind !== kind || message.id !== id) return;
         clearTimeout(timer);
         this.child.off('message', onMessage);
         resolve(message.threads);
       };
       this.child.on('message', onMessage);
-      this.child.send({ kind: 'e2e-alloc', id } satisfies AllocProbeRequest);
+      this.child.send({ kind, id } satisfies ThreadReadingRequest<K>);
     });
   }
 
