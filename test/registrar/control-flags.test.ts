@@ -3,7 +3,6 @@
 // of the same names), and a real `rserpool registrar` process obeys them: one address holding
 // half-sent requests gets its share and the reserve only, the rest is cut at once; what it
 // holds is cut after the head timeout given (not 10 s), and another address is served all along.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,39 +10,19 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { defaultRegistrarConfig } from '../../src/registrar/config.js';
 import { controlLimits } from '../../src/registrar/control.js';
-import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
-import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
+import { runCli } from '../helpers/cli.js';
 import { rawConnections } from '../helpers/raw-connections.js';
+import { registrarProcesses } from '../helpers/registrar-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rserpool-control-flags-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const children: ChildProcess[] = [];
+const processes = registrarProcesses();
 const sockets: Socket[] = [];
 const { dial, raw } = rawConnections(sockets);
 afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  processes.killAll();
 });
-
-/** A registrar process with its control channel on `controlPort`; resolves once it is listening. */
-async function registrar(controlPort: number, args: string[]): Promise<ChildProcess> {
-  const udpPort = await freeUdpPort();
-  const child = spawn(
-    process.execPath,
-    [CLI, 'registrar', '--transport', 'udp', '--udp-port', String(udpPort), '--address', '127.0.0.1', '--shards', '1', '--announce', 'off', '--enrp-announce', 'off', '--tcp-port', '0', '--tls-port', '0', '--control-port', String(controlPort), ...args],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
-  );
-  children.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const start = Date.now();
-  while (!stderr.includes('control channel listening')) {
-    if (child.exitCode !== null) throw new Error(`registrar exited (${child.exitCode}):\n${stderr}`);
-    if (Date.now() - start > 20_000) throw new Error(`control channel not listening within 20 s:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return child;
-}
 
 /** One request on a new connection; everything read until the server closes it. */
 function request(port: number, path: string, localAddress: string): Promise<string> {
@@ -62,10 +41,9 @@ describe('rserpool registrar: control channel caps as flags', () => {
   });
 
   test('per-address cap 2, probe reserve 1 (from the config file), head timeout 1.5 s: an address holding half-sent heads keeps 3, cut after 1.5 s', async () => {
-    const controlPort = await freeTcpPort();
     const config = join(dir, 'registrar.yaml');
     writeFileSync(config, 'control-probe-reserve: 1\n');
-    await registrar(controlPort, ['--config', config, '--control-max-connections-per-address', '2', '--control-head-timeout', '1500']);
+    const { port: controlPort } = await processes.start(['--config', config, '--control-max-connections-per-address', '2', '--control-head-timeout', '1500'], { until: 'control channel listening', timeoutMs: 20_000 });
     const attackers: Socket[] = [];
     for (let i = 0; i < 12; i++) {
       const s = await dial(controlPort, '127.0.0.2');

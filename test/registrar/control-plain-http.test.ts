@@ -1,18 +1,16 @@
 // The control channel is plain HTTP: a registrar whose --control-address is not loopback warns
 // at start that its bearer token crosses the network in clear (a real `rserpool registrar`
 // process); on loopback it does not.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { CLI, REPO_ROOT } from '../helpers/cli.js';
-import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
+import { registrarProcesses } from '../helpers/registrar-process.js';
 
-const children: ChildProcess[] = [];
+const processes = registrarProcesses();
 const dirs: string[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  processes.killAll();
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -22,21 +20,8 @@ async function startedLog(controlAddress: string): Promise<{ stderr: string; con
   dirs.push(dir);
   const token = 'plain-http-test-token-0123456789';
   writeFileSync(join(dir, 'token'), `${token}\n`, { mode: 0o600 });
-  const controlPort = await freeTcpPort();
-  const child = spawn(
-    process.execPath,
-    [CLI, 'registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--address', '127.0.0.1', '--shards', '1', '--announce', 'off', '--enrp-announce', 'off', '--mentor-discovery-timeout', '0', '--tcp-port', '0', '--tls-port', '0', '--control-port', String(controlPort), '--control-address', controlAddress, '--control-token-file', join(dir, 'token')],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
-  );
-  children.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const start = Date.now();
-  while (!stderr.includes('"registrar started"')) {
-    if (child.exitCode !== null || Date.now() - start > 20_000) throw new Error(`no start:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { stderr, controlPort, token };
+  const r = await processes.start(['--mentor-discovery-timeout', '0', '--control-address', controlAddress, '--control-token-file', join(dir, 'token')], { timeoutMs: 20_000 });
+  return { stderr: r.stderr(), controlPort: r.port, token };
 }
 
 const warnings = (stderr: string): Array<{ level: number; msg: string; control: string }> =>

@@ -4,7 +4,6 @@
 // port, no plain-HTTP warning, the connection caps and head timeout still hold, the tools
 // reach it with --control-ca (and --control-cert for mutual TLS), and every bad file or
 // missing half is a start-up error naming the flag and the file.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -17,9 +16,10 @@ import { controlTarget } from '../../src/cli/control-client.js';
 import { readControlTls } from '../../src/registrar/control-tls.js';
 import { ControlServer } from '../../src/registrar/control.js';
 import { handlespaceOf } from '../../native-free-bench/made-up-handlespace.js';
-import { CLI, REPO_ROOT, runCliAsync } from '../helpers/cli.js';
+import { runCliAsync } from '../helpers/cli.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { rawConnections } from '../helpers/raw-connections.js';
+import { registrarProcesses, type StartedRegistrar } from '../helpers/registrar-process.js';
 import { makeTlsFixtures } from '../transport/tls-fixtures.js';
 
 const f = makeTlsFixtures();
@@ -27,33 +27,16 @@ const TOKEN = 'control-tls-test-token-0123456789abcdef';
 const tokenFile = join(f.dir, 'control.token');
 writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
 afterAll(() => f.remove());
-const children: ChildProcess[] = [];
+const processes = registrarProcesses();
 const sockets: Socket[] = [];
 const { raw } = rawConnections(sockets);
 afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  processes.killAll();
 });
 
 /** A registrar process with its control channel on a free port; resolves once it has started, with its stderr so far. */
-async function registrar(args: string[]): Promise<{ port: number; stderr: () => string }> {
-  const port = await freeTcpPort();
-  const child = spawn(
-    process.execPath,
-    [CLI, 'registrar', '--transport', 'udp', '--udp-port', String(await freeUdpPort()), '--address', '127.0.0.1', '--shards', '1', '--announce', 'off', '--enrp-announce', 'off', '--mentor-discovery-timeout', '0', '--tcp-port', '0', '--tls-port', '0', '--control-port', String(port), ...args],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
-  );
-  children.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const start = Date.now();
-  while (!stderr.includes('"registrar started"')) {
-    if (child.exitCode !== null) throw new Error(`registrar exited (${child.exitCode}):\n${stderr}`);
-    if (Date.now() - start > 30_000) throw new Error(`no start within 30 s:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { port, stderr: () => stderr };
-}
+const registrar = (args: string[]): Promise<StartedRegistrar> => processes.start(['--mentor-discovery-timeout', '0', ...args]);
 
 interface Answer {
   status: number;
