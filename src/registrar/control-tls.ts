@@ -7,12 +7,11 @@
 //
 // The files are read and checked once, before anything opens: an unreadable file, a file that
 // is not PEM, a key that is not the certificate's, an expired certificate are each an error
-// that names the flag and the file (a TlsCredentialError with a hint, like the ASAP TLS files).
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+// that names the flag and the file (a TlsCredentialError with a hint, read by the ASAP TLS
+// files' own readCertificateAndKey/readCaCertificate).
 import type { ServerOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { TlsCredentialError } from '../transport/tls-credentials.js';
+import { readCaCertificate, readCertificateAndKey, TlsCredentialError } from '../transport/tls-credentials.js';
 
 /** The files as configured (--control-tls-cert, --control-tls-key, --control-tls-ca). */
 export interface ControlTlsFiles {
@@ -32,36 +31,6 @@ export interface ControlTls {
   validTo: string;
 }
 
-function oneLine(dn: string): string {
-  return dn.split('\n').join(', ');
-}
-
-function readPem(flag: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
-    throw new TlsCredentialError(`cannot read ${flag} ${path}: ${why}`, `give ${flag} a readable PEM file`);
-  }
-}
-
-function certificate(flag: string, path: string, pem: Buffer, now: Date): X509Certificate {
-  let x509: X509Certificate;
-  try {
-    x509 = new X509Certificate(pem);
-  } catch (error) {
-    throw new TlsCredentialError(`${flag} ${path} is not a PEM certificate: ${(error as Error).message}`, `give ${flag} a PEM file (-----BEGIN CERTIFICATE-----)`);
-  }
-  if (new Date(x509.validTo).getTime() < now.getTime()) {
-    throw new TlsCredentialError(`${flag} ${path} expired on ${x509.validTo} (subject ${oneLine(x509.subject)})`, 'issue a new certificate');
-  }
-  if (new Date(x509.validFrom).getTime() > now.getTime()) {
-    throw new TlsCredentialError(`${flag} ${path} is not valid before ${x509.validFrom}`, 'check the clock of this host, or the certificate\'s start date');
-  }
-  return x509;
-}
-
 /**
  * Reads and checks the control channel's TLS files; null when none is given (plain HTTP).
  * Throws a TlsCredentialError naming the flag and the file for anything wrong.
@@ -74,24 +43,9 @@ export function readControlTls(files: ControlTlsFiles, now: Date = new Date()): 
   }
   if (certFile === undefined) throw new TlsCredentialError(`--control-tls-key ${keyFile} without --control-tls-cert`, 'give both the control channel\'s certificate (--control-tls-cert FILE) and its private key');
   if (keyFile === undefined) throw new TlsCredentialError(`--control-tls-cert ${certFile} without --control-tls-key`, 'give both the control channel\'s certificate and its private key (--control-tls-key FILE)');
-  const cert = readPem('--control-tls-cert', certFile);
-  const key = readPem('--control-tls-key', keyFile);
-  const x509 = certificate('--control-tls-cert', certFile, cert, now);
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch (error) {
-    throw new TlsCredentialError(`--control-tls-key ${keyFile} is not a private key: ${(error as Error).message}`, 'give --control-tls-key the PEM private key of the certificate (unencrypted)');
-  }
-  if (!x509.checkPrivateKey(privateKey)) {
-    throw new TlsCredentialError(`--control-tls-key ${keyFile} is not the key of the certificate ${certFile} (subject ${oneLine(x509.subject)})`, 'give the private key the certificate was issued for');
-  }
-  let ca: Buffer | null = null;
-  if (caFile !== undefined) {
-    ca = readPem('--control-tls-ca', caFile);
-    certificate('--control-tls-ca', caFile, ca, now);
-  }
-  return { cert, key, ca, subject: oneLine(x509.subject), validTo: x509.validTo };
+  const { cert, key, subject, validTo } = readCertificateAndKey('--control-tls-cert', certFile, '--control-tls-key', keyFile, now);
+  const ca = caFile !== undefined ? readCaCertificate('--control-tls-ca', caFile, now) : null;
+  return { cert, key, ca, subject, validTo };
 }
 
 /**

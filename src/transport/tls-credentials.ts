@@ -116,6 +116,34 @@ function oneLine(dn: string): string {
 }
 
 /**
+ * Reads a certificate and its private key and checks them (PEM, valid now, the key is the
+ * certificate's); every problem a TlsCredentialError naming the flag and the file.
+ */
+export function readCertificateAndKey(certFlag: string, certFile: string, keyFlag: string, keyFile: string, now: Date): { cert: Buffer; key: Buffer; subject: string; validTo: string } {
+  const cert = readCredentialFile(certFlag, certFile);
+  const key = readCredentialFile(keyFlag, keyFile);
+  const x509 = parseCertificate(certFlag, certFile, cert);
+  checkValidity(certFlag, certFile, x509, now);
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (error) {
+    throw new TlsCredentialError(`${keyFlag} ${keyFile} is not a private key: ${(error as Error).message}`, `give ${keyFlag} the PEM private key of the certificate (unencrypted)`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new TlsCredentialError(`${keyFlag} ${keyFile} is not the key of the certificate ${certFile} (subject ${oneLine(x509.subject)})`, 'give the private key the certificate was issued for');
+  }
+  return { cert, key, subject: oneLine(x509.subject), validTo: x509.validTo };
+}
+
+/** Reads a CA certificate file and checks it is a PEM certificate valid now. */
+export function readCaCertificate(flag: string, file: string, now: Date): Buffer {
+  const ca = readCredentialFile(flag, file);
+  checkValidity(flag, file, parseCertificate(flag, file, ca), now);
+  return ca;
+}
+
+/**
  * Reads and checks the files. `side` decides what is required: a server with a certificate
  * needs the CA its clients' certificates chain to (mutual authentication); a client with
  * certificates needs the CA of the registrar's certificate.
@@ -137,26 +165,11 @@ export function loadTlsCredentials(files: TlsFiles, side: 'server' | 'client', n
   let key: Buffer | null = null;
   let certificate: TlsCredentials['certificate'] = null;
   if (files.cert !== undefined && files.key !== undefined) {
-    cert = readCredentialFile('--tls-cert', files.cert);
-    key = readCredentialFile('--tls-key', files.key);
-    const x509 = parseCertificate('--tls-cert', files.cert, cert);
-    checkValidity('--tls-cert', files.cert, x509, now);
-    let privateKey: KeyObject;
-    try {
-      privateKey = createPrivateKey(key);
-    } catch (error) {
-      throw new TlsCredentialError(`--tls-key ${files.key} is not a private key: ${(error as Error).message}`, 'give --tls-key the PEM private key of the certificate (unencrypted)');
-    }
-    if (!x509.checkPrivateKey(privateKey)) {
-      throw new TlsCredentialError(`--tls-key ${files.key} is not the key of the certificate ${files.cert} (subject ${oneLine(x509.subject)})`, 'give the private key the certificate was issued for');
-    }
-    certificate = { subject: oneLine(x509.subject), validTo: x509.validTo };
+    const pair = readCertificateAndKey('--tls-cert', files.cert, '--tls-key', files.key, now);
+    ({ cert, key } = pair);
+    certificate = { subject: pair.subject, validTo: pair.validTo };
   }
-  let ca: Buffer | null = null;
-  if (files.ca !== undefined) {
-    ca = readCredentialFile('--tls-ca', files.ca);
-    checkValidity('--tls-ca', files.ca, parseCertificate('--tls-ca', files.ca, ca), now);
-  }
+  const ca = files.ca !== undefined ? readCaCertificate('--tls-ca', files.ca, now) : null;
   if (side === 'server' && cert !== null && ca === null) {
     throw new TlsCredentialError('--tls-cert without --tls-ca', 'clients are authenticated by certificates issued by that CA (mutual authentication): give --tls-ca');
   }
