@@ -69,7 +69,7 @@ export class ControlConnections {
       this.armHeadTimer(socket);
       socket.once('close', () => clearTimeout(this.headTimers.get(socket)));
       if (secure) {
-        const key = remoteKey(socket);
+        const key = connectionKey(socket);
         this.handshaking.set(key, socket);
         socket.once('close', () => {
           if (this.handshaking.get(key) === socket) this.handshaking.delete(key);
@@ -78,9 +78,14 @@ export class ControlConnections {
     });
     if (secure) {
       server.on('secureConnection', (tlsSocket: TLSSocket) => {
-        const key = remoteKey(tlsSocket);
+        const key = connectionKey(tlsSocket);
         const tcp = this.handshaking.get(key);
-        if (tcp === undefined) return;
+        // Every admitted connection is in the map until its handshake ends: one that is not
+        // was never admitted as such; it is not served.
+        if (tcp === undefined) {
+          tlsSocket.destroy();
+          return;
+        }
         this.handshaking.delete(key);
         this.tcpOf.set(tlsSocket, tcp);
       });
@@ -149,7 +154,10 @@ export class ControlConnections {
   }
 }
 
-/** A TCP connection's remote end: unique among the open connections of one listening socket. */
-function remoteKey(socket: Socket): string {
-  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}`;
+/**
+ * A TCP connection's four-tuple: unique among open connections. The remote end alone is not,
+ * on a wildcard address: one source port can reach two local addresses of the host.
+ */
+function connectionKey(socket: Socket): string {
+  return `${socket.localAddress ?? ''}|${socket.localPort ?? 0}|${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}`;
 }

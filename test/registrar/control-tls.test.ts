@@ -4,23 +4,24 @@
 // port, no plain-HTTP warning, the connection caps and head timeout still hold, the tools
 // reach it with --control-ca (and --control-cert for mutual TLS), and every bad file or
 // missing half is a start-up error naming the flag and the file.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { controlTarget } from '../../src/cli/control-client.js';
 import { readControlTls } from '../../src/registrar/control-tls.js';
 import { ControlServer } from '../../src/registrar/control.js';
+import { ControlConnections } from '../../src/registrar/control-connections.js';
 import { handlespaceOf } from '../../native-free-bench/made-up-handlespace.js';
 import { runCliAsync } from '../helpers/cli.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { rawConnections } from '../helpers/raw-connections.js';
 import { registrarProcesses, type StartedRegistrar } from '../helpers/registrar-process.js';
 import { makeTlsFixtures } from '../transport/tls-fixtures.js';
+import { waitFor } from './harness.js';
 
 const f = makeTlsFixtures();
 const TOKEN = 'control-tls-test-token-0123456789abcdef';
@@ -308,6 +309,43 @@ describe('ControlServer over TLS: large bodies and slow readers', () => {
       await server.close();
     }
   }, 60_000);
+});
+
+describe('ControlConnections over TLS: a TLS connection is matched to its own TCP connection', () => {
+  test('two connections from one source port to two local addresses (a wildcard bind): the admitted one is not taken for the reserve one, nor the other way round', async () => {
+    const connections = new ControlConnections({ maxConnections: 1, maxPerAddress: 1, reserve: 1, headTimeoutMs: 10_000 });
+    const server = createHttpsServer({ cert: readFileSync(f.registrarCert), key: readFileSync(f.registrarKey) }, (q, r) => r.end(`reserve=${connections.isReserve(q.socket as Socket)}`));
+    connections.attach(server);
+    let accepted = 0;
+    server.on('connection', () => accepted++);
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const open = (host: string, localPort: number): Promise<Socket> =>
+        new Promise((resolve, reject) => {
+          const c = netConnect({ port, host, localAddress: '127.0.0.1', localPort }, () => resolve(c));
+          c.once('error', reject);
+          sockets.push(c);
+        });
+      const localPort = 20_000 + Math.floor(Math.random() * 40_000);
+      const admitted = await open('127.0.0.1', localPort);
+      await waitFor(() => accepted === 1, 10_000, 'the first connection accepted');
+      const reserve = await open('127.0.0.2', localPort); // same source address and port
+      await waitFor(() => accepted === 2, 10_000, 'the second connection accepted');
+      const ask = async (raw: Socket): Promise<string> => {
+        const t = tlsConnect({ socket: raw, rejectUnauthorized: false });
+        await new Promise((resolve) => t.once('secureConnect', resolve));
+        const answer = new Promise<string>((resolve) => t.once('data', (d: Buffer) => resolve(d.toString().split('\r\n').at(-1)!)));
+        t.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+        return answer;
+      };
+      expect(await ask(admitted)).toBe('reserve=false');
+      expect(await ask(reserve)).toBe('reserve=true');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
 
 describe('the tools against a plain HTTP channel', () => {
