@@ -169,12 +169,18 @@ export function decodeData(b: Uint8Array, o: number, length: number, into?: Data
  * SACK (§3.3.4). Undefined when the counts of gap blocks and duplicates do not fit the chunk,
  * or the gap blocks are not ascending, non-overlapping, with start <= end (hostile input).
  */
+/** Gap blocks and duplicate TSNs a reused SACK record holds at most (decodeSack's `into`). */
+const SACK_SCRATCH_ENTRIES = 64;
+
 export function decodeSack(b: Uint8Array, o: number, length: number, into?: SackInfo): SackInfo | undefined {
   if (length < 16) return undefined;
   const gaps = readU16(b, o + 12);
   const dups = readU16(b, o + 14);
   if (16 + gaps * 4 + dups * 4 > length) return undefined;
-  // `into` (the association's scratch record): its arrays are reused, emptied first.
+  // `into` (the association's scratch record): its arrays are reused, emptied first; not for a
+  // SACK with more blocks than a scratch record keeps, which a peer could send to pin memory
+  // on every association (one datagram holds ~16,000 blocks).
+  if (into !== undefined && (gaps > SACK_SCRATCH_ENTRIES || dups > SACK_SCRATCH_ENTRIES)) into = undefined;
   const gapAckBlocks: Array<[number, number]> = into !== undefined ? into.gapAckBlocks : new Array(gaps);
   gapAckBlocks.length = gaps;
   let p = o + 16;

@@ -65,3 +65,40 @@ describe('chunk codec', () => {
     expect(r.count).toBe(1);
   });
 });
+
+describe('decodeSack into a reused record', () => {
+  /** A SACK chunk with `gaps` gap blocks (2n+1..2n+1 each) and no duplicate TSNs. */
+  const sackWithGaps = (gaps: number): Uint8Array => {
+    const b = new Uint8Array(16 + gaps * 4);
+    const v = new DataView(b.buffer);
+    v.setUint8(0, ChunkType.SACK);
+    v.setUint16(2, b.length);
+    v.setUint32(4, 1000);
+    v.setUint32(8, 65_536);
+    v.setUint16(12, gaps);
+    for (let i = 0; i < gaps; i++) {
+      v.setUint16(16 + i * 4, 2 * i + 2);
+      v.setUint16(18 + i * 4, 2 * i + 2);
+    }
+    return b;
+  };
+  const scratch = () => ({ cumulativeTsnAck: 0, advertisedReceiverWindow: 0, gapAckBlocks: [] as Array<[number, number]>, duplicateTsns: [] as number[] });
+
+  it('fills the record for an ordinary SACK', () => {
+    const into = scratch();
+    const s = decodeSack(sackWithGaps(3), 0, 28, into)!;
+    expect(s).toBe(into);
+    expect(s.gapAckBlocks).toEqual([[2, 2], [4, 4], [6, 6]]);
+  });
+
+  it('a SACK with more gap blocks than a record keeps is decoded into fresh arrays: the record stays small', () => {
+    const into = scratch();
+    decodeSack(sackWithGaps(3), 0, 28, into);
+    const big = sackWithGaps(10_000);
+    const s = decodeSack(big, 0, big.length, into)!;
+    expect(s).not.toBe(into);
+    expect(s.gapAckBlocks).toHaveLength(10_000);
+    expect(s.cumulativeTsnAck).toBe(1000);
+    expect(into.gapAckBlocks).toHaveLength(3);
+  });
+});
