@@ -58,6 +58,8 @@ export class ElementTable implements Iterable<PoolElement> {
   private walks: WeakRef<ElementWalk>[] | null = null;
   /** Walks recorded before the list is pruned of ended and collected ones. */
   private pruneAt = 8;
+  /** Walks neither ended nor found collected: at 0 the list goes (a walked pool keeps nothing). */
+  private openWalks = 0;
 
   /** Elements in the table. */
   get size(): number {
@@ -144,18 +146,30 @@ export class ElementTable implements Iterable<PoolElement> {
   /** A walk over the elements in registration order that follows later changes. */
   values(): ElementWalk {
     const walk = new ElementWalk(this);
-    const walks = (this.walks ??= []);
-    if (walks.length >= this.pruneAt) {
-      let kept = 0;
-      for (let i = 0; i < walks.length; i++) {
-        const w = walks[i]!.deref();
-        if (w !== undefined && !w.ended) walks[kept++] = walks[i]!;
-      }
-      walks.length = kept;
-      this.pruneAt = Math.max(8, 2 * kept);
+    if (this.walks !== null && this.walks.length >= this.pruneAt) {
+      this.walks = this.openWalkRefs();
+      this.pruneAt = Math.max(8, 2 * this.walks.length);
     }
-    walks.push(new WeakRef(walk));
+    (this.walks ??= []).push(new WeakRef(walk));
+    this.openWalks++;
     return walk;
+  }
+
+  /** A walk of this table ended (its last next(), or return()). */
+  walkEnded(): void {
+    if (--this.openWalks > 0) return;
+    this.walks = null;
+    this.pruneAt = 8;
+  }
+
+  /** The walks still open (neither ended nor collected); the count follows. */
+  private openWalkRefs(): WeakRef<ElementWalk>[] {
+    const open = (this.walks ?? []).filter((ref) => {
+      const w = ref.deref();
+      return w !== undefined && !w.ended;
+    });
+    this.openWalks = open.length;
+    return open;
   }
 
   [Symbol.iterator](): ElementWalk {
@@ -210,24 +224,23 @@ export class ElementTable implements Iterable<PoolElement> {
   /** Closes the order's holes, in place; every unfinished walk keeps its next element. */
   private compact(): void {
     const order = this.order;
-    const walks: ElementWalk[] = [];
+    let walks: ElementWalk[] = [];
     if (this.walks !== null) {
-      for (const ref of this.walks) {
-        const w = ref.deref();
-        if (w !== undefined && !w.ended) walks.push(w);
-      }
+      this.walks = this.openWalkRefs();
+      walks = this.walks.map((ref) => ref.deref()!).sort((a, b) => a.place - b.place);
     }
+    let k = 0;
     let n = 0;
     for (let i = 0; i < order.length; i++) {
-      // A walk standing at place i moves to where the next element lands (n <= i: no walk is
-      // moved twice).
-      for (let k = 0; k < walks.length; k++) walks[k]!.moved(i, n);
+      // A walk standing at place i moves to where the next element lands (walks by place: one
+      // pass over them).
+      while (k < walks.length && walks[k]!.place === i) walks[k++]!.place = n;
       const e = order[i];
       if (e === null || e === undefined) continue;
       e.tableIndex = n;
       order[n++] = e;
     }
-    for (let k = 0; k < walks.length; k++) walks[k]!.moved(order.length, n);
+    while (k < walks.length) walks[k++]!.place = n;
     order.length = n;
   }
 }
@@ -235,8 +248,8 @@ export class ElementTable implements Iterable<PoolElement> {
 /** A walk over an ElementTable in registration order (an iterator; see ElementTable). */
 export class ElementWalk implements IterableIterator<PoolElement> {
   private table: ElementTable | null;
-  /** The next place of the order to look at. */
-  private place = 0;
+  /** The next place of the order to look at (compaction moves it). */
+  place = 0;
 
   constructor(table: ElementTable) {
     this.table = table;
@@ -253,16 +266,18 @@ export class ElementWalk implements IterableIterator<PoolElement> {
       const e = table.at(this.place++);
       if (e !== null) return { done: false, value: e };
     }
+    return this.return();
+  }
+
+  /** Ends the walk (for-of calls it on break). */
+  return(): IteratorResult<PoolElement, undefined> {
+    const table = this.table;
     this.table = null;
+    table?.walkEnded();
     return { done: true, value: undefined };
   }
 
   [Symbol.iterator](): ElementWalk {
     return this;
-  }
-
-  /** Compaction moves place `from` to `to` (called for every place in order, and the end). */
-  moved(from: number, to: number): void {
-    if (this.place === from) this.place = to;
   }
 }

@@ -127,6 +127,22 @@ describe('element table', () => {
     for (let i = 0; i < 10_000; i++) expect(ids(table.values())).toHaveLength(100);
     // Unfinished walks are held weakly (collected with the cursor that held them); finished
     // ones are pruned whenever the list has doubled.
-    expect((table as unknown as { walks: unknown[] }).walks.length).toBeLessThanOrEqual(8);
+    expect((table as unknown as { walks: unknown[] | null }).walks?.length ?? 0).toBeLessThanOrEqual(8);
+  });
+
+  it('a pool walked to the end, or left by a break, keeps no walk list; one left open keeps its place through a compaction', () => {
+    const table = new ElementTable();
+    const walks = () => (table as unknown as { walks: unknown[] | null }).walks;
+    for (let id = 1; id <= 100; id++) table.add(element(id));
+    expect(ids(table.values())).toHaveLength(100);
+    expect(walks()).toBeNull();
+    for (const e of table) if (e.peId === 10) break;
+    expect(walks()).toBeNull();
+    const open = table.values();
+    for (let i = 0; i < 50; i++) open.next();
+    expect(walks()).toHaveLength(1);
+    for (let id = 1; id <= 80; id++) table.delete(table.get(id)!); // compacts the order
+    expect(ids(open)).toEqual(Array.from({ length: 20 }, (_, i) => 81 + i));
+    expect(walks()).toBeNull();
   });
 });
