@@ -5,12 +5,12 @@
 // --control-tls-cert; default: the system's CAs); `--control-cert`/`--control-key` present a
 // client certificate (a registrar with --control-tls-ca). Every failure is one line saying what
 // to do: no server, plain HTTP against HTTPS and the other way round, a certificate not trusted.
-import { readFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_CONTROL_PORT } from '../registrar/control.js';
+import { readCredentialFile } from '../transport/tls-credentials.js';
 
 /** A control channel as `--registrar` names it. */
 export interface ControlTarget {
@@ -42,7 +42,9 @@ export function controlTarget(text: string): ControlTarget {
       throw new InvalidArgumentError(`expected http(s)://host[:port] without a path, query or user, got "${text}"`);
     }
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    return { host, port: url.port === '' ? DEFAULT_CONTROL_PORT : Number(url.port), scheme: scheme[1]!.toLowerCase() as 'http' | 'https' };
+    // URL leaves the port empty when it is the scheme's default (https://h:443): the text says.
+    const given = /^[a-z]+:\/\/(?:\[[^\]]*\]|[^/:]*):(\d+)/i.exec(t)?.[1];
+    return { host, port: given === undefined ? DEFAULT_CONTROL_PORT : Number(given), scheme: scheme[1]!.toLowerCase() as 'http' | 'https' };
   }
   const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/]+)(?::(\d{1,5}))?$/.exec(t);
   const port = m?.[2] === undefined ? DEFAULT_CONTROL_PORT : Number(m[2]);
@@ -59,15 +61,6 @@ export function addControlTlsOptions(command: Command): Command {
     .option('--control-ca <file>', 'CA certificate(s) (PEM) that issued the registrar\'s --control-tls-cert; implies HTTPS (default for https://: the system\'s CAs)')
     .option('--control-cert <file>', 'client certificate (PEM) for a control channel that requires one (registrar --control-tls-ca); implies HTTPS; needs --control-key')
     .option('--control-key <file>', 'private key (PEM, unencrypted) of --control-cert');
-}
-
-function readFile(flag: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read ${flag} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
-  }
 }
 
 /** Certificate verification failures (OpenSSL's codes, and Node's for a name mismatch). */
@@ -91,8 +84,8 @@ export function controlGet(target: ControlTarget, path: string, options: { token
   const where = `${secure ? 'https://' : ''}${host.includes(':') ? `[${host}]` : host}:${port}`;
   let tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
   try {
-    if (o.controlCa !== undefined) tls.ca = readFile('--control-ca', o.controlCa);
-    if (o.controlCert !== undefined && o.controlKey !== undefined) tls = { ...tls, cert: readFile('--control-cert', o.controlCert), key: readFile('--control-key', o.controlKey) };
+    if (o.controlCa !== undefined) tls.ca = readCredentialFile('--control-ca', o.controlCa);
+    if (o.controlCert !== undefined && o.controlKey !== undefined) tls = { ...tls, cert: readCredentialFile('--control-cert', o.controlCert), key: readCredentialFile('--control-key', o.controlKey) };
   } catch (error) {
     return Promise.reject(error as Error);
   }

@@ -60,7 +60,7 @@ export const CERTIFICATE_CIPHERS = ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-
  */
 export const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_256_GCM_SHA384'].join(':');
 
-function readCredentialFile(what: string, path: string): Buffer {
+export function readCredentialFile(what: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {

@@ -140,6 +140,8 @@ describe('controlTarget(): --registrar of the tools', () => {
     ['https://10.0.0.1', { host: '10.0.0.1', port: 3870, scheme: 'https' }],
     ['https://control.example:8443/', { host: 'control.example', port: 8443, scheme: 'https' }],
     ['HTTP://[2001:db8::1]:3871', { host: '2001:db8::1', port: 3871, scheme: 'http' }],
+    ['https://10.0.0.1:443', { host: '10.0.0.1', port: 443, scheme: 'https' }],
+    ['http://[::1]:80', { host: '::1', port: 80, scheme: 'http' }],
   ])('%s', (text, target) => {
     expect(controlTarget(text)).toEqual(target);
   });
