@@ -134,8 +134,8 @@ export class BatchWriter {
   /** Records in the current batch. */
   count = 0;
 
-  constructor(private readonly minCapacity = MIN_CAPACITY) {
-    this.buf = new Uint8Array(Math.max(MIN_CAPACITY, minCapacity));
+  constructor() {
+    this.buf = new Uint8Array(MIN_CAPACITY);
   }
 
   get empty(): boolean {
@@ -153,7 +153,7 @@ export class BatchWriter {
     const used = this.pos;
     putU32(this.buf, 0, used);
     const out = this.buf.buffer as ArrayBuffer;
-    let capacity = Math.max(MIN_CAPACITY, this.minCapacity);
+    let capacity = MIN_CAPACITY;
     while (capacity < used) capacity *= 2;
     this.buf = new Uint8Array(capacity);
     this.pos = BATCH_HEADER;
