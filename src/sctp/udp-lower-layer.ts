@@ -388,7 +388,15 @@ export class UdpLowerLayer implements LowerLayer {
    * first would drop them, e.g. the ABORTs of a closing endpoint).
    */
   #drain(): Promise<void> {
-    const queued = (): boolean => this.#sockets.some((s) => s.socket.getSendQueueCount() > 0);
+    // A socket closed meanwhile has nothing queued (getSendQueueCount() throws on one).
+    const queued = (): boolean =>
+      this.#sockets.some((s) => {
+        try {
+          return s.socket.getSendQueueCount() > 0;
+        } catch {
+          return false;
+        }
+      });
     if (this.#inFlight === 0 && !queued()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const deadline = performance.now() + CLOSE_DRAIN_MS;
