@@ -61,7 +61,9 @@ export interface UdpLowerLayerStats {
   received: number;
   /** Datagrams not for a bound SCTP port, or too short for an SCTP common header. */
   ignored: number;
+  /** Datagrams handed to the kernel (one it then refused, e.g. EMSGSIZE or EHOSTUNREACH, included). */
   sent: number;
+  /** Datagrams refused before the kernel: a bad address, a closed socket. */
   sendErrors: number;
   /** Route lookups (which local address the kernel sends from to a destination) made. */
   routeLookups: number;
@@ -346,7 +348,8 @@ export class UdpLowerLayer implements LowerLayer {
       // has it (no copy): the caller gives it up. No callback: dgram then hands the packet to
       // the kernel in this call (uv_udp_try_send; libuv queues it only when the socket buffer
       // is full) and allocates nothing more for it; a callback would cost a process.nextTick
-      // per packet. So an error the kernel reports for a datagram is not counted here.
+      // per packet. So an error the kernel reports for a datagram is not counted here (SCTP's
+      // retransmissions and path failure detection see the loss).
       socket.socket.send(packet, port, address);
       this.stats.sent++;
     } catch {
